@@ -1,0 +1,34 @@
+# The two set-up commands from the README: `make demo` and `make test`.
+# Each creates .venv if absent and installs the package from this repository's own files.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint format bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/hsi-tumor demo --out out
+
+lint: $(STAMP)
+	$(PY) -m ruff check hsi_tumor tests bench examples
+	$(PY) -m ruff format --check hsi_tumor tests bench examples
+
+test: lint
+	$(PY) -m pytest -q
+
+format: $(STAMP)
+	$(PY) -m ruff format hsi_tumor tests bench examples
+	$(PY) -m ruff check --fix hsi_tumor tests bench examples
+
+bench: $(STAMP)
+	$(PY) bench/bench_io.py
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .hypothesis

@@ -1,0 +1,42 @@
+"""Read a cube in any format, select a region and a wavelength range lazily, save a picture.
+
+Uses the real Indian Pines AVIRIS cube from ../shared/data when it is there (200 bands,
+400–2489 nm), otherwise the generated demo capture. Run: ``python examples/read_and_view.py [OUT]``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import hsi_tumor as ht
+from hsi_tumor._demo import run_demo
+from hsi_tumor.viz import save_rgb_png
+
+HERE = Path(__file__).resolve().parent
+INDIAN_PINES = HERE.parent.parent / "shared" / "data" / "indian-pines"
+
+
+def main(out_dir: str = "out/examples") -> Path:
+    out = Path(out_dir)
+    if (INDIAN_PINES / "Indian_pines_corrected.npy").exists():
+        cube = ht.read_cube(
+            INDIAN_PINES / "Indian_pines_corrected.npy",
+            wavelengths=INDIAN_PINES / "Indian_pines_corrected_bands.csv",
+        )
+        print("real data: Indian Pines (AVIRIS, 1992)")
+    else:
+        cube = ht.read_capture(run_demo(out)["capture"]).raw
+        print("generated data: the demo capture (not a measurement)")
+    print(cube)
+    nir = cube.sel(wavelengths=(900, 1700))
+    print("NIR part:", nir)
+    corner = nir[: nir.n_rows // 2, : nir.n_cols // 2].load()
+    print("a quarter, loaded:", corner)
+    path = save_rgb_png(ht.pseudo_rgb(cube), out / "pseudo_rgb.png")
+    print("pseudo-RGB:", path)
+    return path
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])

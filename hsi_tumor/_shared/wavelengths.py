@@ -1,0 +1,256 @@
+"""Wavelength handling shared by every reader: units, ordering, CSV band tables."""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+import numpy as np
+
+from hsi_tumor._shared.errors import MissingFileError, WavelengthError
+
+__all__ = ["check_wavelengths", "read_band_table", "resolve_wavelengths", "to_nanometres"]
+
+_UNIT_ALIASES = {
+    "nm": "nm",
+    "nanometer": "nm",
+    "nanometers": "nm",
+    "nanometre": "nm",
+    "nanometres": "nm",
+    "um": "um",
+    "µm": "um",
+    "μm": "um",
+    "micrometer": "um",
+    "micrometers": "um",
+    "micrometre": "um",
+    "micrometres": "um",
+    "micron": "um",
+    "microns": "um",
+    "mm": "mm",
+    "millimeters": "mm",
+    "millimeter": "mm",
+    "cm-1": "cm-1",
+    "cm^-1": "cm-1",
+    "1/cm": "cm-1",
+    "wavenumber": "cm-1",
+    "wavenumbers": "cm-1",
+}
+
+
+def check_wavelengths(
+    wavelengths, n_bands: int, *, file: str | os.PathLike | None = None, field: str = "wavelength"
+) -> np.ndarray:
+    """Validate wavelengths in nm: 1-D, finite, one per band, strictly ascending.
+
+    Parameters
+    ----------
+    wavelengths : array-like
+        Band centres in nm.
+    n_bands : int
+        The number of bands of the cube they describe.
+    file, field : optional
+        Named in the error message.
+
+    Returns
+    -------
+    numpy.ndarray
+        A read-only float64 copy.
+
+    Raises
+    ------
+    WavelengthError
+        If any of the conditions above does not hold.
+    """
+    try:
+        wl = np.array(wavelengths, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError) as exc:
+        raise WavelengthError(
+            f"wavelengths are not numbers ({exc})",
+            file=file,
+            field=field,
+            fix="give one band centre in nm per band",
+        ) from None
+    if np.ndim(wavelengths) > 1 and np.squeeze(np.asarray(wavelengths)).ndim > 1:
+        raise WavelengthError(
+            f"wavelengths must be 1-D, got shape {np.shape(wavelengths)}",
+            file=file,
+            field=field,
+            fix="give one band centre in nm per band",
+        )
+    if wl.size != n_bands:
+        raise WavelengthError(
+            f"{wl.size} wavelengths for {n_bands} bands",
+            file=file,
+            field=field,
+            fix="give exactly one wavelength per band (or pass wavelengths= to override)",
+        )
+    if not np.all(np.isfinite(wl)):
+        raise WavelengthError(
+            "wavelengths contain NaN or inf",
+            file=file,
+            field=field,
+            fix="give finite band centres in nm",
+        )
+    if wl.size > 1 and not np.all(np.diff(wl) > 0):
+        bad = int(np.flatnonzero(np.diff(wl) <= 0)[0])
+        raise WavelengthError(
+            f"wavelengths are not strictly ascending (band {bad}: {wl[bad]:g} nm, band "
+            f"{bad + 1}: {wl[bad + 1]:g} nm)",
+            file=file,
+            field=field,
+            fix="give band centres in ascending order (pass wavelengths= to override)",
+        )
+    wl.setflags(write=False)
+    return wl
+
+
+def to_nanometres(values, units: str | None, *, file=None, field: str = "wavelength units"):
+    """Convert band positions to nm.
+
+    Parameters
+    ----------
+    values : array-like
+        Band positions in ``units``.
+    units : str or None
+        ``nm``, ``um``/``µm``/``micrometers``, ``mm``, or wavenumbers ``cm-1``. ``None`` (or
+        ``Unknown``) means: nm when the largest value is above 100, micrometres otherwise (ENVI
+        files from several cameras omit the unit and store µm).
+
+    Returns
+    -------
+    nm : numpy.ndarray
+        Positions in nm, in the input order (wavenumbers reverse the physical order; callers that
+        need ascending order reorder the bands).
+    units_used : str
+        The canonical unit that was applied (``nm``, ``um``, ``mm`` or ``cm-1``).
+    """
+    v = np.asarray(values, dtype=np.float64)
+    key = (units or "").strip().lower().replace(" ", "")
+    if key in ("", "unknown", "none"):
+        canonical = "nm" if v.size == 0 or np.nanmax(np.abs(v)) > 100 else "um"
+    elif key in ("index", "bandnumber", "band"):
+        raise WavelengthError(
+            f"wavelength units are '{units}', not a physical unit",
+            file=file,
+            field=field,
+            fix="pass wavelengths= with the band centres in nm",
+        )
+    else:
+        canonical = _UNIT_ALIASES.get(key)
+        if canonical is None:
+            raise WavelengthError(
+                f"unknown wavelength unit '{units}'",
+                file=file,
+                field=field,
+                fix="use nm, micrometers or cm-1, or pass wavelengths= in nm",
+            )
+    if canonical == "nm":
+        return v, canonical
+    if canonical == "um":
+        return v * 1e3, canonical
+    if canonical == "mm":
+        return v * 1e6, canonical
+    with np.errstate(divide="ignore"):
+        if np.any(v <= 0):
+            raise WavelengthError(
+                "wavenumbers must be positive",
+                file=file,
+                field="wavelength",
+                fix="check the header's wavelength list",
+            )
+        return 1e7 / v, canonical
+
+
+def wavenumber_fwhm_to_nm(fwhm_cm1, wavenumbers_cm1) -> np.ndarray:
+    """Convert widths in cm-1 at the given wavenumbers to widths in nm (dλ = 1e7 dν / ν²)."""
+    nu = np.asarray(wavenumbers_cm1, dtype=np.float64)
+    return 1e7 * np.asarray(fwhm_cm1, dtype=np.float64) / nu**2
+
+
+_WAVELENGTH_COLUMNS = (
+    "center_nm",
+    "wavelength_nm",
+    "wavelength",
+    "wavelengths",
+    "nm",
+    "wl",
+    "lambda",
+)
+_FWHM_COLUMNS = ("fwhm_nm", "fwhm")
+
+
+def read_band_table(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray | None]:
+    """Read band centres (and FWHM, when present) in nm from a CSV or text file.
+
+    The file may be a single column of numbers, one number per line, or a table with a header
+    row; then the wavelength column is the first whose name is one of ``center_nm``,
+    ``wavelength_nm``, ``wavelength``, ``wavelengths``, ``nm``, ``wl``, ``lambda`` (any case), and
+    the FWHM column ``fwhm_nm`` or ``fwhm``.
+
+    Returns
+    -------
+    wavelengths : numpy.ndarray
+    fwhm : numpy.ndarray or None
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise MissingFileError(
+            "the wavelength table does not exist",
+            file=path,
+            field="wavelengths",
+            fix="give an existing CSV file or an array of band centres in nm",
+        )
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+        rows = [r for r in csv.reader(text.splitlines()) if r and any(c.strip() for c in r)]
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise WavelengthError(
+            f"cannot read the wavelength table ({exc})",
+            file=path,
+            field="wavelengths",
+            fix="give a UTF-8 CSV file with one band centre in nm per row",
+        ) from None
+    if len(rows) == 1 and len(rows[0]) > 1:  # one line of comma-separated values
+        rows = [[c] for c in rows[0]]
+    header = None
+    if rows and not _is_number(rows[0][0]):
+        header = [c.strip().lower() for c in rows[0]]
+        rows = rows[1:]
+    wl_col, fwhm_col = 0, None
+    if header is not None:
+        wl_col = next((header.index(c) for c in _WAVELENGTH_COLUMNS if c in header), None)
+        if wl_col is None:
+            raise WavelengthError(
+                f"no wavelength column among {header}",
+                file=path,
+                field="wavelengths",
+                fix=f"name the column one of {', '.join(_WAVELENGTH_COLUMNS)}",
+            )
+        fwhm_col = next((header.index(c) for c in _FWHM_COLUMNS if c in header), None)
+    try:
+        wl = np.array([float(r[wl_col]) for r in rows])
+        fwhm = None if fwhm_col is None else np.array([float(r[fwhm_col]) for r in rows])
+    except (ValueError, IndexError) as exc:
+        raise WavelengthError(
+            f"the wavelength table has a row that is not a number ({exc})",
+            file=path,
+            field="wavelengths",
+            fix="give one band centre in nm per row",
+        ) from None
+    return wl, fwhm
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def resolve_wavelengths(wavelengths) -> tuple[np.ndarray, np.ndarray | None]:
+    """Turn a user's ``wavelengths=`` (array or a CSV path) into (nm array, fwhm or None)."""
+    if isinstance(wavelengths, (str, os.PathLike)):
+        return read_band_table(wavelengths)
+    return np.asarray(wavelengths, dtype=np.float64), None

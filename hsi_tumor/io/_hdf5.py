@@ -1,0 +1,298 @@
+"""HDF5 cubes (h5py): any dataset, any axis order, read lazily chunk by chunk."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hsi_tumor._shared.atomic import atomic_path
+from hsi_tumor._shared.errors import CubeFormatError, InvalidOptionError
+from hsi_tumor.cube import Cube
+from hsi_tumor.io._common import build_cube, is_wavelength_name
+from hsi_tumor.io._lazy import HDF5CubeArray
+
+logger = logging.getLogger("hsi_tumor.io")
+
+__all__ = ["HDF5Reader", "open_hdf5", "write_hdf5"]
+
+HDF5_EXTENSIONS = (".h5", ".hdf5", ".he5", ".hdf", ".nc", ".nc4")
+_UNIT_ATTRS = ("wavelength_units", "wavelength units", "units", "unit")
+
+
+def open_hdf5(path: Path):
+    """Open an HDF5 file read-only, turning h5py's errors into CubeFormatError."""
+    import h5py
+
+    try:
+        return h5py.File(path, "r")
+    except OSError as exc:
+        raise CubeFormatError(
+            f"cannot open as HDF5 ({exc})",
+            file=path,
+            fix="the file is truncated, corrupt or not HDF5; re-export it",
+        ) from None
+
+
+def _attr_lookup(attrs, names_ok) -> tuple[str, Any] | None:
+    for key in attrs:
+        if names_ok(key):
+            return key, attrs[key]
+    return None
+
+
+def _text(value) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, np.ndarray) and value.size == 1:
+        return _text(value.reshape(-1)[0])
+    return str(value)
+
+
+def find_3d_datasets(f) -> list[str]:
+    """Names of every numeric 3-D dataset in an open h5py file (MATLAB's '#refs#' skipped)."""
+    import h5py
+
+    found: list[str] = []
+
+    def visit(name, obj):
+        if name.startswith("#") or not isinstance(obj, h5py.Dataset):
+            return
+        if obj.ndim == 3 and obj.dtype.kind in "biufc":
+            found.append("/" + name)
+
+    f.visititems(visit)
+    return found
+
+
+class HDF5Reader:
+    """Reader for 3-D datasets in HDF5 files."""
+
+    name = "hdf5"
+    description = "HDF5 .h5/.hdf5 (a 3-D dataset, any axis order)"
+
+    def guess_can_open(self, path: Path) -> bool:
+        if path.is_dir() or path.suffix.lower() not in HDF5_EXTENSIONS:
+            return False
+        return True
+
+    def open(
+        self,
+        path: Path,
+        *,
+        dataset: str | None = None,
+        band_axis: int | None = None,
+        wavelengths=None,
+    ) -> Cube:
+        """Open a 3-D HDF5 dataset lazily.
+
+        Parameters
+        ----------
+        path : Path
+        dataset : str, optional
+            The dataset's name; found automatically when the file holds one 3-D dataset.
+        band_axis : int, optional
+            The dataset axis that holds the bands. Default: the dataset's ``band_axis``
+            attribute, else the one axis whose length matches the wavelengths, else the last.
+            The other two axes are rows then columns, in their stored order.
+        wavelengths : array-like or path, optional
+            Band centres in nm (or a CSV band table), overriding what the file holds.
+
+        Notes
+        -----
+        Wavelengths are looked for in an attribute of the dataset, of its group or of the file
+        named ``wavelengths``/``wavelength``/``wl``/``lambda`` (any case), then in a 1-D sibling
+        dataset of such a name. Their unit comes from a ``wavelength_units``/``units`` attribute
+        (nm assumed for values above 100, µm below).
+        """
+        path = Path(path)
+        with open_hdf5(path) as f:
+            if dataset is None:
+                found = find_3d_datasets(f)
+                if len(found) != 1:
+                    raise CubeFormatError(
+                        "no 3-D numeric dataset"
+                        if not found
+                        else f"{len(found)} 3-D datasets ({', '.join(found)})",
+                        file=path,
+                        field="dataset",
+                        fix="pass dataset= with the cube's name",
+                    )
+                dataset = found[0]
+            if dataset not in f:
+                raise CubeFormatError(
+                    f"no dataset '{dataset}' (3-D datasets: "
+                    f"{', '.join(find_3d_datasets(f)) or 'none'})",
+                    file=path,
+                    field="dataset",
+                    fix="pass the name of an existing dataset",
+                )
+            ds = f[dataset]
+            if not hasattr(ds, "ndim") or ds.ndim != 3:
+                raise CubeFormatError(
+                    f"'{dataset}' is not a 3-D dataset (shape {getattr(ds, 'shape', None)})",
+                    file=path,
+                    field="dataset",
+                    fix="name a (rows, cols, bands) dataset in any axis order",
+                )
+            if ds.dtype.kind not in "biufc":
+                raise CubeFormatError(
+                    f"'{dataset}' holds {ds.dtype}, not numbers",
+                    file=path,
+                    field="dataset",
+                    fix="store the cube as an integer or float dataset",
+                )
+            file_wl, units = _find_wavelengths(f, ds)
+            metadata = _read_metadata(ds)
+            axes = _axes(ds, band_axis, None if wavelengths is not None else file_wl, path)
+            name = ds.name
+        data = HDF5CubeArray(path, name, axes)
+        metadata.update({"format": "hdf5", "dataset": name})
+        return build_cube(
+            data,
+            file=path,
+            wavelengths=file_wl,
+            units=units,
+            override=wavelengths,
+            metadata=metadata,
+        )
+
+
+def _find_wavelengths(f, ds) -> tuple[np.ndarray | None, str | None]:
+    for owner in (ds, ds.parent, f):
+        hit = _attr_lookup(owner.attrs, is_wavelength_name)
+        if hit is not None:
+            units = _attr_lookup(owner.attrs, lambda k: k.lower() in _UNIT_ATTRS)
+            return np.asarray(hit[1], dtype=np.float64).reshape(-1), (
+                None if units is None else _text(units[1])
+            )
+    for key in ds.parent:
+        obj = ds.parent[key]
+        if is_wavelength_name(key) and hasattr(obj, "ndim") and obj.size == max(obj.shape or (0,)):
+            units = _attr_lookup(obj.attrs, lambda k: k.lower() in _UNIT_ATTRS)
+            return np.asarray(obj[()], dtype=np.float64).reshape(-1), (
+                None if units is None else _text(units[1])
+            )
+    return None, None
+
+
+def _read_metadata(ds) -> dict[str, Any]:
+    meta: dict[str, Any] = {}
+    for key in ("fwhm", "bbl", "band_names", "description"):
+        if key in ds.attrs:
+            value = ds.attrs[key]
+            if key == "bbl":
+                value = np.asarray(value).astype(bool)
+            elif key == "band_names":
+                value = np.array([_text(v) for v in np.asarray(value).reshape(-1)])
+            elif key == "description":
+                value = _text(value)
+            meta[key] = value
+    if "metadata_json" in ds.attrs:
+        try:
+            meta.update(json.loads(_text(ds.attrs["metadata_json"])))
+        except ValueError:
+            logger.warning("%s: attribute metadata_json is not valid JSON; ignored", ds.name)
+    return meta
+
+
+def _axes(ds, band_axis, wavelengths, path) -> tuple[int, int, int]:
+    if band_axis is None and "band_axis" in ds.attrs:
+        band_axis = int(np.asarray(ds.attrs["band_axis"]).reshape(-1)[0])
+    if band_axis is None and wavelengths is not None:
+        matches = [i for i, n in enumerate(ds.shape) if n == wavelengths.size]
+        if len(matches) == 1:
+            band_axis = matches[0]
+    if band_axis is None:
+        band_axis = 2
+    if not isinstance(band_axis, (int, np.integer)) or not -3 <= band_axis <= 2:
+        raise InvalidOptionError(
+            f"band_axis={band_axis!r} is not an axis of a 3-D dataset",
+            file=path,
+            field="band_axis",
+            fix="use 0, 1 or 2 (or -1 for the last axis)",
+        )
+    band_axis = int(band_axis) % 3
+    spatial = [a for a in range(3) if a != band_axis]
+    return (spatial[0], spatial[1], band_axis)
+
+
+def write_hdf5(
+    cube: Cube,
+    path: Path,
+    *,
+    overwrite: bool = False,
+    dataset: str = "cube",
+    compression: str | None = "lzf",
+    compression_opts: int | None = None,
+    chunks: tuple[int, int, int] | None = None,
+) -> None:
+    """Write a cube to HDF5, chunked by spatial tiles, compressed, with its wavelengths.
+
+    Parameters
+    ----------
+    cube : Cube
+    path : Path
+    overwrite : bool, default=False
+    dataset : str, default='cube'
+        The dataset's name.
+    compression : {'lzf', 'gzip', None}, default='lzf'
+        ``'lzf'`` decompresses at memory speed (reading is not slowed); ``'gzip'`` (with byte
+        shuffling) stores camera counts in about half the space but reads 5-10x slower.
+    compression_opts : int, optional
+        The gzip level (0-9).
+    chunks : (rows, cols, bands), optional
+        Chunk shape; default square spatial tiles of about 1 MB with all bands.
+
+    Notes
+    -----
+    The dataset is (rows, cols, bands) with attributes ``wavelengths`` (nm, float64),
+    ``wavelength_units = 'nm'``, ``band_axis = 2``, and ``fwhm``, ``bbl``, ``band_names``,
+    ``description`` when the cube has them. It is written tile by tile into a temporary file
+    renamed into place when complete.
+    """
+    import h5py
+
+    from hsi_tumor.io._registry import refuse_overwrite
+
+    refuse_overwrite(Path(path), overwrite=overwrite)
+    if compression not in ("lzf", "gzip", None):
+        raise InvalidOptionError(
+            f"compression={compression!r}", field="compression", fix="use 'lzf', 'gzip' or None"
+        )
+    rows, cols, bands = cube.shape
+    dtype = cube.dtype.newbyteorder("=")
+    if chunks is None:
+        side = max(1, int(np.sqrt(2**20 / max(1, bands * dtype.itemsize))))
+        chunks = (min(rows, side), min(cols, side), bands)
+    kwargs: dict[str, Any] = {"chunks": tuple(max(1, c) for c in chunks) if cube.nbytes else None}
+    if compression is not None and cube.nbytes:
+        kwargs["compression"] = compression
+        if compression == "gzip":
+            kwargs["shuffle"] = True
+            kwargs["compression_opts"] = 4 if compression_opts is None else compression_opts
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        ds = f.create_dataset(dataset, shape=cube.shape, dtype=dtype, **kwargs)
+        for rows_slice, tile in cube.tiles(
+            tile_rows=kwargs["chunks"][0] if kwargs["chunks"] else None
+        ):
+            ds[rows_slice] = tile.load().data
+        ds.attrs["wavelengths"] = np.asarray(cube.wavelengths, dtype=np.float64)
+        ds.attrs["wavelength_units"] = "nm"
+        ds.attrs["band_axis"] = 2
+        meta = cube.metadata
+        if meta.get("fwhm") is not None:
+            ds.attrs["fwhm"] = np.asarray(meta["fwhm"], dtype=np.float64)
+        if meta.get("bbl") is not None:
+            ds.attrs["bbl"] = np.asarray(meta["bbl"]).astype(np.uint8)
+        if meta.get("band_names") is not None:
+            ds.attrs["band_names"] = np.array(
+                [str(n) for n in meta["band_names"]], dtype=h5py.string_dtype()
+            )
+        if meta.get("description"):
+            ds.attrs["description"] = str(meta["description"])
+    logger.info("wrote %s:%s", os.fspath(path), dataset)

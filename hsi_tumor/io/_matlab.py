@@ -1,0 +1,122 @@
+"""MATLAB .mat files: v5/v6/v7 through scipy.io, v7.3 (HDF5) lazily through h5py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from hsi_tumor._shared.errors import CubeFormatError
+from hsi_tumor.cube import Cube
+from hsi_tumor.io._common import build_cube, is_wavelength_name, pick_variable
+from hsi_tumor.io._hdf5 import open_hdf5
+from hsi_tumor.io._lazy import HDF5CubeArray
+
+__all__ = ["MatlabReader"]
+
+
+class MatlabReader:
+    """Reader for MATLAB ``.mat`` files holding a (rows, cols, bands) array."""
+
+    name = "matlab"
+    description = "MATLAB .mat v5/v7 (scipy) and v7.3 (HDF5)"
+
+    def guess_can_open(self, path: Path) -> bool:
+        return path.is_file() and path.suffix.lower() == ".mat"
+
+    def open(self, path: Path, *, variable: str | None = None, wavelengths=None) -> Cube:
+        """Open a cube stored as a MATLAB variable.
+
+        Parameters
+        ----------
+        path : Path
+        variable : str, optional
+            The variable's name; found automatically when the file holds one 3-D array.
+        wavelengths : array-like or path, optional
+            Band centres in nm (or a CSV band table). By default a 1-D variable named
+            ``wavelength``, ``wavelengths``, ``wl`` or ``lambda`` (any case) is used.
+
+        Notes
+        -----
+        A v7.3 file stores arrays column-major, so h5py sees MATLAB's ``A(rows, cols, bands)`` as
+        shape (bands, cols, rows); the axes are reversed (lazily) so v5 and v7.3 saves of the same
+        variable read to the same array. v5 files are read whole (scipy cannot memory-map them):
+        save large cubes with ``-v7.3``.
+        """
+        import h5py
+
+        path = Path(path)
+        if h5py.is_hdf5(path):
+            return self._open_v73(path, variable, wavelengths)
+        return self._open_v5(path, variable, wavelengths)
+
+    def _open_v5(self, path: Path, variable, wavelengths) -> Cube:
+        import scipy.io
+
+        try:
+            contents = scipy.io.loadmat(path, squeeze_me=False, mat_dtype=False)
+        except Exception as exc:  # scipy raises ValueError, TypeError, OSError, MatReadError...
+            raise CubeFormatError(
+                f"cannot read as a MATLAB file ({type(exc).__name__}: {exc})",
+                file=path,
+                fix="the file is truncated or not a .mat file; save it again from MATLAB",
+            ) from None
+        names = {k: v for k, v in contents.items() if not k.startswith("__")}
+        candidates = {
+            k: v.shape
+            for k, v in names.items()
+            if isinstance(v, np.ndarray) and v.ndim == 3 and v.dtype.kind in "biufc"
+        }
+        name = pick_variable(candidates, variable, path, names)
+        file_wl = None
+        if wavelengths is None:
+            file_wl = next(
+                (
+                    np.asarray(v, dtype=np.float64).reshape(-1)
+                    for k, v in names.items()
+                    if is_wavelength_name(k)
+                    and isinstance(v, np.ndarray)
+                    and v.dtype.kind in "iuf"
+                    and v.size == max(v.shape)
+                ),
+                None,
+            )
+        return build_cube(
+            np.ascontiguousarray(names[name]),
+            file=path,
+            wavelengths=file_wl,
+            override=wavelengths,
+            metadata={"format": "matlab-v5", "variable": name},
+        )
+
+    def _open_v73(self, path: Path, variable, wavelengths) -> Cube:
+        import h5py
+
+        with open_hdf5(path) as f:
+            everything = [k for k in f if not k.startswith("#")]
+            candidates = {
+                k: f[k].shape
+                for k in everything
+                if isinstance(f[k], h5py.Dataset) and f[k].ndim == 3 and f[k].dtype.kind in "biufc"
+            }
+            name = pick_variable(candidates, variable, path, everything)
+            file_wl = None
+            if wavelengths is None:
+                for k in everything:
+                    obj = f[k]
+                    if (
+                        is_wavelength_name(k)
+                        and isinstance(obj, h5py.Dataset)
+                        and obj.dtype.kind in "iuf"
+                        and obj.size == max(obj.shape or (0,))
+                    ):
+                        file_wl = np.asarray(obj[()], dtype=np.float64).reshape(-1)
+                        break
+        data = HDF5CubeArray(path, "/" + name, axes=(2, 1, 0))
+        return build_cube(
+            data,
+            file=path,
+            wavelengths=file_wl,
+            override=wavelengths,
+            metadata={"format": "matlab-v7.3", "variable": name},
+        )

@@ -1,0 +1,24 @@
+"""Every example runs headless and writes what it promises."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import matplotlib.image
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def load(name):
+    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_read_and_view(tmp_path, capsys):
+    path = load("read_and_view").main(str(tmp_path))
+    image = matplotlib.image.imread(path)
+    assert image.ndim == 3 and image.shape[0] > 10
+    assert "NIR part: Cube(" in capsys.readouterr().out

@@ -1,0 +1,74 @@
+"""Specim capture folders: write with the library, read back raw cube and references."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import hsi_tumor as ht
+
+WL = np.linspace(935.61, 1720.2, 12)
+
+
+@pytest.fixture
+def parts(rng):
+    raw = ht.Cube(rng.integers(0, 4095, (20, 16, 12), dtype=np.uint16), WL)
+    white = ht.Cube(rng.integers(3000, 4095, (5, 16, 12), dtype=np.uint16), WL)
+    dark = ht.Cube(rng.integers(0, 200, (5, 16, 12), dtype=np.uint16), WL)
+    return raw, white, dark
+
+
+def test_round_trip(tmp_path, parts):
+    raw, white, dark = parts
+    folder = ht.write_capture(tmp_path / "specimen_07", raw, white, dark)
+    names = sorted(p.name for p in (folder / "capture").iterdir())
+    assert names == [
+        "DARKREF_specimen_07.hdr",
+        "DARKREF_specimen_07.raw",
+        "WHITEREF_specimen_07.hdr",
+        "WHITEREF_specimen_07.raw",
+        "specimen_07.hdr",
+        "specimen_07.raw",
+    ]
+    cap = ht.read_capture(folder)
+    assert cap.name == "specimen_07"
+    assert cap.white_dark is None
+    for got, want in [(cap.raw, raw), (cap.white, white), (cap.dark, dark)]:
+        assert got.storage == "memory-mapped" and got.metadata["interleave"] == "bil"
+        np.testing.assert_array_equal(got.load().data, want.data)
+        np.testing.assert_array_equal(got.wavelengths, WL)
+    # read_cube on the folder (or its capture/ sub-folder) gives the raw cube
+    np.testing.assert_array_equal(ht.read_cube(folder).load().data, raw.data)
+    np.testing.assert_array_equal(ht.read_cube(folder / "capture").load().data, raw.data)
+    assert "Capture('specimen_07', raw=(20, 16, 12)" in repr(cap)
+
+
+def test_missing_reference_is_none_with_a_warning(tmp_path, parts, caplog):
+    folder = ht.write_capture(tmp_path / "s", *parts)
+    for p in (folder / "capture").glob("WHITEREF_*"):
+        p.unlink()
+    cap = ht.read_capture(folder)
+    assert cap.white is None and cap.dark is not None
+    assert "no white reference" in caplog.text
+
+
+def test_mismatched_reference_is_refused(tmp_path, parts):
+    raw, white, dark = parts
+    with pytest.raises(ht.CubeFormatError, match="white reference is 8 x 12"):
+        ht.write_capture(tmp_path / "s", raw, white[:, :8], dark)
+    assert not (tmp_path / "s").exists()
+
+
+def test_existing_folder_is_kept(tmp_path, parts):
+    folder = ht.write_capture(tmp_path / "s", *parts)
+    with pytest.raises(ht.OutputExistsError, match="overwrite=True"):
+        ht.write_capture(folder, *parts)
+    ht.write_capture(folder, *parts, overwrite=True)
+    assert len(list(tmp_path.iterdir())) == 1
+
+
+def test_not_a_capture_folder(tmp_path):
+    with pytest.raises(ht.MissingFileError, match="capture"):
+        ht.read_capture(tmp_path)
+    with pytest.raises(ht.MissingFileError, match="no such capture folder"):
+        ht.read_capture(tmp_path / "nope")

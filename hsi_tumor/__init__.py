@@ -6,12 +6,15 @@ The plain import API::
     cube = ht.read_cube("specimen.hdr")      # ENVI, Specim folder, HDF5, .mat, .npy/.npz
     capture = ht.read_capture("specimen/")   # raw cube + white and dark references
     ht.write_cube(cube, "specimen.h5")       # atomic ENVI or HDF5 output
+    reflectance = ht.calibrate_capture("specimen/")   # lazy, tile by tile
+    mask = ht.tissue_mask(reflectance)       # specimen vs background and glare
 """
 
 from importlib.metadata import PackageNotFoundError, version
 
 from hsi_tumor._shared.errors import (
     CalibrationError,
+    CalibrationWarning,
     CubeFormatError,
     HsiTumorError,
     InvalidOptionError,
@@ -19,8 +22,10 @@ from hsi_tumor._shared.errors import (
     OutputExistsError,
     WavelengthError,
 )
+from hsi_tumor.calibration import calibrate, calibrate_capture, tissue_mask
 from hsi_tumor.cube import Cube
 from hsi_tumor.io import Capture, read_capture, read_cube, write_capture, write_cube
+from hsi_tumor.preprocessing import transform_cube
 from hsi_tumor.viz import pseudo_rgb
 
 try:
@@ -30,6 +35,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree wi
 
 __all__ = [
     "CalibrationError",
+    "CalibrationWarning",
     "Capture",
     "Cube",
     "CubeFormatError",
@@ -39,9 +45,13 @@ __all__ = [
     "OutputExistsError",
     "WavelengthError",
     "__version__",
+    "calibrate",
+    "calibrate_capture",
     "pseudo_rgb",
     "read_capture",
     "read_cube",
+    "tissue_mask",
+    "transform_cube",
     "write_capture",
     "write_cube",
 ]

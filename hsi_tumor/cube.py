@@ -41,12 +41,16 @@ class Cube:
     ----------
     data : array-like, shape (rows, cols, bands)
         The image. Arrays and memory maps are kept as they are (no copy).
-    wavelengths : array-like, shape (bands,)
-        Band centres in nm, strictly ascending.
+    wavelengths : array-like, shape (bands,), or None
+        Band centres in nm, strictly ascending. ``None`` for a cube of derived features that are
+        not bands (principal-component scores, class probabilities).
     metadata : mapping, optional
         Anything worth keeping with the cube (source file, sensor, ``fwhm`` in nm, ``bbl``, ...).
         The entries named in :data:`PER_BAND_METADATA` hold one value per band and follow band
         selection.
+    valid : array of bool, shape (rows, cols) or (rows, cols, bands), optional
+        Which pixels (or pixel-bands) hold trustworthy values; ``None`` means all. Calibration sets
+        it where references are unusable or the sensor saturated, and it follows selection.
 
     Raises
     ------
@@ -68,7 +72,14 @@ class Cube:
     (20, 3)
     """
 
-    def __init__(self, data, wavelengths, metadata: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        data,
+        wavelengths,
+        metadata: Mapping[str, Any] | None = None,
+        *,
+        valid=None,
+    ) -> None:
         if not (isinstance(data, np.ndarray) or _is_lazy_array(data)):
             data = np.asarray(data)
         if len(data.shape) != 3:
@@ -78,7 +89,20 @@ class Cube:
                 fix="reshape to (rows, cols, bands), e.g. data[:, :, np.newaxis] for one band",
             )
         self.data = data
-        self.wavelengths = check_wavelengths(wavelengths, data.shape[2])
+        self.wavelengths = (
+            None if wavelengths is None else check_wavelengths(wavelengths, data.shape[2])
+        )
+        if valid is not None:
+            if not (isinstance(valid, np.ndarray) or _is_lazy_array(valid)):
+                valid = np.asarray(valid, dtype=bool)
+            if tuple(valid.shape) not in (tuple(data.shape[:2]), tuple(data.shape)):
+                raise CubeFormatError(
+                    f"the validity mask has shape {tuple(valid.shape)}; the cube is "
+                    f"{tuple(data.shape)}",
+                    field="valid",
+                    fix="give a (rows, cols) or (rows, cols, bands) boolean mask",
+                )
+        self.valid = valid
         self.metadata: dict[str, Any] = dict(metadata or {})
         for key in PER_BAND_METADATA:
             if key in self.metadata and self.metadata[key] is not None:
@@ -144,15 +168,13 @@ class Cube:
             raise IndexError(f"a cube has 3 axes (rows, cols, bands); got {len(key)} indices")
         key = tuple(_keep_axis(k, n) for k, n in zip(key, self.shape, strict=False))
         key = key + (slice(None),) * (3 - len(key))
-        band_key = key[2]
-        if isinstance(self.data, np.ndarray):
-            data = self.data[key[0], key[1]][:, :, band_key]
-        elif isinstance(band_key, slice):
-            data = self.data.select(key)
-        else:
-            data = self.data.select(key[:2] + (slice(None),))[:, :, np.asarray(band_key)]
-        band_index = np.arange(self.n_bands)[band_key]
-        return Cube(data, self.wavelengths[band_index], self._band_metadata(band_index))
+        data = _select(self.data, key)
+        valid = self.valid
+        if valid is not None:
+            valid = _select(valid, key) if valid.ndim == 3 else valid[key[0], key[1]]
+        band_index = np.arange(self.n_bands)[key[2]]
+        wavelengths = None if self.wavelengths is None else self.wavelengths[band_index]
+        return Cube(data, wavelengths, self._band_metadata(band_index), valid=valid)
 
     def _band_metadata(self, band_index: np.ndarray) -> dict[str, Any]:
         meta = dict(self.metadata)
@@ -197,6 +219,7 @@ class Cube:
         """
         band = slice(None)
         if wavelengths is not None:
+            self._require_wavelengths()
             lo, hi = (float(v) for v in wavelengths)
             keep = np.flatnonzero((self.wavelengths >= lo) & (self.wavelengths <= hi))
             if keep.size == 0:
@@ -217,7 +240,7 @@ class Cube:
         WavelengthError
             If ``wavelength`` lies outside the cube's range by more than one band spacing.
         """
-        wl = self.wavelengths
+        wl = self._require_wavelengths()
         spacing = float(np.median(np.diff(wl))) if wl.size > 1 else 0.0
         if not (wl[0] - spacing <= wavelength <= wl[-1] + spacing):
             raise WavelengthError(
@@ -227,6 +250,15 @@ class Cube:
             )
         return int(np.argmin(np.abs(wl - wavelength)))
 
+    def _require_wavelengths(self) -> np.ndarray:
+        if self.wavelengths is None:
+            raise WavelengthError(
+                f"this cube holds {self.n_bands} derived features, not bands with wavelengths",
+                field="wavelengths",
+                fix="select features by index (cube[:, :, i]) instead of by wavelength",
+            )
+        return self.wavelengths
+
     # -- reading ----------------------------------------------------------------------------
     def load(self) -> Cube:
         """Read the cube into memory (C-contiguous, native byte order).
@@ -235,9 +267,16 @@ class Cube:
         tile on several threads; lazy HDF5 cubes are read chunk by chunk. A cube already in
         memory in that layout is returned as it is.
         """
+        valid = self.valid
+        if valid is not None and not (
+            isinstance(valid, np.ndarray) and not isinstance(valid, np.memmap)
+        ):
+            valid = np.asarray(valid, dtype=bool)
         if self.in_memory and self.data.flags.c_contiguous and self.dtype.isnative:
-            return self
-        return Cube(materialize(self.data), self.wavelengths, self.metadata)
+            if valid is self.valid:
+                return self
+            return Cube(self.data, self.wavelengths, self.metadata, valid=valid)
+        return Cube(materialize(self.data), self.wavelengths, self.metadata, valid=valid)
 
     def pixels(self) -> np.ndarray:
         """The spectra as a (rows * cols, bands) array.
@@ -274,12 +313,16 @@ class Cube:
     # -- display ----------------------------------------------------------------------------
     def _summary(self) -> dict[str, str]:
         wl = self.wavelengths
-        return {
-            "shape": f"{self.n_rows} rows x {self.n_cols} cols x {self.n_bands} bands",
+        summary = {
+            "shape": f"{self.n_rows} rows x {self.n_cols} cols x {self.n_bands} "
+            + ("bands" if wl is not None else "features"),
             "dtype": str(self.dtype),
-            "wavelengths": f"{wl[0]:.4g}–{wl[-1]:.4g} nm" if wl.size else "none",
+            "wavelengths": f"{wl[0]:.4g}–{wl[-1]:.4g} nm" if wl is not None else "no wavelengths",
             "size": f"{_format_bytes(self.nbytes)} {self.storage}",
         }
+        if self.valid is not None:
+            summary["valid"] = "with validity mask"
+        return summary
 
     def __repr__(self) -> str:
         return "Cube(" + ", ".join(self._summary().values()) + ")"
@@ -294,6 +337,16 @@ class Cube:
             cell = html.escape(str(source))
             rows += f"<tr><th style='text-align:left'>source</th><td>{cell}</td></tr>"
         return f"<table><caption><b>hsi_tumor.Cube</b></caption>{rows}</table>"
+
+
+def _select(data, key):
+    """Index an array or lazy array by (rows, cols, bands) without reading, where possible."""
+    rows, cols, bands = key
+    if isinstance(data, np.ndarray):
+        return data[rows, cols][:, :, bands]
+    if isinstance(bands, slice):
+        return data.select(key)
+    return data.select((rows, cols, slice(None)))[:, :, np.asarray(bands)]
 
 
 def _keep_axis(key, length: int):

@@ -67,7 +67,8 @@ def materialize(data, *, dtype=None, out: np.ndarray | None = None) -> np.ndarra
             dst[...] = data[r0 : r0 + tile]
 
     workers = min(len(starts), os.cpu_count() or 1, 8)
-    if workers <= 1 or not isinstance(data, np.ndarray):
+    parallel = isinstance(data, np.ndarray) or getattr(data, "parallel_reads", False)
+    if workers <= 1 or not parallel:
         for r0 in starts:
             copy_tile(r0)
     else:

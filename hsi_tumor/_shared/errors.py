@@ -12,6 +12,7 @@ import os
 
 __all__ = [
     "CalibrationError",
+    "CalibrationWarning",
     "CubeFormatError",
     "HsiTumorError",
     "InvalidOptionError",
@@ -94,3 +95,7 @@ class OutputExistsError(HsiTumorError, FileExistsError):
 
 class InvalidOptionError(HsiTumorError, TypeError):
     """A function was given an option it does not know, or an option of the wrong kind."""
+
+
+class CalibrationWarning(UserWarning):
+    """Calibration flagged pixel-bands it could not compute (bad references, saturation)."""

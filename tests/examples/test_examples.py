@@ -22,3 +22,8 @@ def test_read_and_view(tmp_path, capsys):
     image = matplotlib.image.imread(path)
     assert image.ndim == 3 and image.shape[0] > 10
     assert "NIR part: Cube(" in capsys.readouterr().out
+
+
+def test_preprocessing_before_after(tmp_path):
+    path = load("preprocessing_before_after").main(str(tmp_path))
+    assert matplotlib.image.imread(path).shape[0] > 300

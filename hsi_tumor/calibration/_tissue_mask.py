@@ -1,0 +1,141 @@
+"""Separate the specimen from the background and from specular glare."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from scipy import ndimage
+
+from hsi_tumor._shared.errors import HsiTumorError
+from hsi_tumor.cube import Cube
+
+__all__ = ["otsu_threshold", "tissue_mask"]
+
+
+def otsu_threshold(values, *, bins: int = 256) -> float:
+    """Otsu's threshold: the cut that maximises the between-class variance of a histogram.
+
+    Parameters
+    ----------
+    values : array-like
+        Samples; non-finite values are ignored.
+    bins : int, default=256
+
+    Returns
+    -------
+    float
+        Values above it form the upper class.
+
+    References
+    ----------
+    N. Otsu, "A threshold selection method from gray-level histograms", IEEE Trans. Syst. Man
+    Cybern. 9(1):62–66, 1979.
+    """
+    v = np.asarray(values, dtype=np.float64).ravel()
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        raise HsiTumorError("no finite value to threshold", field="values", fix="check the cube")
+    lo, hi = float(v.min()), float(v.max())
+    if lo == hi:
+        return lo
+    counts, edges = np.histogram(v, bins=bins, range=(lo, hi))
+    centres = (edges[:-1] + edges[1:]) / 2
+    w0 = np.cumsum(counts)
+    w1 = w0[-1] - w0
+    m0 = np.cumsum(counts * centres)
+    mean0 = m0 / np.maximum(w0, 1)
+    mean1 = (m0[-1] - m0) / np.maximum(w1, 1)
+    between = w0 * w1 * (mean0 - mean1) ** 2
+    k = int(np.argmax(between[:-1]))
+    return float(edges[k + 1])
+
+
+def _band_mean(cube: Cube) -> np.ndarray:
+    level = np.empty(cube.shape[:2], dtype=np.float64)
+    for rows, tile in cube.tiles():
+        data = np.asarray(tile.data, dtype=np.float64)
+        if tile.valid is not None:
+            valid = np.asarray(tile.valid)
+            data = np.where(valid if valid.ndim == 3 else valid[..., None], data, np.nan)
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN pixels: NaN, as meant
+            level[rows] = np.nanmean(data, axis=2)
+    return level
+
+
+def tissue_mask(
+    cube: Cube,
+    *,
+    background: str = "dark",
+    threshold: float | None = None,
+    glare_level: float = 0.9,
+    water_ratio: tuple[float, float] | None = (1450.0, 1300.0),
+    max_water_ratio: float = 0.9,
+    min_region: int = 64,
+) -> np.ndarray:
+    """Pixels that show tissue: not background, not specular glare, not invalid.
+
+    Parameters
+    ----------
+    cube : Cube
+        Calibrated reflectance (rows, cols, bands).
+    background : {'dark', 'bright'}, default='dark'
+        Whether the specimen lies on a darker (black cloth, dark tray) or brighter background.
+    threshold : float, optional
+        Mean-reflectance cut between background and specimen; default Otsu's threshold.
+    glare_level : float, default=0.9
+        Mean reflectance at or above which a pixel is specular glare (tissue reflects well
+        under 0.9 in the NIR).
+    water_ratio : (absorption_nm, reference_nm) or None, default=(1450, 1300)
+        Tissue is mostly water: its reflectance in the 1450 nm water band is well below that at
+        1300 nm. Pixels whose ratio R(absorption)/R(reference) exceeds ``max_water_ratio`` are
+        not tissue (glare, plastic, metal). Skipped when the cube does not cover both bands
+        (use (970, 1070) for cameras that stop below 1450 nm) or when None.
+    max_water_ratio : float, default=0.9
+    min_region : int, default=64
+        Connected tissue regions smaller than this (pixels) are dropped.
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (rows, cols)
+
+    Notes
+    -----
+    Steps: mean reflectance per pixel over its valid bands; Otsu threshold (or ``threshold``);
+    a 3x3 opening and hole filling of the specimen; removal of glare, of pixels failing the water
+    ratio and of invalid pixels (``cube.valid`` false in every band); removal of regions smaller
+    than ``min_region``. The cube is read tile by tile.
+    """
+    if background not in ("dark", "bright"):
+        raise HsiTumorError(
+            f"background={background!r}", field="background", fix="use 'dark' or 'bright'"
+        )
+    level = _band_mean(cube)
+    if not np.isfinite(level).any():
+        raise HsiTumorError(
+            "no valid pixel in the cube", field="cube", fix="check the calibration (cube.valid)"
+        )
+    if threshold is None:
+        threshold = otsu_threshold(level[level < glare_level])
+    with np.errstate(invalid="ignore"):
+        specimen = level > threshold if background == "dark" else level < threshold
+    specimen = ndimage.binary_opening(specimen, structure=np.ones((3, 3), bool))
+    specimen = ndimage.binary_fill_holes(specimen)
+    with np.errstate(invalid="ignore"):
+        tissue = specimen & np.isfinite(level) & (level < glare_level)
+    if water_ratio is not None and cube.wavelengths is not None:
+        wl = cube.wavelengths
+        absorption, reference = water_ratio
+        if wl[0] <= min(water_ratio) and wl[-1] >= max(water_ratio):
+            a = np.asarray(cube.data[:, :, cube.band_index(absorption)], dtype=np.float64)
+            r = np.asarray(cube.data[:, :, cube.band_index(reference)], dtype=np.float64)
+            with np.errstate(all="ignore"):
+                tissue &= a / r <= max_water_ratio
+    if min_region > 1 and tissue.any():
+        labels, n = ndimage.label(tissue)
+        sizes = np.bincount(labels.ravel(), minlength=n + 1)
+        keep = sizes >= min_region
+        keep[0] = False
+        tissue = keep[labels]
+    return tissue

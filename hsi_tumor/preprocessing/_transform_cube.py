@@ -1,0 +1,174 @@
+"""Apply a fitted transformer or pipeline to a whole cube, tile by tile."""
+
+from __future__ import annotations
+
+import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from hsi_tumor._shared.arrays import rows_per_tile
+from hsi_tumor._shared.errors import HsiTumorError
+from hsi_tumor.cube import Cube
+
+logger = logging.getLogger("hsi_tumor.preprocessing")
+
+__all__ = ["output_wavelengths", "transform_cube"]
+
+#: Input bytes per tile: small enough that the chain of numpy passes stays in cache.
+TILE_BYTES = 2 * 2**20
+
+
+def output_wavelengths(transformer, wavelengths: np.ndarray | None, n_out: int):
+    """Wavelengths of a transformer's output columns, or None when they are not bands.
+
+    Uses ``get_feature_names_out`` with the input wavelengths as feature names: transformers
+    that keep or select bands (SNV, Savitzky–Golay, :class:`WavelengthRange`, pipelines of
+    them) return wavelength names, which are parsed back; those that make new features (PCA)
+    return other names, and the output has no wavelengths.
+    """
+    if wavelengths is None:
+        return None
+    names = None
+    try:
+        names = transformer.get_feature_names_out([repr(float(w)) for w in wavelengths])
+    except (AttributeError, ValueError, TypeError):
+        pass
+    if names is not None:
+        try:
+            values = np.array([float(n) for n in names])
+        except ValueError:
+            return None
+        if values.size == n_out and (values.size < 2 or np.all(np.diff(values) > 0)):
+            return values
+        return None
+    return wavelengths if n_out == wavelengths.size else None
+
+
+def _valid_pixels(tile: Cube, pixels: np.ndarray) -> np.ndarray:
+    """(n_pixels,) bool: finite in every band and not flagged in ``tile.valid``."""
+    if pixels.dtype.kind in "fc" and not np.isfinite(pixels.sum(dtype=np.float64)):
+        ok = np.isfinite(pixels).all(axis=1)
+    else:  # the sum is finite, so is every value
+        ok = np.ones(len(pixels), dtype=bool)
+    valid = tile.valid
+    if valid is not None and not getattr(valid, "finite_means_valid", False):
+        valid = np.asarray(valid)
+        valid = valid.all(axis=2) if valid.ndim == 3 else valid
+        ok &= valid.reshape(-1)
+    return ok
+
+
+def transform_cube(
+    cube: Cube,
+    transformer,
+    *,
+    tile_rows: int | None = None,
+    n_jobs: int | None = None,
+) -> Cube:
+    """Apply a fitted transformer (or Pipeline) to every pixel of a cube, tile by tile.
+
+    Parameters
+    ----------
+    cube : Cube
+        Any cube: in memory, memory-mapped, lazy (e.g. from :func:`hsi_tumor.calibrate`).
+    transformer : fitted scikit-learn transformer or Pipeline
+        Takes (n_pixels, n_bands) and returns (n_pixels, n_features).
+    tile_rows : int, optional
+        Rows per tile; default about 2 MB of input per tile, so that the transformer's passes
+        over a tile stay in the processor's cache.
+    n_jobs : int, optional
+        Tiles processed at once on threads (numpy releases the GIL); default the number of
+        cores. BLAS runs single-threaded meanwhile: on tiles this small it is fastest so, and
+        the cores are not oversubscribed.
+
+    Returns
+    -------
+    Cube
+        In memory, float32, (rows, cols, n_features); only a few tiles of input are in memory
+        at a time, so memory-mapped and lazily calibrated cubes stream through. Wavelengths are
+        kept when the transformer keeps bands, follow a band selection, and are None for new
+        features (PCA scores). Pixels that are invalid (``cube.valid`` False in any band, or a
+        non-finite value) are not transformed: they are NaN in the output, and ``valid``
+        (rows, cols) marks them.
+
+    Raises
+    ------
+    HsiTumorError
+        If the cube has a different number of bands than the transformer was fitted on, or no
+        valid pixel.
+
+    Examples
+    --------
+    >>> import numpy as np, hsi_tumor as ht
+    >>> from hsi_tumor.preprocessing import StandardNormalVariate
+    >>> cube = ht.Cube(np.random.default_rng(0).random((4, 5, 6)), np.arange(6) * 50.0 + 1000)
+    >>> snv = StandardNormalVariate().fit(cube.pixels())
+    >>> out = ht.transform_cube(cube, snv)
+    >>> out.shape, out.wavelengths[0]
+    ((4, 5, 6), np.float64(1000.0))
+    """
+    n_in = getattr(transformer, "n_features_in_", None)
+    if n_in is not None and n_in != cube.n_bands:
+        raise HsiTumorError(
+            f"the transformer was fitted on {n_in} bands, the cube has {cube.n_bands}",
+            field="transformer",
+            fix="fit it on spectra with the cube's bands, or select the bands it expects",
+        )
+    if tile_rows is None:
+        tile_rows = rows_per_tile(cube.shape, max(4, cube.dtype.itemsize), TILE_BYTES)
+    tiles = list(cube.tiles(tile_rows))
+    valid = np.zeros(cube.shape[:2], dtype=bool)
+    outputs: dict[int, np.ndarray] = {}
+    state: dict[str, np.ndarray] = {}
+
+    def run(index: int) -> None:
+        rows, tile = tiles[index]
+        tile = tile.load()
+        pixels = tile.pixels()
+        ok = _valid_pixels(tile, pixels)
+        valid[rows] = ok.reshape(tile.shape[:2])
+        if not ok.any():
+            return
+        features = np.asarray(transformer.transform(pixels if ok.all() else pixels[ok]))
+        result = state.get("result")
+        if result is None:
+            outputs[index] = (ok, features)
+            return
+        result[rows].reshape(-1, result.shape[2])[ok] = features
+
+    # the first tile with a valid pixel fixes the output width; the rest fill it in parallel
+    first = 0
+    while first < len(tiles) and not outputs:
+        run(first)
+        first += 1
+    if not outputs:
+        raise HsiTumorError(
+            "no valid pixel in the cube (all masked or non-finite)",
+            field="cube",
+            fix="check the calibration (cube.valid) and the mask",
+        )
+    ((index, (ok, features)),) = outputs.items()
+    result = np.full((*cube.shape[:2], features.shape[1]), np.nan, dtype=np.float32)
+    result[tiles[index][0]].reshape(-1, result.shape[2])[ok] = features
+    state["result"] = result
+    workers = max(1, min(n_jobs or os.cpu_count() or 1, len(tiles) - first))
+    with threadpool_limits(limits=1):  # BLAS on small tiles is fastest single-threaded
+        if workers > 1:
+            with ThreadPoolExecutor(workers) as pool:
+                list(pool.map(run, range(first, len(tiles))))
+        else:
+            for i in range(first, len(tiles)):
+                run(i)
+    n_invalid = int(valid.size - valid.sum())
+    if n_invalid:
+        logger.info("transform_cube: %d invalid pixels left as NaN", n_invalid)
+    wavelengths = output_wavelengths(transformer, cube.wavelengths, result.shape[2])
+    meta = dict(cube.metadata)
+    if wavelengths is None or wavelengths.size != cube.n_bands:
+        for key in ("fwhm", "bbl", "band_names", "default_bands", "band_order"):
+            meta.pop(key, None)
+    meta["transformer"] = repr(transformer)
+    return Cube(result, wavelengths, meta, valid=None if valid.all() else valid)

@@ -39,7 +39,12 @@ _UNIT_ALIASES = {
 
 
 def check_wavelengths(
-    wavelengths, n_bands: int, *, file: str | os.PathLike | None = None, field: str = "wavelength"
+    wavelengths,
+    n_bands: int,
+    *,
+    file: str | os.PathLike | None = None,
+    field: str = "wavelength",
+    order_fix: str = "give band centres in ascending order (pass wavelengths= to override)",
 ) -> np.ndarray:
     """Validate wavelengths in nm: 1-D, finite, one per band, strictly ascending.
 
@@ -51,6 +56,8 @@ def check_wavelengths(
         The number of bands of the cube they describe.
     file, field : optional
         Named in the error message.
+    order_fix : str, optional
+        The fix suggested when the values are not ascending (it depends on the caller).
 
     Returns
     -------
@@ -63,7 +70,7 @@ def check_wavelengths(
         If any of the conditions above does not hold.
     """
     try:
-        wl = np.array(wavelengths, dtype=np.float64).reshape(-1)
+        wl = np.array(wavelengths, dtype=np.float64)
     except (TypeError, ValueError) as exc:
         raise WavelengthError(
             f"wavelengths are not numbers ({exc})",
@@ -71,9 +78,9 @@ def check_wavelengths(
             field=field,
             fix="give one band centre in nm per band",
         ) from None
-    if np.ndim(wavelengths) > 1 and np.squeeze(np.asarray(wavelengths)).ndim > 1:
+    if wl.ndim != 1:
         raise WavelengthError(
-            f"wavelengths must be 1-D, got shape {np.shape(wavelengths)}",
+            f"wavelengths must be 1-D, got shape {wl.shape}",
             file=file,
             field=field,
             fix="give one band centre in nm per band",
@@ -99,7 +106,7 @@ def check_wavelengths(
             f"{bad + 1}: {wl[bad + 1]:g} nm)",
             file=file,
             field=field,
-            fix="give band centres in ascending order (pass wavelengths= to override)",
+            fix=order_fix,
         )
     wl.setflags(write=False)
     return wl

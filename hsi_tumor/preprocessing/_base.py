@@ -9,7 +9,7 @@ from numpy.typing import ArrayLike, NDArray
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import validate_data
 
-from hsi_tumor._shared.errors import WavelengthError
+from hsi_tumor._shared.wavelengths import check_wavelengths
 
 __all__ = ["DegenerateSpectrumWarning"]
 
@@ -75,39 +75,15 @@ def as_wavelengths(wavelengths: ArrayLike | None, n_features: int) -> NDArray[np
     """
     if wavelengths is None:
         return np.arange(n_features, dtype=np.float64)
-    try:
-        wl = np.asarray(wavelengths)
-        if not np.issubdtype(wl.dtype, np.floating):
-            wl = wl.astype(np.float64)
-    except (TypeError, ValueError) as exc:
-        raise WavelengthError(
-            f"wavelengths cannot be read as numbers ({exc})",
-            field="wavelengths",
-            fix="pass a 1-D array of band centres in nm, one per column of X",
-        ) from exc
-    if wl.ndim != 1 or wl.shape[0] != n_features:
-        raise WavelengthError(
-            f"wavelengths has shape {wl.shape} but X has {n_features} feature(s) (bands)",
-            field="wavelengths",
-            fix=f"pass a 1-D array of {n_features} band centres in nm, one per column of X",
-        )
-    if not np.all(np.isfinite(wl)):
-        raise WavelengthError(
-            "wavelengths contains NaN or infinite values",
-            field="wavelengths",
-            fix="pass finite band centres in nm",
-        )
-    steps = np.diff(wl)
-    if np.any(steps <= 0):
-        i = int(np.flatnonzero(steps <= 0)[0]) + 1
-        raise WavelengthError(
-            f"wavelengths must be strictly ascending, but wavelengths[{i}] = {wl[i]} follows "
-            f"wavelengths[{i - 1}] = {wl[i - 1]}",
-            field="wavelengths",
-            fix="sort the bands by wavelength first: order = np.argsort(wavelengths), then pass "
-            "X[:, order] and wavelengths[order] (and drop duplicated bands)",
-        )
-    return wl
+    check_wavelengths(
+        wavelengths,
+        n_features,
+        field="wavelengths",
+        order_fix="sort the bands by wavelength first: order = np.argsort(wavelengths), then "
+        "pass X[:, order] and wavelengths[order] (and drop duplicated bands)",
+    )
+    wl = np.asarray(wavelengths)
+    return wl if np.issubdtype(wl.dtype, np.floating) else wl.astype(np.float64)
 
 
 def format_wavelength(value: np.floating) -> str:

@@ -7,6 +7,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+import sklearn
 from threadpoolctl import threadpool_limits
 
 from hsi_tumor._shared.arrays import rows_per_tile
@@ -132,7 +133,8 @@ def transform_cube(
         valid[rows] = ok.reshape(tile.shape[:2])
         if not ok.any():
             return
-        features = np.asarray(transformer.transform(pixels if ok.all() else pixels[ok]))
+        with sklearn.config_context(assume_finite=True):  # checked above, once
+            features = np.asarray(transformer.transform(pixels if ok.all() else pixels[ok]))
         result = state.get("result")
         if result is None:
             outputs[index] = (ok, features)

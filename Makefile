@@ -29,6 +29,7 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/bench_io.py
+	$(PY) bench/bench_preprocess.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .hypothesis

@@ -1,9 +1,9 @@
 """Spectra before and after calibration and preprocessing (the figure of docs/preprocessing.md).
 
-Top row: the generated demo capture (not a measurement) — raw counts of tissue and background,
-then reflectance after white/dark calibration. Bottom row: the real gasoline NIR spectra
-(Kalivas 1997, 900–1700 nm, from ../shared/data when present) as measured (log 1/R), then after
-SNV and a Savitzky–Golay first derivative.
+Top row: a SIMULATED specimen (hsi_tumor.datasets, not a measurement) — raw counts of tissue
+and background, then reflectance after white/dark calibration. Bottom row: the real gasoline
+NIR spectra (Kalivas 1997, 900–1700 nm, from ../shared/data when present) as measured
+(log 1/R), then after SNV and a Savitzky–Golay first derivative.
 
 Run: ``python examples/preprocessing_before_after.py [OUT]``.
 """
@@ -21,15 +21,16 @@ import numpy as np
 from sklearn.pipeline import make_pipeline
 
 import hsi_tumor as ht
-from hsi_tumor._demo import _generated_capture
+from hsi_tumor.datasets import simulate_specimen
 from hsi_tumor.preprocessing import SavitzkyGolay, StandardNormalVariate
 
 GASOLINE = Path(__file__).resolve().parents[2] / "shared" / "data" / "nir-pls-r" / "gasoline.csv"
 
 
 def main(out_dir: str = "out/examples") -> Path:
-    raw, white, dark = _generated_capture(seed=0)
-    reflectance = ht.calibrate(raw, white, dark).load()
+    specimen = simulate_specimen(seed=0, shape=(128, 160), n_bands=100)
+    raw, white = specimen.raw, specimen.white
+    reflectance = specimen.calibrate().load()
     tissue = ht.tissue_mask(reflectance)
     wl = raw.wavelengths
     fig, axes = plt.subplots(2, 2, figsize=(10, 7), constrained_layout=True)
@@ -39,7 +40,7 @@ def main(out_dir: str = "out/examples") -> Path:
         axes[0, 0].plot(wl, pixels_raw[mask].mean(0), label=label)
         axes[0, 1].plot(wl, np.nanmean(pixels_refl[mask], 0), label=label)
     axes[0, 0].plot(wl, white.pixels().mean(0), "k--", label="white reference")
-    axes[0, 0].set(title="generated capture: raw counts", ylabel="counts")
+    axes[0, 0].set(title="simulated capture: raw counts", ylabel="counts")
     axes[0, 1].set(title="after calibration: reflectance", ylabel="R")
     if GASOLINE.exists():
         table = np.genfromtxt(GASOLINE, delimiter=",", skip_header=1)

@@ -27,7 +27,7 @@ def main(out_dir: str = "out/examples") -> Path:
         print("real data: Indian Pines (AVIRIS, 1992)")
     else:
         cube = ht.read_capture(run_demo(out)["capture"]).raw
-        print("generated data: the demo capture (not a measurement)")
+        print("SIMULATED data: the demo capture (not a measurement)")
     print(cube)
     nir = cube.sel(wavelengths=(900, 1700))
     print("NIR part:", nir)

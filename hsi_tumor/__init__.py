@@ -24,6 +24,7 @@ from hsi_tumor._shared.errors import (
 )
 from hsi_tumor.calibration import calibrate, calibrate_capture, tissue_mask
 from hsi_tumor.cube import Cube
+from hsi_tumor.datasets import simulate_cohort, simulate_specimen
 from hsi_tumor.io import Capture, read_capture, read_cube, write_capture, write_cube
 from hsi_tumor.preprocessing import transform_cube
 from hsi_tumor.viz import pseudo_rgb
@@ -50,6 +51,8 @@ __all__ = [
     "pseudo_rgb",
     "read_capture",
     "read_cube",
+    "simulate_cohort",
+    "simulate_specimen",
     "tissue_mask",
     "transform_cube",
     "write_capture",

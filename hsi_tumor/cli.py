@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -58,12 +59,21 @@ def _info(args) -> int:
 def _demo(args) -> int:
     from hsi_tumor._demo import run_demo
 
-    result = run_demo(args.out, seed=args.seed)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = run_demo(args.out, seed=args.seed)
     capture = result["summary"]
-    print("hsi_tumor demo — generated data (a stand-in specimen, not a real measurement)")
+    tissue = result["tissue"]
+    print(
+        "hsi_tumor demo — SIMULATED data (hsi_tumor.datasets.simulate_specimen, not a measurement)"
+    )
     print(f"capture folder: {result['capture']}")
     print(repr(capture))
     print("raw cube: " + _summary(capture.raw))
+    print("reflectance: " + repr(result["reflectance"]))
+    for w in caught:
+        print(f"  calibration: {w.message}")
+    print(f"tissue mask: {int(tissue.sum())} of {tissue.size} pixels")
     print(f"pseudo-RGB image: {result['rgb']}")
     return 0
 
@@ -80,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--wavelengths", help="CSV band table (nm) supplying or overriding wavelengths"
     )
     info.set_defaults(func=_info)
-    demo = sub.add_parser("demo", help="run the demo on generated data, writing under --out")
+    demo = sub.add_parser("demo", help="run the demo on simulated data, writing under --out")
     demo.add_argument("--out", default="out", help="output folder (default: out)")
     demo.add_argument("--seed", type=int, default=0)
     demo.set_defaults(func=_demo)

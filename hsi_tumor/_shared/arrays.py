@@ -44,11 +44,17 @@ def materialize(data, *, dtype=None, out: np.ndarray | None = None) -> np.ndarra
     """
     shape = tuple(data.shape)
     dtype = np.dtype(data.dtype if dtype is None else dtype).newbyteorder("=")
+    tile = rows_per_tile(shape, dtype.itemsize)
+    if out is None and not isinstance(data, np.ndarray) and tile >= shape[0]:
+        # a lazy array small enough for one read: its result is already a fresh array
+        block = np.asarray(data[:, :, :])
+        if block.dtype == dtype and block.flags.c_contiguous:
+            return block
+        return np.ascontiguousarray(block, dtype=dtype)
     if out is None:
         out = np.empty(shape, dtype=dtype)
     if out.size == 0:
         return out
-    tile = rows_per_tile(shape, out.itemsize)
     starts = range(0, shape[0], tile)
     per_band = (
         isinstance(data, np.ndarray)

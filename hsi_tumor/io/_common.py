@@ -60,7 +60,9 @@ def build_cube(
 
     Notes
     -----
-    Cubes are always returned with ascending wavelengths in nm. Files that list bands in
+    A file without wavelengths whose unit is ``Index`` (ENVI's word for bands that are not
+    wavelengths) holds derived features: it is returned with ``wavelengths=None``. Otherwise
+    cubes are always returned with ascending wavelengths in nm. Files that list bands in
     descending order (wavenumbers) are reversed along the band axis as a view; files whose
     bands are out of order but distinct (instruments of several spectrometers with overlapping
     ranges, e.g. AVIRIS) are shown sorted through a lazy band permutation, the original order
@@ -90,6 +92,8 @@ def build_cube(
         if units is None and used != "nm":
             logger.warning("%s: no wavelength unit given; values read as %s", file, used)
         meta["wavelength_source"] = os.fspath(file)
+    elif units is not None and units.strip().lower() == "index":
+        return Cube(data, None, meta)  # a cube of derived features, written as such
     else:
         raise WavelengthError(
             f"the file holds no wavelengths for its {n_bands} bands",

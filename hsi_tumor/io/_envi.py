@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from hsi_tumor._shared.atomic import atomic_path
-from hsi_tumor._shared.errors import CubeFormatError, MissingFileError
+from hsi_tumor._shared.errors import CubeFormatError, MissingFileError, WavelengthError
 from hsi_tumor.cube import Cube
 from hsi_tumor.io._common import build_cube
 
@@ -84,6 +84,7 @@ def read_envi_header(header: Path) -> dict[str, Any]:
     """Parse an ENVI header with ``spectral``, turning every failure into CubeFormatError."""
     from spectral.io import envi
 
+    field = None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -91,10 +92,34 @@ def read_envi_header(header: Path) -> dict[str, Any]:
     except envi.FileNotAnEnviHeader:
         problem = "not an ENVI header (the first line must be 'ENVI')"
     except Exception as exc:  # spectral raises bare Exceptions, IndexErrors and decode errors
-        problem = f"the ENVI header cannot be parsed ({type(exc).__name__}: {exc})".replace(
-            "(EnviHeaderParsingError: )", "(unbalanced braces or a broken line)"
-        )
-    raise CubeFormatError(problem, file=header, fix="repair the header (fields are 'key = value')")
+        field = _unclosed_brace_field(header)
+        if field is not None:
+            problem = "the value opens '{' but the header ends before its '}'"
+        else:
+            problem = f"the ENVI header cannot be parsed ({type(exc).__name__}: {exc})"
+    raise CubeFormatError(
+        problem,
+        file=header,
+        field=field,
+        fix="repair the header (fields are 'key = value', lists are '{ a, b, c }')",
+    )
+
+
+def _unclosed_brace_field(header: Path) -> str | None:
+    """The header field whose '{' is never closed, if that is what broke the parse."""
+    try:
+        text = header.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    open_field = None
+    for line in text.splitlines()[1:]:
+        if open_field is None and "=" in line:
+            key, _, value = line.partition("=")
+            if value.strip().startswith("{") and "}" not in value:
+                open_field = key.strip().lower()
+        elif open_field is not None and "}" in line:
+            open_field = None
+    return open_field
 
 
 def _int_field(hdr: dict, key: str, header: Path, *, default=None, minimum=0) -> int:
@@ -281,7 +306,7 @@ class EnviReader:
 
         file_wl = _float_list(hdr, "wavelength", header) if wavelengths is None else None
         if file_wl is not None and file_wl.size != bands:
-            raise CubeFormatError(
+            raise WavelengthError(
                 f"{file_wl.size} wavelengths for {bands} bands",
                 file=header,
                 field="wavelength",
@@ -390,9 +415,12 @@ def write_envi(
         "data type": _DTYPE_CODES[base],
         "interleave": interleave,
         "byte order": byte_order,
-        "wavelength units": "Nanometers",
-        "wavelength": [_header_number(w) for w in cube.wavelengths],
     }
+    if cube.wavelengths is None:  # derived features (scores, probabilities): ENVI's "Index"
+        hdr["wavelength units"] = "Index"
+    else:
+        hdr["wavelength units"] = "Nanometers"
+        hdr["wavelength"] = [_header_number(w) for w in cube.wavelengths]
     meta = cube.metadata
     if meta.get("fwhm") is not None:
         hdr["fwhm"] = [_header_number(w) for w in meta["fwhm"]]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -11,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from hsi_tumor._shared.atomic import atomic_path
-from hsi_tumor._shared.errors import CubeFormatError, InvalidOptionError
+from hsi_tumor._shared.errors import CubeFormatError, HsiTumorError, InvalidOptionError
 from hsi_tumor.cube import Cube
 from hsi_tumor.io._common import build_cube, is_wavelength_name
 from hsi_tumor.io._lazy import HDF5CubeArray
@@ -35,6 +36,24 @@ def open_hdf5(path: Path):
             f"cannot open as HDF5 ({exc})",
             file=path,
             fix="the file is truncated, corrupt or not HDF5; re-export it",
+        ) from None
+
+
+@contextlib.contextmanager
+def reading_hdf5(path: Path):
+    """Open an HDF5 file and turn any h5py error met while reading its structure into
+    CubeFormatError (a corrupt group index, attribute heap or link name raises RuntimeError,
+    KeyError, OSError, ValueError or TypeError deep inside h5py)."""
+    try:
+        with open_hdf5(path) as f:
+            yield f
+    except HsiTumorError:
+        raise
+    except (RuntimeError, KeyError, OSError, ValueError, TypeError, AttributeError) as exc:
+        raise CubeFormatError(
+            f"cannot read the HDF5 structure ({type(exc).__name__}: {exc})",
+            file=path,
+            fix="the file is corrupt or truncated; re-export it",
         ) from None
 
 
@@ -110,7 +129,7 @@ class HDF5Reader:
         (nm assumed for values above 100, µm below).
         """
         path = Path(path)
-        with open_hdf5(path) as f:
+        with reading_hdf5(path) as f:
             if dataset is None:
                 found = find_3d_datasets(f)
                 if len(found) != 1:
@@ -177,7 +196,8 @@ def _find_wavelengths(f, ds) -> tuple[np.ndarray | None, str | None]:
             return np.asarray(obj[()], dtype=np.float64).reshape(-1), (
                 None if units is None else _text(units[1])
             )
-    return None, None
+    units = _attr_lookup(ds.attrs, lambda k: k.lower() in _UNIT_ATTRS)
+    return None, None if units is None else _text(units[1])
 
 
 def _read_metadata(ds) -> dict[str, Any]:
@@ -281,8 +301,11 @@ def write_hdf5(
             tile_rows=kwargs["chunks"][0] if kwargs["chunks"] else None
         ):
             ds[rows_slice] = tile.load().data
-        ds.attrs["wavelengths"] = np.asarray(cube.wavelengths, dtype=np.float64)
-        ds.attrs["wavelength_units"] = "nm"
+        if cube.wavelengths is None:  # derived features (scores, probabilities)
+            ds.attrs["wavelength_units"] = "index"
+        else:
+            ds.attrs["wavelengths"] = np.asarray(cube.wavelengths, dtype=np.float64)
+            ds.attrs["wavelength_units"] = "nm"
         ds.attrs["band_axis"] = 2
         meta = cube.metadata
         if meta.get("fwhm") is not None:

@@ -9,7 +9,7 @@ import numpy as np
 from hsi_tumor._shared.errors import CubeFormatError
 from hsi_tumor.cube import Cube
 from hsi_tumor.io._common import build_cube, is_wavelength_name, pick_variable
-from hsi_tumor.io._hdf5 import open_hdf5
+from hsi_tumor.io._hdf5 import reading_hdf5
 from hsi_tumor.io._lazy import HDF5CubeArray
 
 __all__ = ["MatlabReader"]
@@ -92,7 +92,7 @@ class MatlabReader:
     def _open_v73(self, path: Path, variable, wavelengths) -> Cube:
         import h5py
 
-        with open_hdf5(path) as f:
+        with reading_hdf5(path) as f:
             everything = [k for k in f if not k.startswith("#")]
             candidates = {
                 k: f[k].shape

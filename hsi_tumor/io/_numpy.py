@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -78,7 +77,7 @@ class NumpyReader:
                     )
         except CubeFormatError:
             raise
-        except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError) as exc:
+        except Exception as exc:  # np.load of a corrupt file: ValueError, TokenError, zlib.error...
             raise CubeFormatError(
                 f"cannot read as a NumPy file ({type(exc).__name__}: {exc})",
                 file=path,

@@ -10,7 +10,7 @@ import numpy as np
 import sklearn
 from threadpoolctl import threadpool_limits
 
-from hsi_tumor._shared.arrays import rows_per_tile
+from hsi_tumor._shared.arrays import materialize, rows_per_tile
 from hsi_tumor._shared.errors import HsiTumorError
 from hsi_tumor.cube import Cube
 
@@ -127,8 +127,7 @@ def transform_cube(
 
     def run(index: int) -> None:
         rows, tile = tiles[index]
-        tile = tile.load()
-        pixels = tile.pixels()
+        pixels = materialize(tile.data).reshape(-1, tile.n_bands)
         ok = _valid_pixels(tile, pixels)
         valid[rows] = ok.reshape(tile.shape[:2])
         if not ok.any():

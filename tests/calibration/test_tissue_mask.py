@@ -63,12 +63,10 @@ def test_bright_background(rng):
         tissue_mask(cube, background="grey")
 
 
-def test_demo_capture_mask(tmp_path):
-    from hsi_tumor._demo import _generated_capture
+def test_simulated_specimen_mask_matches_ground_truth():
+    from hsi_tumor.datasets import simulate_specimen
 
-    raw, white, dark = _generated_capture(0)
-    reflectance = ht.calibrate(raw, white, dark)
-    mask = tissue_mask(reflectance)
-    y, x = np.mgrid[:96, :128]
-    ellipse = ((y - 48) / (96 * 0.4)) ** 2 + ((x - 64) / (128 * 0.42)) ** 2 < 1
-    assert (mask == ellipse).mean() > 0.98
+    specimen = simulate_specimen(seed=3, shape=(96, 128), n_bands=64)
+    mask = tissue_mask(specimen.calibrate())
+    truth = specimen.tissue_mask
+    assert (mask == truth).mean() > 0.97

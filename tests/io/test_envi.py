@@ -301,7 +301,7 @@ def test_errors_name_file_field_and_fix(tmp_path):
         ht.read_cube(tmp_path / "lonely.hdr")
 
     hdr = write_raw(tmp_path, data, base_header(2, 2, 2, extra=["wavelength = {1000, 1100, 1200}"]))
-    with pytest.raises(ht.CubeFormatError, match="3 wavelengths for 2 bands"):
+    with pytest.raises(ht.WavelengthError, match="3 wavelengths for 2 bands"):
         ht.read_cube(hdr)
 
     hdr = write_raw(

@@ -60,3 +60,13 @@ def test_errors_share_one_root():
     import pickle
 
     assert str(pickle.loads(pickle.dumps(err))) == str(err)
+
+
+@pytest.mark.parametrize("name", ["f.hdr", "f.h5"])
+def test_feature_cubes_without_wavelengths_round_trip(tmp_path, rng, name):
+    scores = ht.Cube(rng.normal(size=(4, 5, 3)).astype(np.float32), None)
+    ht.write_cube(scores, tmp_path / name)
+    back = ht.read_cube(tmp_path / name)
+    assert back.wavelengths is None
+    np.testing.assert_array_equal(back.load().data, scores.data)
+    assert "3 features" in repr(back)

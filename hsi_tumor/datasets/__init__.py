@@ -1,0 +1,68 @@
+"""Datasets: the NIR tissue simulator (SIMULATED data, with exact ground truth).
+
+No public NIR hyperspectral cube of tumors with ground truth exists, so hsi_tumor brings a
+physical stand-in::
+
+    from hsi_tumor.datasets import simulate_specimen, simulate_cohort
+    spec = simulate_specimen(seed=0)             # 256 x 320 x 128, 900–1700 nm, a few seconds
+    spec.raw, spec.white, spec.dark              # uint16 Cubes (12-bit pushbroom camera)
+    spec.tumor_fraction, spec.labels, spec.annotation, spec.mucosa_thickness
+    reflectance = spec.calibrate().load()        # through hsi_tumor.calibrate
+    spec.write_capture("out/sim_000")            # Specim-style folder via hsi_tumor.write_capture
+    cohort = simulate_cohort(n_patients=10, seed=0)
+
+Everything it returns is simulated, not measured; docs/simulator.md states the model, its
+parameters and their sources.
+
+Building blocks (closed forms, usable on their own): :func:`chromophore_absorption`,
+:func:`absorption`, :func:`reduced_scattering`, :func:`diffuse_reflectance`,
+:func:`penetration_depth`, :func:`layered_reflectance`.
+"""
+
+from hsi_tumor.datasets._camera import Camera
+from hsi_tumor.datasets._chromophores import (
+    BANDS,
+    CHROMOPHORES,
+    absorption,
+    band_averaged_absorption,
+    chromophore_absorption,
+)
+from hsi_tumor.datasets._geometry import Tumor
+from hsi_tumor.datasets._optics import (
+    diffuse_reflectance,
+    internal_reflection_parameter,
+    layered_reflectance,
+    penetration_depth,
+    reduced_scattering,
+)
+from hsi_tumor.datasets._simulate import (
+    CLASS_NAMES,
+    SimulatedCohort,
+    SimulatedSpecimen,
+    TissueComposition,
+    draw_patient,
+    simulate_cohort,
+    simulate_specimen,
+)
+
+__all__ = [
+    "BANDS",
+    "CHROMOPHORES",
+    "CLASS_NAMES",
+    "Camera",
+    "SimulatedCohort",
+    "SimulatedSpecimen",
+    "TissueComposition",
+    "Tumor",
+    "absorption",
+    "band_averaged_absorption",
+    "chromophore_absorption",
+    "diffuse_reflectance",
+    "draw_patient",
+    "internal_reflection_parameter",
+    "layered_reflectance",
+    "penetration_depth",
+    "reduced_scattering",
+    "simulate_cohort",
+    "simulate_specimen",
+]

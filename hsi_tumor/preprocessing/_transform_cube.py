@@ -13,6 +13,7 @@ from threadpoolctl import threadpool_limits
 from hsi_tumor._shared.arrays import materialize, rows_per_tile
 from hsi_tumor._shared.errors import HsiTumorError
 from hsi_tumor.cube import Cube
+from hsi_tumor.preprocessing._fused import tile_function
 
 logger = logging.getLogger("hsi_tumor.preprocessing")
 
@@ -76,7 +77,9 @@ def transform_cube(
     cube : Cube
         Any cube: in memory, memory-mapped, lazy (e.g. from :func:`hsi_tumor.calibrate`).
     transformer : fitted scikit-learn transformer or Pipeline
-        Takes (n_pixels, n_bands) and returns (n_pixels, n_features).
+        Takes (n_pixels, n_bands) and returns (n_pixels, n_features). PCA projections, alone or
+        after SNV, are evaluated in fused form (see ``hsi_tumor.preprocessing._fused``): the same
+        result up to float rounding, without the intermediate arrays.
     tile_rows : int, optional
         Rows per tile; default about 2 MB of input per tile, so that the transformer's passes
         over a tile stay in the processor's cache.
@@ -121,6 +124,7 @@ def transform_cube(
     if tile_rows is None:
         tile_rows = rows_per_tile(cube.shape, max(4, cube.dtype.itemsize), TILE_BYTES)
     tiles = list(cube.tiles(tile_rows))
+    apply = tile_function(transformer)
     valid = np.zeros(cube.shape[:2], dtype=bool)
     outputs: dict[int, np.ndarray] = {}
     state: dict[str, np.ndarray] = {}
@@ -133,7 +137,7 @@ def transform_cube(
         if not ok.any():
             return
         with sklearn.config_context(assume_finite=True):  # checked above, once
-            features = np.asarray(transformer.transform(pixels if ok.all() else pixels[ok]))
+            features = np.asarray(apply(pixels if ok.all() else pixels[ok]))
         result = state.get("result")
         if result is None:
             outputs[index] = (ok, features)

@@ -44,6 +44,13 @@ def materialize(data, *, dtype=None, out: np.ndarray | None = None) -> np.ndarra
     """
     shape = tuple(data.shape)
     dtype = np.dtype(data.dtype if dtype is None else dtype).newbyteorder("=")
+    read_into = getattr(data, "read_into", None)
+    if read_into is not None:  # a lazy array that knows its own best reading order
+        if out is None:
+            out = np.empty(shape, dtype=dtype)
+        if out.size:
+            read_into(out)
+        return out
     tile = rows_per_tile(shape, dtype.itemsize)
     if out is None and not isinstance(data, np.ndarray) and tile >= shape[0]:
         # a lazy array small enough for one read: its result is already a fresh array

@@ -165,7 +165,8 @@ def pick_variable(
     if variable is not None:
         if variable not in everything:
             raise CubeFormatError(
-                f"no variable '{variable}' (variables: {', '.join(sorted(everything)) or 'none'})",
+                f"no variable '{variable}' (variables: "
+                f"{', '.join(sorted(map(str, everything))) or 'none'})",
                 file=path,
                 field="variable",
                 fix="pass the name of the variable that holds the cube",
@@ -182,7 +183,7 @@ def pick_variable(
         raise CubeFormatError(
             "no 3-D numeric variable"
             if not candidates
-            else f"{len(candidates)} 3-D variables ({', '.join(sorted(candidates))})",
+            else f"{len(candidates)} 3-D variables ({', '.join(sorted(map(str, candidates)))})",
             file=path,
             field="variable",
             fix="pass variable= with the cube's name",

@@ -288,9 +288,9 @@ class EnviReader:
                 metadata["band_names"] = np.array([str(n) for n in names])
         default = _float_list(hdr, "default bands", header)
         if default is not None:
-            if not np.all((default >= 1) & (default <= bands)):
+            if not np.all(np.isfinite(default) & (default >= 1) & (default <= bands)):
                 raise CubeFormatError(
-                    f"default bands {default.astype(int).tolist()} are outside 1..{bands}",
+                    f"default bands {default.tolist()} are not band numbers in 1..{bands}",
                     file=header,
                     field="default bands",
                     fix="list 1-based band numbers",

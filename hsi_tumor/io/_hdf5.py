@@ -72,17 +72,21 @@ def _text(value) -> str:
     return str(value)
 
 
-def find_3d_datasets(f) -> list[str]:
-    """Names of every numeric 3-D dataset in an open h5py file (MATLAB's '#refs#' skipped)."""
+def find_3d_datasets(f) -> list[str | bytes]:
+    """Names of every numeric 3-D dataset in an open h5py file (MATLAB's '#refs#' skipped).
+
+    Names that are not UTF-8 (HDF5 names are bytes) stay bytes, which h5py accepts back.
+    """
     import h5py
 
-    found: list[str] = []
+    found: list[str | bytes] = []
 
     def visit(name, obj):
-        if name.startswith("#") or not isinstance(obj, h5py.Dataset):
+        root, hidden = (b"/", b"#") if isinstance(name, bytes) else ("/", "#")
+        if name.startswith(hidden) or not isinstance(obj, h5py.Dataset):
             return
         if obj.ndim == 3 and obj.dtype.kind in "biufc":
-            found.append("/" + name)
+            found.append(root + name)
 
     f.visititems(visit)
     return found
@@ -136,21 +140,22 @@ class HDF5Reader:
                     raise CubeFormatError(
                         "no 3-D numeric dataset"
                         if not found
-                        else f"{len(found)} 3-D datasets ({', '.join(found)})",
+                        else f"{len(found)} 3-D datasets ({', '.join(map(_text, found))})",
                         file=path,
                         field="dataset",
                         fix="pass dataset= with the cube's name",
                     )
                 dataset = found[0]
-            if dataset not in f:
+            try:
+                ds = f[dataset]  # not `dataset in f`: h5py cannot test non-UTF-8 names that way
+            except KeyError:
                 raise CubeFormatError(
-                    f"no dataset '{dataset}' (3-D datasets: "
-                    f"{', '.join(find_3d_datasets(f)) or 'none'})",
+                    f"no dataset '{_text(dataset)}' (3-D datasets: "
+                    f"{', '.join(map(_text, find_3d_datasets(f))) or 'none'})",
                     file=path,
                     field="dataset",
                     fix="pass the name of an existing dataset",
-                )
-            ds = f[dataset]
+                ) from None
             if not hasattr(ds, "ndim") or ds.ndim != 3:
                 raise CubeFormatError(
                     f"'{dataset}' is not a 3-D dataset (shape {getattr(ds, 'shape', None)})",
@@ -222,7 +227,16 @@ def _read_metadata(ds) -> dict[str, Any]:
 
 def _axes(ds, band_axis, wavelengths, path) -> tuple[int, int, int]:
     if band_axis is None and "band_axis" in ds.attrs:
-        band_axis = int(np.asarray(ds.attrs["band_axis"]).reshape(-1)[0])
+        stored = np.asarray(ds.attrs["band_axis"]).reshape(-1)
+        if stored.size != 1 or stored.dtype.kind not in "iu" or not -3 <= int(stored[0]) <= 2:
+            raise CubeFormatError(
+                f"the dataset's band_axis attribute is {stored.tolist()}, not an axis of a 3-D "
+                "dataset",
+                file=path,
+                field="band_axis",
+                fix="pass band_axis= (0, 1 or 2) to override it, or correct the attribute",
+            )
+        band_axis = int(stored[0])
     if band_axis is None and wavelengths is not None:
         matches = [i for i, n in enumerate(ds.shape) if n == wavelengths.size]
         if len(matches) == 1:

@@ -8,6 +8,7 @@ open handle is not pickled), so it can travel to worker processes.
 
 from __future__ import annotations
 
+import itertools
 import threading
 from pathlib import Path
 
@@ -182,6 +183,48 @@ class HDF5CubeArray:
         from hsi_tumor._shared.arrays import materialize
 
         return materialize(self, dtype=dtype)
+
+    def read_into(self, out: np.ndarray) -> None:
+        """Read the whole selection into ``out`` (rows, cols, bands), chunk row by chunk row.
+
+        Row blocks are aligned with the dataset's chunks, so each chunk is read and
+        decompressed once, and stored-order datasets are read straight into ``out``.
+        """
+        from hsi_tumor._shared.arrays import rows_per_tile
+
+        rows, cols, bands = self._ranges
+        chunk_rows = (self.chunks or (1,))[0]
+        block = max(chunk_rows, rows_per_tile(self.shape, self.itemsize) // chunk_rows * chunk_rows)
+        direct = (
+            self.axes == (0, 1, 2)
+            and all(r.step == 1 for r in self._ranges)
+            and out.dtype == self._dtype.newbyteorder("=")
+        )
+        # first block ends on a chunk boundary of the dataset
+        start = rows.start if len(rows) else 0
+        first = min(len(rows), block - (start % chunk_rows) if rows.step == 1 else block)
+        edges = [0, *range(first, len(rows), block), len(rows)]
+        dataset = self._handle.dataset(self.dataset) if direct else None
+        for r0, r1 in itertools.pairwise(edges):
+            if r1 <= r0:
+                continue
+            if direct:
+                source = np.s_[
+                    rows[r0] : rows[r1 - 1] + 1,
+                    cols.start : cols.stop,
+                    bands.start : bands.stop,
+                ]
+                try:
+                    dataset.read_direct(out, source_sel=source, dest_sel=np.s_[r0:r1])
+                except (OSError, ValueError, RuntimeError) as exc:
+                    raise CubeFormatError(
+                        f"cannot read dataset '{self.dataset}' ({exc})",
+                        file=self.path,
+                        field=str(self.dataset),
+                        fix="the file is truncated or corrupt; re-export it",
+                    ) from None
+            else:
+                out[r0:r1] = self[r0:r1]
 
     def __getstate__(self):
         return {

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +15,75 @@ from hsi_tumor.io._hdf5 import reading_hdf5
 from hsi_tumor.io._lazy import HDF5CubeArray
 
 __all__ = ["MatlabReader"]
+
+
+# MAT-file v5 data types (MATLAB "MAT-File Format", table 1-1): miINT8 … miUTF32.
+_MI_TYPES = frozenset({1, 2, 3, 4, 5, 6, 7, 9, 12, 13, 14, 15, 16, 17, 18})
+_MI_MATRIX, _MI_COMPRESSED = 14, 15
+
+
+def check_v5_structure(data: bytes, path: Path) -> None:
+    """Walk the data elements of a v5 MAT file and check every type code and size.
+
+    ``scipy.io.loadmat`` trusts them, and a corrupt type code can crash the interpreter
+    (SIGSEGV in scipy 1.17) instead of raising; checking first turns that into a
+    CubeFormatError. Compressed elements are decompressed and walked too.
+    """
+    import zlib
+
+    if len(data) < 128:
+        raise CubeFormatError(
+            f"{len(data)} bytes, shorter than a MAT-file header (128)",
+            file=path,
+            fix="the file is truncated; save it again",
+        )
+    order = {b"IM": "<", b"MI": ">"}.get(data[126:128])
+    if order is None:
+        raise CubeFormatError(
+            "no endian indicator at bytes 126-127 of the header",
+            file=path,
+            fix="the file is corrupt or not a MAT file; save it again",
+        )
+
+    def fail(offset: int, what: str):
+        return CubeFormatError(
+            f"{what} at byte {offset}",
+            file=path,
+            fix="the file is corrupt or truncated; save it again from MATLAB",
+        )
+
+    def walk(buf: bytes, start: int, end: int, base: int, top: bool) -> None:
+        pos = start
+        while pos < end:
+            if end - pos < 8:
+                if top and not buf[pos:end].strip(b"\0"):
+                    return  # trailing padding
+                raise fail(base + pos, "a truncated element tag")
+            first, second = struct.unpack_from(order + "II", buf, pos)
+            if first >> 16:  # small data element: type and size share the first word
+                kind, size, payload, length = first & 0xFFFF, first >> 16, pos + 4, 8
+                if size > 4:
+                    raise fail(base + pos, f"a small element of {size} bytes (at most 4)")
+            else:
+                kind, size, payload = first, second, pos + 8
+                length = 8 + (size if kind == _MI_COMPRESSED else -(-size // 8) * 8)
+            if payload + size > end:
+                raise fail(base + pos, f"an element of {size} bytes past the end of its parent")
+            if kind == _MI_COMPRESSED and top:
+                try:
+                    inner = zlib.decompress(buf[payload : payload + size])
+                except zlib.error as exc:
+                    raise fail(
+                        base + pos, f"a compressed element that does not inflate ({exc})"
+                    ) from None
+                walk(inner, 0, len(inner), base + payload, top=True)
+            elif kind == _MI_MATRIX:
+                walk(buf, payload, payload + size, base, top=False)
+            elif top or kind not in _MI_TYPES:
+                raise fail(base + pos, f"an element of unknown type {kind}")
+            pos += length
+
+    walk(data, 128, len(data), 0, top=True)
 
 
 class MatlabReader:
@@ -53,8 +124,16 @@ class MatlabReader:
     def _open_v5(self, path: Path, variable, wavelengths) -> Cube:
         import scipy.io
 
+        raw = path.read_bytes()
+        if raw[:4] != b"MATL" or raw[124:126] != b"\x00\x01":
+            raise CubeFormatError(
+                "not a MATLAB v5/v7 file (no 'MATLAB 5.0 MAT-file' header)",
+                file=path,
+                fix="save it from MATLAB with save(..., '-v7') or '-v7.3'",
+            )
+        check_v5_structure(raw, path)
         try:
-            contents = scipy.io.loadmat(path, squeeze_me=False, mat_dtype=False)
+            contents = scipy.io.loadmat(io.BytesIO(raw), squeeze_me=False, mat_dtype=False)
         except Exception as exc:  # scipy raises ValueError, TypeError, OSError, MatReadError...
             raise CubeFormatError(
                 f"cannot read as a MATLAB file ({type(exc).__name__}: {exc})",
@@ -93,7 +172,7 @@ class MatlabReader:
         import h5py
 
         with reading_hdf5(path) as f:
-            everything = [k for k in f if not k.startswith("#")]
+            everything = [k for k in f if not k.startswith(b"#" if isinstance(k, bytes) else "#")]
             candidates = {
                 k: f[k].shape
                 for k in everything
@@ -112,7 +191,8 @@ class MatlabReader:
                     ):
                         file_wl = np.asarray(obj[()], dtype=np.float64).reshape(-1)
                         break
-        data = HDF5CubeArray(path, "/" + name, axes=(2, 1, 0))
+        root = b"/" if isinstance(name, bytes) else "/"
+        data = HDF5CubeArray(path, root + name, axes=(2, 1, 0))
         return build_cube(
             data,
             file=path,

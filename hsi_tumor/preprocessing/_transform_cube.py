@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import sklearn
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from hsi_tumor._shared.arrays import materialize, rows_per_tile
 from hsi_tumor._shared.errors import HsiTumorError
@@ -21,6 +22,12 @@ __all__ = ["output_wavelengths", "transform_cube"]
 
 #: Input bytes per tile: small enough that the chain of numpy passes stays in cache.
 TILE_BYTES = 2 * 2**20
+
+
+@functools.cache
+def _blas() -> ThreadpoolController:
+    """One controller for the process: building it scans the loaded libraries (slow)."""
+    return ThreadpoolController()
 
 
 def output_wavelengths(transformer, wavelengths: np.ndarray | None, n_out: int):
@@ -51,8 +58,8 @@ def output_wavelengths(transformer, wavelengths: np.ndarray | None, n_out: int):
 
 def _valid_pixels(tile: Cube, pixels: np.ndarray) -> np.ndarray:
     """(n_pixels,) bool: finite in every band and not flagged in ``tile.valid``."""
-    if pixels.dtype.kind in "fc" and not np.isfinite(pixels.sum(dtype=np.float64)):
-        ok = np.isfinite(pixels).all(axis=1)
+    if pixels.dtype.kind in "fc" and not np.isfinite(pixels.sum()):
+        ok = np.isfinite(pixels).all(axis=1)  # (an overflowing sum also lands here: exact)
     else:  # the sum is finite, so is every value
         ok = np.ones(len(pixels), dtype=bool)
     valid = tile.valid
@@ -160,7 +167,7 @@ def transform_cube(
     result[tiles[index][0]].reshape(-1, result.shape[2])[ok] = features
     state["result"] = result
     workers = max(1, min(n_jobs or os.cpu_count() or 1, len(tiles) - first))
-    with threadpool_limits(limits=1):  # BLAS on small tiles is fastest single-threaded
+    with _blas().limit(limits=1):  # BLAS on small tiles is fastest single-threaded
         if workers > 1:
             with ThreadPoolExecutor(workers) as pool:
                 list(pool.map(run, range(first, len(tiles))))

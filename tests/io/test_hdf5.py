@@ -115,3 +115,9 @@ def test_truncated_file(tmp_path, cube):
     (tmp_path / "t.h5").write_bytes(raw[: len(raw) // 2])
     with pytest.raises(ht.CubeFormatError, match=r"t\.h5"):
         ht.read_cube(tmp_path / "t.h5").load()
+
+
+@pytest.mark.parametrize("key", [np.s_[3:11, 2:9, 1:5], np.s_[:, :, :], np.s_[5:6, :, 8:9]])
+def test_chunk_aligned_load_of_a_selection(tmp_path, cube, key):
+    ht.write_cube(cube, tmp_path / "c.h5", chunks=(4, 4, 9))
+    np.testing.assert_array_equal(ht.read_cube(tmp_path / "c.h5")[key].load().data, cube.data[key])

@@ -95,7 +95,8 @@ def read_cube(path: str | os.PathLike, *, format: str | None = None, **options) 
     CubeFormatError
         If no reader recognises the path or the file is malformed or truncated.
     WavelengthError
-        If the wavelengths are missing, do not match the bands or are not monotonic.
+        If the wavelengths are missing, do not match the bands, or repeat a value (distinct
+        bands out of order are shown sorted, see ``docs/io.md``).
     InvalidOptionError
         If an option is not one the chosen reader takes.
 

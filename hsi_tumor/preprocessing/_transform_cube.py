@@ -151,23 +151,25 @@ def transform_cube(
             return
         result[rows].reshape(-1, result.shape[2])[ok] = features
 
-    # the first tile with a valid pixel fixes the output width; the rest fill it in parallel
-    first = 0
-    while first < len(tiles) and not outputs:
-        run(first)
-        first += 1
-    if not outputs:
-        raise HsiTumorError(
-            "no valid pixel in the cube (all masked or non-finite)",
-            field="cube",
-            fix="check the calibration (cube.valid) and the mask",
-        )
-    ((index, (ok, features)),) = outputs.items()
-    result = np.full((*cube.shape[:2], features.shape[1]), np.nan, dtype=np.float32)
-    result[tiles[index][0]].reshape(-1, result.shape[2])[ok] = features
-    state["result"] = result
-    workers = max(1, min(n_jobs or os.cpu_count() or 1, len(tiles) - first))
-    with _blas().limit(limits=1):  # BLAS on small tiles is fastest single-threaded
+    # BLAS single-threaded throughout: on small tiles it is fastest so, and its idle threads
+    # would otherwise spin on the cores the tile workers need.
+    with _blas().limit(limits=1):
+        # the first tile with a valid pixel fixes the output width; the rest fill it in parallel
+        first = 0
+        while first < len(tiles) and not outputs:
+            run(first)
+            first += 1
+        if not outputs:
+            raise HsiTumorError(
+                "no valid pixel in the cube (all masked or non-finite)",
+                field="cube",
+                fix="check the calibration (cube.valid) and the mask",
+            )
+        ((index, (ok, features)),) = outputs.items()
+        result = np.full((*cube.shape[:2], features.shape[1]), np.nan, dtype=np.float32)
+        result[tiles[index][0]].reshape(-1, result.shape[2])[ok] = features
+        state["result"] = result
+        workers = max(1, min(n_jobs or os.cpu_count() or 1, len(tiles) - first))
         if workers > 1:
             with ThreadPoolExecutor(workers) as pool:
                 list(pool.map(run, range(first, len(tiles))))

@@ -268,15 +268,17 @@ class Cube:
         memory in that layout is returned as it is.
         """
         valid = self.valid
-        if valid is not None and not (
+        in_memory_layout = self.in_memory and self.data.flags.c_contiguous and self.dtype.isnative
+        data = self.data if in_memory_layout else materialize(self.data)
+        if getattr(valid, "finite_means_valid", False):
+            valid = np.isfinite(data)  # derived from the values: no second pass over the source
+        elif valid is not None and not (
             isinstance(valid, np.ndarray) and not isinstance(valid, np.memmap)
         ):
             valid = np.asarray(valid, dtype=bool)
-        if self.in_memory and self.data.flags.c_contiguous and self.dtype.isnative:
-            if valid is self.valid:
-                return self
-            return Cube(self.data, self.wavelengths, self.metadata, valid=valid)
-        return Cube(materialize(self.data), self.wavelengths, self.metadata, valid=valid)
+        if in_memory_layout and valid is self.valid:
+            return self
+        return Cube(data, self.wavelengths, self.metadata, valid=valid)
 
     def pixels(self) -> np.ndarray:
         """The spectra as a (rows * cols, bands) array.

@@ -12,6 +12,7 @@ import logging
 import sys
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -41,8 +42,6 @@ def _info(args) -> int:
     from hsi_tumor.io._specim import SpecimReader
 
     options = {"wavelengths": args.wavelengths} if args.wavelengths else {}
-    from pathlib import Path
-
     if SpecimReader().guess_can_open(Path(args.cube)):
         capture = read_capture(args.cube, **options)
         print(f"Specim capture '{capture.name}' in {capture.folder}")

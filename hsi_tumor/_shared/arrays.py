@@ -14,10 +14,33 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-__all__ = ["TILE_BYTES", "materialize", "rows_per_tile"]
+__all__ = ["TILE_BYTES", "materialize", "rows_per_tile", "split_key"]
 
 #: Default size of one tile of output, in bytes (about 8 MB: fits the last-level cache).
 TILE_BYTES = 8 * 2**20
+
+
+def split_key(key, shape: tuple[int, ...]) -> tuple[tuple, tuple]:
+    """Split a (rows, cols, bands) index into one that keeps every axis, and the squeeze after.
+
+    Integers become length-1 slices (checked against ``shape``), so a lazy array can read a
+    3-D block and then drop the axes numpy would have dropped: ``block[squeeze]``.
+    """
+    if not isinstance(key, tuple):
+        key = (key,)
+    if len(key) > 3:
+        raise IndexError(f"too many indices for a 3-D cube: {len(key)}")
+    key = key + (slice(None),) * (3 - len(key))
+    kept, squeeze = [], []
+    for k, n in zip(key, shape, strict=True):
+        if isinstance(k, (int, np.integer)):
+            i = range(n)[int(k)]  # IndexError when out of range
+            kept.append(slice(i, i + 1))
+            squeeze.append(0)
+        else:
+            kept.append(k)
+            squeeze.append(slice(None))
+    return tuple(kept), tuple(squeeze)
 
 
 def rows_per_tile(shape: tuple[int, ...], itemsize: int, tile_bytes: int = TILE_BYTES) -> int:

@@ -10,7 +10,13 @@ import numpy as np
 
 from hsi_tumor._shared.errors import MissingFileError, WavelengthError
 
-__all__ = ["check_wavelengths", "read_band_table", "resolve_wavelengths", "to_nanometres"]
+__all__ = [
+    "check_wavelengths",
+    "read_band_table",
+    "resolve_wavelengths",
+    "to_nanometres",
+    "wavenumber_fwhm_to_nm",
+]
 
 _UNIT_ALIASES = {
     "nm": "nm",

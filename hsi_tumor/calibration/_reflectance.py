@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hsi_tumor._shared.arrays import split_key
 from hsi_tumor._shared.errors import CalibrationError, CalibrationWarning, WavelengthError
 from hsi_tumor.cube import Cube, _select
 
@@ -17,25 +18,6 @@ logger = logging.getLogger("hsi_tumor.calibration")
 __all__ = ["CalibratedArray", "calibrate", "calibrate_capture"]
 
 _DROP_ON_CALIBRATION = ("envi_header", "interleave", "format", "header", "reflectance_scale_factor")
-
-
-def _normalise_key(key, shape):
-    if not isinstance(key, tuple):
-        key = (key,)
-    if len(key) > 3:
-        raise IndexError(f"too many indices for a 3-D cube: {len(key)}")
-    key = key + (slice(None),) * (3 - len(key))
-    squeeze = []
-    out = []
-    for k, n in zip(key, shape, strict=True):
-        if isinstance(k, (int, np.integer)):
-            i = range(n)[int(k)]
-            out.append(slice(i, i + 1))
-            squeeze.append(True)
-        else:
-            out.append(k)
-            squeeze.append(False)
-    return tuple(out), tuple(0 if s else slice(None) for s in squeeze)
 
 
 class CalibratedArray:
@@ -89,7 +71,7 @@ class CalibratedArray:
         )
 
     def select(self, key) -> CalibratedArray:
-        key, _ = _normalise_key(key, self.shape)
+        key, _ = split_key(key, self.shape)
         return self._replace(_select(self.raw, key), key[1], key[2])
 
     def as_valid(self) -> CalibratedArray:
@@ -97,13 +79,9 @@ class CalibratedArray:
         return CalibratedArray(self.raw, self.offset, self.gain, self.saturation, output="valid")
 
     def __getitem__(self, key) -> np.ndarray:
-        key, squeeze = _normalise_key(key, self.shape)
-        rows, cols, bands = key
-        block = (
-            np.asarray(self.raw[rows, cols][:, :, bands])
-            if isinstance(self.raw, np.ndarray)
-            else np.asarray(self.raw[key])
-        )
+        key, squeeze = split_key(key, self.shape)
+        _, cols, bands = key
+        block = np.asarray(_select(self.raw, key))
         gain = self.gain[cols][:, bands]
         saturated = None
         if self.saturation is not None and block.size and block.max() >= self.saturation:

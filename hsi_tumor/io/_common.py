@@ -10,7 +10,11 @@ from typing import Any
 import numpy as np
 
 from hsi_tumor._shared.errors import CubeFormatError, WavelengthError
-from hsi_tumor._shared.wavelengths import resolve_wavelengths, to_nanometres
+from hsi_tumor._shared.wavelengths import (
+    resolve_wavelengths,
+    to_nanometres,
+    wavenumber_fwhm_to_nm,
+)
 from hsi_tumor.cube import PER_BAND_METADATA, Cube
 from hsi_tumor.io._lazy import PermutedBandsArray
 
@@ -86,7 +90,7 @@ def build_cube(
         if meta.get("fwhm") is not None:
             fwhm = np.asarray(meta["fwhm"], dtype=np.float64)
             if used == "cm-1":
-                meta["fwhm"] = 1e7 * fwhm / np.asarray(wavelengths, dtype=np.float64) ** 2
+                meta["fwhm"] = wavenumber_fwhm_to_nm(fwhm, wavelengths)
             else:
                 meta["fwhm"] = to_nanometres(fwhm, used)[0]
         if units is None and used != "nm":

@@ -302,17 +302,11 @@ class PermutedBandsArray:
         return PermutedBandsArray(base, order)
 
     def __getitem__(self, key) -> np.ndarray:
-        if not isinstance(key, tuple):
-            key = (key,)
-        rows, cols, bands = (*key, slice(None), slice(None), slice(None))[:3]
-        squeeze = [isinstance(k, (int, np.integer)) for k in (rows, cols)]
-        rows, cols = (
-            slice(k, k + 1 or None) if s else k for k, s in zip((rows, cols), squeeze, strict=True)
-        )
-        base = self._base_select(rows, cols)
-        block = np.asarray(base[:, :, self.order[bands]])
-        index = tuple(0 if s else slice(None) for s in squeeze)
-        return block[index]
+        from hsi_tumor._shared.arrays import split_key
+
+        (rows, cols, bands), squeeze = split_key(key, self.shape)
+        block = np.asarray(self._base_select(rows, cols)[:, :, self.order[bands]])
+        return block[squeeze]
 
     def __array__(self, dtype=None, copy=None):
         from hsi_tumor._shared.arrays import materialize

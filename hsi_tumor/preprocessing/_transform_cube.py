@@ -133,42 +133,43 @@ def transform_cube(
     tiles = list(cube.tiles(tile_rows))
     apply = tile_function(transformer)
     valid = np.zeros(cube.shape[:2], dtype=bool)
-    outputs: dict[int, np.ndarray] = {}
-    state: dict[str, np.ndarray] = {}
 
-    def run(index: int) -> None:
+    def compute(index: int) -> np.ndarray | None:
+        """Features of the tile's valid pixels (None when it has none); marks ``valid``."""
         rows, tile = tiles[index]
         pixels = materialize(tile.data).reshape(-1, tile.n_bands)
         ok = _valid_pixels(tile, pixels)
         valid[rows] = ok.reshape(tile.shape[:2])
         if not ok.any():
-            return
+            return None
         with sklearn.config_context(assume_finite=True):  # checked above, once
-            features = np.asarray(apply(pixels if ok.all() else pixels[ok]))
-        result = state.get("result")
-        if result is None:
-            outputs[index] = (ok, features)
-            return
-        result[rows].reshape(-1, result.shape[2])[ok] = features
+            return np.asarray(apply(pixels if ok.all() else pixels[ok]))
+
+    def write(index: int, features: np.ndarray) -> None:
+        rows = tiles[index][0]
+        result[rows].reshape(-1, result.shape[2])[valid[rows].reshape(-1)] = features
+
+    def run(index: int) -> None:
+        features = compute(index)
+        if features is not None:
+            write(index, features)
 
     # BLAS single-threaded throughout: on small tiles it is fastest so, and its idle threads
     # would otherwise spin on the cores the tile workers need.
     with _blas().limit(limits=1):
         # the first tile with a valid pixel fixes the output width; the rest fill it in parallel
-        first = 0
-        while first < len(tiles) and not outputs:
-            run(first)
+        first, features = 0, None
+        while features is None and first < len(tiles):
+            features = compute(first)
             first += 1
-        if not outputs:
+        if features is None:
             raise HsiTumorError(
                 "no valid pixel in the cube (all masked or non-finite)",
                 field="cube",
                 fix="check the calibration (cube.valid) and the mask",
             )
-        ((index, (ok, features)),) = outputs.items()
         result = np.full((*cube.shape[:2], features.shape[1]), np.nan, dtype=np.float32)
-        result[tiles[index][0]].reshape(-1, result.shape[2])[ok] = features
-        state["result"] = result
+        write(first - 1, features)
         workers = max(1, min(n_jobs or os.cpu_count() or 1, len(tiles) - first))
         if workers > 1:
             with ThreadPoolExecutor(workers) as pool:

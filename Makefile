@@ -30,6 +30,8 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/bench_io.py
 	$(PY) bench/bench_preprocess.py
+	$(PY) bench/bench_classify.py
+	$(PY) bench/bench_spatial.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .hypothesis

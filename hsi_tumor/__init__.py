@@ -8,6 +8,11 @@ The plain import API::
     ht.write_cube(cube, "specimen.h5")       # atomic ENVI or HDF5 output
     reflectance = ht.calibrate_capture("specimen/")   # lazy, tile by tile
     mask = ht.tissue_mask(reflectance)       # specimen vs background and glare
+    model = ht.train(cubes, label_maps, classifier="svm", groups=patient_ids,
+                     class_names={1: "normal", 2: "tumor"})
+    result = ht.classify_cube(reflectance, model, mask=mask)   # labels + probabilities
+    ht.save_model(model, "model.htmodel")    # safe to share: no code runs on load
+    smooth = ht.knn_filter(result.probabilities, ht.principal_component_guide(reflectance))
 """
 
 from importlib.metadata import PackageNotFoundError, version
@@ -19,14 +24,25 @@ from hsi_tumor._shared.errors import (
     HsiTumorError,
     InvalidOptionError,
     MissingFileError,
+    ModelFileError,
     OutputExistsError,
+    TrainingDataError,
     WavelengthError,
 )
 from hsi_tumor.calibration import calibrate, calibrate_capture, tissue_mask
 from hsi_tumor.cube import Cube
 from hsi_tumor.datasets import simulate_cohort, simulate_specimen
+from hsi_tumor.inference import TumorMap, classify_cube
 from hsi_tumor.io import Capture, read_capture, read_cube, write_capture, write_cube
+from hsi_tumor.models import TumorModel, load_model, save_model, train
 from hsi_tumor.preprocessing import transform_cube
+from hsi_tumor.spatial import (
+    knn_filter,
+    majority_filter,
+    morphological_cleanup,
+    principal_component_guide,
+    remove_small_regions,
+)
 from hsi_tumor.viz import pseudo_rgb
 
 try:
@@ -43,17 +59,30 @@ __all__ = [
     "HsiTumorError",
     "InvalidOptionError",
     "MissingFileError",
+    "ModelFileError",
     "OutputExistsError",
+    "TrainingDataError",
+    "TumorMap",
+    "TumorModel",
     "WavelengthError",
     "__version__",
     "calibrate",
     "calibrate_capture",
+    "classify_cube",
+    "knn_filter",
+    "load_model",
+    "majority_filter",
+    "morphological_cleanup",
+    "principal_component_guide",
     "pseudo_rgb",
     "read_capture",
     "read_cube",
+    "remove_small_regions",
+    "save_model",
     "simulate_cohort",
     "simulate_specimen",
     "tissue_mask",
+    "train",
     "transform_cube",
     "write_capture",
     "write_cube",

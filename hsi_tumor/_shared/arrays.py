@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-__all__ = ["TILE_BYTES", "materialize", "rows_per_tile", "split_key"]
+__all__ = ["TILE_BYTES", "materialize", "rows_per_tile", "split_key", "valid_pixels"]
 
 #: Default size of one tile of output, in bytes (about 8 MB: fits the last-level cache).
 TILE_BYTES = 8 * 2**20
@@ -111,3 +111,17 @@ def materialize(data, *, dtype=None, out: np.ndarray | None = None) -> np.ndarra
         with ThreadPoolExecutor(workers) as pool:
             list(pool.map(copy_tile, starts))
     return out
+
+
+def valid_pixels(tile, pixels: np.ndarray) -> np.ndarray:
+    """(n_pixels,) bool: finite in every band and not flagged in ``tile.valid`` (a Cube's tile)."""
+    if pixels.dtype.kind in "fc" and not np.isfinite(pixels.sum()):
+        ok = np.isfinite(pixels).all(axis=1)  # (an overflowing sum also lands here: exact)
+    else:  # the sum is finite, so is every value
+        ok = np.ones(len(pixels), dtype=bool)
+    valid = tile.valid
+    if valid is not None and not getattr(valid, "finite_means_valid", False):
+        valid = np.asarray(valid)
+        valid = valid.all(axis=2) if valid.ndim == 3 else valid
+        ok &= valid.reshape(-1)
+    return ok

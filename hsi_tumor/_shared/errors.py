@@ -17,7 +17,9 @@ __all__ = [
     "HsiTumorError",
     "InvalidOptionError",
     "MissingFileError",
+    "ModelFileError",
     "OutputExistsError",
+    "TrainingDataError",
     "WavelengthError",
 ]
 
@@ -95,6 +97,14 @@ class OutputExistsError(HsiTumorError, FileExistsError):
 
 class InvalidOptionError(HsiTumorError, TypeError):
     """A function was given an option it does not know, or an option of the wrong kind."""
+
+
+class TrainingDataError(HsiTumorError, ValueError):
+    """Training cubes and label maps cannot train a classifier (one class, no labels, ...)."""
+
+
+class ModelFileError(HsiTumorError, ValueError):
+    """A model file is corrupt, tampered with, from an unknown format, or holds untrusted types."""
 
 
 class CalibrationWarning(UserWarning):

@@ -12,6 +12,8 @@ from hsi_tumor._shared.errors import MissingFileError, WavelengthError
 
 __all__ = [
     "check_wavelengths",
+    "describe_grid",
+    "match_wavelengths",
     "read_band_table",
     "resolve_wavelengths",
     "to_nanometres",
@@ -267,3 +269,98 @@ def resolve_wavelengths(wavelengths) -> tuple[np.ndarray, np.ndarray | None]:
     if isinstance(wavelengths, (str, os.PathLike)):
         return read_band_table(wavelengths)
     return np.asarray(wavelengths, dtype=np.float64), None
+
+
+def describe_grid(wavelengths: np.ndarray | None) -> str:
+    """``'128 bands, 900–1700 nm'``: a band grid in a few words, for messages."""
+    if wavelengths is None:
+        return "no wavelengths"
+    wl = np.asarray(wavelengths, dtype=np.float64)
+    if wl.size == 0:
+        return "0 bands"
+    return f"{wl.size} bands, {wl[0]:g}–{wl[-1]:g} nm"
+
+
+def match_wavelengths(
+    source: np.ndarray | None,
+    target: np.ndarray,
+    *,
+    resample: bool = False,
+    what: str = "the cube",
+    expected: str = "the model",
+    field: str = "wavelengths",
+    rtol: float = 1e-6,
+) -> np.ndarray | None:
+    """How to bring spectra on the ``source`` band grid onto the ``target`` grid.
+
+    Parameters
+    ----------
+    source : ndarray or None
+        Band centres (nm) of the spectra at hand (None: unknown, then only the band count can
+        be checked).
+    target : ndarray
+        Band centres (nm) the spectra must have.
+    resample : bool, default=False
+        Interpolate linearly onto ``target`` when the grids differ, instead of raising.
+    what, expected, field : str
+        Named in the error message ("the cube's 224 bands … differ from the model's …").
+    rtol : float
+        Grids equal within this relative tolerance are the same grid.
+
+    Returns
+    -------
+    ndarray of shape (n_source, n_target) or None
+        None when the grids are the same (nothing to do); else the interpolation matrix ``M``,
+        so that ``spectra @ M`` are the spectra on the target grid (each column has at most two
+        non-zero weights, summing to 1).
+
+    Raises
+    ------
+    WavelengthError
+        If the grids differ and ``resample`` is False, if ``source`` is None with a different
+        band count, or if ``target`` reaches outside ``source`` (no extrapolation).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = match_wavelengths(np.array([1000.0, 1100, 1200]), np.array([1050.0, 1200]),
+    ...                       resample=True)
+    >>> np.array([[1.0, 3.0, 5.0]]) @ m
+    array([[2., 5.]])
+    """
+    target = np.asarray(target, dtype=np.float64)
+    if source is None:
+        if target.size == 0:
+            return None
+        raise WavelengthError(
+            f"{what} has no wavelengths; {expected} expects {describe_grid(target)}",
+            field=field,
+            fix="give the cube's band centres in nm (wavelengths=)",
+        )
+    source = np.asarray(source, dtype=np.float64)
+    if source.shape == target.shape and np.allclose(source, target, rtol=rtol, atol=0):
+        return None
+    if not resample:
+        raise WavelengthError(
+            f"{what} has {describe_grid(source)}, {expected} expects {describe_grid(target)}",
+            field=field,
+            fix="use data recorded on the same band grid, select the matching bands, or pass "
+            "resample=True to interpolate onto the expected grid",
+        )
+    tol = rtol * max(abs(source[-1]), 1.0)
+    if source.size < 2 or target[0] < source[0] - tol or target[-1] > source[-1] + tol:
+        raise WavelengthError(
+            f"cannot resample {what} ({describe_grid(source)}) onto {describe_grid(target)}: "
+            "that would extrapolate beyond the measured bands",
+            field=field,
+            fix="use data that covers the expected range, or a model trained on a narrower range",
+        )
+    clipped = np.clip(target, source[0], source[-1])
+    upper = np.clip(np.searchsorted(source, clipped, side="right"), 1, source.size - 1)
+    lower = upper - 1
+    weight = (clipped - source[lower]) / (source[upper] - source[lower])
+    matrix = np.zeros((source.size, target.size))
+    columns = np.arange(target.size)
+    matrix[lower, columns] = 1 - weight
+    matrix[upper, columns] += weight
+    return matrix

@@ -11,7 +11,7 @@ import numpy as np
 import sklearn
 from threadpoolctl import ThreadpoolController
 
-from hsi_tumor._shared.arrays import materialize, rows_per_tile
+from hsi_tumor._shared.arrays import materialize, rows_per_tile, valid_pixels
 from hsi_tumor._shared.errors import HsiTumorError
 from hsi_tumor.cube import Cube
 from hsi_tumor.preprocessing._fused import tile_function
@@ -54,20 +54,6 @@ def output_wavelengths(transformer, wavelengths: np.ndarray | None, n_out: int):
             return values
         return None
     return wavelengths if n_out == wavelengths.size else None
-
-
-def _valid_pixels(tile: Cube, pixels: np.ndarray) -> np.ndarray:
-    """(n_pixels,) bool: finite in every band and not flagged in ``tile.valid``."""
-    if pixels.dtype.kind in "fc" and not np.isfinite(pixels.sum()):
-        ok = np.isfinite(pixels).all(axis=1)  # (an overflowing sum also lands here: exact)
-    else:  # the sum is finite, so is every value
-        ok = np.ones(len(pixels), dtype=bool)
-    valid = tile.valid
-    if valid is not None and not getattr(valid, "finite_means_valid", False):
-        valid = np.asarray(valid)
-        valid = valid.all(axis=2) if valid.ndim == 3 else valid
-        ok &= valid.reshape(-1)
-    return ok
 
 
 def transform_cube(
@@ -138,7 +124,7 @@ def transform_cube(
         """Features of the tile's valid pixels (None when it has none); marks ``valid``."""
         rows, tile = tiles[index]
         pixels = materialize(tile.data).reshape(-1, tile.n_bands)
-        ok = _valid_pixels(tile, pixels)
+        ok = valid_pixels(tile, pixels)
         valid[rows] = ok.reshape(tile.shape[:2])
         if not ok.any():
             return None

@@ -1,0 +1,17 @@
+"""Inference: whole cubes through a trained model, tile by tile, into tumor maps.
+
+::
+
+    import hsi_tumor as ht
+    result = ht.classify_cube(cube, model, mask=ht.tissue_mask(cube), progress=True)
+    result.labels, result.tumor_probability, result.uncertainty
+
+SVMs, linear classifiers and affine preprocessing are evaluated exactly with chunked matrix
+products (:func:`fast_predictor`); anything else through scikit-learn, tile by tile.
+"""
+
+from hsi_tumor.inference._classify import classify_cube
+from hsi_tumor.inference._fast import FastPredictor, fast_predictor
+from hsi_tumor.inference._tumor_map import TumorMap
+
+__all__ = ["FastPredictor", "TumorMap", "classify_cube", "fast_predictor"]

@@ -1,0 +1,309 @@
+"""classify_cube: a whole cube through a TumorModel, tile by tile, into a TumorMap."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import sklearn
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.ensemble._forest import ForestClassifier
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.tree import BaseDecisionTree
+from tqdm.auto import tqdm
+
+from hsi_tumor._shared.arrays import materialize, rows_per_tile, valid_pixels
+from hsi_tumor._shared.errors import HsiTumorError, InvalidOptionError, WavelengthError
+from hsi_tumor._shared.wavelengths import describe_grid, match_wavelengths
+from hsi_tumor.cube import Cube
+from hsi_tumor.inference._fast import fast_predictor
+from hsi_tumor.inference._tumor_map import TumorMap
+from hsi_tumor.models._model import TumorModel
+from hsi_tumor.preprocessing._transform_cube import _blas
+
+logger = logging.getLogger("hsi_tumor.inference")
+
+__all__ = ["FALLBACK_TILE_BYTES", "TILE_BYTES", "classify_cube"]
+
+#: Input bytes per tile on the fast path: the tile and its features stay in cache.
+TILE_BYTES = 2 * 2**20
+#: Input bytes per tile when scikit-learn predicts (a few calls, each amortising its overhead).
+FALLBACK_TILE_BYTES = 8 * 2**20
+
+# estimators whose predict is the argmax of their predict_proba: one call gives both
+_PREDICT_IS_ARGMAX = (
+    CalibratedClassifierCV,
+    ForestClassifier,
+    BaseDecisionTree,
+    HistGradientBoostingClassifier,
+    KNeighborsClassifier,
+)
+
+
+class _SklearnPredictor:
+    """``pixels -> (labels, probabilities)`` through the pipeline's own predict methods."""
+
+    def __init__(self, pipeline) -> None:
+        self.pipeline = pipeline
+        final = pipeline[-1] if hasattr(pipeline, "steps") else pipeline
+        self.has_proba = hasattr(pipeline, "predict_proba")
+        self.argmax = self.has_proba and isinstance(final, _PREDICT_IS_ARGMAX)
+        self.classes_ = np.asarray(pipeline.classes_)
+        # scikit-learn's compiled predictors release the GIL: tiles can run on threads, unless
+        # the estimator runs its own threads (n_jobs > 1, or OpenMP in gradient boosting)
+        self.tile_parallel = getattr(final, "n_jobs", None) in (None, 1) and not isinstance(
+            final, HistGradientBoostingClassifier
+        )
+
+    def __call__(self, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        with sklearn.config_context(assume_finite=True):
+            if not self.has_proba:
+                return self.pipeline.predict(pixels), None
+            proba = self.pipeline.predict_proba(pixels)
+            if self.argmax:
+                labels = self.classes_[np.argmax(proba, axis=1)]
+            else:
+                labels = self.pipeline.predict(pixels)
+        return labels, proba.astype(np.float32, copy=False)
+
+
+def _as_model(model) -> TumorModel:
+    if isinstance(model, TumorModel):
+        return model
+    if hasattr(model, "predict") and hasattr(model, "classes_"):
+        logger.info("classify_cube: a bare estimator has no wavelengths; checking band count only")
+        return TumorModel.from_pipeline(model)
+    raise InvalidOptionError(
+        f"model is a {type(model).__name__}, not a TumorModel",
+        field="model",
+        fix="use hsi_tumor.train, hsi_tumor.load_model, or TumorModel.from_pipeline",
+    )
+
+
+def _as_mask(mask, shape: tuple[int, int]) -> np.ndarray | None:
+    if mask is None:
+        return None
+    mask = np.asarray(mask.data if isinstance(mask, Cube) else mask)
+    if mask.ndim == 3 and mask.shape[2] == 1:
+        mask = mask[..., 0]
+    if mask.shape != shape:
+        raise HsiTumorError(
+            f"the mask has shape {mask.shape}, the cube has {shape} pixels",
+            field="mask",
+            fix="give a (rows, cols) boolean mask of the cube's size",
+        )
+    if mask.dtype != bool:
+        if not np.isin(mask, (0, 1)).all():
+            raise HsiTumorError(
+                "the mask is not boolean (values other than 0 and 1)",
+                field="mask",
+                fix="give a boolean mask, e.g. labels > 0",
+            )
+        mask = mask.astype(bool)
+    if not mask.any():
+        raise HsiTumorError(
+            "the mask is empty: no pixel to classify",
+            field="mask",
+            fix="give a mask with the tissue pixels (e.g. hsi_tumor.tissue_mask(cube))",
+        )
+    return mask
+
+
+def _label_dtype(classes: np.ndarray) -> np.dtype:
+    top = int(np.max(classes))
+    for dtype in (np.uint8, np.uint16, np.int32):
+        if top <= np.iinfo(dtype).max and int(np.min(classes)) >= 0:
+            return np.dtype(dtype)
+    return np.dtype(np.int64)
+
+
+def classify_cube(
+    cube: Cube | str | os.PathLike,
+    model: TumorModel,
+    *,
+    mask=None,
+    resample: bool = False,
+    tile_rows: int | None = None,
+    n_jobs: int | None = None,
+    progress: bool = False,
+) -> TumorMap:
+    """Classify every pixel of a cube into a tumor map with class probabilities.
+
+    Parameters
+    ----------
+    cube : Cube or path
+        Preprocessed the way the training cubes were (e.g. calibrated reflectance); in memory,
+        memory-mapped or lazy. A path is read with :func:`hsi_tumor.read_cube`.
+    model : TumorModel
+        From :func:`hsi_tumor.train` or :func:`hsi_tumor.load_model` (a fitted scikit-learn
+        classifier is accepted too; then only the band count can be checked).
+    mask : ndarray of shape (rows, cols), optional
+        Pixels to classify (e.g. :func:`hsi_tumor.tissue_mask`); the others get label 0.
+    resample : bool, default=False
+        When the cube's wavelengths differ from the model's, interpolate the spectra linearly
+        onto the model's grid instead of raising.
+    tile_rows : int, optional
+        Rows per tile (default: about 2 MB of input per tile on the fast path, 8 MB when
+        scikit-learn predicts).
+    n_jobs : int, optional
+        Tiles classified at once on threads; default the number of cores. Estimators that run
+        their own threads (``n_jobs > 1``, gradient boosting's OpenMP) get one tile at a time.
+    progress : bool, default=False
+        Show a progress bar (tqdm) over the tiles.
+
+    Returns
+    -------
+    TumorMap
+        ``labels`` (rows, cols) with the training label ids (0 = not classified),
+        ``probabilities`` (rows, cols, n_classes) float32, ``classes``, ``tumor_probability``
+        when a class is named "tumor", and ``valid`` / ``n_invalid`` for pixels that could not
+        be classified (NaN/inf, or flagged in ``cube.valid``, e.g. saturated).
+
+    Raises
+    ------
+    WavelengthError
+        If the cube's wavelengths differ from the model's (both ranges are named) and
+        ``resample`` is False, or resampling would extrapolate.
+    HsiTumorError
+        If the mask has the wrong shape or is empty.
+
+    Notes
+    -----
+    **Exact and fast.** For SVMs (RBF, linear, polynomial, sigmoid kernels; alone or inside
+    ``CalibratedClassifierCV``), linear classifiers (logistic regression, linear SVM, LDA,
+    PLS-DA) and the affine preprocessing before them (PCA, standardisation, band selection,
+    Savitzky–Golay, with or without SNV first), the decision functions are evaluated with
+    chunked matrix products in float32 and the few pixels near a decision tie are evaluated
+    again in float64 (:mod:`hsi_tumor.inference._fast`). Labels are those of
+    ``model.pipeline.predict`` except where a decision value is within 1e-6 of a tie, and
+    probabilities are within 1e-5 of ``predict_proba``. Any other estimator is called through
+    scikit-learn tile by tile.
+
+    **Memory.** Only a few tiles of the cube are in memory at a time: with ``n_jobs`` threads,
+    about ``n_jobs × 2 MB`` of input plus the predictor's working arrays (bounded per chunk,
+    a few MB per thread) on the fast path, or ``n_jobs × 8 MB`` plus the estimator's own
+    working memory when scikit-learn predicts. The outputs, ``rows × cols × (4 × n_classes
+    + 2)`` bytes, are in memory. A memory-mapped or lazily calibrated cube far larger than
+    memory classifies in bounded memory (tested: a 512 MiB memory-mapped cube).
+
+    Examples
+    --------
+    >>> import hsi_tumor as ht
+    >>> spec = ht.simulate_specimen(seed=0, shape=(40, 48), n_bands=40)
+    >>> cube = spec.calibrate()
+    >>> model = ht.train(cube, spec.annotation, classifier="lda", random_state=0,
+    ...                  class_names={1: "normal", 2: "tumor"})
+    >>> result = ht.classify_cube(cube, model, mask=spec.labels > 0)
+    >>> result.tumor_probability.shape
+    (40, 48)
+    """
+    if not isinstance(cube, Cube):
+        if isinstance(cube, (str, os.PathLike)):
+            from hsi_tumor.io import read_cube
+
+            cube = read_cube(cube)
+        else:
+            raise InvalidOptionError(
+                f"cube is a {type(cube).__name__}, not a Cube or a path",
+                field="cube",
+                fix="wrap an array as hsi_tumor.Cube(array, wavelengths)",
+            )
+    model = _as_model(model)
+    if model.wavelengths is not None:
+        resampler = match_wavelengths(
+            cube.wavelengths,
+            model.wavelengths,
+            resample=resample,
+            what="the cube",
+            expected="the model",
+        )
+    else:
+        resampler = None
+        if cube.n_bands != model.n_bands:
+            raise WavelengthError(
+                f"the cube has {describe_grid(cube.wavelengths)} ({cube.n_bands} bands), the "
+                f"model takes {model.n_bands} bands",
+                field="wavelengths",
+                fix="give the model's wavelengths (TumorModel.from_pipeline(..., wavelengths=))",
+            )
+    mask = _as_mask(mask, cube.shape[:2])
+
+    fast = fast_predictor(model.pipeline)
+    predictor = fast if fast is not None else _SklearnPredictor(model.pipeline)
+    logger.info(
+        "classify_cube: %s path for %s",
+        "fast" if fast is not None else "scikit-learn",
+        type(model.pipeline[-1] if hasattr(model.pipeline, "steps") else model.pipeline).__name__,
+    )
+    if tile_rows is None:
+        budget = TILE_BYTES if fast is not None else FALLBACK_TILE_BYTES
+        tile_rows = rows_per_tile(cube.shape, max(4, cube.dtype.itemsize), budget)
+    tiles = list(cube.tiles(tile_rows))
+
+    classes = np.asarray(model.classes)
+    shape = cube.shape[:2]
+    labels = np.zeros(shape, dtype=_label_dtype(classes))
+    probabilities = (
+        np.full((*shape, classes.size), np.nan, dtype=np.float32) if predictor.has_proba else None
+    )
+    valid = np.zeros(shape, dtype=bool)
+    work_dtype = np.float32 if cube.dtype != np.float64 else np.float64
+
+    def run(index: int) -> None:
+        rows, tile = tiles[index]
+        pixels = materialize(tile.data).reshape(-1, tile.n_bands)
+        ok = valid_pixels(tile, pixels)
+        if mask is not None:
+            ok &= mask[rows].reshape(-1)
+        valid[rows] = ok.reshape(tile.shape[:2])
+        if not ok.any():
+            return
+        x = pixels if ok.all() else pixels[ok]
+        x = np.ascontiguousarray(x, dtype=work_dtype)
+        if resampler is not None:
+            x = x @ resampler.astype(work_dtype)
+        tile_labels, tile_proba = predictor(x)
+        labels[rows].reshape(-1)[ok] = tile_labels
+        if probabilities is not None:
+            probabilities[rows].reshape(-1, classes.size)[ok] = tile_proba
+
+    workers = max(1, min(n_jobs or os.cpu_count() or 1, len(tiles)))
+    if fast is None and not predictor.tile_parallel:
+        workers = 1  # the estimator parallelises inside (n_jobs, OpenMP)
+    bar = tqdm(total=len(tiles), desc="classify", unit="tile", disable=not progress)
+    try:
+        with _blas().limit(limits=1) if workers > 1 else contextlib.nullcontext():
+            if workers > 1:
+                with ThreadPoolExecutor(workers) as pool:
+                    for _ in pool.map(run, range(len(tiles))):
+                        bar.update()
+            else:
+                for i in range(len(tiles)):
+                    run(i)
+                    bar.update()
+    finally:
+        bar.close()
+
+    n_masked = 0 if mask is None else int(mask.size - mask.sum())
+    n_invalid = int(valid.size - valid.sum()) - n_masked
+    if n_invalid:
+        logger.info("classify_cube: %d pixels not classified (NaN/inf or flagged)", n_invalid)
+    if not valid.any():
+        raise HsiTumorError(
+            "no valid pixel to classify (all masked, NaN/inf or flagged invalid)",
+            field="cube",
+            fix="check the calibration (cube.valid) and the mask",
+        )
+    return TumorMap(
+        labels=labels,
+        probabilities=probabilities,
+        classes=classes,
+        class_names=dict(model.class_names),
+        valid=valid,
+        n_masked=n_masked,
+        n_invalid=n_invalid,
+    )

@@ -1,0 +1,114 @@
+"""TumorMap: what classify_cube returns (labels, probabilities, what was not classified)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from hsi_tumor.models._model import TUMOR
+
+__all__ = ["TumorMap"]
+
+
+@dataclass(eq=False)
+class TumorMap:
+    """Per-pixel classes and class probabilities of one cube.
+
+    Attributes
+    ----------
+    labels : ndarray of shape (rows, cols)
+        The class id of each pixel (the ids of the training label maps); 0 where the pixel was
+        not classified (outside the mask, or invalid).
+    probabilities : ndarray of shape (rows, cols, n_classes), float32, or None
+        Class probabilities, columns in ``classes`` order; NaN where not classified. None when
+        the model has no probabilistic output.
+    classes : ndarray of shape (n_classes,)
+        Class ids, in the order of the probability columns.
+    class_names : dict of int to str
+        Name of each class id.
+    valid : ndarray of shape (rows, cols), bool
+        True where the pixel was classified.
+    n_masked : int
+        Pixels outside the mask.
+    n_invalid : int
+        Pixels inside the mask that were not classified because a value is NaN/inf or flagged
+        in the cube's valid mask (e.g. saturated per the calibration). They are reported, not
+        guessed.
+    """
+
+    labels: np.ndarray
+    probabilities: np.ndarray | None
+    classes: np.ndarray
+    class_names: dict[int, str]
+    valid: np.ndarray
+    n_masked: int = 0
+    n_invalid: int = 0
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(rows, cols)."""
+        return self.labels.shape
+
+    def probability(self, name_or_id: str | int) -> np.ndarray:
+        """The (rows, cols) probability map of one class, by name or id (NaN where unclassified).
+
+        Raises
+        ------
+        KeyError
+            If there is no such class.
+        ValueError
+            If the model has no probabilistic output.
+        """
+        if self.probabilities is None:
+            raise ValueError("the model has no probabilistic output (no predict_proba)")
+        ids = [int(c) for c in self.classes]
+        if isinstance(name_or_id, str):
+            wanted = name_or_id.strip().lower()
+            matches = [c for c in ids if self.class_names[c].strip().lower() == wanted]
+            if not matches:
+                raise KeyError(f"no class named {name_or_id!r}; classes: {self.class_names}")
+            cid = matches[0]
+        else:
+            cid = int(name_or_id)
+            if cid not in ids:
+                raise KeyError(f"no class id {cid}; classes: {self.class_names}")
+        return self.probabilities[..., ids.index(cid)]
+
+    @property
+    def tumor_probability(self) -> np.ndarray | None:
+        """(rows, cols) probability of the class named "tumor"; None if there is none."""
+        if self.probabilities is None:
+            return None
+        if not any(n.strip().lower() == TUMOR for n in self.class_names.values()):
+            return None
+        return self.probability(TUMOR)
+
+    @property
+    def uncertainty(self) -> np.ndarray | None:
+        r"""(rows, cols) normalised entropy of the class probabilities, in [0, 1].
+
+        :math:`-\sum_k p_k \log p_k / \log K`: 0 where one class has probability 1, 1 where all
+        K classes are equally likely; NaN where unclassified.
+        """
+        if self.probabilities is None:
+            return None
+        p = self.probabilities.astype(np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            terms = np.where(p > 0, p * np.log(p), 0.0)
+        entropy = -terms.sum(axis=-1) / np.log(p.shape[-1])
+        entropy[~self.valid] = np.nan
+        return entropy.astype(np.float32)
+
+    def counts(self) -> dict[str, int]:
+        """Classified pixels per class name."""
+        ids, n = np.unique(self.labels[self.valid], return_counts=True)
+        found = dict(zip(ids.tolist(), n.tolist(), strict=True))
+        return {self.class_names[int(c)]: int(found.get(int(c), 0)) for c in self.classes}
+
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{k}: {v}" for k, v in self.counts().items())
+        return (
+            f"TumorMap({self.shape[0]}×{self.shape[1]}; {counts}; "
+            f"{self.n_masked} masked, {self.n_invalid} invalid)"
+        )

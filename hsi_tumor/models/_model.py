@@ -1,0 +1,185 @@
+"""TumorModel: a fitted scikit-learn pipeline plus what is needed to apply it safely."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import check_is_fitted
+
+from hsi_tumor._shared.errors import HsiTumorError, InvalidOptionError
+from hsi_tumor._shared.wavelengths import check_wavelengths, describe_grid
+
+__all__ = ["TumorModel", "class_name_map"]
+
+#: The class name that :attr:`TumorMap.tumor_probability` looks for.
+TUMOR = "tumor"
+
+
+def class_name_map(class_names, classes: Sequence[int]) -> dict[int, str]:
+    """``{class id: name}`` from a mapping, a sequence aligned with ``classes``, or None."""
+    classes = [int(c) for c in classes]
+    if class_names is None:
+        return {c: str(c) for c in classes}
+    if isinstance(class_names, Mapping):
+        names = {int(k): str(v) for k, v in class_names.items()}
+    elif isinstance(class_names, (str, bytes)):
+        raise InvalidOptionError(
+            "class_names is a string",
+            field="class_names",
+            fix="give a mapping {label id: name}, or one name per class in ascending id order",
+        )
+    else:
+        class_names = list(class_names)
+        if len(class_names) != len(classes):
+            raise InvalidOptionError(
+                f"{len(class_names)} class names for {len(classes)} classes {classes}",
+                field="class_names",
+                fix="give one name per class in ascending id order, or a mapping {id: name}",
+            )
+        names = dict(zip(classes, map(str, class_names), strict=True))
+    missing = [c for c in classes if c not in names]
+    if missing:
+        raise InvalidOptionError(
+            f"no name for class id(s) {missing}",
+            field="class_names",
+            fix="name every label id that occurs in the label maps",
+        )
+    return {c: names[c] for c in classes}
+
+
+@dataclass(eq=False)
+class TumorModel:
+    """A trained per-pixel classifier and the facts needed to apply it to new cubes.
+
+    Made by :func:`hsi_tumor.train` (or :meth:`from_pipeline` for a pipeline fitted elsewhere),
+    applied by :func:`hsi_tumor.classify_cube`, stored by :func:`hsi_tumor.save_model`.
+
+    Attributes
+    ----------
+    pipeline : sklearn.pipeline.Pipeline
+        The fitted pipeline: preprocessing steps, then the classifier. ``pipeline.predict`` on
+        ``(n_pixels, n_bands)`` spectra returns the label ids of the training label maps and
+        ``pipeline.predict_proba`` their probabilities, columns in ``pipeline.classes_`` order.
+    wavelengths : ndarray or None
+        Band centres (nm) the pipeline expects; None when unknown (then only the band count is
+        checked).
+    class_names : dict of int to str
+        Name of each class id, e.g. ``{1: "normal", 2: "tumor"}``.
+    preprocessing : tuple of str
+        The preprocessing steps, described (e.g. ``"pca(n_components=20)"``).
+    classifier : str
+        The classifier's registry name, or its class name when it was given as an estimator.
+    training : dict
+        Training summary (JSON-compatible): pixels used per class and patient, pixels left out
+        as invalid, the tuning search and its score, the cross-validation scheme, seeds.
+    patients : tuple of str
+        Patient ids (``groups``) of the training data, for honest evaluation later: a cube of
+        one of these patients is not an independent test.
+    version : str
+        hsi_tumor version that trained the model.
+    """
+
+    pipeline: Any
+    wavelengths: np.ndarray | None
+    class_names: dict[int, str]
+    preprocessing: tuple[str, ...] = ()
+    classifier: str = ""
+    training: dict[str, Any] = field(default_factory=dict)
+    patients: tuple[str, ...] = ()
+    version: str = ""
+
+    def __post_init__(self) -> None:
+        try:
+            check_is_fitted(self.pipeline)
+        except (NotFittedError, TypeError) as exc:
+            raise HsiTumorError(
+                f"the pipeline is not a fitted scikit-learn estimator ({exc})",
+                field="pipeline",
+                fix="fit it first, or use hsi_tumor.train",
+            ) from None
+        classes = getattr(self.pipeline, "classes_", None)
+        if classes is None:
+            raise HsiTumorError(
+                "the pipeline has no classes_: it is not a classifier",
+                field="pipeline",
+                fix="end the pipeline with a scikit-learn classifier",
+            )
+        if self.wavelengths is not None:
+            n_in = getattr(self.pipeline, "n_features_in_", None)
+            n = n_in if n_in is not None else np.size(self.wavelengths)
+            self.wavelengths = check_wavelengths(self.wavelengths, n, field="wavelengths")
+        self.class_names = class_name_map(self.class_names, classes)
+        if not self.version:
+            from hsi_tumor import __version__
+
+            self.version = __version__
+
+    @classmethod
+    def from_pipeline(
+        cls,
+        pipeline,
+        *,
+        wavelengths=None,
+        class_names=None,
+    ) -> TumorModel:
+        """Wrap a classifier or Pipeline fitted elsewhere (labels must be integer class ids).
+
+        Parameters
+        ----------
+        pipeline : fitted scikit-learn classifier or Pipeline
+            Takes ``(n_pixels, n_bands)`` spectra.
+        wavelengths : array-like, optional
+            Band centres (nm) it was fitted on; without them, cubes are only checked for their
+            band count.
+        class_names : mapping or sequence, optional
+            Names of the class ids.
+
+        Returns
+        -------
+        TumorModel
+        """
+        classes = getattr(pipeline, "classes_", None)
+        if classes is not None and np.asarray(classes).dtype.kind not in "iu":
+            raise HsiTumorError(
+                f"the classifier's classes are {np.asarray(classes)!r}, not integer label ids",
+                field="pipeline",
+                fix="fit it on the integer ids of the label maps (0 = unlabelled, not a class)",
+            )
+        name = type(pipeline[-1] if hasattr(pipeline, "steps") else pipeline).__name__
+        return cls(pipeline, wavelengths, class_names, classifier=name)
+
+    @property
+    def classes(self) -> np.ndarray:
+        """Class ids in the order of the probability columns."""
+        return np.asarray(self.pipeline.classes_)
+
+    @property
+    def n_bands(self) -> int:
+        """Number of bands the pipeline takes."""
+        n = getattr(self.pipeline, "n_features_in_", None)
+        return int(n if n is not None else np.size(self.wavelengths))
+
+    @property
+    def tumor_class(self) -> int | None:
+        """The id of the class named "tumor" (case-insensitive), or None."""
+        for cid, name in self.class_names.items():
+            if name.strip().lower() == TUMOR:
+                return cid
+        return None
+
+    @property
+    def has_probabilities(self) -> bool:
+        """Whether the pipeline gives class probabilities (``predict_proba``)."""
+        return hasattr(self.pipeline, "predict_proba")
+
+    def __repr__(self) -> str:
+        names = ", ".join(f"{k}={v!r}" for k, v in self.class_names.items())
+        steps = " → ".join([*self.preprocessing, self.classifier or "classifier"])
+        return (
+            f"TumorModel({steps}; classes {names}; {describe_grid(self.wavelengths)}; "
+            f"{len(self.patients)} patients; hsi_tumor {self.version})"
+        )

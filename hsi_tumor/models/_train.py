@@ -1,0 +1,593 @@
+"""train: annotated cubes of several patients → a fitted, tuned, calibrated TumorModel."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import sklearn
+from sklearn.base import clone, is_classifier
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.model_selection import GridSearchCV, StratifiedGroupKFold, StratifiedKFold
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+from hsi_tumor._shared.arrays import materialize, rows_per_tile
+from hsi_tumor._shared.errors import InvalidOptionError, TrainingDataError
+from hsi_tumor._shared.wavelengths import match_wavelengths
+from hsi_tumor.cube import Cube
+from hsi_tumor.models._model import TumorModel, class_name_map
+from hsi_tumor.models._registry import (
+    ClassifierRecipe,
+    classifier_recipe,
+    preprocessing_recipe,
+)
+
+logger = logging.getLogger("hsi_tumor.models")
+
+__all__ = ["DEFAULT_PREPROCESSING", "TUNING_PIXELS_PER_CLASS", "train"]
+
+#: Preprocessing when none is given (and the classifier is not a Pipeline of its own).
+DEFAULT_PREPROCESSING = ("snv", "pca")
+#: Training pixels per class used by the hyperparameter search (the final fit uses all).
+TUNING_PIXELS_PER_CLASS = 1000
+#: Folds of the inner searches and of the probability calibration.
+INNER_FOLDS = 3
+
+
+def _as_cubes(cubes) -> list[Cube]:
+    from hsi_tumor.io import read_cube
+
+    if isinstance(cubes, (Cube, str, os.PathLike)):
+        cubes = [cubes]
+    out = []
+    for i, cube in enumerate(cubes):
+        if isinstance(cube, (str, os.PathLike)):
+            cube = read_cube(cube)
+        if not isinstance(cube, Cube):
+            raise InvalidOptionError(
+                f"cubes[{i}] is a {type(cube).__name__}, not a Cube or a path",
+                field="cubes",
+                fix="wrap arrays as hsi_tumor.Cube(array, wavelengths) or give file paths",
+            )
+        out.append(cube)
+    if not out:
+        raise TrainingDataError("no cubes given", field="cubes", fix="give at least one cube")
+    return out
+
+
+def _as_label_maps(label_maps, cubes: list[Cube]) -> list[np.ndarray]:
+    if isinstance(label_maps, np.ndarray) and label_maps.ndim == 2:
+        label_maps = [label_maps]
+    maps = [np.asarray(m) for m in label_maps]
+    if len(maps) != len(cubes):
+        raise TrainingDataError(
+            f"{len(maps)} label maps for {len(cubes)} cubes",
+            field="label_maps",
+            fix="give one (rows, cols) label map per cube, in the same order",
+        )
+    for i, (labels, cube) in enumerate(zip(maps, cubes, strict=True)):
+        if labels.shape != cube.shape[:2]:
+            raise TrainingDataError(
+                f"label_maps[{i}] has shape {labels.shape}, its cube has {cube.shape[:2]} pixels",
+                field="label_maps",
+                fix="give a (rows, cols) label map of the cube's size",
+            )
+        if labels.dtype.kind == "f" and np.array_equal(labels, np.round(labels)):
+            labels = maps[i] = labels.astype(np.int64)
+        if labels.dtype.kind not in "iub":
+            raise TrainingDataError(
+                f"label_maps[{i}] has dtype {labels.dtype}, not integer class ids",
+                field="label_maps",
+                fix="give integer class ids, 0 for unlabelled pixels",
+            )
+        if labels.dtype.kind == "i" and labels.min(initial=0) < 0:
+            raise TrainingDataError(
+                f"label_maps[{i}] has negative ids",
+                field="label_maps",
+                fix="use 0 for unlabelled pixels and positive ids for classes",
+            )
+    return maps
+
+
+def _patients(groups, n_cubes: int) -> list[str] | None:
+    if groups is None:
+        return None
+    if isinstance(groups, (str, bytes)):
+        groups = [groups]
+    groups = [str(g) for g in groups]
+    if len(groups) != n_cubes:
+        raise TrainingDataError(
+            f"{len(groups)} patient ids (groups) for {n_cubes} cubes",
+            field="groups",
+            fix="give one patient id per cube",
+        )
+    return groups
+
+
+def _quota(counts: np.ndarray, budget: int) -> np.ndarray:
+    """Pixels to take from each patient: as equal as possible, ``budget`` in all."""
+    take = np.zeros_like(counts)
+    left = budget
+    order = np.argsort(counts, kind="stable")
+    for k, i in enumerate(order):  # smallest first; each gets an equal share of what is left
+        share = left // (len(order) - k)
+        take[i] = min(counts[i], share)
+        left -= take[i]
+    # what integer division left over goes to the patients with pixels to spare
+    for i in order[::-1]:
+        if left == 0:
+            break
+        extra = min(left, counts[i] - take[i])
+        take[i] += extra
+        left -= extra
+    return take
+
+
+def _sample(
+    maps: list[np.ndarray],
+    units: list[str],
+    classes: np.ndarray,
+    budget: int | None,
+    rng: np.random.Generator,
+) -> tuple[list[np.ndarray], dict[int, dict[str, int]]]:
+    """Flat pixel indices per cube, balanced over patients within each class."""
+    chosen: list[list[np.ndarray]] = [[] for _ in maps]
+    available: dict[int, dict[str, int]] = {}
+    unit_names = sorted(set(units))
+    for c in classes:
+        pools = {u: [] for u in unit_names}
+        for i, labels in enumerate(maps):
+            idx = np.flatnonzero(labels.reshape(-1) == c)
+            if idx.size:
+                pools[units[i]].append((i, idx))
+        counts = np.array([sum(p[1].size for p in pools[u]) for u in unit_names])
+        available[int(c)] = {u: int(n) for u, n in zip(unit_names, counts, strict=True) if n}
+        take = counts if budget is None or counts.sum() <= budget else _quota(counts, budget)
+        for u, n in zip(unit_names, take, strict=True):
+            if n == 0:
+                continue
+            cube_of = np.concatenate([np.full(idx.size, i) for i, idx in pools[u]])
+            flat = np.concatenate([idx for _, idx in pools[u]])
+            pick = rng.choice(flat.size, size=int(n), replace=False)
+            for i in np.unique(cube_of[pick]):
+                chosen[i].append(flat[pick[cube_of[pick] == i]])
+    return [np.sort(np.concatenate(c)) if c else np.zeros(0, np.int64) for c in chosen], available
+
+
+def _blocks(cube: Cube, flat: np.ndarray):
+    """Yield ``(positions, spectra)``: the spectra (float64) of ``flat`` pixels, tile by tile."""
+    rows, cols = np.divmod(flat, cube.n_cols)
+    if isinstance(cube.data, np.ndarray):
+        yield np.arange(flat.size), np.asarray(cube.data[rows, cols], dtype=np.float64)
+        return
+    tile_rows = rows_per_tile(cube.shape, cube.dtype.itemsize)
+    for start in range(0, cube.n_rows, tile_rows):
+        inside = np.flatnonzero((rows >= start) & (rows < start + tile_rows))
+        if inside.size:
+            block = materialize(cube.data[start : start + tile_rows])
+            yield inside, block[rows[inside] - start, cols[inside]].astype(np.float64)
+
+
+def _valid(cube: Cube, flat: np.ndarray, index: int) -> np.ndarray:
+    """Whether each of the ``flat`` pixels is valid (finite and not flagged in ``cube.valid``).
+
+    Non-finite values that ``cube.valid`` (or a calibration's NaN convention) accounts for are
+    invalid; any other non-finite value is an error.
+    """
+    ok = np.ones(flat.size, dtype=bool)
+    flagged = np.zeros(flat.size, dtype=bool)
+    flags = cube.valid
+    nan_flags = flags is not None and getattr(flags, "finite_means_valid", False)
+    if flags is not None and not nan_flags:
+        flags = np.asarray(flags)
+        flags = flags.all(axis=2) if flags.ndim == 3 else flags
+        flagged = ~flags.reshape(-1)[flat]
+    for inside, spectra in _blocks(cube, flat):
+        finite = np.isfinite(spectra).all(axis=1)
+        ok[inside] = finite & ~flagged[inside]
+        unexplained = ~finite & ~flagged[inside] & (not nan_flags)
+        if unexplained.any():
+            r, c = divmod(int(flat[inside[unexplained][0]]), cube.n_cols)
+            raise TrainingDataError(
+                f"cubes[{index}] has NaN or inf in {int(unexplained.sum())} labelled pixels "
+                f"(first at row {r}, column {c})",
+                field="cubes",
+                fix="set those pixels to 0 in the label map, or mark them in the Cube's valid mask",
+            )
+    return ok
+
+
+def _read_pixels(cube: Cube, flat: np.ndarray) -> np.ndarray:
+    """The spectra (float64) of the ``flat`` pixels."""
+    spectra = np.empty((flat.size, cube.n_bands), dtype=np.float64)
+    for inside, block in _blocks(cube, flat):
+        spectra[inside] = block
+    return spectra
+
+
+def _describe_step(name: str, params: dict) -> str:
+    if not params:
+        return name
+    return f"{name}({', '.join(f'{k}={v!r}' for k, v in params.items())})"
+
+
+def _preprocessing_steps(preprocessing, wavelengths, seed) -> tuple[list, list[str]]:
+    steps, described, names = [], [], set()
+    for item in preprocessing:
+        params: dict = {}
+        if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str):
+            item, params = item[0], dict(item[1])
+        if isinstance(item, str):
+            transformer = preprocessing_recipe(item).make(wavelengths, seed, **params)
+            name = item
+            described.append(_describe_step(item, params))
+        elif hasattr(item, "fit") and hasattr(item, "transform"):
+            transformer = clone(item)
+            name = type(item).__name__.lower()
+            described.append(repr(item))
+        else:
+            raise InvalidOptionError(
+                f"preprocessing step {item!r} is neither a name nor a transformer",
+                field="preprocessing",
+                fix="give names such as 'snv', ('pca', {'n_components': 10}) or transformers",
+            )
+        while name in names:
+            name += "_"
+        names.add(name)
+        steps.append((name, transformer))
+    return steps, described
+
+
+def _splitter(y: np.ndarray, groups: np.ndarray | None, seed: int, n_folds: int = INNER_FOLDS):
+    """The inner cross-validation: by patient when every class has ≥ 2 patients."""
+    if groups is not None:
+        per_class = [np.unique(groups[y == c]).size for c in np.unique(y)]
+        if min(per_class) >= 2:
+            k = min(n_folds, min(per_class))
+            return StratifiedGroupKFold(k, shuffle=True, random_state=seed), f"{k} folds by patient"
+        logger.warning(
+            "a class occurs in only one patient: inner cross-validation splits pixels, "
+            "which is optimistic for tuning and calibration"
+        )
+    k = int(min(n_folds, np.bincount(np.unique(y, return_inverse=True)[1]).min()))
+    if k < 2:
+        raise TrainingDataError(
+            "a class has a single training pixel",
+            field="label_maps",
+            fix="label more pixels of every class",
+        )
+    return StratifiedKFold(k, shuffle=True, random_state=seed), f"{k} stratified pixel folds"
+
+
+def _subsample(y: np.ndarray, per_class: int, rng: np.random.Generator) -> np.ndarray:
+    keep = []
+    for c in np.unique(y):
+        idx = np.flatnonzero(y == c)
+        keep.append(idx if idx.size <= per_class else rng.choice(idx, per_class, replace=False))
+    return np.sort(np.concatenate(keep))
+
+
+def _tune(pipeline, grid, X, y, groups, seed, n_jobs, rng) -> dict[str, Any]:
+    """Grid search on a class-balanced subsample; sets the best parameters on ``pipeline``."""
+    sub = _subsample(y, TUNING_PIXELS_PER_CLASS, rng)
+    Xs, ys, gs = X[sub], y[sub], None if groups is None else groups[sub]
+    splitter, cv_text = _splitter(ys, gs, seed)
+    search = GridSearchCV(
+        pipeline,
+        {f"classifier__{k}": v for k, v in grid.items()},
+        scoring="balanced_accuracy",
+        cv=list(splitter.split(Xs, ys, gs)),
+        n_jobs=n_jobs,
+        refit=False,
+    )
+    search.fit(Xs, ys)
+    best = {k.removeprefix("classifier__"): v for k, v in search.best_params_.items()}
+    pipeline.set_params(**{f"classifier__{k}": v for k, v in best.items()})
+    logger.info("tuned %s: balanced accuracy %.3f (%s)", best, search.best_score_, cv_text)
+    return {
+        "grid": {k: [_jsonable(v) for v in vs] for k, vs in grid.items()},
+        "best_params": {k: _jsonable(v) for k, v in best.items()},
+        "best_score": float(search.best_score_),
+        "scoring": "balanced_accuracy",
+        "cv": cv_text,
+        "pixels": int(sub.size),
+    }
+
+
+def _jsonable(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _classifier(classifier, classifier_params, seed, n_jobs):
+    """(estimator, recipe or None, name) for a registry name or a scikit-learn estimator."""
+    if isinstance(classifier, str):
+        recipe = classifier_recipe(classifier)
+        estimator = recipe.make(seed, n_jobs)
+        name = classifier
+    elif is_classifier(classifier) or isinstance(classifier, Pipeline):
+        recipe, estimator = None, clone(classifier)
+        name = type(classifier).__name__
+    else:
+        raise InvalidOptionError(
+            f"classifier {classifier!r} is neither a registry name nor a scikit-learn classifier",
+            field="classifier",
+            fix="give a name such as 'svm' or an estimator such as SVC()",
+        )
+    if classifier_params:
+        try:
+            estimator.set_params(**classifier_params)
+        except ValueError as exc:
+            raise InvalidOptionError(
+                str(exc), field="classifier_params", fix=f"use parameters of {name}"
+            ) from None
+    return estimator, recipe, name
+
+
+def train(
+    cubes: Cube | str | os.PathLike | Sequence[Cube | str | os.PathLike],
+    label_maps: np.ndarray | Sequence[np.ndarray],
+    *,
+    classifier: str | Any = "svm",
+    classifier_params: dict[str, Any] | None = None,
+    preprocessing: Sequence | None = None,
+    class_names=None,
+    groups: Sequence | None = None,
+    max_pixels_per_class: int | None = None,
+    resample: bool = False,
+    random_state: int | None = None,
+    n_jobs: int | None = None,
+) -> TumorModel:
+    """Train a per-pixel classifier on annotated cubes of several patients.
+
+    Parameters
+    ----------
+    cubes : Cube, path, or sequence of them
+        Calibrated cubes (reflectance or absorbance), one per specimen.
+    label_maps : ndarray or sequence of ndarray
+        One (rows, cols) integer map per cube: 0 = unlabelled, other values are class ids
+        (e.g. 1 = normal, 2 = tumor). The model predicts these ids.
+    classifier : str or scikit-learn classifier, default="svm"
+        A name from :data:`hsi_tumor.models.CLASSIFIERS` ("svm", "linear-svm",
+        "random-forest", "lda", "knn", "logistic", "pls-da", "hist-gradient-boosting"), or any
+        unfitted scikit-learn classifier or Pipeline (it is cloned, fitted as given, and
+        wrapped in ``CalibratedClassifierCV(ensemble=False)`` when it has a decision function
+        but no ``predict_proba``).
+    classifier_params : dict, optional
+        Parameters set on the classifier (``set_params``), e.g. ``{"C": 100}``. A parameter
+        given here is not tuned.
+    preprocessing : sequence, optional
+        Steps before the classifier: names from :data:`hsi_tumor.models.PREPROCESSING`, pairs
+        ``(name, params)`` such as ``("pca", {"n_components": 10})``, or transformers.
+        Default ``("snv", "pca")`` (PCA with 20 components), or none when ``classifier`` is a
+        Pipeline.
+    class_names : mapping or sequence, optional
+        ``{id: name}``, or one name per class id in ascending order. Name the tumor class
+        ``"tumor"`` for :attr:`TumorMap.tumor_probability`. Default: the ids as text.
+    groups : sequence, optional
+        Patient id of each cube. Training pixels are then balanced over patients, and the
+        hyperparameter search and the probability calibration split by patient (never the
+        pixels of one patient on both sides). Kept in the model (``model.patients``).
+    max_pixels_per_class : int, optional
+        Bound on training pixels per class, drawn as evenly as possible from each patient
+        (from each cube when no groups are given). Default: the classifier's own bound (5,000
+        for the RBF SVM and k-NN, whose cost grows faster than linearly; see
+        :data:`~hsi_tumor.models.CLASSIFIERS`), else all labelled pixels.
+    resample : bool, default=False
+        Interpolate cubes whose wavelengths differ from the first cube's onto its grid
+        (linearly, within the measured range) instead of raising.
+    random_state : int, optional
+        Seed of the pixel sampling, the search folds and the estimators. When None, a seed is
+        drawn and recorded in ``model.training["random_state"]``, so the run can be repeated.
+    n_jobs : int, optional
+        Parallel jobs of the search and of classifiers that have ``n_jobs``.
+
+    Returns
+    -------
+    TumorModel
+        The fitted pipeline with its wavelengths, class names, preprocessing description,
+        training summary (``model.training``) and patient ids.
+
+    Raises
+    ------
+    TrainingDataError
+        No labelled pixel, a single class, a label map whose shape differs from its cube's,
+        labelled pixels with NaN/inf that no valid mask accounts for, fewer patient ids than
+        cubes.
+    WavelengthError
+        Cubes with different wavelengths (unless ``resample=True``).
+    InvalidOptionError
+        Unknown classifier or preprocessing names, bad parameters.
+
+    Notes
+    -----
+    Named classifiers are tuned unless their parameters are fixed: a grid search (balanced
+    accuracy, 3 folds by patient when ``groups`` has ≥ 2 patients per class, else stratified
+    pixel folds) on at most :data:`TUNING_PIXELS_PER_CLASS` pixels per class picks e.g. the
+    SVM's ``C`` and ``gamma``; the final fit uses every sampled pixel. The RBF SVM standardises
+    its input and gets probabilities from a sigmoid fitted on cross-validated decision values
+    (``CalibratedClassifierCV(SVC(), ensemble=False)``, folds by patient), since scikit-learn
+    1.9 deprecates ``SVC(probability=True)``. Preprocessing is fitted on the training pixels
+    only.
+
+    Examples
+    --------
+    >>> import hsi_tumor as ht
+    >>> spec = ht.simulate_specimen(seed=0, shape=(40, 48), n_bands=40)
+    >>> model = ht.train(spec.calibrate(), spec.annotation, classifier="lda",
+    ...                  class_names={1: "normal", 2: "tumor"}, random_state=0)
+    >>> model.class_names
+    {1: 'normal', 2: 'tumor'}
+    """
+    cubes = _as_cubes(cubes)
+    maps = _as_label_maps(label_maps, cubes)
+    patients = _patients(groups, len(cubes))
+    if random_state is None:
+        random_state = int(np.random.default_rng().integers(2**31 - 1))
+    seed = int(random_state)
+    rng = np.random.default_rng(seed)
+
+    reference = cubes[0].wavelengths
+    resamplers = [None] + [
+        match_wavelengths(
+            cube.wavelengths,
+            reference,
+            resample=resample,
+            what=f"cubes[{i}]",
+            expected="cubes[0]",
+            field="cubes",
+        )
+        if reference is not None
+        else _same_bands(cube, cubes[0], i)
+        for i, cube in enumerate(cubes[1:], start=1)
+    ]
+
+    classes = np.unique(np.concatenate([np.unique(m) for m in maps]))
+    classes = classes[classes != 0]
+    if classes.size == 0:
+        raise TrainingDataError(
+            "the label maps have no labelled pixel (all 0)",
+            field="label_maps",
+            fix="label pixels of at least two classes with positive ids",
+        )
+    if classes.size == 1:
+        raise TrainingDataError(
+            f"the label maps have a single class (id {int(classes[0])}); a classifier needs two",
+            field="label_maps",
+            fix="label pixels of at least two classes (e.g. normal and tumor)",
+        )
+    names = class_name_map(class_names, classes)
+
+    estimator, recipe, clf_name = _classifier(classifier, classifier_params, seed, n_jobs)
+    budget = max_pixels_per_class
+    if budget is None and recipe is not None:
+        budget = recipe.pixels_per_class
+    if budget is not None and budget < 2:
+        raise InvalidOptionError(
+            f"max_pixels_per_class={budget}", field="max_pixels_per_class", fix="use at least 2"
+        )
+    units = patients if patients is not None else [f"cube {i}" for i in range(len(cubes))]
+    usable, n_invalid = [], 0
+    for i, (cube, labels) in enumerate(zip(cubes, maps, strict=True)):
+        labelled = np.flatnonzero(labels.reshape(-1))
+        ok = _valid(cube, labelled, i)
+        n_invalid += int((~ok).sum())
+        usable.append(labels.copy())
+        usable[-1].reshape(-1)[labelled[~ok]] = 0
+    if n_invalid:
+        logger.warning("train: %d labelled pixels are invalid (NaN/saturated), left out", n_invalid)
+    chosen, available = _sample(usable, units, classes, budget, rng)
+
+    spectra, labels, unit_of = [], [], []
+    for i, (cube, flat) in enumerate(zip(cubes, chosen, strict=True)):
+        if flat.size == 0:
+            continue
+        x = _read_pixels(cube, flat)
+        if resamplers[i] is not None:
+            x = x @ resamplers[i]
+        spectra.append(x)
+        labels.append(maps[i].reshape(-1)[flat].astype(np.int64))
+        unit_of.append(np.full(x.shape[0], units[i], dtype=object))
+    X = np.concatenate(spectra) if spectra else np.zeros((0, cubes[0].n_bands))
+    y = np.concatenate(labels) if labels else np.zeros(0, np.int64)
+    unit_arr = np.concatenate(unit_of) if unit_of else np.zeros(0, object)
+    present = np.unique(y)
+    if present.size < 2:
+        raise TrainingDataError(
+            f"after leaving out {n_invalid} invalid labelled pixels, {present.size} class(es) "
+            "remain",
+            field="label_maps",
+            fix="label valid pixels of at least two classes",
+        )
+
+    if preprocessing is None:
+        preprocessing = () if isinstance(estimator, Pipeline) else DEFAULT_PREPROCESSING
+    steps, described = _preprocessing_steps(preprocessing, reference, seed)
+    if recipe is not None and recipe.standardize:
+        steps.append(("scale", StandardScaler()))
+    if isinstance(estimator, Pipeline):
+        steps.extend(estimator.steps[:-1])
+        described.extend(repr(s) for _, s in estimator.steps[:-1])
+        estimator = estimator.steps[-1][1]
+    pipeline = Pipeline([*steps, ("classifier", estimator)])
+    groups_arr = unit_arr if patients is not None else None
+
+    summary: dict[str, Any] = {
+        "n_pixels": int(y.size),
+        "pixels": _counts(y, unit_arr, names),
+        "labelled": {names[c]: per for c, per in available.items()},
+        "invalid_left_out": n_invalid,
+        "max_pixels_per_class": budget,
+        "random_state": seed,
+        "groups": "patients" if patients is not None else "none (pixels balanced per cube)",
+        "resampled_cubes": [i for i, m in enumerate(resamplers) if m is not None],
+    }
+    probe = _subsample(y, 100, rng)
+    grid = _grid(recipe, classifier_params, pipeline, X[probe], y[probe])
+    if grid:
+        summary["tuning"] = _tune(pipeline, grid, X, y, groups_arr, seed, n_jobs, rng)
+
+    final = pipeline.steps[-1][1]
+    calibrate = recipe.calibrate if recipe is not None else not hasattr(final, "predict_proba")
+    calibrate = calibrate and hasattr(final, "decision_function")
+    if calibrate:
+        splitter, cv_text = _splitter(y, groups_arr, seed)
+        features = Pipeline(pipeline.steps[:-1]).fit_transform(X, y) if len(steps) else X
+        calibrated = CalibratedClassifierCV(final, method="sigmoid", ensemble=False)
+        calibrated.set_params(cv=list(splitter.split(features, y, groups_arr)))
+        calibrated.fit(features, y)
+        calibrated.set_params(cv=splitter)  # record the scheme, not the fold indices
+        pipeline.steps[-1] = ("classifier", calibrated)
+        summary["calibration"] = {"method": "sigmoid", "cv": cv_text}
+    else:
+        with sklearn.config_context(assume_finite=True):
+            pipeline.fit(X, y)
+
+    from hsi_tumor import __version__
+
+    return TumorModel(
+        pipeline,
+        reference,
+        names,
+        preprocessing=tuple(described),
+        classifier=clf_name,
+        training=summary,
+        patients=tuple(sorted(set(patients))) if patients is not None else (),
+        version=__version__,
+    )
+
+
+def _same_bands(cube: Cube, first: Cube, index: int) -> None:
+    if cube.n_bands != first.n_bands or cube.wavelengths is not None:
+        raise TrainingDataError(
+            f"cubes[{index}] has {cube.n_bands} bands, cubes[0] has {first.n_bands} and no "
+            "wavelengths",
+            field="cubes",
+            fix="give every cube its wavelengths, or cubes with the same bands",
+        )
+    return None
+
+
+def _counts(y: np.ndarray, units: np.ndarray, names: dict[int, str]) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    for c in np.unique(y):
+        u, n = np.unique(units[y == c].astype(str), return_counts=True)
+        out[names[int(c)]] = {str(a): int(b) for a, b in zip(u, n, strict=True)}
+    return out
+
+
+def _grid(recipe: ClassifierRecipe | None, fixed, pipeline, X, y) -> dict[str, list]:
+    """The search grid, less the parameters the user fixed; sized by the feature count."""
+    if recipe is None:
+        return {}
+    n_features = X.shape[1]
+    if len(pipeline.steps) > 1:
+        with sklearn.config_context(assume_finite=True):
+            n_features = clone(Pipeline(pipeline.steps[:-1])).fit(X, y).transform(X[:1]).shape[1]
+    grid = recipe.candidates(n_features)
+    return {k: v for k, v in grid.items() if k not in (fixed or {}) and len(v) > 1}

@@ -1,0 +1,72 @@
+"""Input checks shared by the spatial post-processing functions (one wording for all)."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from hsi_tumor._shared.errors import HsiTumorError, InvalidOptionError
+
+__all__ = ["check_int_option", "check_labels", "check_mask"]
+
+
+def check_labels(labels, *, field: str = "labels") -> np.ndarray:
+    """Return ``labels`` as a 2-D integer array, or raise :class:`HsiTumorError`."""
+    array = np.asarray(labels)
+    if array.ndim != 2:
+        raise HsiTumorError(
+            f"a label map must be 2-D (rows, cols), got shape {array.shape}",
+            field=field,
+            fix="pass one class id per pixel, e.g. probabilities.argmax(axis=2) + 1",
+        )
+    if array.dtype == bool:
+        return array.astype(np.uint8)
+    if array.dtype.kind not in "iu":
+        raise HsiTumorError(
+            f"class ids must be integers, got dtype {array.dtype}",
+            field=field,
+            fix="convert the map with .astype(int); 0 marks unlabelled pixels",
+        )
+    return array
+
+
+def check_mask(mask, shape: tuple[int, ...], *, field: str = "mask") -> np.ndarray | None:
+    """Return ``mask`` as a (rows, cols) bool array (None stays None), or raise."""
+    if mask is None:
+        return None
+    array = np.asarray(mask)
+    if array.shape != tuple(shape):
+        raise HsiTumorError(
+            f"the mask has shape {array.shape}, the map has {tuple(shape)}",
+            field=field,
+            fix="give one True/False per pixel of the map",
+        )
+    if array.dtype != bool:
+        if array.dtype.kind not in "iu" or not np.isin(array, (0, 1)).all():
+            raise HsiTumorError(
+                f"a mask must hold True/False, got dtype {array.dtype}",
+                field=field,
+                fix="pass a boolean array such as hsi_tumor.tissue_mask(cube)",
+            )
+        array = array.astype(bool)
+    if not array.any():
+        raise HsiTumorError(
+            "the mask selects no pixel",
+            field=field,
+            fix="check the mask (True marks the pixels to process), or pass mask=None",
+        )
+    return array
+
+
+def check_int_option(value, name: str, *, minimum: int, fix: str) -> int:
+    """Return ``value`` as an int ≥ ``minimum``, or raise :class:`InvalidOptionError`."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise InvalidOptionError(
+            f"{name} must be an integer, got {type(value).__name__} {value!r}",
+            field=name,
+            fix=fix,
+        )
+    if value < minimum:
+        raise InvalidOptionError(f"{name} must be ≥ {minimum}, got {value}", field=name, fix=fix)
+    return int(value)

@@ -1,0 +1,220 @@
+"""train: sampling, grouping, tuning, calibration and the errors on bad training data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.model_selection import StratifiedGroupKFold
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+
+import hsi_tumor as ht
+from hsi_tumor.models._train import _quota, _splitter
+from hsi_tumor.preprocessing import StandardNormalVariate
+from tests.models.conftest import valid_labelled
+
+
+def test_quota_is_as_even_as_possible():
+    assert _quota(np.array([10, 100, 1000]), 300).tolist() == [10, 100, 190]
+    assert _quota(np.array([10, 200, 1000]), 300).tolist() == [10, 145, 145]
+    assert _quota(np.array([5, 5, 5]), 10).sum() == 10
+    assert _quota(np.array([0, 7, 100]), 50).tolist() == [0, 7, 43]
+
+
+def test_pixels_are_balanced_over_patients_and_bounded(cohort, class_names):
+    cubes, maps, ids, _ = cohort
+    model = ht.train(
+        cubes,
+        maps,
+        classifier="lda",
+        class_names=class_names,
+        groups=ids,
+        max_pixels_per_class=300,
+        random_state=0,
+    )
+    used = model.training["pixels"]
+    available = model.training["labelled"]
+    for name in ("normal", "tumor"):
+        assert sum(used[name].values()) == min(300, sum(available[name].values()))
+    # normal: every patient has > 100 valid labelled pixels, so each gives 100
+    assert sorted(used["normal"].values()) == [100, 100, 100]
+    # tumor: fewer labelled pixels than the bound, so all of them are used
+    assert sum(available["tumor"].values()) < 300
+    assert model.patients == tuple(ids)
+
+
+def test_model_predicts_the_label_ids_and_names_them(cohort, class_names):
+    cubes, maps, _, _ = cohort
+    model = ht.train(cubes, maps, classifier="lda", class_names=class_names, random_state=0)
+    assert model.classes.tolist() == [1, 2]
+    assert model.tumor_class == 2
+    x, y = valid_labelled(cubes[0], maps[0])
+    assert set(np.unique(model.pipeline.predict(x))) <= {1, 2}
+    assert (model.pipeline.predict(x) == y).mean() > 0.8
+    assert np.array_equal(model.wavelengths, cubes[0].wavelengths)
+    assert model.preprocessing == ("snv", "pca")
+    assert "lda" in repr(model)
+
+
+def test_svm_is_tuned_and_calibrated_by_patient(cohort, class_names):
+    cubes, maps, ids, _ = cohort
+    model = ht.train(cubes, maps, class_names=class_names, groups=ids, random_state=0)
+    steps = [name for name, _ in model.pipeline.steps]
+    assert steps == ["snv", "pca", "scale", "classifier"]
+    final = model.pipeline[-1]
+    assert isinstance(final, CalibratedClassifierCV) and not final.ensemble
+    assert isinstance(final.cv, StratifiedGroupKFold)
+    tuning = model.training["tuning"]
+    assert set(tuning["best_params"]) == {"C", "gamma"}
+    assert "by patient" in tuning["cv"]
+    assert final.calibrated_classifiers_[0].estimator.C == tuning["best_params"]["C"]
+    proba = model.pipeline.predict_proba(valid_labelled(cubes[1], maps[1])[0])
+    np.testing.assert_allclose(proba.sum(axis=1), 1, atol=1e-12)
+
+
+def test_fixed_parameters_are_not_tuned(cohort):
+    cubes, maps, _, _ = cohort
+    model = ht.train(cubes, maps, classifier_params={"C": 7.0, "gamma": 0.05}, random_state=0)
+    assert "tuning" not in model.training
+    svc = model.pipeline[-1].calibrated_classifiers_[0].estimator
+    assert (svc.C, svc.gamma) == (7.0, 0.05)
+    partly = ht.train(cubes, maps, classifier_params={"C": 7.0}, random_state=0)
+    assert set(partly.training["tuning"]["best_params"]) == {"gamma"}
+
+
+def test_group_splits_never_share_a_patient():
+    rng = np.random.default_rng(0)
+    y = rng.integers(1, 3, 600)
+    groups = np.repeat(np.array([f"P{i}" for i in range(6)], dtype=object), 100)
+    splitter, text = _splitter(y, groups, seed=0)
+    assert "by patient" in text
+    for train, test in splitter.split(np.zeros((600, 1)), y, groups):
+        assert not set(groups[train]) & set(groups[test])
+
+
+def test_same_seed_same_model_and_seed_recorded(cohort):
+    cubes, maps, _, _ = cohort
+    a = ht.train(cubes, maps, classifier="random-forest", random_state=3)
+    b = ht.train(cubes, maps, classifier="random-forest", random_state=3)
+    x, _ = valid_labelled(cubes[2], maps[2])
+    np.testing.assert_array_equal(a.pipeline.predict_proba(x), b.pipeline.predict_proba(x))
+    drawn = ht.train(cubes, maps, classifier="lda")
+    assert isinstance(drawn.training["random_state"], int)
+
+
+def test_any_sklearn_estimator_is_accepted(cohort):
+    cubes, maps, _, _ = cohort
+    svc = ht.train(cubes, maps, classifier=SVC(C=10), random_state=0)
+    assert isinstance(svc.pipeline[-1], CalibratedClassifierCV)  # probabilities added
+    assert svc.classifier == "SVC"
+    forest = ht.train(cubes, maps, classifier=RandomForestClassifier(n_estimators=5))
+    assert isinstance(forest.pipeline[-1], RandomForestClassifier)
+    given = Pipeline(
+        [("snv", StandardNormalVariate()), ("scale", StandardScaler()), ("svc", SVC())]
+    )
+    model = ht.train(cubes, maps, classifier=given, random_state=0)
+    assert [n for n, _ in model.pipeline.steps] == ["snv", "scale", "classifier"]
+
+
+def test_preprocessing_names_params_and_transformers(cohort):
+    cubes, maps, _, _ = cohort
+    model = ht.train(
+        cubes,
+        maps,
+        classifier="lda",
+        preprocessing=("snv", ("savgol", {"window_length": 7}), ("pca", {"n_components": 5})),
+    )
+    assert model.pipeline.named_steps["pca"].n_components_ == 5
+    assert model.preprocessing[1] == "savgol(window_length=7)"
+    bare = ht.train(cubes, maps, classifier="lda", preprocessing=[StandardNormalVariate()])
+    assert bare.pipeline.steps[0][0] == "standardnormalvariate"
+
+
+def test_invalid_pixels_flagged_by_calibration_are_left_out(class_names):
+    spec = ht.simulate_specimen(seed=1, shape=(40, 48), n_bands=40)
+    with pytest.warns(ht.CalibrationWarning):
+        cube = spec.calibrate()  # lazy: NaN marks what calibration could not compute
+    model = ht.train(cube, spec.annotation, classifier="lda", max_pixels_per_class=None)
+    assert model.training["invalid_left_out"] > 0
+
+
+# --- errors ---------------------------------------------------------------------------------
+
+
+def test_single_class_is_an_error(cohort):
+    cubes, maps, _, _ = cohort
+    one = np.where(maps[0] == 2, 0, maps[0])
+    with pytest.raises(ht.TrainingDataError, match="single class"):
+        ht.train(cubes[0], one)
+
+
+def test_no_labels_is_an_error(cohort):
+    cubes, maps, _, _ = cohort
+    with pytest.raises(ht.TrainingDataError, match="no labelled pixel"):
+        ht.train(cubes[0], np.zeros_like(maps[0]))
+
+
+def test_label_map_shape_must_match(cohort):
+    cubes, maps, _, _ = cohort
+    with pytest.raises(ht.TrainingDataError, match=r"label_maps\[0\] has shape"):
+        ht.train(cubes[0], maps[0][:-1])
+    with pytest.raises(ht.TrainingDataError, match="2 label maps for 3 cubes"):
+        ht.train(cubes, maps[:2])
+    with pytest.raises(ht.TrainingDataError, match="negative"):
+        ht.train(cubes[0], maps[0].astype(int) - 1)
+    with pytest.raises(ht.TrainingDataError, match="not integer"):
+        ht.train(cubes[0], maps[0] + 0.5)
+
+
+def test_groups_must_match_cubes(cohort):
+    cubes, maps, _, _ = cohort
+    with pytest.raises(ht.TrainingDataError, match="2 patient ids"):
+        ht.train(cubes, maps, groups=["a", "b"])
+
+
+def test_different_wavelengths_need_resample(cohort):
+    cubes, maps, _, _ = cohort
+    shifted = ht.Cube(cubes[1].data, cubes[1].wavelengths + 3.0, valid=cubes[1].valid)
+    with pytest.raises(ht.WavelengthError, match=r"cubes\[1\].*903.*cubes\[0\]"):
+        ht.train([cubes[0], shifted], maps[:2], classifier="lda")
+    narrower = ht.Cube(
+        cubes[1].data, np.linspace(850, 1750, cubes[1].n_bands), valid=cubes[1].valid
+    )
+    model = ht.train([cubes[0], narrower], maps[:2], classifier="lda", resample=True)
+    assert model.training["resampled_cubes"] == [1]
+    with pytest.raises(ht.WavelengthError, match="extrapolate"):
+        ht.train([cubes[0], shifted], maps[:2], classifier="lda", resample=True)
+
+
+def test_unflagged_nan_pixels_are_an_error(cohort):
+    cubes, maps, _, _ = cohort
+    data = cubes[0].data.copy()
+    data[~np.isfinite(data)] = 0.5  # a cube without NaN, then one NaN in a labelled pixel
+    r, c = np.argwhere(maps[0] == 1)[0]
+    data[r, c, 3] = np.nan
+    with pytest.raises(ht.TrainingDataError, match=f"row {r}, column {c}"):
+        ht.train(ht.Cube(data, cubes[0].wavelengths), maps[0], max_pixels_per_class=None)
+    flagged = np.ones(maps[0].shape, bool)
+    flagged[r, c] = False
+    model = ht.train(
+        ht.Cube(data, cubes[0].wavelengths, valid=flagged),
+        maps[0],
+        classifier="lda",
+        max_pixels_per_class=None,
+    )
+    assert model.training["invalid_left_out"] >= 1
+
+
+def test_unknown_names_list_the_choices(cohort):
+    cubes, maps, _, _ = cohort
+    with pytest.raises(ht.InvalidOptionError, match="random-forest"):
+        ht.train(cubes[0], maps[0], classifier="svn")
+    with pytest.raises(ht.InvalidOptionError, match="snv"):
+        ht.train(cubes[0], maps[0], classifier="lda", preprocessing=("snvv",))
+    with pytest.raises(ht.InvalidOptionError, match="classifier_params"):
+        ht.train(cubes[0], maps[0], classifier="lda", classifier_params={"C": 1})
+    with pytest.raises(ht.InvalidOptionError, match="class names"):
+        ht.train(cubes[0], maps[0], classifier="lda", class_names=["only one"])

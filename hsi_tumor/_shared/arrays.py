@@ -14,7 +14,16 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-__all__ = ["TILE_BYTES", "materialize", "rows_per_tile", "split_key", "valid_pixels"]
+from hsi_tumor._shared.errors import HsiTumorError
+
+__all__ = [
+    "TILE_BYTES",
+    "check_mask",
+    "materialize",
+    "rows_per_tile",
+    "split_key",
+    "valid_pixels",
+]
 
 #: Default size of one tile of output, in bytes (about 8 MB: fits the last-level cache).
 TILE_BYTES = 8 * 2**20
@@ -125,3 +134,37 @@ def valid_pixels(tile, pixels: np.ndarray) -> np.ndarray:
         valid = valid.all(axis=2) if valid.ndim == 3 else valid
         ok &= valid.reshape(-1)
     return ok
+
+
+def check_mask(mask, shape: tuple[int, ...], *, field: str = "mask") -> np.ndarray | None:
+    """Return ``mask`` as a (rows, cols) bool array (None stays None), or raise.
+
+    A mask with a trailing axis of length 1 (e.g. read as a one-band cube) is taken as its
+    2-D plane.
+    """
+    if mask is None:
+        return None
+    array = np.asarray(mask)
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[..., 0]
+    if array.shape != tuple(shape):
+        raise HsiTumorError(
+            f"the mask has shape {array.shape}, the data has {tuple(shape)} pixels",
+            field=field,
+            fix="give one True/False per pixel of the map",
+        )
+    if array.dtype != bool:
+        if array.dtype.kind not in "iu" or not np.isin(array, (0, 1)).all():
+            raise HsiTumorError(
+                f"a mask must hold True/False, got dtype {array.dtype}",
+                field=field,
+                fix="pass a boolean array such as hsi_tumor.tissue_mask(cube)",
+            )
+        array = array.astype(bool)
+    if not array.any():
+        raise HsiTumorError(
+            "the mask is empty: it selects no pixel",
+            field=field,
+            fix="check the mask (True marks the pixels to process), or pass mask=None",
+        )
+    return array

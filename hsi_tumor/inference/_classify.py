@@ -16,7 +16,7 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.tree import BaseDecisionTree
 from tqdm.auto import tqdm
 
-from hsi_tumor._shared.arrays import materialize, rows_per_tile, valid_pixels
+from hsi_tumor._shared.arrays import check_mask, materialize, rows_per_tile, valid_pixels
 from hsi_tumor._shared.errors import HsiTumorError, InvalidOptionError, WavelengthError
 from hsi_tumor._shared.wavelengths import describe_grid, match_wavelengths
 from hsi_tumor.cube import Cube
@@ -82,35 +82,6 @@ def _as_model(model) -> TumorModel:
         field="model",
         fix="use hsi_tumor.train, hsi_tumor.load_model, or TumorModel.from_pipeline",
     )
-
-
-def _as_mask(mask, shape: tuple[int, int]) -> np.ndarray | None:
-    if mask is None:
-        return None
-    mask = np.asarray(mask.data if isinstance(mask, Cube) else mask)
-    if mask.ndim == 3 and mask.shape[2] == 1:
-        mask = mask[..., 0]
-    if mask.shape != shape:
-        raise HsiTumorError(
-            f"the mask has shape {mask.shape}, the cube has {shape} pixels",
-            field="mask",
-            fix="give a (rows, cols) boolean mask of the cube's size",
-        )
-    if mask.dtype != bool:
-        if not np.isin(mask, (0, 1)).all():
-            raise HsiTumorError(
-                "the mask is not boolean (values other than 0 and 1)",
-                field="mask",
-                fix="give a boolean mask, e.g. labels > 0",
-            )
-        mask = mask.astype(bool)
-    if not mask.any():
-        raise HsiTumorError(
-            "the mask is empty: no pixel to classify",
-            field="mask",
-            fix="give a mask with the tissue pixels (e.g. hsi_tumor.tissue_mask(cube))",
-        )
-    return mask
 
 
 def _label_dtype(classes: np.ndarray) -> np.dtype:
@@ -230,7 +201,7 @@ def classify_cube(
                 field="wavelengths",
                 fix="give the model's wavelengths (TumorModel.from_pipeline(..., wavelengths=))",
             )
-    mask = _as_mask(mask, cube.shape[:2])
+    mask = check_mask(mask.data if isinstance(mask, Cube) else mask, cube.shape[:2])
 
     fast = fast_predictor(model.pipeline)
     predictor = fast if fast is not None else _SklearnPredictor(model.pipeline)

@@ -31,7 +31,7 @@ from hsi_tumor._shared.atomic import atomic_path
 from hsi_tumor._shared.errors import MissingFileError, ModelFileError, OutputExistsError
 from hsi_tumor.models._model import TumorModel
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "TRUSTED_TYPES", "load_model", "save_model"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "TRUSTED_TYPES", "jsonable", "load_model", "save_model"]
 
 FORMAT = "hsi_tumor-model"
 FORMAT_VERSION = 1
@@ -62,12 +62,12 @@ TRUSTED_TYPES: tuple[str, ...] = (
 )
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
     """``value`` with numpy scalars and arrays turned into JSON types (recursively)."""
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, np.ndarray):
         return value.tolist()
     if isinstance(value, np.generic):
@@ -123,7 +123,7 @@ def save_model(model: TumorModel, path: str | os.PathLike, *, overwrite: bool = 
         "class_names": {str(k): v for k, v in model.class_names.items()},
         "preprocessing": list(model.preprocessing),
         "classifier": model.classifier,
-        "training": _jsonable(model.training),
+        "training": jsonable(model.training),
         "patients": list(model.patients),
     }
     with atomic_path(path) as tmp:

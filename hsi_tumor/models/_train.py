@@ -20,6 +20,7 @@ from hsi_tumor._shared.errors import InvalidOptionError, TrainingDataError
 from hsi_tumor._shared.wavelengths import match_wavelengths
 from hsi_tumor.cube import Cube
 from hsi_tumor.models._model import TumorModel, class_name_map
+from hsi_tumor.models._persistence import jsonable
 from hsi_tumor.models._registry import (
     ClassifierRecipe,
     classifier_recipe,
@@ -289,19 +290,13 @@ def _tune(pipeline, grid, X, y, groups, seed, n_jobs, rng) -> dict[str, Any]:
     pipeline.set_params(**{f"classifier__{k}": v for k, v in best.items()})
     logger.info("tuned %s: balanced accuracy %.3f (%s)", best, search.best_score_, cv_text)
     return {
-        "grid": {k: [_jsonable(v) for v in vs] for k, vs in grid.items()},
-        "best_params": {k: _jsonable(v) for k, v in best.items()},
+        "grid": {k: [jsonable(v) for v in vs] for k, vs in grid.items()},
+        "best_params": {k: jsonable(v) for k, v in best.items()},
         "best_score": float(search.best_score_),
         "scoring": "balanced_accuracy",
         "cv": cv_text,
         "pixels": int(sub.size),
     }
-
-
-def _jsonable(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
 
 
 def _classifier(classifier, classifier_params, seed, n_jobs):

@@ -6,6 +6,7 @@ import numbers
 
 import numpy as np
 
+from hsi_tumor._shared.arrays import check_mask
 from hsi_tumor._shared.errors import HsiTumorError, InvalidOptionError
 
 __all__ = ["check_int_option", "check_labels", "check_mask"]
@@ -27,34 +28,6 @@ def check_labels(labels, *, field: str = "labels") -> np.ndarray:
             f"class ids must be integers, got dtype {array.dtype}",
             field=field,
             fix="convert the map with .astype(int); 0 marks unlabelled pixels",
-        )
-    return array
-
-
-def check_mask(mask, shape: tuple[int, ...], *, field: str = "mask") -> np.ndarray | None:
-    """Return ``mask`` as a (rows, cols) bool array (None stays None), or raise."""
-    if mask is None:
-        return None
-    array = np.asarray(mask)
-    if array.shape != tuple(shape):
-        raise HsiTumorError(
-            f"the mask has shape {array.shape}, the map has {tuple(shape)}",
-            field=field,
-            fix="give one True/False per pixel of the map",
-        )
-    if array.dtype != bool:
-        if array.dtype.kind not in "iu" or not np.isin(array, (0, 1)).all():
-            raise HsiTumorError(
-                f"a mask must hold True/False, got dtype {array.dtype}",
-                field=field,
-                fix="pass a boolean array such as hsi_tumor.tissue_mask(cube)",
-            )
-        array = array.astype(bool)
-    if not array.any():
-        raise HsiTumorError(
-            "the mask selects no pixel",
-            field=field,
-            fix="check the mask (True marks the pixels to process), or pass mask=None",
         )
     return array
 

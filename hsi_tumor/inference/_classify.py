@@ -245,9 +245,12 @@ def classify_cube(
     workers = max(1, min(n_jobs or os.cpu_count() or 1, len(tiles)))
     if fast is None and not predictor.tile_parallel:
         workers = 1  # the estimator parallelises inside (n_jobs, OpenMP)
+    # one BLAS thread per tile: the fast path's products are small (chunks in cache), and idle
+    # OpenBLAS threads spinning between them slowed it fourfold even with one tile at a time
+    one_blas_thread = workers > 1 or fast is not None
     bar = tqdm(total=len(tiles), desc="classify", unit="tile", disable=not progress)
     try:
-        with _blas().limit(limits=1) if workers > 1 else contextlib.nullcontext():
+        with _blas().limit(limits=1) if one_blas_thread else contextlib.nullcontext():
             if workers > 1:
                 with ThreadPoolExecutor(workers) as pool:
                     for _ in pool.map(run, range(len(tiles))):

@@ -7,9 +7,10 @@ decision is too close to a tie for that evaluation to be trusted are handed to s
 What is evaluated
 -----------------
 Preprocessing (:mod:`hsi_tumor.inference._features`): steps that are not linear along the
-bands are called with their own ``transform``; after the last of them, an optional SNV and any
-affine steps (PCA, IncrementalPCA, scalers, Savitzky–Golay, band selections) are fused into one
-affine map.
+bands (SNV included) are called with their own ``transform``, so their rounding is
+scikit-learn's; the affine steps after the last of them (PCA, IncrementalPCA, scalers,
+Savitzky–Golay, band selections) are fused into one affine map — with a linear decision for
+linear models, and for kernels when scikit-learn evaluates them in float64 (see :mod:`._svm`).
 
 Final estimators
     * ``SVC``/``NuSVC`` (RBF, linear, polynomial, sigmoid kernels; binary and multiclass;
@@ -47,10 +48,10 @@ Every decision comes with a per-pixel bound ``e`` on its distance from scikit-le
 Probabilities themselves are re-evaluated only where the bound is large: after isotonic
 calibration where the calibrated value could move by more than ``ISOTONIC_LIMIT`` (steep steps
 of the step function), and for linear models where it exceeds ``LINEAR_PROBA_LIMIT``. The
-bounds are far from attained (measured errors of the fast path are below 1e-5, about 5e-6 at
-worst for float32 input, where scikit-learn's own float32 preprocessing is that noisy), and
-re-evaluating every pixel whose *bound* exceeds 1e-5 would hand most float32 pixels of a
-calibrated SVM back to scikit-learn.
+bounds are far from attained (measured errors of the fast path are below 1e-5: for calibrated
+RBF SVMs on float32 input about 3e-6 at worst, from the float32 exponent), and re-evaluating
+every pixel whose *bound* exceeds 1e-5 would hand most float32 pixels of a calibrated SVM back
+to scikit-learn.
 
 Unsure pixels — typically 0.1–1 % — are evaluated again by the pipeline itself
 (``pipeline.predict``/``predict_proba`` on those pixels only), so labels equal scikit-learn's
@@ -152,11 +153,10 @@ def _argmax_unsure(scores, err, unsure):
 
 def _member(prefix_steps: list, estimator):
     """A member for ``prefix_steps`` then ``estimator`` (the last step), or None."""
-    prefix, snv, affine = split_chain(prefix_steps)
     if isinstance(estimator, (SVC, NuSVC)):
         if hasattr(estimator, "predict_proba"):
             return None  # libsvm's pairwise coupling (probability=True) is not reproduced
-        scorer = svc_scorer(prefix, snv, affine, estimator)
+        scorer = svc_scorer(prefix_steps, estimator)
         return None if scorer is None else _SVCMember(scorer, estimator)
     if isinstance(estimator, LinearClassifierMixin) and hasattr(estimator, "coef_"):
         coef = np.atleast_2d(np.asarray(estimator.coef_, dtype=np.float64))  # Ridge: 1-D
@@ -165,7 +165,7 @@ def _member(prefix_steps: list, estimator):
         )
         if coef.ndim != 2:
             return None
-        scorer = LinearScorer(prefix, snv, affine, coef.T, intercept)
+        scorer = LinearScorer(split_chain(prefix_steps), coef.T, intercept)
         return _LinearMember(scorer, len(estimator.classes_))
     return None
 

@@ -3,52 +3,61 @@
 A pipeline's preprocessing steps are split in two:
 
 * the **prefix**, up to and including the last step that is not linear along the bands
-  (:class:`~hsi_tumor.preprocessing.Absorbance`, multiplicative scatter correction, ...), is
-  evaluated by calling each step's own ``transform``;
-* the **tail** — an optional :class:`~hsi_tumor.preprocessing.StandardNormalVariate` followed
-  by any number of affine steps (PCA, IncrementalPCA, the per-feature scalers, Savitzky–Golay,
-  band selections) — is composed into one affine map ``y = x[:, cols] A + b`` (or
-  ``x[:, cols] * d + b`` when the map is diagonal, as for band selections and scalers), so that
-  the tail costs one matrix product, or a few element-wise passes::
-
-      tail(x) = ((x[:, cols] − m_x) A) / s_x + b        (with SNV; m_x, s_x its mean and
-      tail(x) = x[:, cols] A + b                          sample standard deviation)
+  (:class:`~hsi_tumor.preprocessing.StandardNormalVariate`,
+  :class:`~hsi_tumor.preprocessing.Absorbance`, multiplicative scatter correction, ...), is
+  evaluated by calling each step's own ``transform``, so that its output is scikit-learn's to
+  the last bit;
+* the **tail** — any number of affine steps (PCA, IncrementalPCA, the per-feature scalers,
+  Savitzky–Golay, band selections) — is composed into one affine map ``y = x[:, cols] A + b``
+  (or ``x[:, cols] * d + b`` when the map is diagonal, as for band selections and scalers), so
+  that the tail costs one matrix product, or a few element-wise passes.
 
   Composition of two affine steps ``(A₁, b₁)`` then ``(A₂, b₂)`` is ``(A₁A₂, b₁A₂ + b₂)``; the
   matrix of a linear step is read from its attributes (scalers, band selections) or found by
   transforming the identity and a zero row (``A = T(I) − T(0)``, ``b = T(0)``).
 
+Why SNV is not fused into the tail: its float32 rounding is amplified downstream (a PCA
+followed by standardisation divides the last components by their small deviations). An SNV
+fused with the PCA product, rounded differently from scikit-learn's, moved calibrated SVM
+probabilities by up to 8e-5; with scikit-learn's own SNV output the features agree to float64
+rounding when the tail is evaluated in float64 as scikit-learn does.
+
+Precision of the tail: scikit-learn evaluates PCA in float64 even for float32 input (its
+components are float64), and the scalers in the input's precision. :func:`split_chain` probes
+the first tail step with a float32 row: when it answers in float64, the fused tail is evaluated
+in float64 (:class:`Stage`), and our features equal scikit-learn's up to float64 rounding.
+
 A final linear decision (``X Wᵀ + w₀``) is itself affine and is appended to the tail by the
 caller, so a linear classifier after SNV → PCA → StandardScaler costs one product with a
-``(n_bands, n_classes)`` matrix.
+``(n_bands, n_classes)`` matrix after the SNV. Kernels use the fused tail only when it is
+float64 (:mod:`hsi_tumor.inference._svm`); a float32 tail is left to the steps' own calls.
 
 Error bounds
 ------------
 The fast path must know how far its features may be from those scikit-learn computes, step by
-step, in the input's precision. Each stage therefore tracks ``κ`` (a bound on the operator norm
+step, in the tail's precision. Each stage therefore tracks ``κ`` (a bound on the operator norm
 of the composed matrix: the product of the steps' Frobenius norms, or largest factors for
 diagonal steps) and ``β`` (a bound on the offsets' contribution), and reports per pixel the
-input scale ``ν = ‖x‖`` (after SNV: ``√(n − 1)`` for the per-element rounding, plus
-``|m_x| / s_x · ‖1ᵀA‖`` for a rounded mean). A bound on the feature error is then
-``c · ε · (ν κ + β)``, with ``ε`` the input dtype's machine epsilon and ``c`` covering the number
-and length of the sums (see :func:`rounding_factor`).
+input scale ``ν = ‖x‖``. A bound on the feature error is then ``c · ε · (ν κ + β)``, with ``ε``
+the tail's machine epsilon and ``c`` covering the number and length of the sums (see
+:func:`rounding_factor`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 import numpy as np
+import sklearn
 from sklearn.decomposition import PCA, IncrementalPCA
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MaxAbsScaler, MinMaxScaler, RobustScaler, StandardScaler
 
-from hsi_tumor.preprocessing._base import constant_rows, warn_degenerate
 from hsi_tumor.preprocessing._savitzky_golay import SavitzkyGolay
-from hsi_tumor.preprocessing._standard_normal_variate import StandardNormalVariate
 from hsi_tumor.preprocessing._wavelength_selection import _BandSelector
 
-__all__ = ["Affine", "Stage", "flatten_steps", "split_chain"]
+__all__ = ["Affine", "Chain", "Stage", "flatten_steps", "split_chain"]
 
 FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -149,14 +158,6 @@ class Affine:
             cols = None
         return replace(self, cols=cols, matrix=matrix)
 
-    def shifted(self, shift: np.ndarray) -> Affine:
-        """The same map minus ``shift`` (e.g. centring on the support vectors' mean)."""
-        return replace(
-            self,
-            offset=self.offset - shift,
-            beta=self.beta + float(np.linalg.norm(shift)),
-        )
-
 
 def _op_norm(matrix: np.ndarray, diagonal: bool) -> float:
     """Operator (spectral) norm: the largest factor a step applies to an error vector."""
@@ -237,13 +238,20 @@ def _affine_of(step) -> Affine | None:
     return None
 
 
-def split_chain(steps: list) -> tuple[list, bool, Affine | None]:
-    """Split preprocessing steps into ``(prefix, snv, affine)``.
+class Chain(NamedTuple):
+    """Preprocessing steps split by :func:`split_chain`.
 
-    ``prefix`` are the steps evaluated by their own ``transform``; then, on their output, SNV
-    when ``snv`` is True, then ``affine`` (None when the tail is empty). Returns
-    ``affine=None`` and ``snv=False`` for an empty tail.
+    ``prefix`` are evaluated by their own ``transform``, then ``affine`` (None for an empty
+    tail); ``float64`` says that scikit-learn evaluates the tail in float64 for float32 input.
     """
+
+    prefix: list
+    affine: Affine | None
+    float64: bool
+
+
+def split_chain(steps: list) -> Chain:
+    """Split preprocessing steps into the prefix and the fused affine tail (see the module)."""
     affines: list[Affine] = []
     start = len(steps)
     while start > 0:
@@ -252,20 +260,19 @@ def split_chain(steps: list) -> tuple[list, bool, Affine | None]:
             break
         affines.insert(0, candidate)
         start -= 1
-    snv = start > 0 and isinstance(steps[start - 1], StandardNormalVariate)
-    if snv:
-        start -= 1
-    if not affines and not snv:
-        return list(steps[:start]), False, None
-    n = int(steps[start].n_features_in_)
+    if not affines:
+        return Chain(list(steps), None, False)
+    first = steps[start]
+    n = int(first.n_features_in_)
     affine = Affine.identity(n)
     for step in affines:
         affine = affine.then(step)
-    return list(steps[:start]), snv, affine
+    probe = np.asarray(first.transform(np.zeros((1, n), dtype=np.float32)))
+    return Chain(list(steps[:start]), affine, probe.dtype == np.float64)
 
 
 class Stage:
-    """``pixels -> (features, ν)``: the prefix's transforms, then the fused SNV + affine tail.
+    """``pixels -> (features, ν)``: the prefix's transforms, then the fused affine tail.
 
     All matrices are cast once, at construction, to float32 and float64; a call reads them
     only, so one Stage serves many threads at once.
@@ -274,22 +281,15 @@ class Stage:
     ----------
     prefix : list
         Fitted transformers applied with ``transform`` first.
-    snv : bool
-        Apply SNV (sample standard deviation) before ``affine``.
     affine : Affine or None
         The fused tail; None for none (features are the prefix's output).
     float64 : bool, default=False
         Evaluate the tail in float64 whatever the input dtype (the prefix keeps the input's).
     """
 
-    def __init__(
-        self, prefix: list, snv: bool, affine: Affine | None, *, float64: bool = False
-    ) -> None:
-        if snv and affine is None:
-            raise ValueError("SNV needs an affine map after it (the identity at least)")
+    def __init__(self, prefix: list, affine: Affine | None, *, float64: bool = False) -> None:
         self.prefix = prefix
         self.float64 = float64
-        self.snv = snv
         self.affine = affine
         self._mats = {}
         if affine is not None:
@@ -298,84 +298,32 @@ class Stage:
                     np.ascontiguousarray(affine.matrix, dtype=dtype),
                     np.ascontiguousarray(affine.offset, dtype=dtype),
                 )
-            # gain of a constant shift of all inputs (an error in the SNV mean): ‖1ᵀA‖
-            sums = affine.matrix if affine.diagonal else affine.matrix.sum(axis=0)
-            self._mean_gain = float(np.linalg.norm(sums))
 
-    @property
-    def kappa(self) -> float:
-        return 1.0 if self.affine is None else self.affine.kappa
+    def __call__(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Features of ``x`` (n, n_bands, finite) and their error scale ``ν κ + β`` (float64).
 
-    @property
-    def beta(self) -> float:
-        return 0.0 if self.affine is None else self.affine.beta
-
-    def rounding_factor(self) -> float:
-        """``c`` in the feature bound ``c ε (ν κ + β)``; see :func:`rounding_factor`."""
-        if self.affine is None:
-            return 0.0
-        return rounding_factor(
-            self.affine.n_steps + int(self.snv) + 1, max(self.affine.width, self.affine.n_in)
-        )
-
-    def __call__(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Features (input dtype) of ``x`` (n, n_bands) and their error scale (float64).
-
-        The scale is ``ν κ + β`` per pixel, ``ν`` the size of the tail's input (``‖x‖``, or
-        after SNV ``√(n − 1)`` plus the mean's contribution ``|m| / s · ‖1ᵀA‖``).
+        Features are float64 when ``float64`` is set or the input is float64, else float32.
+        Without a tail, the features are the prefix's output and the scale is None.
         """
-        for step in self.prefix:
-            x = np.asarray(step.transform(x))
-        if x.dtype not in FLOATS or self.float64:
+        with sklearn.config_context(assume_finite=True):  # the caller's contract
+            for step in self.prefix:
+                x = np.asarray(step.transform(x))
+        if x.dtype not in FLOATS:
             x = x.astype(np.float64)
         x = np.ascontiguousarray(x)
         if self.affine is None:
-            return x, _row_norms(x)  # (unused: no rounding of ours)
-        matrix, offset = self._mats[x.dtype]
+            return x, None
         cols = self.affine.cols
-        if not self.snv:
-            sel = x if cols is None else x[:, cols]
-            scale = _row_norms(sel) * self.affine.kappa + self.affine.beta
-            z = sel * matrix if self.affine.diagonal else sel @ matrix
-            z += offset
-            return z, scale
-        n = x.shape[1]
-        mean = x.mean(axis=1, keepdims=True)
-        centred = x - mean
-        var = np.einsum("ij,ij->i", centred, centred)[:, np.newaxis] / (n - 1)
-        flat = constant_rows(mean, var, n)
-        inv_std = 1.0 / np.sqrt(np.where(flat, 1, var))
-        inv_std[flat] = 0  # SNV gives zeros for flat rows, the tail then maps them to b
-        sel = centred if cols is None else centred[:, cols]
+        sel = x if cols is None else x[:, cols]
+        scale = _row_norms(sel) * self.affine.kappa + self.affine.beta
+        dtype = np.dtype(np.float64) if self.float64 else x.dtype
+        matrix, offset = self._mats[dtype]
         if self.affine.diagonal:
-            z = sel  # our own array: scale in place
-            z *= matrix
+            z = np.multiply(sel, matrix, dtype=dtype)
         else:
-            z = sel @ matrix
-        z *= inv_std
+            z = sel.astype(dtype, copy=False) @ matrix
         z += offset
-        # errors of SNV: ~ε per element of the output (‖u‖ = √(n − 1)), and a constant shift
-        # ~ε|m|/s of all elements from the rounded mean
-        inv = inv_std[:, 0].astype(np.float64)
-        shift = np.abs(mean[:, 0].astype(np.float64)) * inv * self._mean_gain
-        scale = (np.sqrt(n - 1.0) * (inv > 0)) * self.affine.kappa + shift + self.affine.beta
-        if flat.any():
-            warn_degenerate(
-                int(flat.sum()),
-                x.shape[0],
-                "are flat (standard deviation 0), so SNV is undefined for them",
-                "those rows were set to 0",
-                "mask background, saturated or dead pixels before SNV",
-            )
         return z, scale
-
-    def feature_error(self, scale: np.ndarray, dtype: np.dtype) -> np.ndarray:
-        """Bound (per pixel, float64) on ‖our features − scikit-learn's‖ for input ``dtype``.
-
-        ``scale`` is the second output of a call: ``c ε · scale``, ``c`` the rounding factor.
-        """
-        eps = float(np.finfo(dtype).eps)
-        return self.rounding_factor() * eps * scale
 
 
 def rounding_factor(n_steps: int, width: int) -> float:

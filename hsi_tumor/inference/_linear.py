@@ -4,23 +4,25 @@ A linear decision ``z W + w₀`` of affine features ``z = u A + b`` is ``u (A W)
 the preprocessing tail and the classifier collapse into one ``(n_bands, n_outputs)`` matrix,
 evaluated in float64 (steps before the tail keep the input's precision).
 
-Error bound, per pixel and output column ``c`` (``ε_in`` the input dtype's epsilon, ``ν`` the
-input scale from :class:`~hsi_tumor.inference._features.Stage`)::
+Error bound, per pixel and output column ``c`` (``ε_tail`` the epsilon of the precision
+scikit-learn evaluates the tail in, ``ν`` the tail's input scale from
+:class:`~hsi_tumor.inference._features.Stage`)::
 
-    e_c = 2 · [ c_pre ε_in (ν κ + β) ‖W_c‖              scikit-learn's rounded features
+    e_c = 2 · [ c_pre ε_tail (ν κ + β) ‖W_c‖            scikit-learn's rounded features
               + c_own ε₆₄ (ν ‖A W‖ + ‖b W + w₀‖) ]         our product, n terms long
 
 with ``c_pre``, ``c_own`` from :func:`~hsi_tumor.inference._features.rounding_factor`
 
 The first term is zero when there is no preprocessing tail (scikit-learn then sees the same
-features as we do). scikit-learn evaluates the decision itself in float64.
+features as we do: the prefix is its own ``transform``). scikit-learn evaluates the decision
+itself in float64.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from hsi_tumor.inference._features import Affine, Stage, rounding_factor
+from hsi_tumor.inference._features import Affine, Chain, Stage, rounding_factor
 
 __all__ = ["SAFETY", "LinearScorer"]
 
@@ -33,7 +35,7 @@ class LinearScorer:
 
     Parameters
     ----------
-    prefix, snv, affine
+    chain : Chain
         The preprocessing split by :func:`~hsi_tumor.inference._features.split_chain`.
     weights : ndarray of shape (n_features, k)
         Decision weights on the preprocessed features.
@@ -41,27 +43,22 @@ class LinearScorer:
         Decision offsets.
     """
 
-    def __init__(
-        self,
-        prefix: list,
-        snv: bool,
-        affine: Affine | None,
-        weights: np.ndarray,
-        intercept: np.ndarray,
-    ) -> None:
+    def __init__(self, chain: Chain, weights: np.ndarray, intercept: np.ndarray) -> None:
         weights = np.asarray(weights, dtype=np.float64)
         intercept = np.asarray(intercept, dtype=np.float64).reshape(-1)
         n_features = weights.shape[0]
+        affine = chain.affine
         pre = affine if affine is not None else Affine.identity(n_features)
         total = pre.then(Affine(n_features, None, weights, intercept, False), rounded=False)
         # float64: a handful of outputs make the product memory-bound, so it costs about the
         # same, and unregularised models (large decisions) need the precision for softmax
-        self.stage = Stage(prefix, snv, total, float64=True)
+        self.stage = Stage(chain.prefix, total, float64=True)
+        self._tail64 = chain.float64
         n_in = total.n_in
-        if affine is None and not snv:
+        if affine is None:
             self._pre_factor = 0.0
         else:
-            self._pre_factor = rounding_factor(pre.n_steps + int(snv) + 1, max(pre.width, pre.n_in))
+            self._pre_factor = rounding_factor(pre.n_steps + 1, max(pre.width, pre.n_in))
         # scikit-learn's feature error ~ ε (ν κ_pre + β_pre), times ‖W_c‖ on decision c; our
         # scale is ν κ_tot + β_tot: ours / gain · sk_gain converts it (κ_tot ≤ κ_pre ‖W‖)
         w_norm = float(np.linalg.norm(weights, 2)) if weights.size else 0.0
@@ -71,12 +68,13 @@ class LinearScorer:
         self.n_outputs = weights.shape[1]
 
     def __call__(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        eps_in = float(np.finfo(x.dtype if x.dtype == np.float32 else np.float64).eps)
+        tail32 = x.dtype == np.float32 and not self._tail64
+        eps_tail = float(np.finfo(np.float32 if tail32 else np.float64).eps)
         dec, scale = self.stage(x)
         eps = float(np.finfo(np.float64).eps)
         # scale = ν ‖A W‖₂ + ‖b W + w₀‖ bounds our decisions' size before rounding
         err = np.repeat((self._own_factor * eps * scale)[:, np.newaxis], dec.shape[1], axis=1)
         if self._pre_factor:  # scikit-learn's preprocessing, in the input's precision
-            err += (self._pre_factor * eps_in * scale / self._gain)[:, np.newaxis] * self._sk_gain
+            err += (self._pre_factor * eps_tail * scale / self._gain)[:, np.newaxis] * self._sk_gain
         err *= SAFETY
         return dec, err

@@ -10,12 +10,27 @@ with the dual coefficients of row ``j − 1`` for the support vectors of class `
 their signs for binary problems). Scattered into a dense ``(n_SV, n_pairs)`` matrix ``M``, all
 pairs are one product ``K M + b`` with the kernel matrix ``K`` of a chunk of pixels.
 
+Features
+    Kernels are evaluated on the preprocessing's output as scikit-learn computes it. The steps
+    are called with their own ``transform`` (on a tile, in the input's precision), except an
+    affine tail that scikit-learn evaluates in float64 (PCA and what follows it), which is
+    fused into one float64 product (:mod:`~hsi_tumor.inference._features`): the features then
+    equal scikit-learn's up to float64 rounding, far below their rounding to float32 below.
+    Fusing SNV and PCA into one float32 product had moved calibrated probabilities by up to
+    8e-5: SNV's rounding is amplified by the whitening that follows.
+
 Kernels
-    *RBF*: ``K = exp(−γ ‖z − s‖²)`` with ``‖z − s‖² = ‖z‖² + ‖s‖² − 2 z·s``, evaluated in
-    float32 as one GEMM ``z (2γ S)ᵀ`` plus row and column terms. Both ``z`` and the support
-    vectors are first centred on the support vectors' mean ``c`` (the kernel depends only on
-    differences): the centring is folded into the preprocessing's offset, and it keeps
-    ``‖z‖² + ‖s‖²`` of the size of ``‖z − s‖²`` rather than of ``‖c‖²``, which would cancel.
+    *RBF*: ``K = exp(−γ ‖z − s‖²)`` with ``‖z − s‖² = ‖z‖² + ‖s‖² − 2 z·s``: one float32 GEMM
+    of the augmented features ``[z, 1, ‖z‖²]`` with ``[2γ S; −γ‖s‖²; −γ]`` gives the exponent
+    ``−γ ‖z − s‖²`` of a chunk of pixels, then one in-place ``exp`` and one float64 product
+    with the dual coefficients. Both ``z`` and the support vectors are first centred on the
+    support vectors' mean ``c`` (the kernel depends only on differences; ``z − c`` is computed
+    in float64 and rounded once), which keeps ``‖z‖² + ‖s‖²`` of the size of ``‖z − s‖²``
+    rather than of ``‖c‖²``, which would cancel. The dual sum is accumulated in float64
+    because it cancels too: ``Σ|α|K`` is often a hundred times ``|f|``, and a float32 sum moved
+    calibrated probabilities by 4e-5. Pixels farther than ``R + √(104/γ)`` from ``c`` (``R``
+    the largest ``‖s − c‖``) have every kernel value below 2⁻¹⁴⁹, which float32 rounds to 0:
+    their decision is ``b`` and they skip the products (background, far from all tissue).
     *Linear*: ``Σ α K(z, s) = z · Σ α s``: the support vectors collapse into one weight vector
     per pair, fused with the preprocessing by :class:`~hsi_tumor.inference._linear.LinearScorer`.
     *Polynomial* ``(γ z·s + c₀)^d`` and *sigmoid* ``tanh(γ z·s + c₀)`` are not translation
@@ -27,31 +42,33 @@ Votes (``predict``)
     ``_ovr_decision_function``: votes (``f_ij ≥ 0`` for ``i``) plus the summed confidences mapped
     monotonically into ``(−1/3, 1/3)``, ``x / (3 (|x| + 1))``, so that they only break ties.
 
-Error bound (RBF), per pixel, with ``u₁ = Σ|α|K``, ``u₂ = Σ|α|K‖s‖²``, ``u₃ = Σ|α|K‖s‖`` (``|α|``
-the largest coefficient of a support vector over pairs; the three sums are three more columns
-of the product ``K M``) and ``δ`` the feature error bound of the preprocessing::
+Error bound (RBF), per pixel, with ``u₁ = Σ|α|K`` and ``u₂ = Σ|α|K‖s‖²`` (``|α|`` the largest
+coefficient of a support vector over pairs; the two sums are two more columns of the product
+``K M``)::
 
-    e = 2 · [ γ (c_p ε₃₂ (‖z‖² u₁ + u₂) + 2δ (‖z‖ u₁ + u₃) + δ² u₁) + c_SV ε₃₂ u₁ ]
+    e = 2 · [ γ c_p ε₃₂ (‖z‖² u₁ + u₂) + 2 ε₃₂ u₁ + Σ|α| e^−104 ]
 
-the terms being: rounding of ``‖z − s‖²`` (a sum of ``p`` terms) in float32; the distance
-change ``|‖z+δ−s‖² − ‖z−s‖²| ≤ 2δ‖z − s‖ + δ²``; the float32 product with the coefficients and
-the float32 exponential; ``c_p = 8 (1 + log₂(p) / 8)`` and ``c_SV`` the same for ``n_SV``
-(32 times :func:`~hsi_tumor.inference._features.rounding_factor` of two sums; measured kernel
-errors stay below 1/30 of the bound). Pixels with a pair decision within ``e`` of 0 are near
-a tie.
+the terms being: rounding of ``z − c`` and of the exponent (a sum of ``p + 2`` terms) in
+float32; the float32 exponential (the float64 sum adds nothing of that order); the kernel
+values rounded to 0. Here ``c_p = 8 (1 + log₂(p) / 8)`` (32 times
+:func:`~hsi_tumor.inference._features.rounding_factor` of two sums; measured kernel errors stay
+below 1/30 of the bound). Pixels with a pair decision within ``e`` of 0 are near a tie.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from hsi_tumor.inference._features import Affine, Stage, rounding_factor
+from hsi_tumor.inference._features import Stage, rounding_factor, split_chain
 from hsi_tumor.inference._linear import SAFETY, LinearScorer
 
 __all__ = ["KernelScorer", "ovr_decision", "pair_matrix", "svc_scorer", "vote"]
 
 #: Elements of the kernel matrix per chunk: 512 KB of float32, so the passes stay in cache.
 KERNEL_CHUNK = 2**17
+
+#: ``exp(−UNDERFLOW)`` is below float32's smallest subnormal (2⁻¹⁴⁹ ≈ e^−103.3): it rounds to 0.
+UNDERFLOW = 104.0
 
 
 def pairs(n_classes: int) -> list[tuple[int, int]]:
@@ -102,10 +119,22 @@ class KernelScorer:
 
     For RBF, polynomial and sigmoid kernels; see the module docstring for the evaluation and
     the bound.
+
+    Parameters
+    ----------
+    steps : list
+        The fitted preprocessing steps before the SVC (see "Features" in the module).
+    svc : SVC or NuSVC
+        Fitted, dense, with an RBF, polynomial or sigmoid kernel.
     """
 
-    def __init__(self, prefix: list, snv: bool, affine: Affine | None, svc) -> None:
+    def __init__(self, steps: list, svc) -> None:
         sv = np.asarray(svc.support_vectors_, dtype=np.float64)
+        chain = split_chain(steps)
+        if chain.float64:
+            self.stage = Stage(chain.prefix, chain.affine, float64=True)
+        else:
+            self.stage = Stage(steps, None)
         self.m, self.b = pair_matrix(svc)
         self.kernel = svc.kernel
         self.gamma = float(svc._gamma)
@@ -116,59 +145,58 @@ class KernelScorer:
         m_abs = np.max(np.abs(self.m), axis=1)
         self._sum_abs = float(m_abs.sum())
         if self.kernel == "rbf":
-            centre = sv.mean(axis=0)
-            sv = sv - centre
-            tail = affine if affine is not None else Affine.identity(p)
-            self.stage = Stage(prefix, snv, tail.shifted(centre))
+            self._centre = sv.mean(axis=0)
+            sv = sv - self._centre
             sv_norm2 = np.einsum("ij,ij->i", sv, sv)
-            # one GEMM of [z, 1] with [2γ S; −γ‖s‖²] gives 2γ z·s − γ‖s‖²
-            augmented = np.vstack([2 * self.gamma * sv.T, -self.gamma * sv_norm2])
+            # [z, 1, ‖z‖²] @ [2γ S; −γ‖s‖²; −γ] = −γ ‖z − s‖²
+            augmented = np.vstack(
+                [2 * self.gamma * sv.T, -self.gamma * sv_norm2, np.full(n_sv, -self.gamma)]
+            )
             self._sv_t = np.ascontiguousarray(augmented, dtype=np.float32)
-            extra = np.stack([m_abs, m_abs * np.sqrt(sv_norm2), m_abs * sv_norm2], axis=1)
-            self._m32 = np.ascontiguousarray(np.hstack([self.m, extra]), dtype=np.float32)
+            self._m_ext = np.hstack([self.m, m_abs[:, np.newaxis], (m_abs * sv_norm2)[:, None]])
+            reach = np.sqrt(sv_norm2.max(initial=0.0)) + np.sqrt(UNDERFLOW / self.gamma)
+            self._far2 = float(reach**2)
         else:
-            self.stage = Stage(prefix, snv, affine)
             self._sv_t = np.ascontiguousarray(sv.T)
             self._sv_max = float(np.sqrt(np.einsum("ij,ij->i", sv, sv).max(initial=0.0)))
-        self._sklearn_noise = affine is not None or snv or bool(prefix)
 
     def __call__(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        z, nu = self.stage(x)
-        delta = self.stage.feature_error(nu, z.dtype)
+        z, _ = self.stage(x)
         if self.kernel == "rbf":
-            return self._rbf(z.astype(np.float32, copy=False), delta)
-        return self._dot_kernel(z.astype(np.float64, copy=False), delta)
+            return self._rbf(z)
+        return self._dot_kernel(z.astype(np.float64, copy=False))
 
-    def _rbf(self, z: np.ndarray, delta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        n, n_pairs = z.shape[0], self.m.shape[1]
-        out = np.empty((n, n_pairs + 3), dtype=np.float32)
+    def _rbf(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        n, p, n_pairs = z.shape[0], z.shape[1], self.m.shape[1]
+        # [z − c, 1, ‖z − c‖²] in float32; z − c in float64, rounded once
+        z1 = np.empty((n, p + 2), dtype=np.float32)
+        np.subtract(z, self._centre, out=z1[:, :p])
+        zz = np.einsum("ij,ij->i", z1[:, :p], z1[:, :p]).astype(np.float64)
+        near = np.flatnonzero(zz < self._far2)  # the others' kernel values round to 0
+        z1[:, p] = 1
+        z1[:, p + 1] = zz
+        if near.size < n:
+            z1 = z1[near]
+        sums = np.zeros((n, n_pairs + 2))
+        out = sums if near.size == n else np.empty((near.size, n_pairs + 2))
         step = max(1, KERNEL_CHUNK // max(1, self._n_sv))
-        zz = np.einsum("ij,ij->i", z, z)
-        z1 = np.empty((n, z.shape[1] + 1), dtype=np.float32)
-        z1[:, :-1] = z
-        z1[:, -1] = 1
-        gzz = (self.gamma * zz)[:, np.newaxis]
-        for start in range(0, n, step):
-            stop = min(n, start + step)
-            g = z1[start:stop] @ self._sv_t  # 2γ z·s − γ‖s‖²
-            g -= gzz[start:stop]  # − γ‖z‖²: −γ‖z − s‖², ≤ 0 up to rounding (in the bound)
+        for start in range(0, near.size, step):
+            stop = min(near.size, start + step)
+            g = z1[start:stop] @ self._sv_t  # −γ‖z − s‖², ≤ 0 up to rounding (in the bound)
             np.exp(g, out=g)
-            np.matmul(g, self._m32, out=out[start:stop])
-        dec = out[:, :n_pairs].astype(np.float64)
+            np.matmul(g, self._m_ext, out=out[start:stop])
+        if out is not sums:
+            sums[near] = out
+        dec = sums[:, :n_pairs]
         dec += self.b
-        u1, u3, u2 = (out[:, n_pairs + k].astype(np.float64) for k in range(3))
-        zz = zz.astype(np.float64)
+        u1, u2 = sums[:, n_pairs], sums[:, n_pairs + 1]
         eps = float(np.finfo(np.float32).eps)
-        err = self.gamma * (
-            32 * rounding_factor(2, self._p) * eps * (zz * u1 + u2)
-            + 2 * delta * (np.sqrt(zz) * u1 + u3)
-            + delta**2 * u1
-        )
-        err += 32 * rounding_factor(2, self._n_sv) * eps * u1
+        err = self.gamma * 32 * rounding_factor(2, self._p + 2) * eps * (zz * u1 + u2)
+        err += 2 * eps * u1 + self._sum_abs * np.exp(-UNDERFLOW)
         err *= SAFETY
         return dec, err[:, np.newaxis]
 
-    def _dot_kernel(self, z: np.ndarray, delta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _dot_kernel(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         t = z @ self._sv_t
         t *= self.gamma
         t += self.coef0
@@ -191,14 +219,11 @@ class KernelScorer:
             * (degree + 1)
             * (reach + 1) ** degree
         )
-        if self._sklearn_noise:
-            slope = degree * reach ** (degree - 1) if degree > 1 else 1.0
-            err = err + delta * self.gamma * self._sv_max * self._sum_abs * slope
         return dec, SAFETY * err[:, np.newaxis]
 
 
-def svc_scorer(prefix: list, snv: bool, affine: Affine | None, svc):
-    """The scorer of a fitted dense SVC/NuSVC's pair decisions, or None if unsupported."""
+def svc_scorer(steps: list, svc):
+    """The scorer of a fitted dense SVC/NuSVC after ``steps``, or None if unsupported."""
     import scipy.sparse as sp
 
     if getattr(svc, "_sparse", False) or sp.issparse(svc.support_vectors_):
@@ -208,5 +233,5 @@ def svc_scorer(prefix: list, snv: bool, affine: Affine | None, svc):
     if svc.kernel == "linear":
         m, b = pair_matrix(svc)
         weights = np.asarray(svc.support_vectors_, dtype=np.float64).T @ m
-        return LinearScorer(prefix, snv, affine, weights, b)
-    return KernelScorer(prefix, snv, affine, svc)
+        return LinearScorer(split_chain(steps), weights, b)
+    return KernelScorer(steps, svc)

@@ -241,6 +241,35 @@ def test_preprocessing_chains(data, steps, final):
     _check(model, xt, proba=hasattr(model, "predict_proba"))
 
 
+def test_calibrated_probabilities_with_whitened_pca(data):
+    """SNV → PCA(20) → standardise amplifies SNV's float32 rounding: scikit-learn's is kept."""
+    rng = np.random.default_rng(3)
+    x, y = _spectra(rng, 600, 2)
+    xt, _ = _spectra(rng, 4000, 2)
+    model = make_pipeline(
+        StandardNormalVariate(),
+        PCA(n_components=20),
+        StandardScaler(),
+        CalibratedClassifierCV(SVC(C=10), ensemble=False, cv=3),
+    ).fit(x.astype(np.float32), y)
+    _check(model, xt, proba=True)  # a fused float32 SNV + PCA was 4e-5 off
+
+
+def test_far_pixels_skip_the_kernel(data):
+    """Pixels whose kernel values all round to 0 in float32 get the intercept's decision."""
+    x, y, xt = data[2]
+    model = make_pipeline(StandardScaler(), SVC(C=10)).fit(x, y)
+    far = 5 * xt[:100]  # too bright: far from every support vector
+    scorer = fast_predictor(model)._parts[0].scorer
+    z = model[:-1].transform(far) - scorer._centre
+    assert (np.einsum("ij,ij->i", z, z) > scorer._far2).all()
+    mixed = np.vstack([far, xt[:300]])
+    fast = _check(model, mixed, proba=False)
+    np.testing.assert_allclose(
+        fast.decision_function(far), model.decision_function(far), rtol=0, atol=1e-12
+    )
+
+
 def test_near_ties_are_resolved_as_sklearn(data):
     """Pixels placed on a decision boundary (bisection) get scikit-learn's labels."""
     x, y, xt = data[2]
@@ -263,13 +292,17 @@ def test_near_ties_are_resolved_as_sklearn(data):
     assert fast.n_reevaluated >= 200  # all the ties went to scikit-learn
 
 
-def test_float32_stays_float32(data, monkeypatch):
+@pytest.mark.parametrize(("tail", "tol"), [(PCA, 1e-12), (StandardScaler, 0.0)])
+def test_kernel_features_are_sklearns(data, tail, tol):
+    """Kernels see SNV's own float32 output; a float64 tail (PCA) is fused, in float64."""
     x, y, xt = data[2]
-    model = make_pipeline(StandardNormalVariate(), PCA(n_components=8), SVC()).fit(x, y)
-    fast = fast_predictor(model)
-    stage = fast._parts[0].scorer.stage
-    z, _ = stage(xt.astype(np.float32))
-    assert z.dtype == np.float32
+    model = make_pipeline(StandardNormalVariate(), tail(), SVC()).fit(x, y)
+    stage = fast_predictor(model)._parts[0].scorer.stage
+    x32 = xt.astype(np.float32)
+    z, _ = stage(x32)
+    expected = model[:-1].transform(x32)
+    assert z.dtype == expected.dtype
+    np.testing.assert_allclose(z, expected, rtol=0, atol=tol * np.abs(expected).max())
 
 
 def test_flat_spectra_follow_snv(data):

@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format bench clean
+.PHONY: demo test lint format bench docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,15 +17,18 @@ demo: $(STAMP)
 	$(VENV)/bin/hsi-tumor demo --out out
 
 lint: $(STAMP)
-	$(PY) -m ruff check hsi_tumor tests bench examples
-	$(PY) -m ruff format --check hsi_tumor tests bench examples
+	$(PY) -m ruff check hsi_tumor tests bench examples docs/make_api.py
+	$(PY) -m ruff format --check hsi_tumor tests bench examples docs/make_api.py
 
 test: lint
 	$(PY) -m pytest -q
 
 format: $(STAMP)
-	$(PY) -m ruff format hsi_tumor tests bench examples
-	$(PY) -m ruff check --fix hsi_tumor tests bench examples
+	$(PY) -m ruff format hsi_tumor tests bench examples docs/make_api.py
+	$(PY) -m ruff check --fix hsi_tumor tests bench examples docs/make_api.py
+
+docs: $(STAMP)
+	$(PY) docs/make_api.py
 
 bench: $(STAMP)
 	$(PY) bench/bench_io.py

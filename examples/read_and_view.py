@@ -1,7 +1,7 @@
 """Read a cube in any format, select a region and a wavelength range lazily, save a picture.
 
 Uses the real Indian Pines AVIRIS cube from ../shared/data when it is there (200 bands,
-400–2489 nm), otherwise the generated demo capture. Run: ``python examples/read_and_view.py [OUT]``.
+400–2489 nm), otherwise a simulated capture folder. Run: ``python examples/read_and_view.py [OUT]``.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import hsi_tumor as ht
-from hsi_tumor._demo import run_demo
 from hsi_tumor.viz import save_rgb_png
 
 HERE = Path(__file__).resolve().parent
@@ -26,8 +25,10 @@ def main(out_dir: str = "out/examples") -> Path:
         )
         print("real data: Indian Pines (AVIRIS, 1992)")
     else:
-        cube = ht.read_capture(run_demo(out)["capture"]).raw
-        print("SIMULATED data: the demo capture (not a measurement)")
+        specimen = ht.simulate_specimen(seed=0, shape=(128, 160), n_bands=100)
+        folder = specimen.write_capture(out / "simulated_capture", overwrite=True)
+        cube = ht.read_capture(folder).raw
+        print("SIMULATED data: a simulated capture folder (not a measurement)")
     print(cube)
     nir = cube.sel(wavelengths=(900, 1700))
     print("NIR part:", nir)

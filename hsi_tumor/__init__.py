@@ -13,6 +13,7 @@ The plain import API::
     result = ht.classify_cube(reflectance, model, mask=mask)   # labels + probabilities
     ht.save_model(model, "model.htmodel")    # safe to share: no code runs on load
     smooth = ht.knn_filter(result.probabilities, ht.principal_component_guide(reflectance))
+    scores = ht.evaluate(cohort, classifier="svm", cv="leave-one-patient-out")  # by patient
 """
 
 from importlib.metadata import PackageNotFoundError, version
@@ -31,7 +32,8 @@ from hsi_tumor._shared.errors import (
 )
 from hsi_tumor.calibration import calibrate, calibrate_capture, tissue_mask
 from hsi_tumor.cube import Cube
-from hsi_tumor.datasets import simulate_cohort, simulate_specimen
+from hsi_tumor.datasets import Specimen, simulate_cohort, simulate_specimen
+from hsi_tumor.evaluation import evaluate
 from hsi_tumor.inference import TumorMap, classify_cube
 from hsi_tumor.io import Capture, read_capture, read_cube, write_capture, write_cube
 from hsi_tumor.models import TumorModel, load_model, save_model, train
@@ -61,6 +63,7 @@ __all__ = [
     "MissingFileError",
     "ModelFileError",
     "OutputExistsError",
+    "Specimen",
     "TrainingDataError",
     "TumorMap",
     "TumorModel",
@@ -69,6 +72,7 @@ __all__ = [
     "calibrate",
     "calibrate_capture",
     "classify_cube",
+    "evaluate",
     "knn_filter",
     "load_model",
     "majority_filter",

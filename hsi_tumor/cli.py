@@ -1,22 +1,40 @@
 """The ``hsi-tumor`` command.
 
-``hsi-tumor info CUBE`` summarises a cube file or capture folder; ``hsi-tumor demo`` runs the
-demo job. Bad input ends with a one-line message and exit code 2 (``--debug`` shows the
-traceback); progress and notes go to stderr through logging (``--quiet`` silences them).
+::
+
+    hsi-tumor info CUBE                                  # what a cube file or capture holds
+    hsi-tumor calibrate CAPTURE_FOLDER -o reflectance.hdr
+    hsi-tumor train cohort.csv -o model.htmodel --class-names 1=normal 2=tumor
+    hsi-tumor classify reflectance.hdr --model model.htmodel -o result/ --tissue-mask
+    hsi-tumor evaluate cohort.csv -o report/ --cv loo
+    hsi-tumor demo
+
+Bad input ends with a one-line message and exit code 2 (``--debug`` shows the traceback);
+progress bars, notes and warnings go to stderr (``--quiet`` silences them). Outputs are written
+atomically and never replace existing files unless ``--overwrite`` is given.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import os
 import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from tqdm.contrib.logging import logging_redirect_tqdm
 
-from hsi_tumor._shared.errors import HsiTumorError
+from hsi_tumor._shared.errors import (
+    CalibrationWarning,
+    CubeFormatError,
+    HsiTumorError,
+    InvalidOptionError,
+    OutputExistsError,
+)
 
 __all__ = ["main"]
 
@@ -56,29 +74,407 @@ def _info(args) -> int:
 
 
 def _demo(args) -> int:
-    from hsi_tumor._demo import run_demo
+    from hsi_tumor import _demo
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        result = run_demo(args.out, seed=args.seed)
-    capture = result["summary"]
-    tissue = result["tissue"]
-    print(
-        "hsi_tumor demo — SIMULATED data (hsi_tumor.datasets.simulate_specimen, not a measurement)"
-    )
-    print(f"capture folder: {result['capture']}")
-    print(repr(capture))
-    print("raw cube: " + _summary(capture.raw))
-    print("reflectance: " + repr(result["reflectance"]))
-    for w in caught:
-        print(f"  calibration: {w.message}")
-    print(f"tissue mask: {int(tissue.sum())} of {tissue.size} pixels")
-    print(f"pseudo-RGB image: {result['rgb']}")
+    result = _demo.run_demo(args.out, seed=args.seed, progress=not args.quiet)
+    evaluation = result["evaluation"]
+    print("hsi_tumor demo — SIMULATED data (hsi_tumor.datasets.simulate_cohort, not a measurement)")
+    print(f"captures: {len(result['captures'])} Specim-style folders under {args.out}/captures")
+    print(f"{_demo.CLASSIFIER.upper()} on {' → '.join(_demo.PREPROCESSING)}, {evaluation.scheme}:")
+    print(evaluation.to_markdown())
+    held = ", ".join(f"{k} {100 * v:.1f} %" for k, v in result["held_out_metrics"].items())
+    print(f"held-out specimen (new patient): {held}")
+    print(f"model: {result['model']}")
+    print(f"tumor map: {result['held_out']['labels']}")
+    print(f"report: {result['report']}")
     return 0
 
 
+# -- option parsing ----------------------------------------------------------------------------
+def _value(text: str):
+    """A --param value: int, float, true/false/none, else the text."""
+    for convert in (int, float):
+        try:
+            return convert(text)
+        except ValueError:
+            pass
+    return {"true": True, "false": False, "none": None}.get(text.strip().lower(), text)
+
+
+def _key_values(items: Sequence[str] | None, option: str, example: str) -> dict:
+    out: dict = {}
+    for item in items or ():
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise InvalidOptionError(
+                f"{item!r} is not KEY=VALUE",
+                field=option,
+                fix=f"write it as KEY=VALUE, e.g. {option} {example}",
+            )
+        out[key.strip()] = _value(value.strip())
+    return out
+
+
+def _classifier_name(name: str) -> str:
+    from hsi_tumor.models import CLASSIFIERS
+
+    if name not in CLASSIFIERS:
+        raise InvalidOptionError(
+            f"unknown classifier {name!r}",
+            field="--classifier",
+            fix=f"use one of: {', '.join(sorted(CLASSIFIERS))}",
+        )
+    return name
+
+
+def _preprocessing(items: Sequence[str] | None):
+    """``--preprocessing snv pca:n_components=10`` → train's ``preprocessing``; None = default."""
+    from hsi_tumor.models import PREPROCESSING
+
+    if items is None:
+        return None
+    if [i.strip().lower() for i in items] == ["none"]:
+        return ()
+    steps = []
+    for item in items:
+        name, _, params = item.partition(":")
+        name = name.strip()
+        if name not in PREPROCESSING:
+            raise InvalidOptionError(
+                f"unknown preprocessing step {name!r}",
+                field="--preprocessing",
+                fix=f"use names from: {', '.join(sorted(PREPROCESSING))} (or 'none'); "
+                "parameters as NAME:KEY=VALUE,KEY=VALUE",
+            )
+        if params:
+            kv = _key_values(params.split(","), "--preprocessing", "pca:n_components=10")
+            steps.append((name, kv))
+        else:
+            steps.append(name)
+    return steps
+
+
+def _class_names(items: Sequence[str] | None):
+    """``--class-names normal tumor`` (ascending ids) or ``--class-names 1=normal 2=tumor``."""
+    if not items:
+        return None
+    pairs = ["=" in item for item in items]
+    if not any(pairs):
+        return list(items)
+    names = {}
+    for item in items:
+        key, sep, name = item.partition("=")
+        try:
+            if not sep or not name.strip():
+                raise ValueError
+            names[int(key)] = name.strip()
+        except ValueError:
+            raise InvalidOptionError(
+                f"{item!r} is not ID=NAME",
+                field="--class-names",
+                fix="give every class as ID=NAME (e.g. 1=normal 2=tumor), or only names in "
+                "ascending id order",
+            ) from None
+    return names
+
+
+def _cv(text: str):
+    """--cv: loo, random or a number of folds (an argparse type: bad values are usage errors)."""
+    named = {"loo": "leave-one-patient-out", "leave-one-patient-out": "leave-one-patient-out"}
+    if text.strip().lower() in named:
+        return named[text.strip().lower()]
+    if text.strip().lower() == "random":
+        return "random"
+    try:
+        k = int(text)
+    except ValueError:
+        k = 0
+    if k < 2:
+        raise argparse.ArgumentTypeError(f"{text!r}: use loo, random or a number of folds ≥ 2")
+    return k
+
+
+def _refuse_existing(*paths: Path, overwrite: bool) -> None:
+    """Fail before the work, not after it: an output that exists (a non-empty folder)."""
+    if overwrite:
+        return
+    for path in paths:
+        if path.is_dir() and not any(path.iterdir()):
+            continue
+        if path.exists():
+            raise OutputExistsError(
+                "the output exists already",
+                file=path,
+                fix="choose another name, or pass --overwrite to replace it",
+            )
+
+
+@contextlib.contextmanager
+def _sklearn_errors():
+    """Turn scikit-learn's parameter validation errors (a bad --param value) into ours."""
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    try:
+        yield
+    except InvalidParameterError as exc:
+        raise InvalidOptionError(
+            str(exc), field="--param", fix="give a value the classifier accepts"
+        ) from None
+
+
+# -- subcommands -------------------------------------------------------------------------------
+def _calibrate(args) -> int:
+    from hsi_tumor.calibration import calibrate_capture
+    from hsi_tumor.io import read_capture, write_cube
+
+    out = Path(args.out)
+    if args.format is not None and not out.suffix:
+        out = out.with_name(out.name + {"envi": ".hdr", "hdf5": ".h5"}[args.format])
+    envi = args.format == "envi" or (args.format is None and out.suffix.lower() != ".h5")
+    partners = [out.with_suffix(".img" if out.suffix.lower() == ".hdr" else ".hdr")] if envi else []
+    _refuse_existing(out, *partners, overwrite=args.overwrite)
+    options = {"wavelengths": args.wavelengths} if args.wavelengths else {}
+    capture = read_capture(args.capture, **options)
+    calibration = {}
+    if args.saturation is not None:
+        calibration["saturation"] = args.saturation
+    if args.white_reflectance is not None:
+        calibration["white_reflectance"] = args.white_reflectance
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", CalibrationWarning)
+        cube = calibrate_capture(capture, **calibration)
+        write_cube(cube, out, format=args.format, overwrite=args.overwrite)
+    notes = [w for w in caught if issubclass(w.category, CalibrationWarning)]
+    for w in caught:
+        if w not in notes:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    rows, cols, bands = cube.shape
+    wl = cube.wavelengths
+    print(
+        f"calibrated {capture.folder} → {out}: {rows} x {cols} x {bands} float32 reflectance, "
+        f"{wl[0]:g}–{wl[-1]:g} nm" + ("; flagged pixel-bands are NaN" if notes else "")
+    )
+    for w in notes:
+        print(f"  note: {w.message}")
+    return 0
+
+
+def _print_training(model) -> None:
+    training = model.training
+    pixels = training.get("pixels", {})
+    per_class = ", ".join(f"{name} {sum(per.values())}" for name, per in pixels.items())
+    names = ", ".join(f"{k}={v}" for k, v in model.class_names.items())
+    steps = " → ".join([*model.preprocessing, model.classifier])
+    print(f"trained {steps}")
+    print(f"  classes: {names}")
+    print(f"  training pixels: {training.get('n_pixels', '?')} ({per_class})")
+    if model.patients:
+        print(f"  patients: {len(model.patients)} ({', '.join(model.patients)})")
+    tuning = training.get("tuning")
+    if tuning:
+        best = ", ".join(f"{k}={v}" for k, v in tuning["best_params"].items())
+        print(
+            f"  best parameters: {best}; cross-validated {tuning['scoring'].replace('_', ' ')} "
+            f"{tuning['best_score']:.3f} ({tuning['cv']})"
+        )
+    else:
+        print("  no hyperparameters tuned (fixed by --param or none to tune)")
+    if model.tumor_class is None:
+        print(
+            "  note: no class is named 'tumor', so no tumor probability map will be written; "
+            "name the classes with --class-names (e.g. --class-names 1=normal 2=tumor)"
+        )
+
+
+def _train(args) -> int:
+    from hsi_tumor.io import read_manifest
+    from hsi_tumor.models import save_model, train
+
+    out = Path(args.out)
+    _refuse_existing(out, overwrite=args.overwrite)
+    classifier = _classifier_name(args.classifier)
+    params = _key_values(args.param, "--param", "C=10")
+    preprocessing = _preprocessing(args.preprocessing)
+    class_names = _class_names(args.class_names)
+    specimens = read_manifest(args.manifest)
+    with _sklearn_errors():
+        model = train(
+            [s.cube for s in specimens],
+            [s.labels for s in specimens],
+            classifier=classifier,
+            classifier_params=params or None,
+            preprocessing=preprocessing,
+            class_names=class_names,
+            groups=[s.patient for s in specimens],
+            max_pixels_per_class=args.max_pixels_per_class,
+            random_state=args.seed,
+            n_jobs=args.jobs,
+        )
+    save_model(model, out, overwrite=args.overwrite)
+    _print_training(model)
+    print(f"wrote {out}")
+    return 0
+
+
+def _spatial_filter(result, cube, args):
+    """The HELICoiD chain: KNN filter of the probabilities guided by the cube's PC1, argmax."""
+    from hsi_tumor.inference import TumorMap
+    from hsi_tumor.spatial import knn_filter, principal_component_guide
+
+    if result.probabilities is None:
+        raise InvalidOptionError(
+            "the spatial filter averages class probabilities, and this model gives none",
+            field="--spatial-filter",
+            fix="leave out --spatial-filter, or train a classifier with probabilities",
+        )
+    region = result.valid.copy()
+    guide = principal_component_guide(cube, mask=region)
+    region &= np.isfinite(guide)
+    smooth = knn_filter(
+        result.probabilities,
+        guide,
+        n_neighbors=args.neighbors,
+        spatial_weight=args.spatial_weight,
+        mask=region,
+        n_jobs=args.jobs,
+    )
+    valid = region & np.isfinite(smooth).all(axis=2)
+    labels = np.zeros_like(result.labels)
+    labels[valid] = np.asarray(result.classes)[np.argmax(smooth[valid], axis=1)]
+    return TumorMap(
+        labels,
+        smooth,
+        result.classes,
+        result.class_names,
+        valid,
+        n_masked=result.n_masked,
+        n_invalid=result.n_invalid + int(np.sum(result.valid & ~valid)),
+    )
+
+
+def _classify(args) -> int:
+    from hsi_tumor.calibration import tissue_mask
+    from hsi_tumor.inference import classify_cube
+    from hsi_tumor.io import read_cube, read_labels, write_tumor_map
+    from hsi_tumor.models import load_model
+    from hsi_tumor.viz import pseudo_rgb
+
+    out = Path(args.out)
+    _refuse_existing(out, overwrite=args.overwrite)
+    model = load_model(args.model)
+    cube = read_cube(args.cube, **({"wavelengths": args.wavelengths} if args.wavelengths else {}))
+    mask = None
+    if args.mask:
+        mask = read_labels(args.mask) != 0
+        if mask.shape != cube.shape[:2]:
+            raise CubeFormatError(
+                f"the mask has {mask.shape} pixels, the cube {cube.shape[:2]}",
+                file=args.mask,
+                field="--mask",
+                fix="give a mask of the cube's rows and columns (nonzero = classify)",
+            )
+    if args.tissue_mask:
+        tissue = tissue_mask(cube)
+        mask = tissue if mask is None else mask & tissue
+    result = classify_cube(
+        cube,
+        model,
+        mask=mask,
+        resample=args.resample,
+        n_jobs=args.jobs,
+        progress=not args.quiet,
+    )
+    if args.spatial_filter:
+        result = _spatial_filter(result, cube, args)
+    background = pseudo_rgb(cube) if cube.wavelengths is not None else None
+    files = write_tumor_map(
+        result, out, format=args.format, background=background, overwrite=args.overwrite
+    )
+    counts = ", ".join(f"{name} {n}" for name, n in result.counts().items())
+    print(
+        f"classified {int(result.valid.sum())} of {result.labels.size} pixels: {counts}; "
+        f"{result.n_masked} masked, {result.n_invalid} invalid"
+    )
+    for kind, path in files.items():
+        print(f"  {kind}: {path}")
+    return 0
+
+
+def _evaluate(args) -> int:
+    from hsi_tumor.evaluation import evaluate, write_report
+    from hsi_tumor.io import read_manifest
+
+    out = Path(args.out)
+    _refuse_existing(out, overwrite=args.overwrite)
+    classifier = _classifier_name(args.classifier)
+    params = _key_values(args.param, "--param", "C=10")
+    preprocessing = _preprocessing(args.preprocessing)
+    class_names = _class_names(args.class_names)
+    specimens = read_manifest(args.manifest)
+    with _sklearn_errors():
+        evaluation = evaluate(
+            specimens,
+            classifier=classifier,
+            classifier_params=params or None,
+            preprocessing=preprocessing,
+            class_names=class_names,
+            cv=args.cv,
+            max_pixels_per_class=args.max_pixels_per_class,
+            random_state=args.seed,
+            n_bootstrap=args.bootstrap,
+            n_jobs=args.jobs,
+            progress=not args.quiet,
+        )
+    empty = out.is_dir() and not any(out.iterdir())  # a folder made for the report
+    report = write_report(evaluation, out, overwrite=args.overwrite or empty)
+    print(evaluation.to_markdown())
+    print(f"\nreport: {report}")
+    return 0
+
+
+# -- parser and entry point ----------------------------------------------------------------------
+def _add_model_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--classifier",
+        default="svm",
+        help="classifier name (default: svm): svm, linear-svm, lda, logistic, knn, "
+        "random-forest, pls-da, hist-gradient-boosting",
+    )
+    parser.add_argument(
+        "--preprocessing",
+        nargs="+",
+        metavar="STEP",
+        help="preprocessing steps in order, e.g. snv pca:n_components=10 (default: snv pca; "
+        "'none' for none)",
+    )
+    parser.add_argument(
+        "--param",
+        action="append",
+        metavar="KEY=VALUE",
+        help="classifier parameter (repeatable), e.g. --param C=10; fixed parameters are not tuned",
+    )
+    parser.add_argument(
+        "--class-names",
+        nargs="+",
+        metavar="NAME",
+        help="class names: ID=NAME pairs (1=normal 2=tumor) or names in ascending id order; "
+        "name the tumor class 'tumor'",
+    )
+    parser.add_argument(
+        "--max-pixels-per-class",
+        type=int,
+        metavar="N",
+        help="bound on training pixels per class (default: the classifier's)",
+    )
+    parser.add_argument("--jobs", type=int, metavar="N", help="parallel jobs (default: all)")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hsi-tumor", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="hsi-tumor",
+        description="Calibrate, train, classify and evaluate NIR hyperspectral tumor images.",
+        epilog="Run 'hsi-tumor COMMAND --help' for a command's options.",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress or notes on stderr")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -89,11 +485,137 @@ def build_parser() -> argparse.ArgumentParser:
         "--wavelengths", help="CSV band table (nm) supplying or overriding wavelengths"
     )
     info.set_defaults(func=_info)
-    demo = sub.add_parser("demo", help="run the demo on simulated data, writing under --out")
+
+    calibrate = sub.add_parser(
+        "calibrate", help="turn a Specim capture folder into a reflectance cube"
+    )
+    calibrate.add_argument("capture", metavar="CAPTURE_FOLDER", help="Specim capture folder")
+    calibrate.add_argument(
+        "-o", "--out", required=True, help="output cube: NAME.hdr (ENVI) or NAME.h5 (HDF5)"
+    )
+    calibrate.add_argument(
+        "--format",
+        choices=("envi", "hdf5"),
+        help="output format (default: from the extension; added when OUT has none)",
+    )
+    calibrate.add_argument(
+        "--saturation",
+        type=float,
+        metavar="N",
+        help="sensor's maximum count (e.g. 4095 for 12 bits; default: the dtype's maximum)",
+    )
+    calibrate.add_argument(
+        "--white-reflectance",
+        type=float,
+        metavar="R",
+        help="reflectance of the white panel (default: 1.0)",
+    )
+    calibrate.add_argument(
+        "--wavelengths", metavar="CSV", help="CSV band table (nm) overriding the headers'"
+    )
+    calibrate.add_argument("--overwrite", action="store_true", help="replace existing output")
+    calibrate.set_defaults(func=_calibrate)
+
+    train = sub.add_parser("train", help="train a classifier on the specimens of a manifest")
+    train.add_argument(
+        "manifest", help="CSV with columns cube, labels and optionally patient, name"
+    )
+    train.add_argument("-o", "--out", required=True, metavar="MODEL", help="model file to write")
+    _add_model_options(train)
+    train.add_argument("--seed", type=int, help="random seed (default: drawn and recorded)")
+    train.add_argument("--overwrite", action="store_true", help="replace an existing model")
+    train.set_defaults(func=_train)
+
+    classify = sub.add_parser("classify", help="classify a cube into tumor maps")
+    classify.add_argument("cube", help="calibrated cube (any format read_cube reads)")
+    classify.add_argument("--model", required=True, help="model file from 'hsi-tumor train'")
+    classify.add_argument(
+        "-o", "--out", required=True, metavar="OUTDIR", help="output folder (created)"
+    )
+    classify.add_argument(
+        "--format",
+        choices=("envi", "hdf5"),
+        default="envi",
+        help="format of the label and probability files (default: envi)",
+    )
+    classify.add_argument(
+        "--tissue-mask", action="store_true", help="classify only the tissue (tissue_mask)"
+    )
+    classify.add_argument(
+        "--mask", metavar="FILE", help="label/mask file: nonzero pixels are classified"
+    )
+    classify.add_argument(
+        "--resample",
+        action="store_true",
+        help="interpolate the cube onto the model's wavelengths when they differ",
+    )
+    classify.add_argument(
+        "--spatial-filter",
+        action="store_true",
+        help="HELICoiD KNN filter of the probabilities, guided by the cube's first "
+        "principal component",
+    )
+    classify.add_argument(
+        "--neighbors", type=int, default=40, metavar="K", help="KNN filter's K (default: 40)"
+    )
+    classify.add_argument(
+        "--spatial-weight",
+        type=float,
+        default=1.0,
+        metavar="LAMBDA",
+        help="KNN filter's weight of position against the guide (default: 1.0)",
+    )
+    classify.add_argument(
+        "--wavelengths", metavar="CSV", help="CSV band table (nm) overriding the cube's"
+    )
+    classify.add_argument("--jobs", type=int, metavar="N", help="threads (default: all cores)")
+    classify.add_argument(
+        "--overwrite", action="store_true", help="replace an existing output folder"
+    )
+    classify.set_defaults(func=_classify)
+
+    evaluate = sub.add_parser(
+        "evaluate", help="cross-validate by patient and write a report folder"
+    )
+    evaluate.add_argument("manifest", help="CSV with columns cube, labels, patient, ...")
+    evaluate.add_argument(
+        "-o", "--out", required=True, metavar="OUTDIR", help="report folder (created)"
+    )
+    _add_model_options(evaluate)
+    evaluate.add_argument(
+        "--cv",
+        type=_cv,
+        default="leave-one-patient-out",
+        metavar="loo|K|random",
+        help="loo: leave one patient out (default); K: K folds of patients; random: pixel "
+        "folds ignoring patients (optimistic)",
+    )
+    evaluate.add_argument(
+        "--bootstrap",
+        type=int,
+        default=2000,
+        metavar="N",
+        help="bootstrap resamples of patients for confidence intervals (default: 2000)",
+    )
+    evaluate.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    evaluate.add_argument(
+        "--overwrite", action="store_true", help="replace an existing report folder"
+    )
+    evaluate.set_defaults(func=_evaluate)
+
+    demo = sub.add_parser(
+        "demo",
+        help="the main job on simulated data: calibrate, evaluate by patient, train, classify "
+        "a held-out specimen, write the maps and a report under --out",
+    )
     demo.add_argument("--out", default="out", help="output folder (default: out)")
     demo.add_argument("--seed", type=int, default=0)
     demo.set_defaults(func=_demo)
     return parser
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"hsi-tumor: warning: {message}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -105,15 +627,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    if args.quiet:
-        logging.getLogger("hsi_tumor").setLevel(logging.ERROR)
+    # set every time: main() may run several times in one process (tests, notebooks)
+    logging.getLogger("hsi_tumor").setLevel(logging.ERROR if args.quiet else logging.NOTSET)
     try:
-        return args.func(args)
-    except HsiTumorError as exc:
+        with warnings.catch_warnings(), logging_redirect_tqdm():  # notes above progress bars
+            if args.quiet:
+                warnings.simplefilter("ignore")
+            else:
+                warnings.showwarning = _show_warning
+            return args.func(args)
+    except BrokenPipeError:  # the reader of our output went away (hsi-tumor ... | head)
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    except (HsiTumorError, OSError) as exc:  # OSError: permissions, a full disk (file named)
         if args.debug:
             raise
-        print(f"hsi-tumor: error: {exc}", file=sys.stderr)
+        message = " ".join(str(exc).split())  # one line, whatever the message holds
+        print(f"hsi-tumor: error: {message}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print("hsi-tumor: interrupted (no partial output is left)", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

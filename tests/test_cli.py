@@ -1,24 +1,42 @@
-"""The hsi-tumor command: info, demo, and one-line errors."""
+"""The hsi-tumor command: info, calibrate, train, classify, evaluate, demo; one-line errors."""
 
 from __future__ import annotations
+
+import csv
+import json
+import warnings
 
 import numpy as np
 import pytest
 
 import hsi_tumor as ht
 from hsi_tumor.cli import main
+from hsi_tumor.io import read_labels, write_labels
 
 
-def test_demo_writes_capture_and_picture(tmp_path, capsys):
+def test_demo_runs_the_main_job(tmp_path, capsys, monkeypatch):
+    """The demo's whole chain at a small size (``make demo`` runs the default size)."""
+    import functools
+
+    from hsi_tumor import _demo
+
+    small = functools.partial(_demo.run_demo, n_patients=3, shape=(40, 48), n_bands=40)
+    monkeypatch.setattr(_demo, "run_demo", small)
     assert main(["--quiet", "demo", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "SIMULATED data" in out and "128 rows x 160 cols x 100 bands" in out
-    assert (tmp_path / "demo_specimen_rgb.png").stat().st_size > 1000
-    reflectance = ht.calibrate_capture(tmp_path / "demo_specimen", saturation=4095)
-    tissue = ht.tissue_mask(reflectance)
-    spectra = reflectance.load().pixels()[tissue.ravel()]
-    mean = np.nanmean(spectra, axis=0)
-    # the simulated tissue shows the 1450 nm water band: darker there than at 1300 nm
+    assert "SIMULATED data" in out and "leave-one-patient-out (3 folds)" in out
+    assert "| P01 |" in out and "held-out specimen (new patient): accuracy" in out
+    report = (tmp_path / "report" / "report.md").read_text()
+    assert "SIMULATED" in report and "![ROC curves](roc.png)" in report
+    for name in ("roc.png", "confusion.png", "reliability.png", "patient_P01-1.png"):
+        assert (tmp_path / "report" / name).stat().st_size > 1000
+    labels = ht.io.read_labels(tmp_path / "held_out" / "labels.hdr")
+    assert labels.shape == (40, 48) and set(np.unique(labels)) <= {0, 1, 2}
+    model = ht.load_model(tmp_path / "model.htmodel")
+    assert model.patients == ("P01", "P02", "P03")
+    # the captures are real Specim folders, calibrated from disk: the water band shows
+    reflectance = ht.calibrate_capture(tmp_path / "captures" / "P01-1", saturation=4095)
+    mean = np.nanmean(reflectance.load().pixels()[(ht.tissue_mask(reflectance)).ravel()], axis=0)
     assert mean[reflectance.band_index(1450)] < 0.8 * mean[reflectance.band_index(1300)]
     assert main(["--quiet", "demo", "--out", str(tmp_path)]) == 0  # reruns replace cleanly
 
@@ -45,3 +63,204 @@ def test_info_of_a_capture(tmp_path, capsys):
     assert main(["info", str(tmp_path / "cap")]) == 0
     out = capsys.readouterr().out
     assert "Specim capture 'cap'" in out and "white: Cube(2 rows" in out
+
+
+# -- calibrate, train, classify, evaluate on a tiny simulated cohort ----------------------------
+
+
+@pytest.fixture(scope="module")
+def cohort(tmp_path_factory):
+    """Three simulated patients on disk: reflectance cubes, annotations, a manifest."""
+    folder = tmp_path_factory.mktemp("cohort")
+    simulated = ht.simulate_cohort(n_patients=3, seed=0, shape=(40, 48), n_bands=40)
+    rows = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ht.CalibrationWarning)
+        for s in simulated:
+            ht.write_cube(s.calibrate(), folder / f"{s.specimen_id}.hdr")
+            write_labels(s.annotation, folder / f"{s.specimen_id}_labels.hdr")
+            rows.append([f"{s.specimen_id}.hdr", f"{s.specimen_id}_labels.hdr", s.patient_id])
+    with open(folder / "cohort.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["cube", "labels", "patient"])
+        writer.writerows(rows)
+    simulated[0].write_capture(folder / "specimen")
+    return folder, simulated
+
+
+@pytest.fixture(scope="module")
+def model_file(cohort):
+    folder, _ = cohort
+    path = folder / "lda.htmodel"
+    code = main(
+        ["--quiet", "train", str(folder / "cohort.csv"), "-o", str(path), "--classifier", "lda"]
+        + ["--class-names", "1=normal", "2=tumor", "--seed", "0"]
+    )
+    assert code == 0
+    return path
+
+
+def error_line(capsys) -> str:
+    """The one line a failing command writes on stderr."""
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert err[0].startswith("hsi-tumor: error: ")
+    return err[0]
+
+
+def test_train_writes_a_model_and_summary(cohort, model_file, capsys, tmp_path):
+    model = ht.load_model(model_file)
+    assert model.classifier == "lda" and model.class_names == {1: "normal", 2: "tumor"}
+    assert model.patients == ("P01", "P02", "P03")
+    assert model.training["random_state"] == 0
+    assert model.training["invalid_left_out"] > 0  # NaN of saturated pixels: left out
+    folder, _ = cohort
+    out = tmp_path / "m.htmodel"
+    argv = ["--quiet", "train", str(folder / "cohort.csv"), "-o", str(out)]
+    argv += ["--classifier", "logistic", "--preprocessing", "snv", "pca:n_components=5"]
+    argv += ["--param", "C=10", "--class-names", "normal", "tumor", "--seed", "1"]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "snv → pca(n_components=5) → logistic" in text
+    assert "patients: 3 (P01, P02, P03)" in text and f"wrote {out}" in text
+    assert ht.load_model(out).pipeline[-1].C == 10
+    assert main(argv) == 2  # exists
+    assert "--overwrite" in error_line(capsys)
+    assert main([*argv, "--overwrite"]) == 0
+
+
+def test_train_tuned_svm(cohort, tmp_path, capsys):
+    folder, _ = cohort
+    argv = ["--quiet", "train", str(folder / "cohort.csv"), "-o", str(tmp_path / "svm")]
+    argv += ["--param", "C=10", "--param", "gamma=0.1", "--max-pixels-per-class", "200"]
+    assert main(argv) == 0
+    model = ht.load_model(tmp_path / "svm")
+    assert model.classifier == "svm"
+    assert "no class is named 'tumor'" in capsys.readouterr().out
+
+
+def test_classify_matches_the_library(cohort, model_file, tmp_path, capsys):
+    folder, _ = cohort
+    cube_path = folder / "P02-1.hdr"
+    argv = ["--quiet", "classify", str(cube_path), "--model", str(model_file)]
+    assert main([*argv, "-o", str(tmp_path / "out")]) == 0
+    expected = ht.classify_cube(ht.read_cube(cube_path), ht.load_model(model_file))
+    labels, names = read_labels(tmp_path / "out" / "labels.hdr", return_class_names=True)
+    np.testing.assert_array_equal(labels, expected.labels)
+    assert names == {1: "normal", 2: "tumor"}
+    probabilities = ht.read_cube(tmp_path / "out" / "probabilities.hdr").load().data
+    np.testing.assert_array_equal(probabilities, expected.probabilities)
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["counts"] == expected.counts() and summary["n_invalid"] == expected.n_invalid
+    out = capsys.readouterr().out
+    assert f"tumor {expected.counts()['tumor']}" in out and "classes.png" in out
+    # never silently replaced; --overwrite replaces
+    assert main([*argv, "-o", str(tmp_path / "out")]) == 2
+    line = error_line(capsys)
+    assert "exists" in line and str(tmp_path / "out") in line
+    assert main([*argv, "-o", str(tmp_path / "out"), "--overwrite", "--format", "hdf5"]) == 0
+    np.testing.assert_array_equal(read_labels(tmp_path / "out" / "labels.h5"), expected.labels)
+
+
+def test_classify_with_masks_and_spatial_filter(cohort, model_file, tmp_path):
+    folder, _ = cohort
+    cube_path = folder / "P01-1.hdr"
+    roi = np.zeros((40, 48), np.uint8)
+    roi[5:30, 10:40] = 1
+    np.save(tmp_path / "roi.npy", roi)
+    argv = ["--quiet", "classify", str(cube_path), "--model", str(model_file), "--tissue-mask"]
+    argv += ["--mask", str(tmp_path / "roi.npy"), "--spatial-filter", "--neighbors", "8"]
+    assert main([*argv, "-o", str(tmp_path / "out"), "--format", "hdf5"]) == 0
+    labels = read_labels(tmp_path / "out" / "labels.h5")
+    tissue = ht.tissue_mask(ht.read_cube(cube_path))
+    classified = labels > 0
+    assert classified.any() and not (classified & ~(tissue & (roi > 0))).any()
+    # the KNN-filtered probabilities are what the labels are the argmax of
+    probabilities = ht.read_cube(tmp_path / "out" / "probabilities.h5").load().data
+    np.testing.assert_array_equal(
+        labels[classified], np.argmax(probabilities[classified], axis=1) + 1
+    )
+    tumor = ht.read_cube(tmp_path / "out" / "tumor_probability.h5").load().data[..., 0]
+    np.testing.assert_array_equal(tumor, probabilities[..., 1])
+
+
+def test_calibrate_keeps_invalid_pixels_as_nan(cohort, tmp_path, capsys):
+    folder, simulated = cohort
+    argv = ["calibrate", str(folder / "specimen"), "--saturation", "4095"]
+    argv += ["--white-reflectance", str(simulated[0].camera.white_reflectance)]
+    assert main([*argv, "-o", str(tmp_path / "refl.hdr")]) == 0
+    out = capsys.readouterr().out
+    assert "40 x 48 x 40 float32 reflectance" in out and "note: calibrate:" in out
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ht.CalibrationWarning)
+        expected = simulated[0].calibrate().load()
+    written = ht.read_cube(tmp_path / "refl.hdr").load()
+    assert written.dtype == np.float32
+    np.testing.assert_array_equal(written.data, expected.data)  # NaN where invalid, too
+    assert np.array_equal(np.isnan(written.data), ~np.asarray(expected.valid))
+    assert np.isnan(written.data).any()
+    assert main([*argv, "-o", str(tmp_path / "refl"), "--format", "hdf5"]) == 0
+    np.testing.assert_array_equal(ht.read_cube(tmp_path / "refl.h5").load().data, expected.data)
+    assert main([*argv, "-o", str(tmp_path / "refl.hdr")]) == 2
+    assert "refl.hdr" in error_line(capsys)
+
+
+def test_evaluate_writes_a_report(cohort, tmp_path, capsys):
+    folder, _ = cohort
+    argv = ["--quiet", "evaluate", str(folder / "cohort.csv"), "-o", str(tmp_path / "report")]
+    argv += ["--classifier", "lda", "--class-names", "1=normal", "2=tumor", "--cv", "loo"]
+    assert main([*argv, "--bootstrap", "20"]) == 0
+    out = capsys.readouterr().out
+    assert "leave-one-patient-out" in out and "| P03 |" in out
+    assert (tmp_path / "report" / "report.md").is_file()
+    assert main([*argv, "--bootstrap", "20"]) == 2
+    assert "exists" in error_line(capsys)
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["train", "{folder}/missing.csv", "-o", "{tmp}/m"], "missing.csv"),
+        (["train", "{folder}/cohort.csv", "-o", "{tmp}/m", "--classifier", "svn"], "'svn'"),
+        (["train", "{folder}/cohort.csv", "-o", "{tmp}/m", "--param", "C"], "KEY=VALUE"),
+        (
+            ["train", "{folder}/cohort.csv", "-o", "{tmp}/m", "--classifier", "logistic"]
+            + ["--param", "C=-1"],
+            "--param",
+        ),
+        (["train", "{folder}/cohort.csv", "-o", "{tmp}/m", "--preprocessing", "snd"], "'snd'"),
+        (["train", "{folder}/bad.csv", "-o", "{tmp}/m"], "no 'labels' column"),
+        (
+            ["train", "{folder}/cohort.csv", "-o", "{tmp}/m", "--class-names", "1=a", "b"],
+            "ID=NAME",
+        ),
+        (["classify", "{tmp}/short.h5", "--model", "{model}", "-o", "{tmp}/o"], "wavelengths"),
+        (["classify", "{folder}/P01-1.hdr", "--model", "{folder}/cohort.csv", "-o", "{tmp}/o"], ""),
+        (
+            ["classify", "{folder}/P01-1.hdr", "--model", "{model}", "-o", "{tmp}/o"]
+            + ["--mask", "{tmp}/small.npy"],
+            "small.npy",
+        ),
+        (["calibrate", "{folder}/P01-1.hdr", "-o", "{tmp}/r.hdr"], "P01-1.hdr"),
+        (["evaluate", "{folder}/missing.csv", "-o", "{tmp}/r"], "missing.csv"),
+    ],
+)
+def test_bad_input_is_exit_2_and_one_line(cohort, model_file, tmp_path, capsys, args, expected):
+    folder, _ = cohort
+    (folder / "bad.csv").write_text("cube,patient\nP01-1.hdr,P01\n")
+    np.save(tmp_path / "small.npy", np.ones((3, 3), np.uint8))
+    cube = ht.read_cube(folder / "P01-1.hdr")
+    ht.write_cube(cube.sel(wavelengths=(900, 1600)), tmp_path / "short.h5")
+    argv = [a.format(folder=folder, tmp=tmp_path, model=model_file) for a in args]
+    assert main(["--quiet", *argv]) == 2
+    assert expected in error_line(capsys)
+    assert not (tmp_path / "m").exists() and not (tmp_path / "o").exists()
+    with pytest.raises(ht.HsiTumorError):
+        main(["--quiet", "--debug", *argv])
+
+
+def test_usage_errors_keep_argparse_behaviour(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["evaluate", "m.csv", "-o", "r", "--cv", "1"])
+    assert info.value.code == 2
+    assert "--cv" in capsys.readouterr().err

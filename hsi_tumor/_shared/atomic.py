@@ -19,13 +19,29 @@ from hsi_tumor._shared.errors import OutputExistsError
 __all__ = ["atomic_directory", "atomic_path"]
 
 
+def _umask() -> int:
+    """The process's umask, read without changing it where the OS allows (Linux)."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o022)  # elsewhere: the usual read-and-restore
+    os.umask(mask)
+    return mask
+
+
 def _temporary_sibling(path: Path, *, directory: bool) -> Path:
+    """A new, empty file or folder beside ``path``, with the permissions a plain ``open`` or
+    ``mkdir`` would give (``tempfile`` makes them private: 0600 / 0700)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     prefix = f".{path.name}."
     if directory:
-        return Path(tempfile.mkdtemp(prefix=prefix, suffix=".partial", dir=path.parent))
+        tmp = Path(tempfile.mkdtemp(prefix=prefix, suffix=".partial", dir=path.parent))
+        os.chmod(tmp, 0o777 & ~_umask())
+        return tmp
     fd, name = tempfile.mkstemp(prefix=prefix, suffix=".partial", dir=path.parent)
     os.close(fd)
+    os.chmod(name, 0o666 & ~_umask())
     return Path(name)
 
 

@@ -44,6 +44,7 @@ from hsi_tumor.datasets._simulate import (
     simulate_cohort,
     simulate_specimen,
 )
+from hsi_tumor.datasets._specimen import Specimen, as_specimens
 
 __all__ = [
     "BANDS",
@@ -52,9 +53,11 @@ __all__ = [
     "Camera",
     "SimulatedCohort",
     "SimulatedSpecimen",
+    "Specimen",
     "TissueComposition",
     "Tumor",
     "absorption",
+    "as_specimens",
     "band_averaged_absorption",
     "chromophore_absorption",
     "diffuse_reflectance",

@@ -3,10 +3,15 @@
 :func:`read_cube` picks a reader from the path through :data:`READERS` (one private module per
 format: ``_envi``, ``_specim``, ``_hdf5``, ``_matlab``, ``_numpy``); :func:`write_cube` writes ENVI
 or HDF5 atomically. :func:`read_capture` and :func:`write_capture` handle Specim capture folders.
+:func:`read_labels` and :func:`write_labels` handle label maps (ENVI classification images, HDF5,
+PNG/TIFF, NumPy, MATLAB); :func:`read_manifest` reads a cohort CSV as Specimens;
+:func:`write_tumor_map` writes a classification result (maps, overlays, summary) into a folder.
 """
 
 from hsi_tumor.io._envi import EnviReader, write_envi
 from hsi_tumor.io._hdf5 import HDF5_EXTENSIONS, HDF5Reader, write_hdf5
+from hsi_tumor.io._labels import read_labels, write_labels
+from hsi_tumor.io._manifest import read_manifest
 from hsi_tumor.io._matlab import MatlabReader
 from hsi_tumor.io._numpy import NumpyReader
 from hsi_tumor.io._registry import (
@@ -19,6 +24,7 @@ from hsi_tumor.io._registry import (
     write_cube,
 )
 from hsi_tumor.io._specim import Capture, SpecimReader, read_capture, write_capture
+from hsi_tumor.io._tumor_map import write_tumor_map
 
 # Order matters when guessing: a capture folder, then the formats known by their extension, then
 # ENVI, whose data files may have any extension (or none) beside their .hdr.
@@ -39,7 +45,11 @@ __all__ = [
     "CubeWriter",
     "read_capture",
     "read_cube",
+    "read_labels",
+    "read_manifest",
     "register_reader",
     "write_capture",
     "write_cube",
+    "write_labels",
+    "write_tumor_map",
 ]

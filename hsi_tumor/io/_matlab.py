@@ -86,6 +86,29 @@ def check_v5_structure(data: bytes, path: Path) -> None:
     walk(data, 128, len(data), 0, top=True)
 
 
+def load_v5(path: Path) -> dict[str, np.ndarray]:
+    """The variables of a MATLAB v5/v7 file (read whole; checked before scipy parses it)."""
+    import scipy.io
+
+    raw = path.read_bytes()
+    if raw[:4] != b"MATL" or raw[124:126] != b"\x00\x01":
+        raise CubeFormatError(
+            "not a MATLAB v5/v7 or v7.3 file (no 'MATLAB 5.0 MAT-file' header)",
+            file=path,
+            fix="save it from MATLAB with save(..., '-v7') or '-v7.3'",
+        )
+    check_v5_structure(raw, path)
+    try:
+        contents = scipy.io.loadmat(io.BytesIO(raw), squeeze_me=False, mat_dtype=False)
+    except Exception as exc:  # scipy raises ValueError, TypeError, OSError, MatReadError...
+        raise CubeFormatError(
+            f"cannot read as a MATLAB file ({type(exc).__name__}: {exc})",
+            file=path,
+            fix="the file is truncated or not a .mat file; save it again from MATLAB",
+        ) from None
+    return {k: v for k, v in contents.items() if not k.startswith("__")}
+
+
 class MatlabReader:
     """Reader for MATLAB ``.mat`` files holding a (rows, cols, bands) array."""
 
@@ -122,25 +145,7 @@ class MatlabReader:
         return self._open_v5(path, variable, wavelengths)
 
     def _open_v5(self, path: Path, variable, wavelengths) -> Cube:
-        import scipy.io
-
-        raw = path.read_bytes()
-        if raw[:4] != b"MATL" or raw[124:126] != b"\x00\x01":
-            raise CubeFormatError(
-                "not a MATLAB v5/v7 file (no 'MATLAB 5.0 MAT-file' header)",
-                file=path,
-                fix="save it from MATLAB with save(..., '-v7') or '-v7.3'",
-            )
-        check_v5_structure(raw, path)
-        try:
-            contents = scipy.io.loadmat(io.BytesIO(raw), squeeze_me=False, mat_dtype=False)
-        except Exception as exc:  # scipy raises ValueError, TypeError, OSError, MatReadError...
-            raise CubeFormatError(
-                f"cannot read as a MATLAB file ({type(exc).__name__}: {exc})",
-                file=path,
-                fix="the file is truncated or not a .mat file; save it again from MATLAB",
-            ) from None
-        names = {k: v for k, v in contents.items() if not k.startswith("__")}
+        names = load_v5(path)
         candidates = {
             k: v.shape
             for k, v in names.items()

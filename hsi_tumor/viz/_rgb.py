@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from hsi_tumor._shared.atomic import atomic_path
+from hsi_tumor._shared.errors import WavelengthError
 from hsi_tumor.cube import Cube
 
 __all__ = ["default_rgb_wavelengths", "pseudo_rgb", "save_rgb_png"]
@@ -66,7 +67,11 @@ def pseudo_rgb(
     if wavelengths is None:
         wavelengths = default_rgb_wavelengths(cube)
     if len(wavelengths) != 3:
-        raise ValueError(f"give three wavelengths (red, green, blue), got {len(wavelengths)}")
+        raise WavelengthError(
+            f"{len(wavelengths)} wavelengths given for a pseudo-RGB image",
+            field="wavelengths",
+            fix="give three wavelengths in nm: (red, green, blue)",
+        )
     idx = [cube.band_index(w) for w in wavelengths]
     channels = np.stack([np.asarray(cube.data[:, :, i], dtype=np.float64) for i in idx], axis=-1)
     out = np.zeros(channels.shape, dtype=np.float32)

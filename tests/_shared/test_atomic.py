@@ -37,3 +37,20 @@ def test_atomic_directory(tmp_path):
     with atomic_directory(target, overwrite=True) as tmp:
         (tmp / "b").write_text("2")
     assert sorted(p.name for p in target.iterdir()) == ["b"]
+
+
+def test_outputs_get_the_permissions_of_a_plain_open(tmp_path):
+    """tempfile makes private files (0600); outputs must be readable as a plain open's are."""
+    import os
+    import stat
+
+    with open(tmp_path / "plain", "w"):
+        pass
+    with atomic_path(tmp_path / "atomic") as tmp:
+        tmp.write_text("x")
+    with atomic_directory(tmp_path / "folder") as tmp:
+        (tmp / "f").write_text("x")
+    os.mkdir(tmp_path / "plain_folder")
+    mode = lambda p: stat.S_IMODE(os.stat(p).st_mode)  # noqa: E731
+    assert mode(tmp_path / "atomic") == mode(tmp_path / "plain")
+    assert mode(tmp_path / "folder") == mode(tmp_path / "plain_folder")

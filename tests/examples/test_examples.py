@@ -27,3 +27,11 @@ def test_read_and_view(tmp_path, capsys):
 def test_preprocessing_before_after(tmp_path):
     path = load("preprocessing_before_after").main(str(tmp_path))
     assert matplotlib.image.imread(path).shape[0] > 300
+
+
+def test_read_and_view_falls_back_to_a_simulated_capture(tmp_path, capsys):
+    module = load("read_and_view")
+    module.INDIAN_PINES = tmp_path / "absent"
+    path = module.main(str(tmp_path))
+    assert matplotlib.image.imread(path).shape[:2] == (128, 160)
+    assert "SIMULATED data" in capsys.readouterr().out

@@ -1,0 +1,176 @@
+"""Specimen: one annotated cube of one patient, the unit of training and evaluation."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from hsi_tumor._shared.errors import InvalidOptionError, TrainingDataError
+from hsi_tumor.cube import Cube
+
+__all__ = ["Specimen", "as_specimens"]
+
+
+@dataclass(eq=False)
+class Specimen:
+    """One calibrated cube of one patient with its annotation.
+
+    Attributes
+    ----------
+    cube : Cube
+        Calibrated cube (reflectance or absorbance), possibly lazy.
+    labels : ndarray of int, shape (rows, cols)
+        Annotation: 0 = unlabelled, other values are class ids (e.g. 1 = normal, 2 = tumor).
+    patient : str
+        Patient id. Evaluation never puts one patient's specimens on both sides of a split.
+    name : str
+        Specimen name, for reports (default: the patient id).
+    tumor_fraction : ndarray of float, shape (rows, cols), optional
+        Ground-truth fraction of each pixel that is tumor (0..1), where known (simulated data,
+        or a pathology map registered to the image). Enables the fuzzy Dice and area error.
+    tissue : ndarray of bool, shape (rows, cols), optional
+        The specimen's pixels, over which tumor fraction and area are compared. Default: every
+        pixel.
+    """
+
+    cube: Cube
+    labels: np.ndarray
+    patient: str
+    name: str = ""
+    tumor_fraction: np.ndarray | None = None
+    tissue: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        self.patient = str(self.patient)
+        self.name = str(self.name or self.patient)
+        self.labels = np.asarray(self.labels)
+        rows_cols = self.cube.shape[:2]
+        for field, value in (
+            ("labels", self.labels),
+            ("tumor_fraction", self.tumor_fraction),
+            ("tissue", self.tissue),
+        ):
+            if value is not None and np.shape(value) != rows_cols:
+                raise TrainingDataError(
+                    f"specimen {self.name!r}: {field} has shape {np.shape(value)}, the cube has "
+                    f"{rows_cols} pixels",
+                    field=field,
+                    fix="give a (rows, cols) map of the cube's size",
+                )
+        if self.tumor_fraction is not None:
+            self.tumor_fraction = np.asarray(self.tumor_fraction, dtype=np.float64)
+        if self.tissue is not None:
+            self.tissue = np.asarray(self.tissue, dtype=bool)
+
+    def __repr__(self) -> str:
+        rows, cols, bands = self.cube.shape
+        labelled = int(np.count_nonzero(self.labels))
+        return (
+            f"Specimen({self.name!r}, patient {self.patient!r}, {rows}x{cols}x{bands}, "
+            f"{labelled} labelled pixels"
+            + (", tumor fraction known" if self.tumor_fraction is not None else "")
+            + ")"
+        )
+
+
+def _from_simulated(specimen) -> Specimen:
+    """A simulated specimen as the lab would have it: calibrated raw capture, annotation.
+
+    The reflectance is computed once and kept (the raw cube is in memory anyway), so folds
+    that read it again do not calibrate again.
+    """
+    return Specimen(
+        cube=specimen.calibrate().load(),
+        labels=specimen.annotation,
+        patient=specimen.patient_id,
+        name=specimen.specimen_id,
+        tumor_fraction=specimen.tumor_fraction,
+        tissue=specimen.labels > 0,
+    )
+
+
+def as_specimens(
+    data,
+    label_maps: Sequence[np.ndarray] | None = None,
+    groups: Sequence | None = None,
+) -> list[Specimen]:
+    """Bring the forms a dataset can take to a list of :class:`Specimen`.
+
+    Parameters
+    ----------
+    data : sequence of Specimen, SimulatedCohort, sequence of SimulatedSpecimen, or cubes
+        Specimens as they are; simulated specimens are calibrated from their raw capture
+        (:meth:`~hsi_tumor.datasets.SimulatedSpecimen.calibrate`) and labelled with their
+        sparse pathologist-style ``annotation``, with the true tumor fraction kept; cubes (or
+        paths) need ``label_maps`` and ``groups``.
+    label_maps : sequence of ndarray, optional
+        One (rows, cols) label map per cube, when ``data`` holds cubes.
+    groups : sequence, optional
+        Patient id per cube, when ``data`` holds cubes. Default: each cube its own patient.
+
+    Returns
+    -------
+    list of Specimen
+    """
+    from hsi_tumor.datasets._simulate import SimulatedCohort, SimulatedSpecimen
+
+    if isinstance(data, (SimulatedCohort, SimulatedSpecimen, Specimen, Cube)):
+        data = list(data) if isinstance(data, SimulatedCohort) else [data]
+    data = list(data)
+    if not data:
+        raise TrainingDataError("no specimens given", field="data", fix="give at least one")
+    if label_maps is None:
+        if groups is not None:
+            raise InvalidOptionError(
+                "groups are only used with cubes and label_maps",
+                field="groups",
+                fix="set Specimen.patient instead",
+            )
+        out = []
+        for i, item in enumerate(data):
+            if isinstance(item, Specimen):
+                out.append(item)
+            elif isinstance(item, SimulatedSpecimen):
+                out.append(_from_simulated(item))
+            else:
+                raise InvalidOptionError(
+                    f"data[{i}] is a {type(item).__name__}; without label_maps every item must "
+                    "be a Specimen or a SimulatedSpecimen",
+                    field="label_maps",
+                    fix="give label_maps (and groups) with cubes, or wrap them as Specimen",
+                )
+        return out
+    from hsi_tumor.io import read_cube
+
+    label_maps = [label_maps] if isinstance(label_maps, np.ndarray) else list(label_maps)
+    if len(label_maps) != len(data):
+        raise TrainingDataError(
+            f"{len(label_maps)} label maps for {len(data)} cubes",
+            field="label_maps",
+            fix="give one (rows, cols) label map per cube, in the same order",
+        )
+    groups = list(range(len(data))) if groups is None else list(groups)
+    if len(groups) != len(data):
+        raise TrainingDataError(
+            f"{len(groups)} patient ids for {len(data)} cubes",
+            field="groups",
+            fix="give one patient id per cube",
+        )
+    out = []
+    for i, (cube, labels, patient) in enumerate(zip(data, label_maps, groups, strict=True)):
+        if isinstance(cube, (str, os.PathLike)):
+            name = os.path.basename(os.fspath(cube))
+            cube = read_cube(cube)
+        else:
+            name = f"cube {i}"
+        if not isinstance(cube, Cube):
+            raise InvalidOptionError(
+                f"data[{i}] is a {type(cube).__name__}, not a Cube or a path",
+                field="data",
+                fix="wrap arrays as hsi_tumor.Cube(array, wavelengths) or give file paths",
+            )
+        out.append(Specimen(cube, labels, str(patient), name=name))
+    return out

@@ -1,0 +1,171 @@
+"""write_report: an evaluation as a Markdown report with its figures and a metrics JSON."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+
+from hsi_tumor._shared.atomic import atomic_directory
+from hsi_tumor.evaluation._evaluate import Evaluation
+
+logger = logging.getLogger("hsi_tumor.evaluation")
+
+__all__ = ["write_report"]
+
+#: Metrics shown in each per-patient report figure.
+FIGURE_METRICS = ("accuracy", "sensitivity", "specificity", "roc_auc", "fuzzy_dice")
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "specimen"
+
+
+def write_report(
+    evaluation: Evaluation,
+    out_dir: str | os.PathLike,
+    *,
+    title: str = "Tumor classification: evaluation",
+    notes: str | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Write an evaluation as ``report.md`` with its figures and ``metrics.json``.
+
+    The folder holds: ``report.md`` (scheme, classifier, preprocessing, the folds, the metrics
+    tables with 95 % intervals, the figures), ``metrics.json`` (:meth:`Evaluation.to_dict`),
+    ``roc.png`` (per patient and pooled), ``confusion.png``, ``reliability.png`` (calibration
+    of the tumor probability) and, when the evaluation kept its maps (``keep_maps=True``),
+    one ``patient_<specimen>.png`` report figure per test specimen. The folder is written
+    beside its final name and renamed when complete.
+
+    Parameters
+    ----------
+    evaluation : Evaluation
+    out_dir : path-like
+    title : str
+    notes : str, optional
+        Markdown put under the title (e.g. where the data comes from).
+    overwrite : bool, default=False
+        Replace an existing ``out_dir``.
+
+    Returns
+    -------
+    pathlib.Path
+        The ``report.md`` file.
+
+    Raises
+    ------
+    OutputExistsError
+        ``out_dir`` exists and ``overwrite`` is False.
+    """
+    from hsi_tumor import __version__
+    from hsi_tumor.viz import (
+        plot_confusion_matrix,
+        plot_patient_report,
+        plot_reliability,
+        plot_roc,
+        save_figure,
+    )
+
+    final = Path(out_dir)
+    with atomic_directory(final, overwrite=overwrite) as tmp:
+        figures: list[tuple[str, str]] = []
+        curves = evaluation.roc_curves()
+        if curves:
+            ax = plot_roc(curves, title="ROC: tumor vs rest, per patient and pooled")
+            save_figure(ax, tmp / "roc.png")
+            figures.append(("ROC curves", "roc.png"))
+        y = np.concatenate([p.y_true for p in evaluation.predictions])
+        yp = np.concatenate([p.y_pred for p in evaluation.predictions])
+        ok = yp > 0
+        ax = plot_confusion_matrix(
+            y[ok],
+            yp[ok],
+            labels=list(evaluation.classes),
+            class_names=evaluation.class_names,
+            normalize="true",
+            title="Confusion matrix (pooled test pixels)",
+        )
+        save_figure(ax, tmp / "confusion.png")
+        figures.append(("Confusion matrix", "confusion.png"))
+        if evaluation.reliability is not None:
+            y_tumor, score = (np.concatenate(v) for v in zip(*curves.values(), strict=True))
+            ax = plot_reliability(y_tumor, score, title="Calibration of the tumor probability")
+            save_figure(ax, tmp / "reliability.png")
+            figures.append(("Reliability (calibration) curve", "reliability.png"))
+        rows = {r["patient"]: r for r in evaluation.per_patient}
+        patient_figures = []
+        for pred in evaluation.predictions:
+            if pred.tumor_map is None:
+                continue
+            spec = pred.specimen
+            row = rows[spec.patient]
+            fig = plot_patient_report(
+                spec.cube,
+                pred.tumor_map,
+                labels=spec.labels,
+                metrics={m: row[m] for m in FIGURE_METRICS if m in row},
+                tumor_fraction=spec.tumor_fraction,
+                class_names=evaluation.class_names,
+                title=f"{spec.name} (patient {spec.patient}) — tested in a fold without it",
+            )
+            name = f"patient_{_safe(spec.name)}.png"
+            save_figure(fig, tmp / name)
+            patient_figures.append((spec.name, name))
+        text = json.dumps(evaluation.to_dict(), indent=2, allow_nan=False)
+        (tmp / "metrics.json").write_text(text + "\n", encoding="utf-8")
+        report = _markdown(evaluation, title, notes, figures, patient_figures, __version__)
+        (tmp / "report.md").write_text(report, encoding="utf-8")
+    logger.info("wrote the evaluation report %s", final / "report.md")
+    return final / "report.md"
+
+
+def _short(value) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
+def _markdown(evaluation, title, notes, figures, patient_figures, version) -> str:
+    today = datetime.date.today().isoformat()
+    lines = [f"# {title}", ""]
+    if notes:
+        lines += [notes.strip(), ""]
+    lines += [
+        f"hsi_tumor {version}, {today}. Classifier: **{evaluation.classifier}**; "
+        f"preprocessing: {', '.join(evaluation.preprocessing) or 'none'}; "
+        f"bootstrap seed {evaluation.random_state}.",
+        "",
+        "## Metrics",
+        "",
+        evaluation.to_markdown(),
+        "",
+        "Tumor is the positive class. Pixel metrics are computed on the annotated pixels of "
+        "the test specimens; `n_unclassified` pixels (NaN or saturated) are left out. Fuzzy "
+        "Dice and area error compare the tumor-probability map with the true tumor fraction "
+        "over the whole specimen, where it is known.",
+        "",
+        "## Folds",
+        "",
+        "| fold | training patients | test patients | training pixels | test pixels | tuned |",
+        "|---:|---|---|---:|---:|---|",
+    ]
+    for f in evaluation.folds:
+        tuned = ", ".join(f"{k}={_short(v)}" for k, v in (f.best_params or {}).items()) or "–"
+        lines.append(
+            f"| {f.index + 1} | {', '.join(f.train_patients)} | {', '.join(f.test_patients)} "
+            f"| {f.n_train_pixels} | {f.n_test_pixels} | {tuned} |"
+        )
+    lines += ["", "## Figures", ""]
+    for caption, name in figures:
+        lines += [f"### {caption}", "", f"![{caption}]({name})", ""]
+    if evaluation.reliability is not None:
+        lines += [f"Expected calibration error: {evaluation.reliability.ece:.3f}.", ""]
+    if patient_figures:
+        lines += ["## Per-specimen reports", ""]
+        for name, file in patient_figures:
+            lines += [f"### {name}", "", f"![{name}]({file})", ""]
+    return "\n".join(lines)

@@ -1,0 +1,285 @@
+"""Manifests: a CSV listing a cohort's cubes, label maps and patients, read as Specimens."""
+
+from __future__ import annotations
+
+import csv
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+
+from hsi_tumor._shared.errors import CubeFormatError, HsiTumorError, TrainingDataError
+from hsi_tumor.io._common import existing_file
+from hsi_tumor.io._labels import read_labels, read_map
+from hsi_tumor.io._registry import read_cube
+
+logger = logging.getLogger("hsi_tumor.io")
+
+__all__ = ["MANIFEST_COLUMNS", "read_manifest"]
+
+#: The columns a manifest may have; ``cube`` and ``labels`` are required.
+MANIFEST_COLUMNS = ("cube", "labels", "patient", "name", "tumor_fraction", "tissue")
+_REQUIRED = ("cube", "labels")
+
+
+class FiniteValues:
+    """The validity of a float cube stored with NaN where it is invalid: its finite values.
+
+    Calibration writes NaN where a pixel-band cannot be trusted (saturated, unusable
+    references); a file keeps the NaN but not the validity mask. Set as ``Cube.valid``, this
+    lazy view (``finite_means_valid``, as calibrated cubes have) tells training and
+    classification that those NaN are known invalid pixels, to be left out, not an error.
+    """
+
+    finite_means_valid = True
+    ndim = 3
+    storage_kind = "finite values"
+
+    def __init__(self, data) -> None:
+        self.data = data
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return tuple(self.data.shape)
+
+    @property
+    def dtype(self) -> np.dtype:
+        return np.dtype(bool)
+
+    def select(self, key) -> FiniteValues:
+        from hsi_tumor.cube import _select
+
+        return FiniteValues(_select(self.data, key))
+
+    def __getitem__(self, key) -> np.ndarray:
+        return np.isfinite(np.asarray(self.data[key]))
+
+    def __array__(self, dtype=None, copy=None):
+        from hsi_tumor._shared.arrays import materialize
+
+        valid = np.isfinite(materialize(self.data))
+        return valid if dtype is None else valid.astype(dtype)
+
+
+def _with_nan_as_invalid(cube):
+    """``cube`` whose NaN/inf values are marked invalid (float cubes without a valid mask)."""
+    from hsi_tumor.cube import Cube
+
+    if cube.valid is not None or cube.dtype.kind not in "fc":
+        return cube
+    return Cube(cube.data, cube.wavelengths, cube.metadata, valid=FiniteValues(cube.data))
+
+
+def _delimiter(first_line: str) -> str:
+    """',' unless the header only uses ';' (spreadsheets in many locales) or tabs."""
+    if "," in first_line:
+        return ","
+    for candidate in (";", "\t"):
+        if candidate in first_line:
+            return candidate
+    return ","
+
+
+def read_manifest(path: str | os.PathLike) -> list:
+    """Read a cohort manifest: one row per specimen, as :class:`~hsi_tumor.datasets.Specimen`.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A CSV file with a header row. Columns (any order, names case-insensitive):
+
+        ``cube`` (required)
+            The calibrated cube: any file :func:`hsi_tumor.read_cube` opens.
+        ``labels`` (required)
+            The label map: any file :func:`hsi_tumor.io.read_labels` reads (0 = unlabelled).
+        ``patient`` (optional)
+            Patient id; rows of one patient are never split apart in evaluation. Default: each
+            row its own patient (its name).
+        ``name`` (optional)
+            Specimen name for reports; default the ``cube`` cell without its extension.
+        ``tumor_fraction`` (optional)
+            A 2-D map (``.npy``, ``.npz``, ``.h5``, ...) of the tumor fraction (0..1) of each
+            pixel, where known; enables the fuzzy metrics of the evaluation.
+        ``tissue`` (optional)
+            A 2-D mask (nonzero = tissue) over which tumor area is compared.
+
+        Relative paths are relative to the manifest's folder. Empty cells of optional columns
+        mean "not given"; blank lines are skipped. The delimiter is ``,`` (or ``;``/tab when
+        the header uses only that).
+
+    Returns
+    -------
+    list of Specimen
+        Cubes opened lazily (memory-mapped or lazy HDF5); label maps in memory. NaN (and inf)
+        values of a float cube mark invalid pixel-bands, as :func:`hsi_tumor.calibrate` writes
+        them (saturated or without usable references): the cube's ``valid`` is its finite
+        values, so training leaves those pixels out (``model.training["invalid_left_out"]``)
+        instead of raising, and classification does not classify them.
+
+    Raises
+    ------
+    MissingFileError
+        If the manifest or a file it names does not exist (the message names the manifest,
+        the row and the column).
+    CubeFormatError
+        If a required column is missing, a row has no cube or labels, or a file cannot be
+        read.
+    TrainingDataError
+        If a label map or tumor fraction does not have its cube's rows and columns.
+
+    Examples
+    --------
+    A manifest::
+
+        cube,labels,patient
+        P01/reflectance.hdr,P01/labels.hdr,P01
+        P02/reflectance.hdr,P02/labels.hdr,P02
+    """
+    from hsi_tumor.datasets._specimen import Specimen
+
+    path = existing_file(path)
+    folder = path.parent
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CubeFormatError(
+            f"cannot read the manifest as UTF-8 text ({exc})",
+            file=path,
+            fix="save it as a CSV file (UTF-8)",
+        ) from None
+    lines = text.splitlines()
+    first = next((line for line in lines if line.strip()), "")
+    reader = csv.reader(lines, delimiter=_delimiter(first))
+    rows = [(reader.line_num, row) for row in reader]
+    rows = [(n, [cell.strip() for cell in row]) for n, row in rows if any(c.strip() for c in row)]
+    if not rows:
+        raise CubeFormatError(
+            "the manifest is empty",
+            file=path,
+            fix="write a header row 'cube,labels,patient' and one row per specimen",
+        )
+    header = [h.lower() for h in rows[0][1]]
+    for column in _REQUIRED:
+        if column not in header:
+            raise CubeFormatError(
+                f"no '{column}' column (the header is {', '.join(rows[0][1]) or 'empty'})",
+                file=path,
+                field=column,
+                fix="the first row names the columns: cube, labels and optionally patient, "
+                "name, tumor_fraction, tissue",
+            )
+    duplicated = sorted({h for h in header if h and header.count(h) > 1})
+    if duplicated:
+        raise CubeFormatError(
+            f"the column(s) {', '.join(duplicated)} appear twice",
+            file=path,
+            field=duplicated[0],
+            fix="give each column once",
+        )
+    unknown = [h for h in header if h not in MANIFEST_COLUMNS]
+    if unknown:
+        logger.warning(
+            "%s: column(s) %s ignored (known: %s)",
+            path,
+            ", ".join(repr(u) for u in unknown),
+            ", ".join(MANIFEST_COLUMNS),
+        )
+    if len(rows) == 1:
+        raise CubeFormatError(
+            "the manifest has a header but no specimen rows",
+            file=path,
+            fix="add one row per specimen",
+        )
+
+    specimens = []
+    names_seen: dict[str, int] = {}
+    for index, (line, cells) in enumerate(rows[1:], start=1):
+        where = f"row {index} (line {line})"
+        if len(cells) > len(header):
+            raise CubeFormatError(
+                f"{where} has {len(cells)} cells for {len(header)} columns",
+                file=path,
+                field=header[-1],
+                fix="quote cells that contain the delimiter, or remove the extra cells",
+            )
+        record = dict(zip(header, cells + [""] * (len(header) - len(cells)), strict=True))
+
+        def resolve(column: str, *, required: bool, where=where, record=record) -> Path | None:
+            value = record.get(column, "")
+            if not value:
+                if required:
+                    raise CubeFormatError(
+                        f"{where} has no {column}",
+                        file=path,
+                        field=column,
+                        fix=f"give the {column} file of every row",
+                    )
+                return None
+            candidate = Path(os.path.expanduser(value))
+            return candidate if candidate.is_absolute() else folder / candidate
+
+        def wrapped(exc: HsiTumorError, column: str, where=where) -> HsiTumorError:
+            inner = f"{exc.file}: " if exc.file else ""
+            inner += f"field '{exc.field}': " if exc.field else ""
+            return type(exc)(f"{where}: {inner}{exc.problem}", file=path, field=column, fix=exc.fix)
+
+        try:
+            cube = _with_nan_as_invalid(read_cube(resolve("cube", required=True)))
+        except HsiTumorError as exc:
+            if exc.file == os.fspath(path):
+                raise
+            raise wrapped(exc, "cube") from None
+        maps: dict[str, np.ndarray | None] = {}
+        for column, read in (
+            ("labels", read_labels),
+            ("tumor_fraction", read_map),
+            ("tissue", read_map),
+        ):
+            file = resolve(column, required=column == "labels")
+            try:
+                maps[column] = None if file is None else read(file)
+            except HsiTumorError as exc:
+                raise wrapped(exc, column) from None
+            value = maps[column]
+            if value is not None and value.shape != cube.shape[:2]:
+                raise TrainingDataError(
+                    f"{where}: the {column} map {file} has shape {value.shape}, the cube has "
+                    f"{cube.shape[:2]} pixels",
+                    file=path,
+                    field=column,
+                    fix=f"give a {column} map of the cube's rows and columns",
+                )
+        fraction = maps["tumor_fraction"]
+        if fraction is not None:
+            finite = fraction[np.isfinite(fraction)]
+            if finite.size and (finite.min() < 0 or finite.max() > 1):
+                raise CubeFormatError(
+                    f"{where}: the tumor fraction ranges {finite.min():g}..{finite.max():g}",
+                    file=path,
+                    field="tumor_fraction",
+                    fix="give fractions between 0 and 1",
+                )
+        name = record.get("name") or Path(record["cube"]).with_suffix("").as_posix()
+        patient = record.get("patient") or name
+        if not record.get("patient"):  # each row its own patient: keep the ids distinct
+            names_seen[patient] = names_seen.get(patient, 0) + 1
+            if names_seen[patient] > 1:
+                patient = f"{patient} (row {index})"
+        specimens.append(
+            Specimen(
+                cube,
+                maps["labels"],
+                patient,
+                name=name,
+                tumor_fraction=fraction,
+                tissue=None if maps["tissue"] is None else maps["tissue"] != 0,
+            )
+        )
+    logger.info(
+        "%s: %d specimens of %d patients",
+        path,
+        len(specimens),
+        len({s.patient for s in specimens}),
+    )
+    return specimens

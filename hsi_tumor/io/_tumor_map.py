@@ -1,0 +1,205 @@
+"""Writing a classification result (a :class:`~hsi_tumor.TumorMap`) as files for people and GIS.
+
+One folder per classified cube: the label map, the class probabilities, the tumor probability,
+PNG overlays and a JSON summary.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+
+from hsi_tumor._shared.atomic import atomic_directory
+from hsi_tumor._shared.errors import InvalidOptionError, OutputExistsError
+from hsi_tumor.cube import Cube
+from hsi_tumor.io._labels import write_labels
+from hsi_tumor.io._registry import write_cube
+
+logger = logging.getLogger("hsi_tumor.io")
+
+__all__ = ["TUMOR_MAP_FORMATS", "write_tumor_map"]
+
+#: Output formats of :func:`write_tumor_map` and the extension of their files.
+TUMOR_MAP_FORMATS = {"envi": ".hdr", "hdf5": ".h5"}
+
+
+def _summary(tumor_map, files: dict[str, str], format: str) -> dict:
+    names = {int(k): str(v) for k, v in tumor_map.class_names.items()}
+    classes = [int(c) for c in tumor_map.classes]
+    labels = np.asarray(tumor_map.labels)
+    valid = np.asarray(tumor_map.valid, dtype=bool)
+    counts = tumor_map.counts()
+    tumor = [c for c in classes if names.get(c, "").strip().lower() == "tumor"]
+    summary = {
+        "shape": [int(n) for n in labels.shape],
+        "classes": classes,
+        "class_names": {str(c): names.get(c, str(c)) for c in classes},
+        "counts": {name: int(n) for name, n in counts.items()},
+        "n_pixels": int(labels.size),
+        "n_classified": int(valid.sum()),
+        "n_masked": int(tumor_map.n_masked),
+        "n_invalid": int(tumor_map.n_invalid),
+        "tumor_class": tumor[0] if tumor else None,
+        "tumor_area_pixels": int(np.sum(valid & (labels == tumor[0]))) if tumor else None,
+        "format": format,
+        "files": files,
+    }
+    tumor_probability = tumor_map.tumor_probability
+    if tumor_probability is not None and valid.any():
+        summary["mean_tumor_probability"] = float(np.nanmean(tumor_probability[valid]))
+    return summary
+
+
+def write_tumor_map(
+    tumor_map,
+    out_dir: str | os.PathLike,
+    *,
+    format: str = "envi",
+    background=None,
+    overwrite: bool = False,
+) -> dict[str, Path]:
+    """Write a classification result into a new folder: maps, overlays and a summary.
+
+    Parameters
+    ----------
+    tumor_map : TumorMap
+        From :func:`hsi_tumor.classify_cube`.
+    out_dir : str or os.PathLike
+        The folder to create. It is written under a temporary name and renamed into place
+        when complete, so a folder of that name is always whole.
+    format : {'envi', 'hdf5'}, default='envi'
+        Format of the label and probability files.
+    background : array of shape (rows, cols, 3) or Cube, optional
+        An RGB image in [0, 1] to draw the overlays on, e.g. ``hsi_tumor.pseudo_rgb(cube)``
+        (a Cube is shown that way); it is saved too, as ``background.png``. Without it the
+        overlays are on black.
+    overwrite : bool, default=False
+        Replace an existing folder (an existing *empty* folder is always used).
+
+    Returns
+    -------
+    dict of str to pathlib.Path
+        The files written, by kind: ``labels``, ``probabilities`` and ``tumor_probability``
+        (ENVI headers or HDF5 files; the probability files only when the model gives
+        probabilities, the tumor one only when a class is named "tumor"), ``classes_png``,
+        ``tumor_probability_png``, ``background_png`` (with ``background``) and ``summary``.
+
+    Raises
+    ------
+    OutputExistsError
+        If ``out_dir`` exists (and is not an empty folder) and ``overwrite`` is False.
+    InvalidOptionError
+        If ``format`` is unknown or ``background`` has the wrong shape.
+
+    Notes
+    -----
+    Files in ``out_dir`` (``.hdr`` + ``.img`` pairs for ENVI, ``.h5`` for HDF5):
+
+    - ``labels``: the class id of each pixel, 0 where not classified, as an ENVI
+      classification image with class names and colours (HDF5: dataset ``labels``), read
+      back by :func:`hsi_tumor.io.read_labels`;
+    - ``probabilities``: float32 (rows, cols, n_classes), one band per class in ``classes``
+      order, band names the class names, NaN where not classified. The bands are classes,
+      not wavelengths: ENVI ``wavelength units = Index`` (HDF5 ``wavelength_units = 'index'``)
+      and no wavelength axis, so :func:`hsi_tumor.read_cube` reads it back with
+      ``wavelengths=None``;
+    - ``tumor_probability``: the tumor class's band alone (one band);
+    - ``classes.png`` (:func:`hsi_tumor.viz.class_overlay`) and ``tumor_probability.png``
+      (:func:`hsi_tumor.viz.probability_overlay`, 0 to 1, ``inferno``);
+    - ``summary.json``: shape, classes and names, classified pixels per class, ``n_masked``,
+      ``n_invalid``, the tumor class and its area in pixels, the mean tumor probability, and
+      the files.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import hsi_tumor as ht
+    >>> from hsi_tumor.io import write_tumor_map
+    >>> spec = ht.simulate_specimen(seed=0, shape=(40, 48), n_bands=40)
+    >>> cube = spec.calibrate()
+    >>> model = ht.train(cube, spec.annotation, classifier="lda", random_state=0,
+    ...                  class_names={1: "normal", 2: "tumor"})
+    >>> result = ht.classify_cube(cube, model, mask=spec.labels > 0)
+    >>> out = os.path.join(tempfile.mkdtemp(), "result")
+    >>> files = write_tumor_map(result, out, background=ht.pseudo_rgb(cube))
+    >>> sorted(path.name for path in files.values())  # doctest: +NORMALIZE_WHITESPACE
+    ['background.png', 'classes.png', 'labels.hdr', 'probabilities.hdr', 'summary.json',
+     'tumor_probability.hdr', 'tumor_probability.png']
+    """
+    from hsi_tumor.viz import class_overlay, probability_overlay, save_rgb_png
+
+    if format not in TUMOR_MAP_FORMATS:
+        raise InvalidOptionError(
+            f"unknown format {format!r}",
+            field="format",
+            fix=f"use one of: {', '.join(TUMOR_MAP_FORMATS)}",
+        )
+    out_dir = Path(out_dir)
+    labels = np.asarray(tumor_map.labels)
+    if isinstance(background, Cube):
+        from hsi_tumor.viz import pseudo_rgb
+
+        background = pseudo_rgb(background)
+    if background is not None:
+        background = np.asarray(background)
+        if background.shape != (*labels.shape, 3):
+            raise InvalidOptionError(
+                f"the background has shape {background.shape}; the map needs {(*labels.shape, 3)}",
+                field="background",
+                fix="pass an RGB image of the cube, e.g. hsi_tumor.pseudo_rgb(cube)",
+            )
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputExistsError(
+            "a file of that name exists; the output is a folder",
+            file=out_dir,
+            fix="choose another output folder name",
+        )
+    if out_dir.is_dir() and not any(out_dir.iterdir()):
+        overwrite = True  # an empty folder made for the output
+    ext = TUMOR_MAP_FORMATS[format]
+    names = {int(k): str(v) for k, v in tumor_map.class_names.items()}
+    classes = [int(c) for c in tumor_map.classes]
+    band_names = np.array([names.get(c, str(c)) for c in classes])
+    relative: dict[str, str] = {}
+    with atomic_directory(out_dir, overwrite=overwrite) as tmp:
+
+        def record(kind: str, path: Path) -> None:
+            relative[kind] = path.name
+
+        record("labels", write_labels(labels, tmp / f"labels{ext}", class_names=names))
+        probabilities = tumor_map.probabilities
+        if probabilities is not None:
+            path = tmp / f"probabilities{ext}"
+            cube = Cube(
+                np.asarray(probabilities, dtype=np.float32),
+                None,
+                {"band_names": band_names, "description": "class probabilities (hsi_tumor)"},
+            )
+            write_cube(cube, path, **({"dataset": "probabilities"} if format == "hdf5" else {}))
+            record("probabilities", path)
+        tumor_probability = tumor_map.tumor_probability
+        if tumor_probability is not None:
+            path = tmp / f"tumor_probability{ext}"
+            cube = Cube(
+                np.asarray(tumor_probability, dtype=np.float32)[..., np.newaxis],
+                None,
+                {"band_names": ["tumor"], "description": "tumor probability (hsi_tumor)"},
+            )
+            write_cube(cube, path, **({"dataset": "tumor_probability"} if format == "hdf5" else {}))
+            record("tumor_probability", path)
+        overlay = class_overlay(labels, background=background, class_names=names)
+        record("classes_png", save_rgb_png(overlay, tmp / "classes.png"))
+        if tumor_probability is not None:
+            overlay = probability_overlay(tumor_probability, background=background)
+            record("tumor_probability_png", save_rgb_png(overlay, tmp / "tumor_probability.png"))
+        if background is not None:
+            record("background_png", save_rgb_png(background, tmp / "background.png"))
+        summary = _summary(tumor_map, dict(relative), format)
+        (tmp / "summary.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
+        relative["summary"] = "summary.json"
+    logger.info("wrote %s: %s", out_dir, ", ".join(relative.values()))
+    return {kind: out_dir / name for kind, name in relative.items()}

@@ -1,0 +1,54 @@
+"""Specimen and as_specimens: the forms a dataset can take."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import hsi_tumor as ht
+from hsi_tumor._shared.errors import InvalidOptionError, TrainingDataError
+from hsi_tumor.datasets import Specimen, as_specimens
+
+
+@pytest.fixture(scope="module")
+def cohort():
+    return ht.simulate_cohort(2, seed=0, shape=(24, 30), n_bands=16)
+
+
+def test_simulated_specimens_are_calibrated_and_annotated(cohort):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ht.CalibrationWarning)
+        specimens = as_specimens(cohort)
+        expected = cohort[1].calibrate().load().data
+    assert [s.patient for s in specimens] == cohort.patient_ids
+    np.testing.assert_array_equal(specimens[1].labels, cohort[1].annotation)
+    np.testing.assert_array_equal(specimens[1].cube.load().data, expected)
+    np.testing.assert_array_equal(specimens[1].tissue, cohort[1].labels > 0)
+    assert specimens[0].tumor_fraction is not None and "tumor fraction known" in repr(specimens[0])
+
+
+def test_cubes_with_label_maps_and_groups(tmp_path):
+    cube = ht.Cube(np.ones((3, 4, 2)), [1000, 1100])
+    ht.write_cube(cube, tmp_path / "a.h5")
+    labels = np.ones((3, 4), int)
+    out = as_specimens([cube, tmp_path / "a.h5"], [labels, labels], groups=["p", "p"])
+    assert [s.patient for s in out] == ["p", "p"] and out[1].name == "a.h5"
+    assert [s.patient for s in as_specimens([cube], [labels])] == ["0"]
+
+
+def test_bad_forms():
+    cube = ht.Cube(np.ones((3, 4, 2)), [1000, 1100])
+    with pytest.raises(TrainingDataError, match="labels has shape"):
+        Specimen(cube, np.ones((4, 3)), "p")
+    with pytest.raises(InvalidOptionError, match="label_maps"):
+        as_specimens([cube])
+    with pytest.raises(TrainingDataError, match="2 label maps for 1 cubes"):
+        as_specimens([cube], [np.ones((3, 4))] * 2)
+    with pytest.raises(TrainingDataError, match="patient ids"):
+        as_specimens([cube], [np.ones((3, 4))], groups=["a", "b"])
+    with pytest.raises(InvalidOptionError, match="groups"):
+        as_specimens([Specimen(cube, np.ones((3, 4)), "p")], groups=["p"])
+    with pytest.raises(TrainingDataError, match="no specimens"):
+        as_specimens([])

@@ -1,0 +1,116 @@
+"""write_tumor_map: a classification result as files (maps, overlays, summary), atomically."""
+
+from __future__ import annotations
+
+import json
+
+import matplotlib.image
+import numpy as np
+import pytest
+
+import hsi_tumor as ht
+from hsi_tumor.inference import TumorMap
+from hsi_tumor.io import read_labels, write_tumor_map
+
+
+@pytest.fixture
+def tumor_map(rng) -> TumorMap:
+    shape = (6, 7)
+    tumor = rng.random(shape).astype(np.float32)
+    probabilities = np.stack([1 - tumor, tumor], axis=2)
+    valid = np.ones(shape, bool)
+    valid[0, :3] = False  # masked
+    valid[5, 6] = False  # invalid
+    probabilities[~valid] = np.nan
+    labels = np.where(valid, np.where(tumor > 0.5, 2, 1), 0).astype(np.uint8)
+    return TumorMap(labels, probabilities, np.array([1, 2]), {1: "normal", 2: "tumor"}, valid, 3, 1)
+
+
+@pytest.mark.parametrize(("format", "ext"), [("envi", ".hdr"), ("hdf5", ".h5")])
+def test_files_read_back_exactly(tmp_path, tumor_map, format, ext):
+    background = np.full((6, 7, 3), 0.5, np.float32)
+    files = write_tumor_map(tumor_map, tmp_path / "out", format=format, background=background)
+    assert set(files) == {
+        "labels",
+        "probabilities",
+        "tumor_probability",
+        "classes_png",
+        "tumor_probability_png",
+        "background_png",
+        "summary",
+    }
+    assert all(p.parent == tmp_path / "out" and p.is_file() for p in files.values())
+    assert files["labels"].name == f"labels{ext}"
+    labels, names = read_labels(files["labels"], return_class_names=True)
+    np.testing.assert_array_equal(labels, tumor_map.labels)
+    assert names == {1: "normal", 2: "tumor"}
+    probabilities = ht.read_cube(files["probabilities"])
+    assert probabilities.wavelengths is None and probabilities.dtype == np.float32
+    assert probabilities.metadata["band_names"].tolist() == ["normal", "tumor"]
+    np.testing.assert_array_equal(probabilities.load().data, tumor_map.probabilities)
+    tumor = ht.read_cube(files["tumor_probability"]).load().data[..., 0]
+    np.testing.assert_array_equal(tumor, tumor_map.tumor_probability)
+    for key in ("classes_png", "tumor_probability_png", "background_png"):
+        assert matplotlib.image.imread(files[key]).shape[:2] == (6, 7)
+    summary = json.loads(files["summary"].read_text())
+    tumor_area = int(np.sum(tumor_map.labels == 2))
+    assert summary["shape"] == [6, 7] and summary["classes"] == [1, 2]
+    assert summary["class_names"] == {"1": "normal", "2": "tumor"}
+    assert summary["counts"] == {"normal": 38 - tumor_area, "tumor": tumor_area}
+    assert (summary["n_masked"], summary["n_invalid"], summary["n_classified"]) == (3, 1, 38)
+    assert summary["tumor_class"] == 2 and summary["tumor_area_pixels"] == tumor_area
+    assert summary["files"]["labels"] == f"labels{ext}"
+
+
+def test_overlay_colours(tmp_path, tumor_map):
+    files = write_tumor_map(tumor_map, tmp_path / "out")  # no background: opaque on black
+    image = matplotlib.image.imread(files["classes_png"])[..., :3]
+    tumor = np.argwhere(tumor_map.labels == 2)[0]
+    np.testing.assert_allclose(image[tuple(tumor)], [214 / 255, 39 / 255, 40 / 255], atol=1e-6)
+    np.testing.assert_array_equal(image[0, 0], [0, 0, 0])  # not classified: background
+
+
+def test_without_probabilities_or_tumor_class(tmp_path, tumor_map):
+    tumor_map.class_names = {1: "grey matter", 2: "white matter"}
+    files = write_tumor_map(tumor_map, tmp_path / "a")
+    assert "tumor_probability" not in files and "tumor_probability_png" not in files
+    assert json.loads(files["summary"].read_text())["tumor_area_pixels"] is None
+    tumor_map.probabilities = None
+    files = write_tumor_map(tumor_map, tmp_path / "b", format="hdf5")
+    assert sorted(files) == ["classes_png", "labels", "summary"]
+
+
+def test_existing_output_is_kept_unless_overwrite(tmp_path, tumor_map):
+    out = tmp_path / "out"
+    out.mkdir()
+    write_tumor_map(tumor_map, out)  # an empty folder is used
+    (out / "mine.txt").write_text("keep")
+    with pytest.raises(ht.OutputExistsError, match="exists"):
+        write_tumor_map(tumor_map, out)
+    assert (out / "mine.txt").read_text() == "keep"
+    write_tumor_map(tumor_map, out, format="hdf5", overwrite=True)
+    assert (out / "labels.h5").exists() and not (out / "mine.txt").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]  # no temporaries left
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ht.OutputExistsError, match="is a folder"):
+        write_tumor_map(tumor_map, tmp_path / "file", overwrite=True)
+
+
+def test_a_failure_leaves_nothing(tmp_path, tumor_map, monkeypatch):
+    import hsi_tumor.viz
+
+    def broken(image, path):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(hsi_tumor.viz, "save_rgb_png", broken)
+    with pytest.raises(OSError, match="disk full"):
+        write_tumor_map(tumor_map, tmp_path / "out")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bad_options(tmp_path, tumor_map):
+    with pytest.raises(ht.InvalidOptionError, match="format"):
+        write_tumor_map(tumor_map, tmp_path / "out", format="tiff")
+    with pytest.raises(ht.InvalidOptionError, match="background"):
+        write_tumor_map(tumor_map, tmp_path / "out", background=np.zeros((6, 7)))
+    assert not (tmp_path / "out").exists()

@@ -10,8 +10,12 @@ the bench measures classification, not the search):
 
 The obvious way is ``pipeline.predict_proba(cube.reshape(-1, bands))`` (labels as its argmax,
 which is what ``predict`` returns for these models); ``classify_cube`` is run with its defaults
-(threads = cores). Prints throughput (pixels/s) of both, their ratio, peak extra memory
-(tracemalloc: numpy buffers, not the input) and the agreement of labels and probabilities.
+(threads = cores). Prints throughput (pixels/s) of both (``classify_cube``: best of 3), their
+ratio, peak extra memory (tracemalloc, in a separate run: numpy buffers, not the input) and the
+agreement of labels and probabilities.
+With numba installed (``pip install hsi_tumor[fast]``) the SVMs are classified twice, with the
+compiled kernel and with the numpy one (``_svm.USE_NUMBA`` off), both against the same
+obvious-way run; the load average is printed before and after (timings need a quiet machine).
 Run: ``python bench/bench_classify.py [--size ROWS COLS BANDS]``.
 """
 
@@ -27,16 +31,40 @@ import numpy as np
 
 import hsi_tumor as ht
 from hsi_tumor.datasets import CLASS_NAMES
+from hsi_tumor.inference import _svm
+from hsi_tumor.inference._fast import fast_predictor
 
 
-def measure(fn):
+def measure(fn, repeat: int = 1):
+    """``(result, best time, peak extra memory)``: timed ``repeat`` times, then run once more
+    under tracemalloc for the peak (tracing slows allocation-heavy code by a quarter)."""
+    seconds = np.inf
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        seconds = min(seconds, time.perf_counter() - t0)
     tracemalloc.start()
-    t0 = time.perf_counter()
     result = fn()
-    seconds = time.perf_counter() - t0
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     return result, seconds, peak
+
+
+def kernel_used(model: ht.TumorModel, cube: ht.Cube) -> str:
+    """Which evaluation ``classify_cube`` runs: numba or numpy RBF kernel, or another path."""
+    fast = fast_predictor(model.pipeline)
+    if fast is None:
+        return "scikit-learn"
+    part = fast._parts[0]
+    scorer = getattr(part, "member", part).scorer
+    if not isinstance(scorer, _svm.KernelScorer) or scorer.kernel != "rbf":
+        return "fast path"
+    pixels = np.ascontiguousarray(cube.data[:1].reshape(-1, cube.n_bands))
+    return "numba" if scorer._compiled_for(pixels) is not None else "numpy"
+
+
+def load() -> str:
+    return "load average " + ", ".join(f"{v:.2f}" for v in os.getloadavg())
 
 
 def obvious(cube: ht.Cube, model: ht.TumorModel):
@@ -59,7 +87,9 @@ def main() -> None:
     labels = spec.annotation
     n = rows * cols
     size = f"{cube.nbytes / 2**20:.0f} MiB"
-    print(f"cube {rows}x{cols}x{bands} float32 ({size}), {os.cpu_count()} cores")
+    print(f"cube {rows}x{cols}x{bands} float32 ({size}), {os.cpu_count()} cores, {load()}")
+    numba = _svm._compiled_kernels() is not None
+    print(f"numba kernels {'available' if numba else 'not installed'}")
 
     configs = [
         ("SNV→PCA(20)→RBF-SVM", dict(preprocessing=("snv", "pca"))),
@@ -83,22 +113,28 @@ def main() -> None:
         detail = ""
         if hasattr(final, "calibrated_classifiers_"):
             detail = f", {final.calibrated_classifiers_[0].estimator.support_.size} support vectors"
-        ht.classify_cube(cube[:8], model)  # warm-up (imports, caches)
+        kernels = ("numba", "numpy") if numba and kernel_used(model, cube) == "numba" else (None,)
         (ref_labels, ref_proba), t_obvious, m_obvious = measure(lambda m=model: obvious(cube, m))
-        result, t_lib, m_lib = measure(lambda m=model: ht.classify_cube(cube, m))
-        lib_labels = result.labels.reshape(-1)
-        lib_proba = result.probabilities.reshape(n, -1)
-        differ = int((lib_labels != ref_labels).sum())
         print(f"\n{name}{detail}")
-        for label, t, mem in (
-            ("obvious way  ", t_obvious, m_obvious),
-            ("classify_cube", t_lib, m_lib),
-        ):
-            print(f"  {label} {n / t:12,.0f} px/s  ({t:6.2f} s)  peak {mem / 2**20:7.1f} MiB")
         print(
-            f"  ratio {t_obvious / t_lib:.1f}x; labels differing: {differ} of {n}; max |Δp| "
-            f"{np.abs(lib_proba - ref_proba).max():.1e}"
+            f"  obvious way          {n / t_obvious:12,.0f} px/s  ({t_obvious:6.2f} s)  peak "
+            f"{m_obvious / 2**20:7.1f} MiB"
         )
+        for kernel in kernels:
+            _svm.USE_NUMBA = kernel != "numpy"
+            ht.classify_cube(cube[:8], model)  # warm-up (imports, compiled kernels)
+            result, t_lib, m_lib = measure(lambda m=model: ht.classify_cube(cube, m), repeat=3)
+            used = kernel_used(model, cube)
+            lib_labels = result.labels.reshape(-1)
+            lib_proba = result.probabilities.reshape(n, -1)
+            differ = int((lib_labels != ref_labels).sum())
+            print(
+                f"  classify_cube {f'({used})':7s}{n / t_lib:12,.0f} px/s  ({t_lib:6.2f} s)  peak "
+                f"{m_lib / 2**20:7.1f} MiB  ratio {t_obvious / t_lib:.1f}x; labels differing: "
+                f"{differ} of {n}; max |Δp| {np.abs(lib_proba - ref_proba).max():.1e}"
+            )
+        _svm.USE_NUMBA = True
+    print(f"\n{load()}")
 
 
 if __name__ == "__main__":

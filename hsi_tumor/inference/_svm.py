@@ -31,6 +31,10 @@ Kernels
     calibrated probabilities by 4e-5. Pixels farther than ``R + √(104/γ)`` from ``c`` (``R``
     the largest ``‖s − c‖``) have every kernel value below 2⁻¹⁴⁹, which float32 rounds to 0:
     their decision is ``b`` and they skip the products (background, far from all tissue).
+    With numba installed (``hsi_tumor[fast]``), RBF kernels after SNV (then a float64
+    affine tail, or at most one ``StandardScaler``) on float32 tiles run the same computation
+    as one compiled call per tile (:mod:`~hsi_tumor.inference._numba`: scikit-learn's SNV bit
+    for bit, a polynomial ``exp``); :data:`USE_NUMBA` switches it off.
     *Linear*: ``Σ α K(z, s) = z · Σ α s``: the support vectors collapse into one weight vector
     per pair, fused with the preprocessing by :class:`~hsi_tumor.inference._linear.LinearScorer`.
     *Polynomial* ``(γ z·s + c₀)^d`` and *sigmoid* ``tanh(γ z·s + c₀)`` are not translation
@@ -50,12 +54,16 @@ coefficient of a support vector over pairs; the two sums are two more columns of
 
 the terms being: rounding of ``z − c`` and of the exponent (a sum of ``p + 2`` terms) in
 float32; the float32 exponential (the float64 sum adds nothing of that order); the kernel
-values rounded to 0. Here ``c_p = 8 (1 + log₂(p) / 8)`` (32 times
-:func:`~hsi_tumor.inference._features.rounding_factor` of two sums; measured kernel errors stay
-below 1/30 of the bound). Pixels with a pair decision within ``e`` of 0 are near a tie.
+values rounded to 0 (the compiled kernel's ``exp``: ``e^−87`` for ``e^−104``). Here
+``c_p = 8 (1 + log₂(p) / 8)`` (32 times :func:`~hsi_tumor.inference._features.rounding_factor`
+of two sums; measured kernel errors stay below 1/30 of the bound). Pixels with a pair decision
+within ``e`` of 0 are near a tie.
 """
 
 from __future__ import annotations
+
+import functools
+import logging
 
 import numpy as np
 
@@ -69,6 +77,26 @@ KERNEL_CHUNK = 2**17
 
 #: ``exp(−UNDERFLOW)`` is below float32's smallest subnormal (2⁻¹⁴⁹ ≈ e^−103.3): it rounds to 0.
 UNDERFLOW = 104.0
+
+#: Evaluate RBF kernels after SNV with the compiled kernel of :mod:`._numba` when numba is
+#: installed and its SNV matches numpy's (tests and the bench switch it off to compare).
+USE_NUMBA = True
+
+logger = logging.getLogger(__name__)
+
+
+@functools.cache
+def _compiled_kernels():
+    """:mod:`hsi_tumor.inference._numba`, or None when numba is not installed or unusable."""
+    try:
+        from hsi_tumor.inference import _numba
+    except ImportError as exc:  # not installed (the optional extra), or not for this numpy
+        logger.debug("numba kernels unavailable (%s); using numpy", exc)
+        return None
+    except (RuntimeError, OSError) as exc:  # no writable cache directory for the kernels
+        logger.info("numba kernels unavailable (%s); using numpy", exc)
+        return None
+    return _numba
 
 
 def pairs(n_classes: int) -> list[tuple[int, int]]:
@@ -156,17 +184,35 @@ class KernelScorer:
             self._m_ext = np.hstack([self.m, m_abs[:, np.newaxis], (m_abs * sv_norm2)[:, None]])
             reach = np.sqrt(sv_norm2.max(initial=0.0)) + np.sqrt(UNDERFLOW / self.gamma)
             self._far2 = float(reach**2)
+            compiled = _compiled_kernels()
+            self._tile = None
+            if compiled is not None:  # None too when the chain is not the kernel's
+                self._tile = compiled.rbf_tile(
+                    steps, chain, self._centre, self._sv_t, self._m_ext, self._far2
+                )
         else:
             self._sv_t = np.ascontiguousarray(sv.T)
             self._sv_max = float(np.sqrt(np.einsum("ij,ij->i", sv, sv).max(initial=0.0)))
 
     def __call__(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if self.kernel != "rbf":
+            z, _ = self.stage(x)
+            return self._dot_kernel(z.astype(np.float64, copy=False))
+        compiled = self._compiled_for(x)
+        if compiled is not None:
+            sums, zz = compiled(x)
+            return self._rbf_result(sums, zz, _compiled_kernels().UNDERFLOW_ERROR)
         z, _ = self.stage(x)
-        if self.kernel == "rbf":
-            return self._rbf(z)
-        return self._dot_kernel(z.astype(np.float64, copy=False))
+        return self._rbf_result(*self._rbf_sums(z), np.exp(-UNDERFLOW))
 
-    def _rbf(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _compiled_for(self, x: np.ndarray):
+        """The compiled tile kernel (:mod:`._numba`) if it evaluates ``x``, else None."""
+        if USE_NUMBA and self._tile is not None and self._tile.accepts(x):
+            return self._tile
+        return None
+
+    def _rbf_sums(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``[K M, Σ|α|K, Σ|α|K‖s‖²]`` (n, n_pairs + 2) and ``‖z − c‖²`` of features ``z``."""
         n, p, n_pairs = z.shape[0], z.shape[1], self.m.shape[1]
         # [z − c, 1, ‖z − c‖²] in float32; z − c in float64, rounded once
         z1 = np.empty((n, p + 2), dtype=np.float32)
@@ -187,12 +233,20 @@ class KernelScorer:
             np.matmul(g, self._m_ext, out=out[start:stop])
         if out is not sums:
             sums[near] = out
+        return sums, zz
+
+    def _rbf_result(
+        self, sums: np.ndarray, zz: np.ndarray, underflow: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Decisions and their bound from the sums; ``underflow`` bounds a kernel value's
+        error where ``exp`` underflows."""
+        n_pairs = self.m.shape[1]
         dec = sums[:, :n_pairs]
         dec += self.b
         u1, u2 = sums[:, n_pairs], sums[:, n_pairs + 1]
         eps = float(np.finfo(np.float32).eps)
         err = self.gamma * 32 * rounding_factor(2, self._p + 2) * eps * (zz * u1 + u2)
-        err += 2 * eps * u1 + self._sum_abs * np.exp(-UNDERFLOW)
+        err += 2 * eps * u1 + self._sum_abs * underflow
         err *= SAFETY
         return dec, err[:, np.newaxis]
 

@@ -22,6 +22,7 @@ SECTIONS = (
     ("hsi_tumor.models", "Training and model files: `hsi_tumor.models`"),
     ("hsi_tumor.inference", "Classification: `hsi_tumor.inference`"),
     ("hsi_tumor.evaluation", "Evaluation: `hsi_tumor.evaluation`"),
+    ("hsi_tumor.distributed", "Batch work on Dask: `hsi_tumor.distributed`"),
     ("hsi_tumor.spatial", "Spatial post-processing: `hsi_tumor.spatial`"),
     ("hsi_tumor.viz", "Figures: `hsi_tumor.viz`"),
 )

@@ -14,6 +14,7 @@ The plain import API::
     ht.save_model(model, "model.htmodel")    # safe to share: no code runs on load
     smooth = ht.knn_filter(result.probabilities, ht.principal_component_guide(reflectance))
     scores = ht.evaluate(cohort, classifier="svm", cv="leave-one-patient-out")  # by patient
+    batch = ht.classify_many(paths, model, "maps/")   # many cubes on Dask: hsi_tumor[distributed]
 """
 
 from importlib.metadata import PackageNotFoundError, version
@@ -24,6 +25,7 @@ from hsi_tumor._shared.errors import (
     CubeFormatError,
     HsiTumorError,
     InvalidOptionError,
+    MissingDependencyError,
     MissingFileError,
     ModelFileError,
     OutputExistsError,
@@ -60,6 +62,7 @@ __all__ = [
     "CubeFormatError",
     "HsiTumorError",
     "InvalidOptionError",
+    "MissingDependencyError",
     "MissingFileError",
     "ModelFileError",
     "OutputExistsError",
@@ -91,3 +94,24 @@ __all__ = [
     "write_capture",
     "write_cube",
 ]
+
+#: Names resolved on first use: they need an optional dependency (an extra of hsi_tumor).
+_LAZY = {"classify_many": "hsi_tumor.distributed"}
+
+
+def __getattr__(name: str):
+    """``hsi_tumor.classify_many``: imported on first use, so hsi_tumor imports without dask."""
+    if name in _LAZY:
+        from hsi_tumor.distributed._cluster import require_distributed
+
+        require_distributed(f"hsi_tumor.{name}")  # MissingDependencyError naming the extra
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'hsi_tumor' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})

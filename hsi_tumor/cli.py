@@ -423,6 +423,7 @@ def _evaluate(args) -> int:
             random_state=args.seed,
             n_bootstrap=args.bootstrap,
             n_jobs=args.jobs,
+            client=args.scheduler,
             progress=not args.quiet,
         )
     empty = out.is_dir() and not any(out.iterdir())  # a folder made for the report
@@ -598,6 +599,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="bootstrap resamples of patients for confidence intervals (default: 2000)",
     )
     evaluate.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    evaluate.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run the folds on this Dask scheduler (e.g. tcp://10.0.0.5:8786; needs "
+        "hsi_tumor[distributed]); default: here",
+    )
     evaluate.add_argument(
         "--overwrite", action="store_true", help="replace an existing report folder"
     )

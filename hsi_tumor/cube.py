@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from hsi_tumor._shared.arrays import materialize, rows_per_tile
+from hsi_tumor._shared.arrays import is_dask_array, materialize, rows_per_tile
 from hsi_tumor._shared.errors import CubeFormatError, WavelengthError
 from hsi_tumor._shared.wavelengths import check_wavelengths
 
@@ -19,6 +19,8 @@ PER_BAND_METADATA = ("fwhm", "bbl", "band_names")
 
 
 def _is_lazy_array(data) -> bool:
+    if is_dask_array(data):
+        return True
     return hasattr(data, "select") and hasattr(data, "shape") and hasattr(data, "dtype")
 
 
@@ -33,14 +35,16 @@ def _format_bytes(n: int) -> str:
 class Cube:
     """A hyperspectral image: a (rows, cols, bands) array, its wavelengths in nm, and metadata.
 
-    The data may be an in-memory :class:`numpy.ndarray`, a :class:`numpy.memmap` of a file, or a
-    lazy HDF5 view; selecting rows, columns or a wavelength range returns a new :class:`Cube` over
-    the same storage and reads nothing. :meth:`load` reads the selection into memory.
+    The data may be an in-memory :class:`numpy.ndarray`, a :class:`numpy.memmap` of a file, a
+    lazy HDF5 view, or a :class:`dask.array.Array` (HDF5/zarr chunks, memory-map tiles, or any
+    dask computation); selecting rows, columns or a wavelength range returns a new :class:`Cube`
+    over the same storage and reads nothing. :meth:`load` reads the selection into memory.
 
     Parameters
     ----------
     data : array-like, shape (rows, cols, bands)
-        The image. Arrays and memory maps are kept as they are (no copy).
+        The image. Arrays, memory maps and dask arrays are kept as they are (no copy, nothing
+        computed).
     wavelengths : array-like, shape (bands,), or None
         Band centres in nm, strictly ascending. ``None`` for a cube of derived features that are
         not bands (principal-component scores, class probabilities).
@@ -148,11 +152,14 @@ class Cube:
 
     @property
     def storage(self) -> str:
-        """How the data is held: ``'in memory'``, ``'memory-mapped'`` or ``'lazy (HDF5)'``."""
+        """How the data is held: ``'in memory'``, ``'memory-mapped'``, ``'lazy (HDF5)'``,
+        ``'lazy (dask)'``, ..."""
         if isinstance(self.data, np.memmap):
             return "memory-mapped"
         if self.in_memory:
             return "in memory"
+        if is_dask_array(self.data):
+            return "lazy (dask)"
         return f"lazy ({getattr(self.data, 'storage_kind', type(self.data).__name__)})"
 
     # -- selection --------------------------------------------------------------------------
@@ -344,7 +351,7 @@ class Cube:
 def _select(data, key):
     """Index an array or lazy array by (rows, cols, bands) without reading, where possible."""
     rows, cols, bands = key
-    if isinstance(data, np.ndarray):
+    if isinstance(data, np.ndarray) or is_dask_array(data):  # (dask slices lazily)
         return data[rows, cols][:, :, bands]
     if isinstance(bands, slice):
         return data.select(key)

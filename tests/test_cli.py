@@ -215,6 +215,13 @@ def test_evaluate_writes_a_report(cohort, tmp_path, capsys):
     assert (tmp_path / "report" / "report.md").is_file()
     assert main([*argv, "--bootstrap", "20"]) == 2
     assert "exists" in error_line(capsys)
+    distributed = pytest.importorskip("distributed", reason="dask.distributed is not installed")
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        argv[argv.index("-o") + 1] = str(tmp_path / "on_cluster")
+        assert main([*argv, "--bootstrap", "20", "--scheduler", cluster.scheduler_address]) == 0
+    assert capsys.readouterr().out == out.replace("report/report.md", "on_cluster/report.md")
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,11 @@ its file. ``numpy``'s own copy of such a view walks the output in order and jump
 plane for every element it reads, which runs at a fraction of memory speed. :func:`materialize`
 copies tile by tile instead, one band plane at a time into a tile that stays in cache, on a few
 threads (numpy releases the GIL while it copies).
+
+A :mod:`dask.array` cube (e.g. ``dask.array.from_array`` over an HDF5 dataset, a zarr array or
+a memory map) is computed only where it is read: :func:`materialize` stores it chunk by chunk
+into the output, and :func:`aligned_tile_rows` makes tiles cover whole row chunks so that no
+chunk is computed twice. Dask itself is never imported here unless such an array is given.
 """
 
 from __future__ import annotations
@@ -18,7 +23,9 @@ from hsi_tumor._shared.errors import HsiTumorError
 
 __all__ = [
     "TILE_BYTES",
+    "aligned_tile_rows",
     "check_mask",
+    "is_dask_array",
     "materialize",
     "rows_per_tile",
     "split_key",
@@ -52,6 +59,33 @@ def split_key(key, shape: tuple[int, ...]) -> tuple[tuple, tuple]:
     return tuple(kept), tuple(squeeze)
 
 
+def is_dask_array(data) -> bool:
+    """True for a :class:`dask.array.Array` (checked by duck typing: dask is not imported)."""
+    return (
+        hasattr(data, "__dask_graph__")
+        and hasattr(data, "compute")
+        and isinstance(getattr(data, "chunks", None), tuple)
+        and hasattr(data, "shape")
+    )
+
+
+def aligned_tile_rows(data, tile_rows: int) -> int:
+    """``tile_rows`` rounded to whole row chunks of a dask array (unchanged for other arrays).
+
+    A row tile that cuts a chunk makes dask compute that chunk once per tile that touches it;
+    with regular row chunks (all equal but the last), tiles of ``k`` whole chunks compute each
+    chunk exactly once. Tiles grow to one chunk when a chunk holds more rows than ``tile_rows``
+    (then a tile takes a chunk's memory: choose the chunks accordingly).
+    """
+    if not is_dask_array(data):
+        return tile_rows
+    row_chunks = data.chunks[0]
+    if len(row_chunks) < 2 or len(set(row_chunks[:-1])) != 1 or row_chunks[-1] > row_chunks[0]:
+        return tile_rows  # irregular chunks: no tile size aligns with all of them
+    chunk = int(row_chunks[0])
+    return chunk * max(1, tile_rows // chunk)
+
+
 def rows_per_tile(shape: tuple[int, ...], itemsize: int, tile_bytes: int = TILE_BYTES) -> int:
     """Number of rows of a (rows, cols, bands) cube that fit in ``tile_bytes`` (at least 1)."""
     row_bytes = max(1, int(np.prod(shape[1:], dtype=np.int64)) * itemsize)
@@ -63,8 +97,9 @@ def materialize(data, *, dtype=None, out: np.ndarray | None = None) -> np.ndarra
 
     Parameters
     ----------
-    data : numpy.ndarray, numpy.memmap or lazy array
-        Any object with ``shape``, ``dtype`` and ``__getitem__`` over row slices.
+    data : numpy.ndarray, numpy.memmap, dask.array.Array or lazy array
+        Any object with ``shape``, ``dtype`` and ``__getitem__`` over row slices. A dask array
+        is computed chunk by chunk straight into the output (``dask.array.store``).
     dtype : numpy dtype, optional
         The output dtype (default: ``data``'s dtype in native byte order).
     out : numpy.ndarray, optional
@@ -76,6 +111,16 @@ def materialize(data, *, dtype=None, out: np.ndarray | None = None) -> np.ndarra
     """
     shape = tuple(data.shape)
     dtype = np.dtype(data.dtype if dtype is None else dtype).newbyteorder("=")
+    if is_dask_array(data):
+        if out is None and rows_per_tile(shape, dtype.itemsize) >= shape[0]:
+            return np.ascontiguousarray(data.compute(), dtype=dtype)  # small: one computation
+        if out is None:
+            out = np.empty(shape, dtype=dtype)
+        if out.size:
+            import dask.array
+
+            dask.array.store(data.astype(dtype, copy=False), out, lock=False)
+        return out
     read_into = getattr(data, "read_into", None)
     if read_into is not None:  # a lazy array that knows its own best reading order
         if out is None:

@@ -16,6 +16,7 @@ __all__ = [
     "CubeFormatError",
     "HsiTumorError",
     "InvalidOptionError",
+    "MissingDependencyError",
     "MissingFileError",
     "ModelFileError",
     "OutputExistsError",
@@ -105,6 +106,11 @@ class TrainingDataError(HsiTumorError, ValueError):
 
 class ModelFileError(HsiTumorError, ValueError):
     """A model file is corrupt, tampered with, from an unknown format, or holds untrusted types."""
+
+
+class MissingDependencyError(HsiTumorError, ImportError):
+    """An optional dependency needed for what was asked is not installed (the fix names the
+    extra to install)."""
 
 
 class CalibrationWarning(UserWarning):

@@ -8,6 +8,7 @@ from hsi_tumor.evaluation._evaluate import (
     Evaluation,
     Fold,
     Prediction,
+    compare,
     evaluate,
 )
 from hsi_tumor.evaluation._metrics import (
@@ -28,6 +29,7 @@ __all__ = [
     "Prediction",
     "ReliabilityCurve",
     "area_error",
+    "compare",
     "confusion_counts",
     "evaluate",
     "fuzzy_dice",

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from sklearn.model_selection import GroupKFold, LeaveOneGroupOut, StratifiedKFold
 
-from hsi_tumor._shared.errors import InvalidOptionError, TrainingDataError
+from hsi_tumor._shared.errors import InvalidOptionError, MissingDependencyError, TrainingDataError
 from hsi_tumor.datasets._specimen import Specimen, as_specimens
 from hsi_tumor.evaluation._calibration import ReliabilityCurve, reliability_curve
 from hsi_tumor.evaluation._metrics import (
@@ -27,7 +27,15 @@ from hsi_tumor.models._model import TUMOR, class_name_map
 
 logger = logging.getLogger("hsi_tumor.evaluation")
 
-__all__ = ["LEAVE_ONE_PATIENT_OUT", "RANDOM", "Evaluation", "Fold", "Prediction", "evaluate"]
+__all__ = [
+    "LEAVE_ONE_PATIENT_OUT",
+    "RANDOM",
+    "Evaluation",
+    "Fold",
+    "Prediction",
+    "compare",
+    "evaluate",
+]
 
 LEAVE_ONE_PATIENT_OUT = "leave-one-patient-out"
 #: Pixel-wise random folds: pixels of one patient on both sides, so optimistic.
@@ -384,6 +392,294 @@ def _interval(samples: np.ndarray) -> tuple[float, float]:
     return (float(lo), float(hi))
 
 
+@dataclass(frozen=True)
+class _Settings:
+    """What every fold of one configuration needs (sent to Dask workers as is)."""
+
+    classifier: Any
+    classifier_params: dict[str, Any] | None
+    preprocessing: Sequence | None
+    names: dict[int, str]
+    tumor_class: int | None
+    max_pixels_per_class: int | None
+    resample: bool
+    seed: int
+    keep_maps: bool
+    patient_wise: bool
+    n_jobs: int | None
+
+
+@dataclass(frozen=True)
+class _Tested:
+    """One specimen's test result from a fold: arrays only, no cube (cheap to send back)."""
+
+    index: int
+    flat: np.ndarray
+    y_true: np.ndarray
+    y_pred: np.ndarray
+    tumor_score: np.ndarray | None
+    tumor_map: TumorMap | None
+    fraction_sums: np.ndarray | None
+
+
+def _run_fold(k: int, specimens: list[Specimen], train_flat, test_flat, settings: _Settings):
+    """Train on one fold's training pixels, classify its test specimens.
+
+    Returns ``(fold, tested, preprocessing description, classifier name)``. A plain function
+    of its arguments, so it runs the same in this process and as a Dask task.
+    """
+    used = [i for i, f in enumerate(train_flat) if f is not None and f.size]
+    model = train(
+        [specimens[i].cube for i in used],
+        [_masked_labels(specimens[i], train_flat[i]) for i in used],
+        classifier=settings.classifier,
+        classifier_params=settings.classifier_params,
+        preprocessing=settings.preprocessing,
+        class_names=settings.names,
+        groups=[specimens[i].patient for i in used],
+        max_pixels_per_class=settings.max_pixels_per_class,
+        resample=settings.resample,
+        random_state=settings.seed + k,
+        n_jobs=settings.n_jobs,
+    )
+    tested = [i for i, f in enumerate(test_flat) if f is not None and f.size]
+    out = []
+    for i in tested:
+        spec, flat = specimens[i], test_flat[i]
+        whole = settings.patient_wise and (settings.keep_maps or spec.tumor_fraction is not None)
+        if whole:
+            mask = None if spec.tissue is None else spec.tissue | (spec.labels > 0)
+        else:
+            mask = np.zeros(spec.labels.size, dtype=bool)
+            mask[flat] = True
+            mask = mask.reshape(spec.labels.shape)
+        result = classify_cube(
+            spec.cube, model, mask=mask, resample=settings.resample, n_jobs=settings.n_jobs
+        )
+        score = sums = None
+        if settings.tumor_class is not None and result.probabilities is not None:
+            score = result.tumor_probability.reshape(-1)[flat].astype(np.float64)
+            if settings.patient_wise and spec.tumor_fraction is not None:
+                sums = fraction_sums(result.tumor_probability, spec.tumor_fraction, mask)
+        out.append(
+            _Tested(
+                i,
+                flat,
+                spec.labels.reshape(-1)[flat].astype(np.int64),
+                result.labels.reshape(-1)[flat].astype(np.int64),
+                score,
+                result if (settings.keep_maps and whole) else None,
+                sums,
+            )
+        )
+    fold = Fold(
+        k,
+        tuple(sorted({specimens[i].patient for i in used})),
+        tuple(sorted({specimens[i].patient for i in tested})),
+        int(model.training["n_pixels"]),
+        int(sum(t.flat.size for t in out)),
+        model.training.get("tuning", {}).get("best_params"),
+    )
+    return fold, out, model.preprocessing, model.classifier
+
+
+def _connect(client):
+    """``(client, owned)``: a ``distributed.Client`` as given, or one connected to an address."""
+    if client is None or not isinstance(client, str):
+        return client, False
+    try:
+        from distributed import Client
+    except ImportError as exc:
+        raise MissingDependencyError(
+            "a scheduler address was given but dask.distributed is not installed",
+            field="client",
+            fix="pip install 'hsi_tumor[distributed]'",
+        ) from exc
+    return Client(client), True
+
+
+def _run_all(jobs: list[tuple], specimens: list[Specimen], client, progress: bool) -> list:
+    """Run ``_run_fold(*job)`` for every job: here, or as Dask tasks on ``client``."""
+    bar = _progress(len(jobs), progress)
+    try:
+        if client is None:
+            results = []
+            for k, train_flat, test_flat, settings in jobs:
+                results.append(_run_fold(k, specimens, train_flat, test_flat, settings))
+                bar.update(1)
+            return results
+        from distributed import as_completed
+
+        shared = client.scatter(specimens, broadcast=False)
+        futures = [
+            client.submit(_run_fold, k, shared, tr, te, settings, pure=False)
+            for k, tr, te, settings in jobs
+        ]
+        for _ in as_completed(futures):
+            bar.update(1)
+        return client.gather(futures)
+    finally:
+        bar.close()
+
+
+_CONFIGURATION_KEYS = {"classifier", "classifier_params", "preprocessing", "max_pixels_per_class"}
+
+
+def compare(
+    data,
+    configurations: Sequence[dict[str, Any]],
+    label_maps: Sequence[np.ndarray] | None = None,
+    *,
+    groups: Sequence | None = None,
+    class_names=None,
+    cv: str | int = LEAVE_ONE_PATIENT_OUT,
+    resample: bool = False,
+    random_state: int = 0,
+    n_bootstrap: int = 2000,
+    keep_maps: bool = False,
+    n_jobs: int | None = None,
+    client=None,
+    progress: bool = False,
+) -> list[Evaluation]:
+    """Evaluate several classifier/preprocessing configurations on the same folds.
+
+    Every configuration sees exactly the same patient-wise folds and seeds, so the
+    differences between the returned evaluations come from the configurations alone. With a
+    Dask ``client``, the folds of all configurations run as tasks at once.
+
+    Parameters
+    ----------
+    data, label_maps, groups, class_names, cv, resample, random_state, n_bootstrap, keep_maps
+        As in :func:`evaluate`.
+    configurations : sequence of dict
+        Each a dict with any of ``classifier``, ``classifier_params``, ``preprocessing`` and
+        ``max_pixels_per_class`` (the arguments of :func:`hsi_tumor.train`), e.g.
+        ``[{"classifier": "svm"}, {"classifier": "random-forest", "preprocessing": ["snv"]}]``.
+    n_jobs : int, optional
+        Passed to training and classification (inside each task on a cluster).
+    client : distributed.Client or str, optional
+        Run the folds as Dask tasks on this client (or on the scheduler at this address);
+        results equal the local run's for the same ``random_state``. Default: run here.
+    progress : bool, default=False
+        A progress bar over the folds.
+
+    Returns
+    -------
+    list of Evaluation
+        One per configuration, in order.
+
+    Examples
+    --------
+    >>> import hsi_tumor as ht
+    >>> cohort = ht.simulate_cohort(3, seed=0, shape=(40, 48), n_bands=40)
+    >>> svm, lda = ht.evaluation.compare(  # doctest: +SKIP
+    ...     cohort, [{"classifier": "svm"}, {"classifier": "lda"}], n_bootstrap=100)
+    """
+    configurations = [dict(c) for c in configurations]
+    if not configurations:
+        raise InvalidOptionError(
+            "no configuration given", field="configurations", fix="give at least one dict"
+        )
+    for i, config in enumerate(configurations):
+        unknown = set(config) - _CONFIGURATION_KEYS
+        if unknown:
+            raise InvalidOptionError(
+                f"configurations[{i}] has unknown keys {sorted(unknown)}",
+                field="configurations",
+                fix=f"use {', '.join(sorted(_CONFIGURATION_KEYS))}",
+            )
+    cv = _check_cv(cv)
+    class_names = _default_class_names(data, class_names)
+    specimens = as_specimens(data, label_maps, groups)
+    seed = int(random_state)
+    classes = np.unique(np.concatenate([np.unique(s.labels) for s in specimens]))
+    classes = classes[classes != 0]
+    if classes.size < 2:
+        raise TrainingDataError(
+            f"the specimens' labels have {classes.size} class(es)",
+            field="label_maps",
+            fix="label pixels of at least two classes",
+        )
+    names = class_name_map(class_names, classes)
+    tumor = [c for c, n in names.items() if n == TUMOR]
+    tumor_class = int(tumor[0]) if tumor else None
+    if tumor_class is None:
+        logger.warning(
+            "no class is named %r: sensitivity, specificity, ROC AUC and Dice are not computed",
+            TUMOR,
+        )
+    patient_wise = cv != RANDOM
+    splits = list(_splits(specimens, cv, seed))
+    if cv == LEAVE_ONE_PATIENT_OUT:
+        scheme = f"leave-one-patient-out ({len(splits)} folds)"
+    elif cv == RANDOM:
+        scheme = f"random pixel split ({RANDOM_FOLDS} folds) — OPTIMISTIC"
+    else:
+        scheme = f"{cv}-fold by patient"
+
+    settings = [
+        _Settings(
+            classifier=config.get("classifier", "svm"),
+            classifier_params=config.get("classifier_params"),
+            preprocessing=config.get("preprocessing"),
+            names=names,
+            tumor_class=tumor_class,
+            max_pixels_per_class=config.get("max_pixels_per_class"),
+            resample=resample,
+            seed=seed,
+            keep_maps=keep_maps,
+            patient_wise=patient_wise,
+            n_jobs=n_jobs,
+        )
+        for config in configurations
+    ]
+    jobs = [(k, tr, te, s) for s in settings for k, (tr, te) in enumerate(splits)]
+    client, owned = _connect(client)
+    try:
+        results = _run_all(jobs, specimens, client, progress)
+    finally:
+        if owned:
+            client.close()
+
+    evaluations = []
+    for c in range(len(configurations)):
+        ran = results[c * len(splits) : (c + 1) * len(splits)]
+        _, _, described, clf_name = ran[-1]
+        parts: dict[int, list[Prediction]] = {}
+        folds = []
+        for fold, tested, _, _ in ran:
+            folds.append(fold)
+            for t in tested:
+                parts.setdefault(t.index, []).append(
+                    Prediction(
+                        specimens[t.index],
+                        t.flat,
+                        t.y_true,
+                        t.y_pred,
+                        t.tumor_score,
+                        t.tumor_map,
+                        t.fraction_sums,
+                    )
+                )
+        predictions = [_merge(parts[i]) for i in sorted(parts)]
+        evaluations.append(
+            _summarise(
+                predictions,
+                classes,
+                names,
+                tumor_class,
+                scheme=scheme,
+                optimistic=not patient_wise,
+                classifier=clf_name,
+                preprocessing=tuple(described),
+                folds=folds,
+                n_bootstrap=int(n_bootstrap),
+                seed=seed,
+            )
+        )
+    return evaluations
+
+
 def evaluate(
     data,
     label_maps: Sequence[np.ndarray] | None = None,
@@ -400,6 +696,7 @@ def evaluate(
     n_bootstrap: int = 2000,
     keep_maps: bool = False,
     n_jobs: int | None = None,
+    client=None,
     progress: bool = False,
 ) -> Evaluation:
     """Cross-validate a classifier with patients never split across folds.
@@ -437,6 +734,11 @@ def evaluate(
         (patient-wise schemes), e.g. for figures.
     n_jobs : int, optional
         Passed to training and classification.
+    client : distributed.Client or str, optional
+        Run the folds as Dask tasks on this client (or on the scheduler at this address);
+        the results equal the local run's for the same ``random_state``. Default: run here.
+        Specimens are sent to the workers once (in-memory and memory-mapped cubes as arrays,
+        lazy HDF5 cubes as their file path). See :func:`compare` for several configurations.
     progress : bool, default=False
         Show a progress bar over the folds.
 
@@ -470,115 +772,28 @@ def evaluate(
     >>> result = ht.evaluate(cohort, classifier="lda", n_bootstrap=100)  # doctest: +SKIP
     >>> print(result.to_markdown())  # doctest: +SKIP
     """
-    cv = _check_cv(cv)
-    class_names = _default_class_names(data, class_names)
-    specimens = as_specimens(data, label_maps, groups)
-    seed = int(random_state)
-    classes = np.unique(np.concatenate([np.unique(s.labels) for s in specimens]))
-    classes = classes[classes != 0]
-    if classes.size < 2:
-        raise TrainingDataError(
-            f"the specimens' labels have {classes.size} class(es)",
-            field="label_maps",
-            fix="label pixels of at least two classes",
-        )
-    names = class_name_map(class_names, classes)
-    tumor = [c for c, n in names.items() if n == TUMOR]
-    tumor_class = int(tumor[0]) if tumor else None
-    if tumor_class is None:
-        logger.warning(
-            "no class is named %r: sensitivity, specificity, ROC AUC and Dice are not computed",
-            TUMOR,
-        )
-    patient_wise = cv != RANDOM
-
-    splits = list(_splits(specimens, cv, seed))
-    if cv == LEAVE_ONE_PATIENT_OUT:
-        scheme = f"leave-one-patient-out ({len(splits)} folds)"
-    elif cv == RANDOM:
-        scheme = f"random pixel split ({RANDOM_FOLDS} folds) — OPTIMISTIC"
-    else:
-        scheme = f"{cv}-fold by patient"
-
-    parts: dict[int, list] = {i: [] for i in range(len(specimens))}
-    folds: list[Fold] = []
-    described: tuple[str, ...] = ()
-    clf_name = classifier if isinstance(classifier, str) else type(classifier).__name__
-    bar = _progress(len(splits), progress)
-    for k, (train_flat, test_flat) in enumerate(splits):
-        used = [i for i, f in enumerate(train_flat) if f is not None and f.size]
-        model = train(
-            [specimens[i].cube for i in used],
-            [_masked_labels(specimens[i], train_flat[i]) for i in used],
-            classifier=classifier,
-            classifier_params=classifier_params,
-            preprocessing=preprocessing,
-            class_names=names,
-            groups=[specimens[i].patient for i in used],
-            max_pixels_per_class=max_pixels_per_class,
-            resample=resample,
-            random_state=seed + k,
-            n_jobs=n_jobs,
-        )
-        described, clf_name = model.preprocessing, model.classifier
-        n_test = 0
-        tested = [i for i, f in enumerate(test_flat) if f is not None and f.size]
-        for i in tested:
-            spec, flat = specimens[i], test_flat[i]
-            whole = patient_wise and (keep_maps or spec.tumor_fraction is not None)
-            if whole:
-                mask = None if spec.tissue is None else spec.tissue | (spec.labels > 0)
-            else:
-                mask = np.zeros(spec.labels.size, dtype=bool)
-                mask[flat] = True
-                mask = mask.reshape(spec.labels.shape)
-            result = classify_cube(spec.cube, model, mask=mask, resample=resample, n_jobs=n_jobs)
-            score = None
-            if tumor_class is not None and result.probabilities is not None:
-                score = result.tumor_probability.reshape(-1)[flat].astype(np.float64)
-            sums = None
-            if patient_wise and spec.tumor_fraction is not None and score is not None:
-                sums = fraction_sums(result.tumor_probability, spec.tumor_fraction, mask)
-            parts[i].append(
-                Prediction(
-                    spec,
-                    flat,
-                    spec.labels.reshape(-1)[flat].astype(np.int64),
-                    result.labels.reshape(-1)[flat].astype(np.int64),
-                    score,
-                    result if (keep_maps and whole) else None,
-                    sums,
-                )
-            )
-            n_test += flat.size
-        folds.append(
-            Fold(
-                k,
-                tuple(sorted({specimens[i].patient for i in used})),
-                tuple(sorted({specimens[i].patient for i in tested})),
-                int(model.training["n_pixels"]),
-                n_test,
-                model.training.get("tuning", {}).get("best_params"),
-            )
-        )
-        logger.info("fold %d/%d: tested %s", k + 1, len(splits), ", ".join(folds[-1].test_patients))
-        bar.update(1)
-    bar.close()
-
-    predictions = [_merge(p) for i in range(len(specimens)) for p in [parts[i]] if p]
-    return _summarise(
-        predictions,
-        classes,
-        names,
-        tumor_class,
-        scheme=scheme,
-        optimistic=not patient_wise,
-        classifier=clf_name,
-        preprocessing=tuple(described),
-        folds=folds,
-        n_bootstrap=int(n_bootstrap),
-        seed=seed,
-    )
+    return compare(
+        data,
+        [
+            {
+                "classifier": classifier,
+                "classifier_params": classifier_params,
+                "preprocessing": preprocessing,
+                "max_pixels_per_class": max_pixels_per_class,
+            }
+        ],
+        label_maps,
+        groups=groups,
+        class_names=class_names,
+        cv=cv,
+        resample=resample,
+        random_state=random_state,
+        n_bootstrap=n_bootstrap,
+        keep_maps=keep_maps,
+        n_jobs=n_jobs,
+        client=client,
+        progress=progress,
+    )[0]
 
 
 def _progress(total: int, enabled: bool):

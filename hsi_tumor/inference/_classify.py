@@ -16,7 +16,13 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.tree import BaseDecisionTree
 from tqdm.auto import tqdm
 
-from hsi_tumor._shared.arrays import check_mask, materialize, rows_per_tile, valid_pixels
+from hsi_tumor._shared.arrays import (
+    aligned_tile_rows,
+    check_mask,
+    materialize,
+    rows_per_tile,
+    valid_pixels,
+)
 from hsi_tumor._shared.errors import HsiTumorError, InvalidOptionError, WavelengthError
 from hsi_tumor._shared.wavelengths import describe_grid, match_wavelengths
 from hsi_tumor.cube import Cube
@@ -108,7 +114,8 @@ def classify_cube(
     ----------
     cube : Cube or path
         Preprocessed the way the training cubes were (e.g. calibrated reflectance); in memory,
-        memory-mapped or lazy. A path is read with :func:`hsi_tumor.read_cube`.
+        memory-mapped, lazy, or a :class:`dask.array.Array` (``Cube(dask_array, wavelengths)``).
+        A path is read with :func:`hsi_tumor.read_cube`.
     model : TumorModel
         From :func:`hsi_tumor.train` or :func:`hsi_tumor.load_model` (a fitted scikit-learn
         classifier is accepted too; then only the band count can be checked).
@@ -119,7 +126,7 @@ def classify_cube(
         onto the model's grid instead of raising.
     tile_rows : int, optional
         Rows per tile (default: about 2 MB of input per tile on the fast path, 8 MB when
-        scikit-learn predicts).
+        scikit-learn predicts; for a dask array, rounded to whole row chunks).
     n_jobs : int, optional
         Tiles classified at once on threads; default the number of cores. Estimators that run
         their own threads (``n_jobs > 1``, gradient boosting's OpenMP) get one tile at a time.
@@ -160,6 +167,13 @@ def classify_cube(
     working memory when scikit-learn predicts. The outputs, ``rows × cols × (4 × n_classes
     + 2)`` bytes, are in memory. A memory-mapped or lazily calibrated cube far larger than
     memory classifies in bounded memory (tested: a 512 MiB memory-mapped cube).
+
+    **Dask arrays.** A cube over a :class:`dask.array.Array` is computed one row tile at a
+    time, when that tile is classified, never whole. By default the tiles cover whole row
+    chunks (so each chunk is computed once; a tile then holds at least one chunk: give the
+    array row chunks of a few MB, full width and all bands, e.g. ``chunks=(64, -1, -1)``).
+    Slicing a ``dask.array.from_array`` over an HDF5 dataset, a zarr array or a memory map
+    reads only the slice.
 
     Examples
     --------
@@ -213,6 +227,7 @@ def classify_cube(
     if tile_rows is None:
         budget = TILE_BYTES if fast is not None else FALLBACK_TILE_BYTES
         tile_rows = rows_per_tile(cube.shape, max(4, cube.dtype.itemsize), budget)
+        tile_rows = aligned_tile_rows(cube.data, tile_rows)  # dask: whole row chunks per tile
     tiles = list(cube.tiles(tile_rows))
 
     classes = np.asarray(model.classes)

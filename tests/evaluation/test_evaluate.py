@@ -12,7 +12,7 @@ from sklearn import metrics as skm
 import hsi_tumor as ht
 from hsi_tumor._shared.errors import InvalidOptionError, TrainingDataError
 from hsi_tumor.evaluation import _evaluate as module
-from hsi_tumor.evaluation import evaluate
+from hsi_tumor.evaluation import compare, evaluate
 
 
 @pytest.fixture(scope="module")
@@ -180,3 +180,54 @@ def test_bad_input(cohort):
         evaluate([one], classifier="lda")
     with pytest.raises(TrainingDataError, match=r"1 class"):
         evaluate([one.cube, one.cube], label_maps=[np.ones((4, 4), int)] * 2, groups=["a", "b"])
+
+
+CONFIGURATIONS = [
+    {"classifier": "lda"},
+    {"classifier": "logistic", "preprocessing": ["snv", ("pca", {"n_components": 5})]},
+]
+
+
+@pytest.fixture(scope="module")
+def local_comparison(cohort):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ht.CalibrationWarning)
+        return evaluate_many(cohort)
+
+
+def evaluate_many(cohort, **options):
+    return compare(cohort, CONFIGURATIONS, n_bootstrap=100, **options)
+
+
+def test_compare_runs_every_configuration_on_the_same_folds(local_comparison, lopo):
+    lda, logistic = local_comparison
+    assert lda.classifier == "lda" and logistic.classifier == "logistic"
+    assert "pca(n_components=5)" in logistic.preprocessing
+    assert [f.test_patients for f in lda.folds] == [f.test_patients for f in logistic.folds]
+    assert lda.pooled["accuracy"] == lopo.pooled["accuracy"]  # evaluate() is compare() of one
+    with pytest.raises(InvalidOptionError, match="unknown keys"):
+        compare([], [{"clasifier": "lda"}])
+
+
+def test_folds_on_a_dask_cluster_equal_the_local_run(cohort, local_comparison):
+    distributed = pytest.importorskip("distributed", reason="dask.distributed is not installed")
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+        warnings.catch_warnings(),
+    ):
+        warnings.simplefilter("ignore", ht.CalibrationWarning)
+        on_cluster = evaluate_many(cohort, client=client)
+        by_address = evaluate(
+            cohort, classifier="lda", n_bootstrap=100, client=cluster.scheduler_address
+        )
+    for here, there in zip(local_comparison, on_cluster, strict=True):
+        assert there.pooled == here.pooled and there.ci == here.ci
+        assert there.folds == here.folds
+        for a, b in zip(here.predictions, there.predictions, strict=True):
+            np.testing.assert_array_equal(a.y_pred, b.y_pred)
+            np.testing.assert_array_equal(a.tumor_score, b.tumor_score)
+            assert b.specimen.name == a.specimen.name
+    assert by_address.pooled == local_comparison[0].pooled

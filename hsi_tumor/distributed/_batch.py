@@ -1,0 +1,578 @@
+"""classify_many: many cubes through one model as Dask tasks, each into its own output folder."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import time
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from hsi_tumor._shared.errors import HsiTumorError, InvalidOptionError
+from hsi_tumor.cube import Cube
+from hsi_tumor.distributed._cluster import connect, require_distributed
+from hsi_tumor.io._tumor_map import TUMOR_MAP_FORMATS
+from hsi_tumor.models._model import TumorModel
+
+logger = logging.getLogger("hsi_tumor.distributed")
+
+__all__ = ["CUBE_ERRORS", "BatchItem", "BatchResult", "classify_many"]
+
+#: Errors that belong to one cube (unreadable, corrupt or truncated file, wrong wavelengths, an
+#: output name taken by a file): that cube is reported failed and the batch goes on. Other
+#: exceptions are retried by Dask (``retries``) before being reported.
+CUBE_ERRORS = (HsiTumorError, OSError, ValueError)
+
+WRITTEN, SKIPPED, FAILED = "written", "skipped", "failed"
+
+# the temporary names of hsi_tumor._shared.atomic: ".NAME." + 8 tempfile characters + ".partial"
+_PARTIAL = re.compile(r"^\.(?P<name>.+)\.[a-z0-9_]{8}\.partial$")
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    """What became of one input of :func:`classify_many`.
+
+    Attributes
+    ----------
+    name : str
+        The input's name, also the name of its output folder.
+    status : {'written', 'skipped', 'failed'}
+        ``written``: classified and written in this batch; ``skipped``: the output folder was
+        complete already (and ``overwrite`` was False); ``failed``: see ``error``.
+    path : pathlib.Path
+        The output folder (``out_dir / name``); it exists unless the item failed.
+    source : str
+        The input file, or a description of the in-memory cube.
+    error : str or None
+        For a failed item, the error's type and message (the message names the file, the
+        field and the fix).
+    counts : dict of str to int
+        Classified pixels per class name (read back from ``summary.json`` for skipped items).
+    n_pixels, n_classified, n_masked, n_invalid : int
+        Pixels in the map, classified, left out by the mask, and not classifiable (NaN/inf or
+        flagged invalid).
+    seconds : float or None
+        Time the task took on its worker (None for skipped items).
+    """
+
+    name: str
+    status: str
+    path: Path
+    source: str
+    error: str | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+    n_pixels: int = 0
+    n_classified: int = 0
+    n_masked: int = 0
+    n_invalid: int = 0
+    seconds: float | None = None
+
+
+class BatchResult(Mapping):
+    """The outcome of :func:`classify_many`: a read-only mapping of input name to
+    :class:`BatchItem`, in input order.
+
+    Attributes
+    ----------
+    out_dir : pathlib.Path
+        The folder holding one output folder per input.
+    seconds : float
+        Wall-clock time of the whole batch, cluster start included.
+    """
+
+    def __init__(self, items: Iterable[BatchItem], out_dir: Path, seconds: float) -> None:
+        self._items = {item.name: item for item in items}
+        self.out_dir = Path(out_dir)
+        self.seconds = float(seconds)
+
+    def __getitem__(self, name: str) -> BatchItem:
+        return self._items[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def _with(self, status: str) -> list[BatchItem]:
+        return [item for item in self._items.values() if item.status == status]
+
+    @property
+    def written(self) -> list[BatchItem]:
+        """Items classified and written by this batch."""
+        return self._with(WRITTEN)
+
+    @property
+    def skipped(self) -> list[BatchItem]:
+        """Items whose output folder was complete already."""
+        return self._with(SKIPPED)
+
+    @property
+    def failed(self) -> list[BatchItem]:
+        """Items that could not be classified, each with its ``error``."""
+        return self._with(FAILED)
+
+    def raise_on_failure(self) -> BatchResult:
+        """Raise if any item failed; otherwise return this result.
+
+        Raises
+        ------
+        HsiTumorError
+            Naming every failed input and its error.
+        """
+        failed = self.failed
+        if failed:
+            details = "; ".join(f"{item.name} ({item.error})" for item in failed)
+            raise HsiTumorError(
+                f"{len(failed)} of {len(self)} cubes failed: {details}",
+                field="inputs",
+                fix="correct or remove those inputs and run the batch again (completed outputs "
+                "are skipped)",
+            )
+        return self
+
+    def __repr__(self) -> str:
+        parts = [f"{len(self._with(s))} {s}" for s in (WRITTEN, SKIPPED, FAILED)]
+        text = (
+            f"BatchResult({len(self)} cubes into {self.out_dir}: {', '.join(parts)}; "
+            f"{self.seconds:.1f} s)"
+        )
+        for item in self.failed:
+            text += f"\n  {item.name}: {item.error}"
+        return text
+
+
+@dataclass(frozen=True)
+class _Options:
+    """What every task needs besides its input (sent with each task)."""
+
+    format: str
+    tissue_mask: bool
+    resample: bool
+    overwrite: bool
+    n_jobs: int | None
+
+
+def _message(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _describe(source) -> str:
+    if isinstance(source, Cube):
+        rows, cols, bands = source.shape
+        return f"<Cube {rows}x{cols}x{bands} {source.dtype}>"
+    return os.fspath(source)
+
+
+def _is_complete(folder: Path) -> bool:
+    """An output folder appears by one rename when complete: one that exists is whole (an empty
+    folder, e.g. made by hand for the output, does not count)."""
+    return folder.is_dir() and any(folder.iterdir())
+
+
+def _from_summary(name: str, folder: Path, source: str, status: str) -> BatchItem:
+    """A completed output folder's item, with the counts from its ``summary.json``."""
+    try:
+        summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        summary = {}
+    return BatchItem(
+        name,
+        status,
+        folder,
+        source,
+        counts={str(k): int(v) for k, v in summary.get("counts", {}).items()},
+        n_pixels=int(summary.get("n_pixels", 0)),
+        n_classified=int(summary.get("n_classified", 0)),
+        n_masked=int(summary.get("n_masked", 0)),
+        n_invalid=int(summary.get("n_invalid", 0)),
+    )
+
+
+def _read_input(source) -> Cube:
+    """The cube of one input, opened on the worker: a Cube as it is, a Specim capture folder
+    calibrated to reflectance, any other path through ``read_cube``."""
+    if isinstance(source, Cube):
+        return source
+    path = Path(source)
+    if path.is_dir():
+        from hsi_tumor.calibration import calibrate_capture
+
+        return calibrate_capture(path)
+    from hsi_tumor.io import read_cube
+
+    return read_cube(path)
+
+
+def _identity(value):
+    return value
+
+
+def _classify_one(name: str, source, model: TumorModel, target: str, options: _Options):
+    """One Dask task: read, classify and write one cube. Returns its :class:`BatchItem`.
+
+    Errors of the cube (:data:`CUBE_ERRORS`) come back as a failed item; anything else is
+    raised, for Dask to retry.
+    """
+    from hsi_tumor.calibration import tissue_mask
+    from hsi_tumor.inference import classify_cube
+    from hsi_tumor.io import write_tumor_map
+    from hsi_tumor.viz import pseudo_rgb
+
+    start = time.perf_counter()
+    folder = Path(target)
+    described = _describe(source)
+    if not options.overwrite and _is_complete(folder):
+        # an earlier attempt of this task completed it, then its worker died before reporting
+        logger.info("%s: completed by an earlier attempt", folder)
+        return _from_summary(name, folder, described, WRITTEN)
+    try:
+        cube = _read_input(source)
+        mask = tissue_mask(cube) if options.tissue_mask else None
+        result = classify_cube(
+            cube, model, mask=mask, resample=options.resample, n_jobs=options.n_jobs
+        )
+        background = pseudo_rgb(cube) if cube.wavelengths is not None else None
+        write_tumor_map(
+            result,
+            folder,
+            format=options.format,
+            background=background,
+            overwrite=options.overwrite,
+        )
+    except CUBE_ERRORS as exc:
+        logger.warning("%s failed: %s", described, _message(exc))
+        return BatchItem(
+            name,
+            FAILED,
+            folder,
+            described,
+            error=_message(exc),
+            seconds=time.perf_counter() - start,
+        )
+    return BatchItem(
+        name,
+        WRITTEN,
+        folder,
+        described,
+        counts=result.counts(),
+        n_pixels=int(result.labels.size),
+        n_classified=int(result.valid.sum()),
+        n_masked=int(result.n_masked),
+        n_invalid=int(result.n_invalid),
+        seconds=time.perf_counter() - start,
+    )
+
+
+def _check_name(name) -> str:
+    if (
+        not isinstance(name, str)
+        or name in ("", ".", "..")
+        or name.startswith(".")
+        or "/" in name
+        or os.sep in name
+        or (os.altsep is not None and os.altsep in name)
+    ):
+        raise InvalidOptionError(
+            f"{name!r} cannot name an output folder",
+            field="inputs",
+            fix="use names without path separators that do not start with '.'",
+        )
+    return name
+
+
+def _named_sources(inputs) -> dict[str, str | Cube]:
+    """``{name: source}``: absolute path strings (workers may run in another folder) or Cubes."""
+    if isinstance(inputs, (str, os.PathLike, Cube)):
+        inputs = [inputs]
+    if isinstance(inputs, Mapping):
+        pairs = [(_check_name(name), source) for name, source in inputs.items()]
+    else:
+        pairs = []
+        for i, source in enumerate(inputs):
+            if isinstance(source, Cube):
+                pairs.append((f"cube_{i}", source))
+            elif isinstance(source, (str, os.PathLike)):
+                path = Path(source)
+                pairs.append((_check_name(path.name if path.is_dir() else path.stem), source))
+            else:
+                pairs.append((None, source))
+    named: dict[str, str | Cube] = {}
+    seen: dict[str, str] = {}
+    for name, source in pairs:
+        if isinstance(source, (str, os.PathLike)):
+            source = os.fspath(Path(source).absolute())
+        elif not isinstance(source, Cube):
+            raise InvalidOptionError(
+                f"an input is a {type(source).__name__}",
+                field="inputs",
+                fix="give cube file paths, Specim capture folders or hsi_tumor.Cube objects",
+            )
+        if name in named:
+            raise InvalidOptionError(
+                f"two inputs would write the same output folder {name!r}: {seen[name]} and "
+                f"{_describe(source)}",
+                field="inputs",
+                fix="name the inputs yourself: pass a dict {name: path or cube}",
+            )
+        named[name] = source
+        seen[name] = _describe(source)
+    return named
+
+
+def _as_model(model) -> TumorModel:
+    if isinstance(model, TumorModel):
+        return model
+    if isinstance(model, (str, os.PathLike)):
+        from hsi_tumor.models import load_model
+
+        return load_model(model)
+    raise InvalidOptionError(
+        f"model is a {type(model).__name__}",
+        field="model",
+        fix="pass a TumorModel (hsi_tumor.train) or the path of a model file",
+    )
+
+
+def _remove_leftovers(out_dir: Path, names: Iterable[str]) -> list[Path]:
+    """Delete the temporary folders of ``names`` that killed workers left behind."""
+    names = set(names)
+    removed = []
+    for entry in out_dir.iterdir():
+        match = _PARTIAL.match(entry.name)
+        if match is None or match.group("name") not in names:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+        removed.append(entry)
+    if removed:
+        logger.info("removed %d unfinished outputs of interrupted tasks", len(removed))
+    return removed
+
+
+def _task_error(exc: BaseException) -> str:
+    """The message of a task that raised after its retries, or whose workers kept dying."""
+    if type(exc).__name__ == "KilledWorker":
+        return (
+            f"KilledWorker: {exc} (the workers running it died each time: out of memory? see "
+            "the worker logs)"
+        )
+    return _message(exc)
+
+
+def _run(client, pending: dict, model: TumorModel, out_dir: Path, options, retries, progress):
+    """Submit one task per pending input; collect their items as they complete."""
+    distributed = require_distributed()
+    token = uuid.uuid4().hex[:8]
+    # the model travels once, inside a task: a worker that needs it fetches it from the worker
+    # holding it, and if every holder dies the scheduler recomputes it (scattered data is lost)
+    model_future = client.submit(_identity, model, key=f"hsi-tumor-model-{token}", pure=False)
+    futures = {}
+    for name, source in pending.items():
+        future = client.submit(
+            _classify_one,
+            name,
+            source,
+            model_future,
+            os.fspath(out_dir / name),
+            options,
+            key=f"hsi-tumor-classify-{token}-{name}",
+            retries=retries,
+            pure=False,
+        )
+        futures[future] = name
+    items: dict[str, BatchItem] = {}
+    bar = tqdm(total=len(futures), desc="classify_many", unit="cube", disable=not progress)
+    try:
+        for future in distributed.as_completed(futures):
+            name = futures[future]
+            try:
+                item = future.result()
+            except Exception as exc:  # raised after its retries, or its workers kept dying
+                item = BatchItem(
+                    name,
+                    FAILED,
+                    out_dir / name,
+                    _describe(pending[name]),
+                    error=_task_error(exc),
+                )
+                logger.warning("%s failed: %s", name, item.error)
+            else:
+                logger.info("%s: %s in %.1f s", name, item.status, item.seconds or 0.0)
+            items[name] = item
+            bar.update()
+    finally:
+        bar.close()
+        unfinished = [future for future in futures if not future.done()]
+        if unfinished:  # interrupted: stop what has not started
+            client.cancel(unfinished)
+        client.cancel([model_future])
+    return items
+
+
+def classify_many(
+    inputs,
+    model,
+    out_dir: str | os.PathLike,
+    *,
+    client=None,
+    format: str = "envi",
+    tissue_mask: bool = False,
+    resample: bool = False,
+    overwrite: bool = False,
+    retries: int = 2,
+    n_jobs: int | None = 1,
+    n_workers: int | None = None,
+    progress: bool = False,
+) -> BatchResult:
+    """Classify many cubes on a Dask cluster, each into its own output folder.
+
+    Every input becomes one Dask task that reads the cube on a worker, classifies it with
+    :func:`hsi_tumor.classify_cube` and writes the result with
+    :func:`hsi_tumor.io.write_tumor_map` into ``out_dir / name``. Outputs that are complete
+    already are skipped, so running the same batch again after a crash resumes it.
+
+    Parameters
+    ----------
+    inputs : iterable of path or Cube, or dict of str to path or Cube
+        Cube files (any format :func:`hsi_tumor.read_cube` reads, e.g. calibrated reflectance
+        as ENVI or HDF5), Specim capture folders (calibrated on the worker with
+        :func:`hsi_tumor.calibrate_capture`), or :class:`~hsi_tumor.Cube` objects. Each output
+        is named after its file (``specimen_07.hdr`` → ``specimen_07``), a capture folder's
+        name, ``cube_<i>`` for the i-th input when it is a Cube, or the dict key.
+    model : TumorModel or path
+        The trained model, or its model file (loaded here once, with
+        :func:`hsi_tumor.load_model`'s checks, before any task starts).
+    out_dir : str or os.PathLike
+        Folder of the output folders; created if needed.
+    client : None, str or distributed.Client, default=None
+        Where the tasks run. None starts a local cluster for the batch (one worker process per
+        core, one thread each, no more workers than cubes to classify) and closes it at the
+        end; a string is the address of a running scheduler (``"tcp://host:8786"``); a
+        ``Client`` is used as it is and left open.
+    format : {'envi', 'hdf5'}, default='envi'
+        Format of the label and probability files.
+    tissue_mask : bool, default=False
+        Classify only the tissue (:func:`hsi_tumor.tissue_mask` of each cube).
+    resample : bool, default=False
+        Interpolate cubes whose wavelengths differ from the model's onto its grid.
+    overwrite : bool, default=False
+        Classify and replace outputs that exist already, instead of skipping them.
+    retries : int, default=2
+        How many times Dask runs a task again after it raised an unexpected error (errors of
+        the cube itself, :data:`CUBE_ERRORS`, are reported at once). Tasks on a worker that
+        dies are rerun elsewhere regardless, up to the scheduler's
+        ``distributed.scheduler.allowed-failures`` (3) deaths per task.
+    n_jobs : int or None, default=1
+        Threads per cube within a task (``classify_cube``'s ``n_jobs``). Dask already runs one
+        task per worker thread; raise this for a few large cubes on a cluster with fewer
+        threads than cores.
+    n_workers : int, optional
+        Worker processes of the local cluster (only with ``client=None``).
+    progress : bool, default=False
+        Show a progress bar (tqdm) over the cubes as they complete.
+
+    Returns
+    -------
+    BatchResult
+        For each input, by name and in input order, a :class:`BatchItem`: ``status``
+        (``'written'``, ``'skipped'`` or ``'failed'``), output ``path``, ``error`` and pixel
+        counts; ``.written``, ``.skipped``, ``.failed`` list them by status and
+        ``raise_on_failure()`` turns failures into an exception.
+
+    Raises
+    ------
+    MissingDependencyError
+        If dask.distributed is not installed (``pip install 'hsi_tumor[distributed]'``).
+    InvalidOptionError
+        If an input is neither a path nor a Cube, two inputs have the same name, ``format`` is
+        unknown, or ``n_workers`` is given with a client.
+    ModelFileError, MissingFileError
+        If the model file cannot be loaded.
+
+    Notes
+    -----
+    **Exactly once, atomically.** Each output folder is written under a temporary name
+    (``.NAME.xxxxxxxx.partial``) and renamed into place when complete, so a folder ``NAME``
+    is always whole and is written once: a task whose worker dies is rerun by Dask on another
+    worker, and a rerun that finds the folder complete (the dead worker had renamed it)
+    reports it written without redoing it. Temporary folders that killed workers left behind
+    are deleted at the end of the batch (only those of this batch's names; do not run two
+    batches into one folder at the same time).
+
+    **Failures.** A cube that cannot be read or classified (missing or truncated file,
+    corrupt header, wrong wavelengths, an output name taken by a file) is reported as failed
+    with its error message, and the other cubes still finish. Nothing is raised for them:
+    check ``result.failed`` or call ``result.raise_on_failure()``.
+
+    **Data movement.** Paths are sent to the workers, which read the files themselves: the
+    files and ``out_dir`` must be reachable under the same absolute paths on every worker
+    (on one machine they are). A Cube input is pickled into its task and held by the
+    scheduler until the batch ends: an in-memory or memory-mapped cube travels whole (its
+    bytes, not the file name), so give paths for large cubes. The model travels once, as the
+    result of a task that the scheduler can recompute if its workers die.
+
+    **The local cluster** uses processes (classification is NumPy and BLAS work, but
+    writing PNGs and ENVI files holds the GIL) with one thread each, and Dask's workers limit
+    BLAS and OpenMP to one thread. On macOS and Windows, and wherever processes are spawned,
+    call ``classify_many`` from under ``if __name__ == "__main__":`` in a script. Starting it
+    takes a few seconds; for repeated batches keep one ``Client`` and pass it.
+
+    Examples
+    --------
+    >>> import hsi_tumor as ht
+    >>> result = ht.classify_many(["a.hdr", "b.hdr"], "model.htmodel", "maps/")  # doctest: +SKIP
+    >>> result  # doctest: +SKIP
+    BatchResult(2 cubes into /data/maps: 2 written, 0 skipped, 0 failed; 6.1 s)
+    """
+    start = time.perf_counter()
+    require_distributed("classify_many")
+    if format not in TUMOR_MAP_FORMATS:
+        raise InvalidOptionError(
+            f"unknown format {format!r}",
+            field="format",
+            fix=f"use one of: {', '.join(TUMOR_MAP_FORMATS)}",
+        )
+    if n_workers is not None and client is not None:
+        raise InvalidOptionError(
+            "n_workers sizes the local cluster made when no client is given",
+            field="n_workers",
+            fix="size your own cluster, or pass client=None",
+        )
+    sources = _named_sources(inputs)
+    model = _as_model(model)
+    out_dir = Path(out_dir).absolute()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    options = _Options(format, bool(tissue_mask), bool(resample), bool(overwrite), n_jobs)
+
+    items: dict[str, BatchItem] = {}
+    pending: dict[str, str | Cube] = {}
+    for name, source in sources.items():
+        folder = out_dir / name
+        if not overwrite and _is_complete(folder):
+            items[name] = _from_summary(name, folder, _describe(source), SKIPPED)
+        else:
+            pending[name] = source
+    logger.info(
+        "classify_many: %d cubes, %d to classify, %d complete already",
+        len(sources),
+        len(pending),
+        len(sources) - len(pending),
+    )
+    if pending:
+        with connect(client, n_tasks=len(pending), n_workers=n_workers) as dask_client:
+            items.update(_run(dask_client, pending, model, out_dir, options, retries, progress))
+    _remove_leftovers(out_dir, sources)
+    result = BatchResult([items[name] for name in sources], out_dir, time.perf_counter() - start)
+    logger.info("classify_many: %r", result)
+    return result

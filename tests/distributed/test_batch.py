@@ -1,0 +1,332 @@
+"""classify_many on a real LocalCluster: the serial result, resumable, failures reported, and a
+worker killed mid-batch still gives every output exactly once."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import hsi_tumor as ht
+from hsi_tumor.distributed import BatchResult, classify_many
+from hsi_tumor.distributed._cluster import local_workers
+from hsi_tumor.io import read_labels, write_tumor_map
+
+distributed = pytest.importorskip(
+    "distributed", reason="dask.distributed is not installed (pip install 'hsi_tumor[distributed]')"
+)
+
+pytestmark = pytest.mark.filterwarnings("ignore::hsi_tumor.CalibrationWarning")
+
+N_CUBES = 4
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
+    ) as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="module")
+def client(cluster):
+    with distributed.Client(cluster) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def model():
+    spec = ht.simulate_specimen(seed=0, shape=(40, 48), n_bands=40)
+    return ht.train(
+        spec.calibrate().load(),
+        spec.annotation,
+        classifier="lda",
+        random_state=0,
+        class_names={1: "normal", 2: "tumor"},
+    )
+
+
+@pytest.fixture(scope="module")
+def cubes(tmp_path_factory):
+    """{name: ENVI path} of small calibrated specimens."""
+    folder = tmp_path_factory.mktemp("cubes")
+    paths = {}
+    for i in range(N_CUBES):
+        cube = ht.simulate_specimen(seed=i + 1, shape=(40, 48), n_bands=40).calibrate().load()
+        paths[f"specimen_{i}"] = ht.write_cube(cube, folder / f"specimen_{i}.hdr") or (
+            folder / f"specimen_{i}.hdr"
+        )
+    return paths
+
+
+@pytest.fixture(scope="module")
+def serial(cubes, model, tmp_path_factory):
+    """The serial path's output folders: classify_cube + write_tumor_map, one by one."""
+    out = tmp_path_factory.mktemp("serial")
+    for name, path in cubes.items():
+        cube = ht.read_cube(path)
+        result = ht.classify_cube(cube, model, n_jobs=1)
+        write_tumor_map(result, out / name, background=ht.pseudo_rgb(cube))
+    return out
+
+
+def _files(folder: Path) -> dict[str, Path]:
+    return {p.name: p for p in sorted(folder.iterdir())}
+
+
+def _assert_same_output(folder: Path, expected: Path) -> None:
+    """Same files, same maps: labels identical, probabilities equal, PNGs and summary equal."""
+    assert sorted(_files(folder)) == sorted(_files(expected))
+    np.testing.assert_array_equal(
+        read_labels(folder / "labels.hdr"), read_labels(expected / "labels.hdr")
+    )
+    for kind in ("probabilities", "tumor_probability"):
+        np.testing.assert_array_equal(
+            ht.read_cube(folder / f"{kind}.hdr").load().data,
+            ht.read_cube(expected / f"{kind}.hdr").load().data,
+        )
+    for name in ("summary.json", "classes.png", "tumor_probability.png", "background.png"):
+        assert (folder / name).read_bytes() == (expected / name).read_bytes(), name
+
+
+def _mtimes(folder: Path) -> dict[str, int]:
+    return {os.fspath(p): p.stat().st_mtime_ns for p in folder.rglob("*")}
+
+
+def _hidden(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
+
+
+def test_equals_serial_and_a_rerun_skips_everything(client, cubes, model, serial, tmp_path):
+    out = tmp_path / "maps"
+    result = classify_many(list(cubes.values()), model, out, client=client)
+    assert isinstance(result, BatchResult)
+    assert list(result) == list(cubes)  # named after the files, in input order
+    assert [item.name for item in result.written] == list(cubes)
+    assert not result.failed and not result.skipped
+    assert result.raise_on_failure() is result
+    for name in cubes:
+        _assert_same_output(out / name, serial / name)
+        item = result[name]
+        assert item.path == out / name and item.error is None
+        assert sum(item.counts.values()) == item.n_classified
+        assert item.n_pixels == 40 * 48 and item.n_classified + item.n_invalid == item.n_pixels
+    assert sorted(p.name for p in out.iterdir()) == sorted(cubes)
+    assert "4 written, 0 skipped, 0 failed" in repr(result)
+
+    before = _mtimes(out)
+    again = classify_many(list(cubes.values()), model, out, client=client)
+    assert [item.name for item in again.skipped] == list(cubes)
+    assert not again.written and not again.failed
+    assert _mtimes(out) == before  # nothing rewritten
+    for name in cubes:  # counts read back from summary.json
+        assert again[name].counts == result[name].counts
+        assert again[name].n_classified == result[name].n_classified
+
+
+def test_a_corrupt_file_fails_alone(client, cubes, model, tmp_path):
+    broken = tmp_path / "broken.hdr"
+    shutil.copy(cubes["specimen_0"], broken)
+    data = cubes["specimen_0"].with_suffix(".img").read_bytes()
+    (tmp_path / "broken.img").write_bytes(data[: len(data) // 3])  # truncated copy
+    out = tmp_path / "maps"
+    inputs = [cubes["specimen_1"], broken, cubes["specimen_2"]]
+    result = classify_many(inputs, model, out, client=client)
+    assert [item.name for item in result.written] == ["specimen_1", "specimen_2"]
+    (failed,) = result.failed
+    assert failed.name == "broken" and failed.source == os.fspath(broken)
+    assert failed.error.startswith("CubeFormatError") and "broken.img" in failed.error
+    assert "truncated" in failed.error
+    assert "broken: CubeFormatError" in repr(result)
+    with pytest.raises(ht.HsiTumorError, match="1 of 3 cubes failed: broken"):
+        result.raise_on_failure()
+    assert sorted(p.name for p in out.iterdir()) == ["specimen_1", "specimen_2"]
+
+    retry = classify_many(inputs, model, out, client=client)  # failed ones are tried again
+    assert [i.status for i in retry.values()] == ["skipped", "failed", "skipped"]
+
+
+def test_model_file_cube_inputs_and_names(client, cubes, model, serial, tmp_path):
+    model_file = ht.save_model(model, tmp_path / "model.htmodel")
+    cube = ht.read_cube(cubes["specimen_3"]).load()
+    result = classify_many(
+        [cube, cubes["specimen_0"]], model_file, tmp_path / "a", client=client, tissue_mask=False
+    )
+    assert list(result) == ["cube_0", "specimen_0"] and len(result.written) == 2
+    assert result["cube_0"].source.startswith("<Cube 40x48x40")
+    _assert_same_output(tmp_path / "a" / "cube_0", serial / "specimen_3")
+
+    named = classify_many({"left": cube}, model, tmp_path / "b", client=client, format="hdf5")
+    assert named["left"].status == "written"
+    assert (tmp_path / "b" / "left" / "labels.h5").is_file()
+
+
+def test_inputs_are_checked_before_any_work(model, cubes, tmp_path):
+    other = tmp_path / "other"
+    other.mkdir()
+    shutil.copy(cubes["specimen_0"], other / "specimen_0.hdr")
+    with pytest.raises(ht.InvalidOptionError, match="same output folder 'specimen_0'"):
+        classify_many([cubes["specimen_0"], other / "specimen_0.hdr"], model, tmp_path / "o")
+    with pytest.raises(ht.InvalidOptionError, match="cannot name an output folder"):
+        classify_many({"../up": cubes["specimen_0"]}, model, tmp_path / "o")
+    with pytest.raises(ht.InvalidOptionError, match="an input is a int"):
+        classify_many([3], model, tmp_path / "o")
+    with pytest.raises(ht.InvalidOptionError, match="unknown format"):
+        classify_many(list(cubes.values()), model, tmp_path / "o", format="png")
+    with pytest.raises(ht.InvalidOptionError, match="n_workers"):
+        classify_many(list(cubes.values()), model, tmp_path / "o", client="tcp://x", n_workers=2)
+    with pytest.raises(ht.InvalidOptionError, match="model is a int"):
+        classify_many(list(cubes.values()), 42, tmp_path / "o")
+    with pytest.raises(ht.MissingFileError):
+        classify_many(list(cubes.values()), tmp_path / "no.htmodel", tmp_path / "o")
+    assert not (tmp_path / "o").exists()
+
+
+def test_no_client_starts_and_closes_a_local_cluster(cubes, model, serial, tmp_path, monkeypatch):
+    made = []
+
+    class Recorded(distributed.LocalCluster):
+        def __init__(self, *args, **kwargs):
+            made.append(kwargs)
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(distributed, "LocalCluster", Recorded)
+    result = classify_many([cubes["specimen_0"]], model, tmp_path / "maps", n_workers=1)
+    assert [item.name for item in result.written] == ["specimen_0"]
+    _assert_same_output(tmp_path / "maps" / "specimen_0", serial / "specimen_0")
+    options, cluster = made
+    assert options["n_workers"] == 1 and options["threads_per_worker"] == 1
+    assert options["processes"] is True
+    assert cluster.status.name == "closed"
+
+    made.clear()  # all complete: no cluster is started at all
+    assert len(classify_many([cubes["specimen_0"]], model, tmp_path / "maps").skipped) == 1
+    assert made == []
+
+
+def test_local_cluster_size():
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    assert local_workers(1) == 1
+    assert local_workers(10_000) == cores
+    assert local_workers(10_000, 3) == 3
+    with pytest.raises(ht.InvalidOptionError):
+        local_workers(4, 0)
+
+
+def test_scheduler_address(cluster, client, cubes, model, serial, tmp_path):
+    result = classify_many(
+        [cubes["specimen_1"]], model, tmp_path / "maps", client=cluster.scheduler_address
+    )
+    assert [item.name for item in result.written] == ["specimen_1"]
+    _assert_same_output(tmp_path / "maps" / "specimen_1", serial / "specimen_1")
+    assert client.submit(sum, [1, 2]).result() == 3  # the cluster is still running
+    assert len(client.scheduler_info()["workers"]) == 2
+
+
+def test_stale_partials_of_the_batch_are_removed(client, cubes, model, tmp_path):
+    out = tmp_path / "maps"
+    (out / ".specimen_0.abc_1234.partial").mkdir(parents=True)  # a killed worker's leftovers
+    (out / ".specimen_0.abc_1234.partial" / "labels.img").write_bytes(b"\0" * 10)
+    (out / ".specimen_9.abc_1234.partial").mkdir()  # not this batch's: kept
+    (out / ".specimen_0.notes").write_text("kept")  # not a temporary name
+    result = classify_many([cubes["specimen_0"]], model, out, client=client)
+    assert len(result.written) == 1
+    assert _hidden(out) == [".specimen_0.notes", ".specimen_9.abc_1234.partial"]
+
+
+def test_unexpected_errors_are_retried_then_reported(client, tmp_path, model):
+    class Unreadable:  # pickled by value into the task: raises a non-cube error on read
+        shape, dtype, ndim = (40, 48, 40), np.dtype(np.float32), 3
+
+        def select(self, key):
+            return self
+
+        def __getitem__(self, key):
+            raise RuntimeError("the storage went away")
+
+    cube = ht.Cube(Unreadable(), np.linspace(900, 1700, 40))
+    result = classify_many({"gone": cube}, model, tmp_path / "maps", client=client, retries=1)
+    (failed,) = result.failed
+    assert failed.error == "RuntimeError: the storage went away"
+
+
+def test_a_worker_killed_mid_batch(client, cubes, model, serial, tmp_path):
+    """The worker writing 'slow' is killed inside write_tumor_map (its temporary folder half
+    written): Dask reruns the task elsewhere; every output exists once, equal to the serial
+    one, and the dead worker's temporary folder is gone."""
+    marker = os.fspath(tmp_path / "slow.pid")
+
+    def install():  # runs on each worker (a closure: pickled by value)
+        import hsi_tumor.viz as viz
+
+        original = viz.save_rgb_png
+
+        def slow_png(image, path):
+            if Path(path).parent.name.startswith(".slow.") and not os.path.exists(marker):
+                Path(marker + ".tmp").write_text(str(os.getpid()))
+                os.replace(marker + ".tmp", marker)
+                time.sleep(120)  # until killed
+            return original(image, path)
+
+        viz._original_save_rgb_png = original
+        viz.save_rgb_png = slow_png
+
+    def uninstall():
+        import hsi_tumor.viz as viz
+
+        if hasattr(viz, "_original_save_rgb_png"):
+            viz.save_rgb_png = viz._original_save_rgb_png
+            del viz._original_save_rgb_png
+
+    inputs = {"slow": cubes["specimen_0"], **{k: v for k, v in cubes.items() if k != "specimen_0"}}
+    expected = {"slow": serial / "specimen_0", **{k: serial / k for k in inputs if k != "slow"}}
+    pids = set(client.run(os.getpid).values())
+    client.run(install)
+    outcome = {}
+    batch = threading.Thread(
+        target=lambda: outcome.update(
+            result=classify_many(inputs, model, tmp_path / "maps", client=client)
+        )
+    )
+    try:
+        batch.start()
+        deadline = time.monotonic() + 60
+        while not os.path.exists(marker):
+            assert time.monotonic() < deadline, "the slow task never started"
+            time.sleep(0.05)
+        pid = int(Path(marker).read_text())
+        assert pid in pids
+        assert any(p.name.startswith(".slow.") for p in (tmp_path / "maps").iterdir())
+        os.kill(pid, signal.SIGKILL)
+        batch.join(timeout=90)
+        assert not batch.is_alive()
+    finally:
+        client.run(uninstall)
+    result = outcome["result"]
+    assert sorted(item.name for item in result.written) == sorted(inputs)
+    assert not result.failed
+    out = tmp_path / "maps"
+    assert sorted(p.name for p in out.iterdir()) == sorted(inputs)  # once each, nothing hidden
+    for name, folder in expected.items():
+        _assert_same_output(out / name, folder)
+    client.wait_for_workers(2, timeout=60)  # the nanny restarted the killed worker
+    assert pid not in set(client.run(os.getpid).values())
+
+
+def test_missing_dask_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "distributed", None)
+    monkeypatch.delitem(vars(ht), "classify_many", raising=False)
+    with pytest.raises(ImportError, match=r"hsi_tumor\[distributed\]") as caught:
+        ht.classify_many  # noqa: B018
+    assert isinstance(caught.value, ht.MissingDependencyError)
+    with pytest.raises(ht.MissingDependencyError, match=r"needs dask\.distributed"):
+        classify_many([], None, "unused")

@@ -45,7 +45,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 import hsi_tumor as ht
-from hsi_tumor.datasets import CLASS_NAMES, Specimen, simulate_cohort
+from hsi_tumor.datasets import CLASS_NAMES, Specimen, as_specimens, simulate_cohort
 from hsi_tumor.viz import class_colors, plot_class_map, plot_mean_spectra, save_figure
 
 #: Published results of Sato et al. (2020), abstract: real data, 12 gastric GISTs.
@@ -56,21 +56,9 @@ SIMULATED = "SIMULATED data"
 
 def calibrated_specimens(cohort) -> list[Specimen]:
     """Each simulated capture calibrated once, in memory, with its sparse annotation."""
-    out = []
     with warnings.catch_warnings():  # dead camera columns: flagged invalid, reported below
         warnings.simplefilter("ignore", ht.CalibrationWarning)
-        for spec in cohort:
-            out.append(
-                Specimen(
-                    cube=spec.calibrate().load(),
-                    labels=spec.annotation,
-                    patient=spec.patient_id,
-                    name=spec.specimen_id,
-                    tumor_fraction=spec.tumor_fraction,
-                    tissue=spec.labels > 0,
-                )
-            )
-    return out
+        return as_specimens(cohort)
 
 
 def _pct(value: float, interval=None) -> str:

@@ -37,7 +37,7 @@ from matplotlib.cm import ScalarMappable
 from matplotlib.figure import Figure
 
 import hsi_tumor as ht
-from hsi_tumor.datasets import CLASS_NAMES, Specimen, simulate_cohort
+from hsi_tumor.datasets import CLASS_NAMES, Specimen, as_specimens, simulate_cohort
 from hsi_tumor.evaluation import area_error, fuzzy_dice
 from hsi_tumor.viz import probability_overlay, save_figure
 
@@ -50,21 +50,9 @@ CMAP = "magma"
 
 def calibrated_specimens(cohort) -> list[Specimen]:
     """Each simulated capture calibrated once, in memory, with its sparse annotation."""
-    out = []
     with warnings.catch_warnings():  # dead camera columns: flagged invalid, not classified
         warnings.simplefilter("ignore", ht.CalibrationWarning)
-        for spec in cohort:
-            out.append(
-                Specimen(
-                    cube=spec.calibrate().load(),
-                    labels=spec.annotation,
-                    patient=spec.patient_id,
-                    name=spec.specimen_id,
-                    tumor_fraction=spec.tumor_fraction,
-                    tissue=spec.labels > 0,
-                )
-            )
-    return out
+        return as_specimens(cohort)
 
 
 def thickness_label(lo: float, hi: float) -> str:

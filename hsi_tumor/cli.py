@@ -286,29 +286,33 @@ def _print_training(model) -> None:
         )
 
 
+def _model_options(args) -> dict:
+    """The options ``train`` and ``evaluate`` share, checked before any data is read."""
+    return {
+        "classifier": _classifier_name(args.classifier),
+        "classifier_params": _key_values(args.param, "--param", "C=10") or None,
+        "preprocessing": _preprocessing(args.preprocessing),
+        "class_names": _class_names(args.class_names),
+        "max_pixels_per_class": args.max_pixels_per_class,
+        "random_state": args.seed,
+        "n_jobs": args.jobs,
+    }
+
+
 def _train(args) -> int:
     from hsi_tumor.io import read_manifest
     from hsi_tumor.models import save_model, train
 
     out = Path(args.out)
     _refuse_existing(out, overwrite=args.overwrite)
-    classifier = _classifier_name(args.classifier)
-    params = _key_values(args.param, "--param", "C=10")
-    preprocessing = _preprocessing(args.preprocessing)
-    class_names = _class_names(args.class_names)
+    options = _model_options(args)
     specimens = read_manifest(args.manifest)
     with _sklearn_errors():
         model = train(
             [s.cube for s in specimens],
             [s.labels for s in specimens],
-            classifier=classifier,
-            classifier_params=params or None,
-            preprocessing=preprocessing,
-            class_names=class_names,
             groups=[s.patient for s in specimens],
-            max_pixels_per_class=args.max_pixels_per_class,
-            random_state=args.seed,
-            n_jobs=args.jobs,
+            **options,
         )
     save_model(model, out, overwrite=args.overwrite)
     _print_training(model)
@@ -406,25 +410,16 @@ def _evaluate(args) -> int:
 
     out = Path(args.out)
     _refuse_existing(out, overwrite=args.overwrite)
-    classifier = _classifier_name(args.classifier)
-    params = _key_values(args.param, "--param", "C=10")
-    preprocessing = _preprocessing(args.preprocessing)
-    class_names = _class_names(args.class_names)
+    options = _model_options(args)
     specimens = read_manifest(args.manifest)
     with _sklearn_errors():
         evaluation = evaluate(
             specimens,
-            classifier=classifier,
-            classifier_params=params or None,
-            preprocessing=preprocessing,
-            class_names=class_names,
             cv=args.cv,
-            max_pixels_per_class=args.max_pixels_per_class,
-            random_state=args.seed,
             n_bootstrap=args.bootstrap,
-            n_jobs=args.jobs,
             client=args.scheduler,
             progress=not args.quiet,
+            **options,
         )
     empty = out.is_dir() and not any(out.iterdir())  # a folder made for the report
     report = write_report(evaluation, out, overwrite=args.overwrite or empty)

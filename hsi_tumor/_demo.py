@@ -86,9 +86,11 @@ def run_demo(
         for sim in cohort:
             folder = sim.write_capture(out / "captures" / sim.specimen_id, overwrite=True)
             folders.append(folder)
+            # calibrated from disk once and kept: every fold, the final training, the
+            # classification and the report figures read these cubes again
             cube = calibrate_capture(
                 folder, saturation=sim.saturation, white_reflectance=sim.camera.white_reflectance
-            )
+            ).load()
             specimens.append(
                 Specimen(
                     cube,

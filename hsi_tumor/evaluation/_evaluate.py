@@ -343,14 +343,14 @@ def _masked_labels(specimen: Specimen, flat: np.ndarray) -> np.ndarray:
 
 
 def _default_class_names(data, class_names):
+    """The simulator's class names for simulated data, unless names were given."""
     if class_names is not None:
         return class_names
     from hsi_tumor.datasets._simulate import CLASS_NAMES, SimulatedCohort, SimulatedSpecimen
 
-    items = [data] if isinstance(data, (SimulatedCohort, SimulatedSpecimen)) else data
-    if isinstance(items, (SimulatedCohort, list, tuple)) and all(
-        isinstance(s, (SimulatedCohort, SimulatedSpecimen)) for s in items
-    ):
+    if isinstance(data, (SimulatedCohort, SimulatedSpecimen)):
+        return CLASS_NAMES
+    if isinstance(data, (list, tuple)) and all(isinstance(s, SimulatedSpecimen) for s in data):
         return CLASS_NAMES
     return None
 

@@ -45,13 +45,16 @@ Every decision comes with a per-pixel bound ``e`` on its distance from scikit-le
   ``2 max e · p (1 − p)``, a normalisation ``q / Σq`` by ``2 Σδq / (Σq − Σδq)`` (unsure when
   ``Σq`` could be 0, where scikit-learn switches to uniform probabilities).
 
-Probabilities themselves are re-evaluated only where the bound is large: after isotonic
-calibration where the calibrated value could move by more than ``ISOTONIC_LIMIT`` (steep steps
-of the step function), and for linear models where it exceeds ``LINEAR_PROBA_LIMIT``. The
-bounds are far from attained (measured errors of the fast path are below 1e-5: for calibrated
-RBF SVMs on float32 input about 3e-6 at worst, from the float32 exponent), and re-evaluating
-every pixel whose *bound* exceeds 1e-5 would hand most float32 pixels of a calibrated SVM back
-to scikit-learn.
+Probabilities themselves are re-evaluated only where the bound is large. For calibrated
+kernel SVMs, pixels whose calibrated value could move by more than ``PRECISE_LIMIT`` get their
+kernel again in float64 (``KernelScorer.precise``; typically under 1 % of the pixels): the
+float32 exponent over a few hundred features moved outlying pixels' probabilities by up to
+1e-4, and by 5e-6 at most once re-evaluated. After isotonic calibration pixels whose
+calibrated value could move by more than ``ISOTONIC_LIMIT`` (steep steps of the step function)
+go to scikit-learn, and for linear models those whose bound exceeds ``LINEAR_PROBA_LIMIT``. The
+bounds are far from attained (measured errors are 1/15–1/400 of them), and handing every pixel
+whose *bound* exceeds 1e-5 to scikit-learn would hand it most float32 pixels of a calibrated
+SVM.
 
 Unsure pixels — typically 0.1–1 % — are evaluated again by the pipeline itself
 (``pipeline.predict``/``predict_proba`` on those pixels only), so labels equal scikit-learn's
@@ -79,6 +82,11 @@ __all__ = ["FastPredictor", "fast_predictor"]
 #: within the decision's error bound (the bound is ~100x the measured error, so this is ~1e-5).
 ISOTONIC_LIMIT = 1e-3
 
+#: Calibrated SVMs: evaluate the kernel again in float64 for pixels whose calibrated value could
+#: move by more than this (measured errors are 1/200–1/400 of the bound, so this keeps them
+#: below 1e-5; typically under 1 % of the pixels, at twice the cost).
+PRECISE_LIMIT = 1e-4
+
 #: Linear models: re-evaluate pixels whose probability bound exceeds this (large decisions of
 #: weakly regularised models amplify scikit-learn's own float32 preprocessing noise).
 LINEAR_PROBA_LIMIT = 1e-4
@@ -95,14 +103,15 @@ class _SVCMember:
         self.shape = svc.decision_function_shape
         self.break_ties = bool(svc.break_ties) and self.shape == "ovr" and self.n_classes > 2
 
-    def pair_decisions(self, x):
-        dec, err = self.scorer(x)
+    def pair_decisions(self, x, precise=False):
+        dec, err = self.scorer.precise(x) if precise else self.scorer(x)
         unsure = np.any(np.abs(dec) <= err, axis=1)
         return dec, err, unsure
 
-    def response(self, x):
-        """``decision_function`` (n, k), its bound (n, k) and the pixels whose votes may flip."""
-        dec, err, unsure = self.pair_decisions(x)
+    def response(self, x, precise=False):
+        """``decision_function`` (n, k), its bound (n, k) and the pixels whose votes may flip;
+        ``precise``: with the kernel in float64 (see ``KernelScorer.precise``)."""
+        dec, err, unsure = self.pair_decisions(x, precise)
         if self.n_classes == 2:
             return -dec, err, unsure
         if self.shape == "ovo":
@@ -274,6 +283,24 @@ class _Calibrated:
 
     def proba(self, x):
         t, err, unsure = self.member.response(x)
+        q, dq = self._calibrate(t, err)
+        if isinstance(self.member, _SVCMember):  # kernels: float64 where the bound is wide
+            rows = np.flatnonzero(dq.max(axis=1) > PRECISE_LIMIT)
+            if rows.size:
+                t, err, unsure[rows] = self.member.response(x[rows], precise=True)
+                q[rows], dq[rows] = self._calibrate(t, err)
+        if self.isotonic:  # steep steps: a small decision error is a large probability error
+            unsure = unsure | (dq.max(axis=1) > ISOTONIC_LIMIT)
+        if self.n_classes == 2:
+            q[:, 0] = 1.0 - q[:, 1]
+            p, perr = q, dq[:, 1]
+        else:
+            p, perr = _normalise(q, dq)
+        p[(1.0 < p) & (p <= 1.0 + 1e-5)] = 1.0
+        return p, perr, unsure
+
+    def _calibrate(self, t, err):
+        """Calibrated ``q`` (n, n_classes) of decisions ``t`` and bounds ``dq`` from ``err``."""
         n = t.shape[0]
         q = np.zeros((n, self.n_classes))
         dq = np.zeros((n, self.n_classes))
@@ -284,15 +311,7 @@ class _Calibrated:
                 pos += 1
             q[:, pos] = cal(t[:, k])
             dq[:, pos] = np.abs(cal(t[:, k] + err[:, k]) - cal(t[:, k] - err[:, k]))
-        if self.isotonic:  # steep steps: a small decision error is a large probability error
-            unsure = unsure | (dq.max(axis=1) > ISOTONIC_LIMIT)
-        if self.n_classes == 2:
-            q[:, 0] = 1.0 - q[:, 1]
-            p, perr = q, dq[:, 1]
-        else:
-            p, perr = _normalise(q, dq)
-        p[(1.0 < p) & (p <= 1.0 + 1e-5)] = 1.0
-        return p, perr, unsure
+        return q, dq
 
 
 # --- the predictor ------------------------------------------------------------------------

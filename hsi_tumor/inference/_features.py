@@ -55,6 +55,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MaxAbsScaler, MinMaxScaler, RobustScaler, StandardScaler
 
 from hsi_tumor.preprocessing._savitzky_golay import SavitzkyGolay
+from hsi_tumor.preprocessing._standard_normal_variate import StandardNormalVariate, snv_rows
 from hsi_tumor.preprocessing._wavelength_selection import _BandSelector
 
 __all__ = ["Affine", "Chain", "Stage", "flatten_steps", "split_chain"]
@@ -307,7 +308,7 @@ class Stage:
         """
         with sklearn.config_context(assume_finite=True):  # the caller's contract
             for step in self.prefix:
-                x = np.asarray(step.transform(x))
+                x = _transform(step, x)
         if x.dtype not in FLOATS:
             x = x.astype(np.float64)
         x = np.ascontiguousarray(x)
@@ -324,6 +325,19 @@ class Stage:
             z = sel.astype(dtype, copy=False) @ matrix
         z += offset
         return z, scale
+
+
+def _transform(step, x: np.ndarray) -> np.ndarray:
+    """``step.transform(x)``; our SNV without its input checks (0.2 ms a call) on a float array
+    of the right width: the same arithmetic, to the bit."""
+    if (
+        type(step) is StandardNormalVariate
+        and x.dtype in FLOATS
+        and x.ndim == 2
+        and x.shape[1] == step.n_features_in_
+    ):
+        return snv_rows(x)
+    return np.asarray(step.transform(x))
 
 
 def rounding_factor(n_steps: int, width: int) -> float:

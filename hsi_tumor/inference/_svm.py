@@ -57,7 +57,9 @@ float32; the float32 exponential (the float64 sum adds nothing of that order); t
 values rounded to 0 (the compiled kernel's ``exp``: ``e^−87`` for ``e^−104``). Here
 ``c_p = 8 (1 + log₂(p) / 8)`` (32 times :func:`~hsi_tumor.inference._features.rounding_factor`
 of two sums; measured kernel errors stay below 1/30 of the bound). Pixels with a pair decision
-within ``e`` of 0 are near a tie.
+within ``e`` of 0 are near a tie. :meth:`KernelScorer.precise` evaluates the same sums in
+float64 (bound with ``ε₆₄``), for the few pixels where ``e`` is too wide for a calibrated
+probability.
 """
 
 from __future__ import annotations
@@ -81,6 +83,8 @@ UNDERFLOW = 104.0
 #: Evaluate RBF kernels after SNV with the compiled kernel of :mod:`._numba` when numba is
 #: installed and its SNV matches numpy's (tests and the bench switch it off to compare).
 USE_NUMBA = True
+
+EPS32 = float(np.finfo(np.float32).eps)
 
 logger = logging.getLogger(__name__)
 
@@ -181,6 +185,7 @@ class KernelScorer:
                 [2 * self.gamma * sv.T, -self.gamma * sv_norm2, np.full(n_sv, -self.gamma)]
             )
             self._sv_t = np.ascontiguousarray(augmented, dtype=np.float32)
+            self._sv_t64 = augmented
             self._m_ext = np.hstack([self.m, m_abs[:, np.newaxis], (m_abs * sv_norm2)[:, None]])
             reach = np.sqrt(sv_norm2.max(initial=0.0)) + np.sqrt(UNDERFLOW / self.gamma)
             self._far2 = float(reach**2)
@@ -196,14 +201,29 @@ class KernelScorer:
 
     def __call__(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if self.kernel != "rbf":
-            z, _ = self.stage(x)
-            return self._dot_kernel(z.astype(np.float64, copy=False))
+            return self.precise(x)
         compiled = self._compiled_for(x)
         if compiled is not None:
             sums, zz = compiled(x)
-            return self._rbf_result(sums, zz, _compiled_kernels().UNDERFLOW_ERROR)
+            return self._rbf_result(sums, zz, _compiled_kernels().UNDERFLOW_ERROR, EPS32)
         z, _ = self.stage(x)
-        return self._rbf_result(*self._rbf_sums(z), np.exp(-UNDERFLOW))
+        return self._rbf_result(*self._rbf_sums(z), np.exp(-UNDERFLOW), EPS32)
+
+    def precise(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """As calling the scorer, with the kernel evaluated in float64 (about twice the cost).
+
+        For the few pixels whose float32 bound is too wide for their calibrated
+        probabilities; the features are the same (scikit-learn's), the bound uses ``ε₆₄``.
+        """
+        z, _ = self.stage(x)
+        z = z.astype(np.float64, copy=False)
+        if self.kernel != "rbf":
+            return self._dot_kernel(z)
+        z = z - self._centre
+        zz = np.einsum("ij,ij->i", z, z)
+        g = np.hstack([z, np.ones((z.shape[0], 1)), zz[:, np.newaxis]]) @ self._sv_t64
+        np.exp(g, out=g)  # −γ‖z − s‖² in float64: underflows only below e^−745
+        return self._rbf_result(g @ self._m_ext, zz, 0.0, float(np.finfo(np.float64).eps))
 
     def _compiled_for(self, x: np.ndarray):
         """The compiled tile kernel (:mod:`._numba`) if it evaluates ``x``, else None."""
@@ -236,15 +256,14 @@ class KernelScorer:
         return sums, zz
 
     def _rbf_result(
-        self, sums: np.ndarray, zz: np.ndarray, underflow: float
+        self, sums: np.ndarray, zz: np.ndarray, underflow: float, eps: float
     ) -> tuple[np.ndarray, np.ndarray]:
         """Decisions and their bound from the sums; ``underflow`` bounds a kernel value's
-        error where ``exp`` underflows."""
+        error where ``exp`` underflows, ``eps`` is the kernel's precision."""
         n_pairs = self.m.shape[1]
         dec = sums[:, :n_pairs]
         dec += self.b
         u1, u2 = sums[:, n_pairs], sums[:, n_pairs + 1]
-        eps = float(np.finfo(np.float32).eps)
         err = self.gamma * 32 * rounding_factor(2, self._p + 2) * eps * (zz * u1 + u2)
         err += 2 * eps * u1 + self._sum_abs * underflow
         err *= SAFETY

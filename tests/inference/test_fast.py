@@ -16,6 +16,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC, LinearSVC
 
+from hsi_tumor import CalibrationWarning, simulate_specimen
+from hsi_tumor.inference import _fast, _svm
 from hsi_tumor.inference._fast import fast_predictor
 from hsi_tumor.inference._svm import pairs
 from hsi_tumor.preprocessing import (
@@ -253,6 +255,47 @@ def test_calibrated_probabilities_with_whitened_pca(data):
         CalibratedClassifierCV(SVC(C=10), ensemble=False, cv=3),
     ).fit(x.astype(np.float32), y)
     _check(model, xt, proba=True)  # a fused float32 SNV + PCA was 4e-5 off
+
+
+@pytest.fixture(scope="module")
+def bright_specimen():
+    """224-band simulated pixels (dead columns at 0.5: outliers) and an all-band calibrated
+    SVM, whose float32 kernel alone moves probabilities by 3e-5 on the outliers."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CalibrationWarning)
+        spec = simulate_specimen(seed=0, shape=(64, 64), n_bands=224)
+        cube = spec.calibrate().load()
+    x = np.nan_to_num(cube.data, nan=0.5).astype(np.float32).reshape(-1, 224)
+    y = spec.annotation.reshape(-1)
+    model = make_pipeline(
+        StandardNormalVariate(),
+        StandardScaler(),
+        CalibratedClassifierCV(SVC(C=10), ensemble=False, cv=3),
+    ).fit(x[y > 0], y[y > 0])
+    return model, x
+
+
+@pytest.mark.parametrize("numba", [True, False])
+def test_wide_bounds_get_a_float64_kernel(bright_specimen, monkeypatch, numba):
+    model, x = bright_specimen
+    monkeypatch.setattr(_svm, "USE_NUMBA", numba)
+    expected = model.predict_proba(x)
+    monkeypatch.setattr(_fast, "PRECISE_LIMIT", np.inf)
+    _, loose = fast_predictor(model)(x)
+    assert np.abs(loose - expected).max() > PROBA_ATOL  # float32 kernels everywhere: too far
+    monkeypatch.undo()
+    monkeypatch.setattr(_svm, "USE_NUMBA", numba)
+    _check(model, x, proba=True)
+
+
+def test_precise_kernel_is_sklearns(bright_specimen):
+    model, x = bright_specimen
+    final = model[-1].calibrated_classifiers_[0].estimator
+    scorer = fast_predictor(model)._parts[0].member.scorer
+    dec, err = scorer.precise(x)
+    expected = -final.decision_function(model[:-1].transform(x))  # libsvm's sign
+    np.testing.assert_allclose(dec[:, 0], expected, rtol=0, atol=1e-12)
+    assert (err < 1e-9).all() and (np.abs(dec[:, 0] - expected) <= err[:, 0]).all()
 
 
 def test_far_pixels_skip_the_kernel(data):

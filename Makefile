@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(PY) bench/bench_preprocess.py
 	$(PY) bench/bench_classify.py
 	$(PY) bench/bench_spatial.py
+	$(PY) bench/bench_gpu.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .hypothesis

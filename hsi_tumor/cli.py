@@ -387,6 +387,7 @@ def _classify(args) -> int:
         resample=args.resample,
         n_jobs=args.jobs,
         progress=not args.quiet,
+        device=args.device,
     )
     if args.spatial_filter:
         result = _spatial_filter(result, cube, args)
@@ -565,6 +566,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--wavelengths", metavar="CSV", help="CSV band table (nm) overriding the cube's"
     )
     classify.add_argument("--jobs", type=int, metavar="N", help="threads (default: all cores)")
+    classify.add_argument(
+        "--device",
+        default="cpu",
+        metavar="DEVICE",
+        help="'cpu' (default), or 'cuda' / 'cuda:N' for a GPU (needs hsi_tumor[gpu])",
+    )
     classify.add_argument(
         "--overwrite", action="store_true", help="replace an existing output folder"
     )

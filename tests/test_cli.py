@@ -162,6 +162,31 @@ def test_classify_matches_the_library(cohort, model_file, tmp_path, capsys):
     np.testing.assert_array_equal(read_labels(tmp_path / "out" / "labels.h5"), expected.labels)
 
 
+def test_classify_on_a_device(cohort, model_file, tmp_path, capsys, monkeypatch):
+    import array_api_strict
+
+    from hsi_tumor.inference import _device
+
+    folder, _ = cohort
+    cube_path = folder / "P02-1.hdr"
+    argv = ["--quiet", "classify", str(cube_path), "--model", str(model_file)]
+    monkeypatch.setattr(_device, "backend_for", _device.backend_for.__wrapped__)
+    monkeypatch.setattr(_device.CupyBackend, "__init__", _no_module)
+    monkeypatch.setattr(_device.TorchBackend, "__init__", _no_module)
+    assert main([*argv, "-o", str(tmp_path / "gpu"), "--device", "cuda"]) == 2
+    assert "hsi_tumor[gpu]" in error_line(capsys)
+    # the GPU code, run on the host: the same maps as the CPU path
+    host = _device.HostBackend(array_api_strict)
+    monkeypatch.setattr(_device, "backend_for", lambda device: host)
+    assert main([*argv, "-o", str(tmp_path / "host"), "--device", "cuda"]) == 0
+    expected = ht.classify_cube(ht.read_cube(cube_path), ht.load_model(model_file))
+    np.testing.assert_array_equal(read_labels(tmp_path / "host" / "labels.hdr"), expected.labels)
+
+
+def _no_module(self, index):
+    raise ImportError(f"No module named {self.name!r}")
+
+
 def test_classify_with_masks_and_spatial_filter(cohort, model_file, tmp_path):
     folder, _ = cohort
     cube_path = folder / "P01-1.hdr"

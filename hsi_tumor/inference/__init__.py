@@ -7,11 +7,14 @@
     result.labels, result.tumor_probability, result.uncertainty
 
 SVMs, linear classifiers and affine preprocessing are evaluated exactly with chunked matrix
-products (:func:`fast_predictor`); anything else through scikit-learn, tile by tile.
+products (:func:`fast_predictor`); anything else through scikit-learn, tile by tile. With
+``device="cuda"`` (``hsi_tumor[gpu]``) they run on a GPU, tiles streamed from the host; cubes
+in :func:`empty_pinned` memory cross the bus at its full speed.
 """
 
 from hsi_tumor.inference._classify import classify_cube
+from hsi_tumor.inference._device import empty_pinned
 from hsi_tumor.inference._fast import FastPredictor, fast_predictor
 from hsi_tumor.inference._tumor_map import TumorMap
 
-__all__ = ["FastPredictor", "TumorMap", "classify_cube", "fast_predictor"]
+__all__ = ["FastPredictor", "TumorMap", "classify_cube", "empty_pinned", "fast_predictor"]

@@ -163,6 +163,7 @@ class KernelScorer:
     def __init__(self, steps: list, svc) -> None:
         sv = np.asarray(svc.support_vectors_, dtype=np.float64)
         chain = split_chain(steps)
+        self.steps = steps  # for the GPU path (hsi_tumor.inference._device_model)
         if chain.float64:
             self.stage = Stage(chain.prefix, chain.affine, float64=True)
         else:

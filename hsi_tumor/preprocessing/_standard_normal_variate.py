@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin, _fit_context
@@ -129,3 +131,24 @@ def snv_rows(X: NDArray[np.floating]) -> NDArray[np.floating]:
             "mask background, saturated or dead pixels before SNV",
         )
     return X_snv
+
+
+def matches_snv(emulation, n_bands: int) -> bool:
+    """Whether ``emulation(rows)`` equals :func:`snv_rows` bit for bit on a probe batch.
+
+    For the fast paths that re-implement numpy's float32 SNV (compiled, on a GPU): their sums
+    follow one numpy build's order, so they check it at first use. The probe has
+    reflectance-like rows, offsets large against their spread, negative values and a flat row.
+    """
+    rng = np.random.default_rng(n_bands)
+    wl = np.linspace(0.0, 1.0, n_bands)
+    rows = 0.4 + 0.2 * np.sin(6 * wl + rng.uniform(0, 6, (96, 1))) * rng.uniform(0.1, 2, (96, 1))
+    rows = rows + rng.normal(0, 0.01, rows.shape)
+    probe = np.vstack([rows, rows + 100.0, rows - 0.9, rng.normal(0, 1, (64, n_bands))])
+    probe[0] = 0.25
+    probe = probe.astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the flat row
+        expected = snv_rows(probe)
+    got = np.asarray(emulation(probe))
+    return got.dtype == np.float32 and np.array_equal(got.view(np.uint32), expected.view(np.uint32))

@@ -415,6 +415,8 @@ def classify_on_device(
         stream = buf.stream
         with backend.on(stream):
             x = source.to_float(xp, backend.upload(host, stream))
+            if x.dtype not in (xp.float32, xp.float64):  # integer counts: float32, as on the CPU
+                x = xp.astype(x, xp.float32)
             ok = xp.all(xp.isfinite(x), axis=1)
             if allowed is not None:
                 np.copyto(buf.allowed[:n], allowed.reshape(-1))

@@ -238,6 +238,22 @@ def test_mask_and_flagged_pixels(host_device, specimen):
     assert got.n_masked == int((~mask).sum()) and not got.valid[10:12].any()
 
 
+def test_integer_counts_and_an_empty_mask(host_device, specimen):
+    spec, _, _, _ = specimen
+    model = ht.train(
+        spec.raw,
+        spec.annotation,
+        classifier="lda",
+        preprocessing=("snv",),
+        class_names={1: "normal", 2: "tumor"},
+        random_state=0,
+    )
+    assert spec.raw.dtype == np.uint16
+    _same_map(ht.classify_cube(spec.raw, model, device="cuda"), ht.classify_cube(spec.raw, model))
+    with pytest.raises(HsiTumorError, match="empty"):
+        ht.classify_cube(spec.raw, model, device="cuda", mask=np.zeros(spec.shape[:2], bool))
+
+
 def test_resampled_cube(host_device, specimen):
     _, _, cube, model = specimen
     wl = cube.wavelengths

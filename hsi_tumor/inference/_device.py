@@ -307,24 +307,28 @@ class _Source:
         data = cube.data
         self.calibrated = isinstance(data, CalibratedArray) and data.output == "reflectance"
         if self.calibrated:
-            self.raw = data.raw
+            self.stored = data.raw
             self.offset = backend.put(np.asarray(data.offset, np.float32))
             self.gain = backend.put(np.asarray(data.gain, np.float32))
             self.saturation = data.saturation
-            self.dtype = np.dtype(getattr(data.raw, "dtype", np.float32))
         else:
-            self.raw = data
-            self.dtype = np.dtype(data.dtype)
+            self.stored = data
+        # native byte order: a big-endian ENVI file is swapped on the host, while it is read
+        self.dtype = np.dtype(getattr(self.stored, "dtype", np.float32)).newbyteorder("=")
         valid = cube.valid
         self.valid = None if getattr(valid, "finite_means_valid", False) else valid
 
-    def host_tile(self, rows: slice) -> np.ndarray:
-        """The tile's stored values (raw counts, or the cube's values), as an array."""
-        if isinstance(self.raw, np.ndarray):
-            return self.raw[rows]
-        if self.calibrated:
-            return np.asarray(_select(self.raw, (rows, slice(None), slice(None))))
-        return materialize(self.raw[rows])
+    def read(self, rows: slice, out: np.ndarray, backend) -> np.ndarray:
+        """The tile's stored values (raw counts, or the cube's values) as (pixels, bands): the
+        cube's own memory when it is pinned, else read once, straight into ``out`` (the
+        lane's staging buffer, at least as large)."""
+        tile = _select(self.stored, (rows, slice(None), slice(None)))  # lazy: nothing read
+        n = tile.shape[0] * tile.shape[1]
+        if isinstance(tile, np.ndarray) and tile.flags.c_contiguous and backend.is_pinned(tile):
+            return tile.reshape(n, -1)
+        staged = out[:n]
+        materialize(tile, out=staged.reshape(tile.shape))
+        return staged
 
     def to_float(self, xp, x):
         """Device values to reflectance (float32) when the cube calibrates on read."""
@@ -405,10 +409,7 @@ def classify_on_device(
         rows = slice(r0, min(r0 + tile_rows, n_rows))
         n = (rows.stop - rows.start) * n_cols
         buf = lanes[slot]
-        host = source.host_tile(rows).reshape(n, n_bands)
-        if not (host.flags.c_contiguous and backend.is_pinned(host)):
-            np.copyto(buf.input[:n], host)
-            host = buf.input[:n]
+        host = source.read(rows, buf.input, backend)
         allowed = source.host_valid(rows)
         if mask is not None:
             allowed = mask[rows] if allowed is None else allowed & mask[rows]

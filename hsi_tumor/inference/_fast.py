@@ -74,7 +74,7 @@ from sklearn.svm import SVC, NuSVC
 
 from hsi_tumor.inference._features import flatten_steps, split_chain
 from hsi_tumor.inference._linear import LinearScorer
-from hsi_tumor.inference._svm import ovr_decision, svc_scorer, vote
+from hsi_tumor.inference._svm import KernelScorer, ovr_decision, svc_scorer, vote
 
 __all__ = ["FastPredictor", "fast_predictor"]
 
@@ -280,11 +280,14 @@ class _Calibrated:
         self.positions = positions
         self.n_classes = n_classes
         self.isotonic = any(isinstance(c, _Isotonic) for c in calibrators)
+        # RBF kernels are evaluated in float32: again in float64 where the bound is wide
+        scorer = getattr(member, "scorer", None)
+        self.rbf = isinstance(scorer, KernelScorer) and scorer.kernel == "rbf"
 
     def proba(self, x):
         t, err, unsure = self.member.response(x)
         q, dq = self._calibrate(t, err)
-        if isinstance(self.member, _SVCMember):  # kernels: float64 where the bound is wide
+        if self.rbf:
             rows = np.flatnonzero(dq.max(axis=1) > PRECISE_LIMIT)
             if rows.size:
                 t, err, unsure[rows] = self.member.response(x[rows], precise=True)

@@ -12,10 +12,10 @@ from hsi_tumor._shared.errors import InvalidOptionError, WavelengthError
 from hsi_tumor.cube import Cube
 from hsi_tumor.viz._common import add_colorbar, check_label_map, names_of, new_axes
 from hsi_tumor.viz._overlay import (
-    _colormap,
     _resolve_colors,
     background_image,
     class_overlay,
+    probability_map,
 )
 from hsi_tumor.viz._rgb import default_rgb_wavelengths, pseudo_rgb
 
@@ -237,20 +237,7 @@ def plot_probability(
                 fix="pass a map explicitly, e.g. tumor_map.probability('<class name>')",
             )
         probability = tumor
-    values = np.asarray(probability, dtype=np.float64)
-    if values.ndim != 2:
-        raise InvalidOptionError(
-            f"a probability map is (rows, cols); got shape {values.shape}",
-            field="probability",
-            fix="give one map, e.g. tumor_map.tumor_probability",
-        )
-    colormap = _colormap(cmap)
-    if not float(vmin) < float(vmax):
-        raise InvalidOptionError(
-            f"vmin ({vmin}) must be below vmax ({vmax})",
-            field="vmin",
-            fix="give vmin < vmax",
-        )
+    values, colormap = probability_map(probability, cmap, vmin, vmax)
     bg = background_image(background, values.shape)
     ax = new_axes(ax)
     if bg is not None:

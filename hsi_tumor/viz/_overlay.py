@@ -247,21 +247,8 @@ def probability_overlay(
     >>> np.round(image[..., 0].astype(float), 2).tolist()
     [[0.2, 0.8], [0.5, 0.5]]
     """
-    values = np.asarray(probability, dtype=np.float64)
-    if values.ndim != 2:
-        raise InvalidOptionError(
-            f"a probability map is (rows, cols); got shape {values.shape}",
-            field="probability",
-            fix="give one map, e.g. tumor_map.tumor_probability",
-        )
+    values, colormap = probability_map(probability, cmap, vmin, vmax)
     alpha = check_unit_interval(alpha, "alpha")
-    colormap = _colormap(cmap)
-    if not float(vmin) < float(vmax):
-        raise InvalidOptionError(
-            f"vmin ({vmin}) must be below vmax ({vmax})",
-            field="vmin",
-            fix="give vmin < vmax, e.g. vmin=0, vmax=1 for probabilities",
-        )
     bg = background_image(background, values.shape)
     if bg is None:
         bg = np.zeros((*values.shape, 3), dtype=np.float32)
@@ -272,6 +259,25 @@ def probability_overlay(
     out = bg.astype(np.float64)
     out[finite] = (1.0 - alpha) * out[finite] + alpha * rgb[finite]
     return np.clip(out, 0.0, 1.0).astype(np.float32)
+
+
+def probability_map(probability, cmap, vmin, vmax) -> tuple[np.ndarray, mcolors.Colormap]:
+    """A (rows, cols) map as float64 and its colormap, with ``vmin < vmax``; or raise."""
+    values = np.asarray(probability, dtype=np.float64)
+    if values.ndim != 2:
+        raise InvalidOptionError(
+            f"a probability map is (rows, cols); got shape {values.shape}",
+            field="probability",
+            fix="give one map, e.g. tumor_map.tumor_probability",
+        )
+    colormap = _colormap(cmap)
+    if not float(vmin) < float(vmax):
+        raise InvalidOptionError(
+            f"vmin ({vmin}) must be below vmax ({vmax})",
+            field="vmin",
+            fix="give vmin < vmax, e.g. vmin=0, vmax=1 for probabilities",
+        )
+    return values, colormap
 
 
 def _colormap(cmap) -> mcolors.Colormap:

@@ -208,6 +208,20 @@ def test_cube_matches_the_cpu_path(host_device, specimen, tile_rows):
     _same_map(ht.classify_cube(cube, model, device="cuda", tile_rows=tile_rows), ref)
 
 
+@pytest.mark.parametrize(
+    ("name", "options"),
+    [("bsq_big_endian.hdr", {"interleave": "bsq", "byte_order": 1}), ("cube.h5", {})],
+)
+def test_cubes_read_from_files(host_device, specimen, tmp_path, name, options):
+    _, _, cube, model = specimen
+    ht.write_cube(cube, tmp_path / name, **options)
+    stored = ht.read_cube(tmp_path / name)
+    assert not isinstance(stored.data, np.ndarray) or not stored.data.dtype.isnative
+    _same_map(
+        ht.classify_cube(stored, model, device="cuda", tile_rows=9), ht.classify_cube(cube, model)
+    )
+
+
 def test_raw_counts_are_calibrated_on_the_device(host_device, specimen, monkeypatch):
     _, lazy, cube, model = specimen
     assert lazy.data.saturation is not None

@@ -288,6 +288,17 @@ def test_wide_bounds_get_a_float64_kernel(bright_specimen, monkeypatch, numba):
     _check(model, x, proba=True)
 
 
+@pytest.mark.parametrize("kernel", ["linear", "poly", "rbf"])
+def test_every_calibrated_kernel_survives_a_zero_precise_limit(data, monkeypatch, kernel):
+    """Only RBF kernels have a float32 evaluation to redo; the others are float64 already."""
+    x, y, xt = data[2]
+    model = make_pipeline(
+        StandardScaler(), CalibratedClassifierCV(SVC(kernel=kernel), ensemble=False, cv=3)
+    ).fit(x, y)
+    monkeypatch.setattr(_fast, "PRECISE_LIMIT", 0.0)
+    _check(model, xt, proba=True)
+
+
 def test_precise_kernel_is_sklearns(bright_specimen):
     model, x = bright_specimen
     final = model[-1].calibrated_classifiers_[0].estimator

@@ -32,6 +32,18 @@ def _format_bytes(n: int) -> str:
     return f"{n} B"  # pragma: no cover
 
 
+def _reshape_without_copy(array: np.ndarray, shape: tuple) -> np.ndarray:
+    """A reshaped view of ``array``; raises (ValueError or AttributeError) where that would
+    need a copy. NumPy ≥ 2.1 says so with ``reshape(copy=False)``; setting ``.shape`` on a
+    view, the way of older versions, is deprecated from NumPy 2.5 on."""
+    try:
+        return np.reshape(array, shape, copy=False)
+    except TypeError:  # NumPy < 2.1: no copy argument
+        view = array.view()
+        view.shape = shape
+        return view
+
+
 class Cube:
     """A hyperspectral image: a (rows, cols, bands) array, its wavelengths in nm, and metadata.
 
@@ -295,11 +307,9 @@ class Cube:
         """
         data = self.data
         if isinstance(data, np.ndarray):
-            view = data.view()
             try:
-                view.shape = (-1, self.n_bands)  # raises instead of copying
-                return view
-            except AttributeError:
+                return _reshape_without_copy(data, (-1, self.n_bands))
+            except (AttributeError, ValueError):  # the layout needs a copy
                 pass
         return self.load().data.reshape(-1, self.n_bands)
 

@@ -9,6 +9,7 @@ import re
 import shutil
 import time
 import uuid
+import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +24,7 @@ from hsi_tumor.models._model import TumorModel
 
 logger = logging.getLogger("hsi_tumor.distributed")
 
-__all__ = ["CUBE_ERRORS", "BatchItem", "BatchResult", "classify_many"]
+__all__ = ["CUBE_ERRORS", "BatchItem", "BatchResult", "classify_many", "worker_device"]
 
 #: Errors that belong to one cube (unreadable, corrupt or truncated file, wrong wavelengths, an
 #: output name taken by a file): that cube is reported failed and the batch goes on. Other
@@ -159,6 +160,7 @@ class _Options:
     resample: bool
     overwrite: bool
     n_jobs: int | None
+    device: str = "cpu"
 
 
 def _message(exc: BaseException) -> str:
@@ -212,6 +214,37 @@ def _read_input(source) -> Cube:
     return read_cube(path)
 
 
+def worker_device(device: str, worker_name=None, n_devices: int | None = None) -> str:
+    """The GPU a task on this worker classifies on: one GPU per worker.
+
+    ``device="cuda"`` (no index) is the worker's own GPU: ``cuda:(i mod n)`` for the worker
+    named ``i`` (a local cluster names its workers 0, 1, ...; other names are hashed) among
+    the ``n`` GPUs it sees; a worker that sees one GPU (e.g. one of ``dask_cuda``'s, which
+    gives each worker its own ``CUDA_VISIBLE_DEVICES``) uses it. ``"cpu"`` and ``"cuda:N"``
+    are kept as they are.
+    """
+    if device != "cuda":
+        return device
+    if n_devices is None:
+        from hsi_tumor.inference._device import backend_for
+
+        n_devices = backend_for("cuda").count()
+    if worker_name is None:
+        try:
+            from distributed import get_worker
+
+            worker_name = get_worker().name
+        except (ImportError, ValueError):  # not on a worker
+            return "cuda"
+    if n_devices <= 1:
+        return "cuda"
+    try:
+        index = int(worker_name)
+    except (TypeError, ValueError):
+        index = zlib.crc32(str(worker_name).encode())
+    return f"cuda:{index % n_devices}"
+
+
 def _identity(value):
     return value
 
@@ -238,7 +271,12 @@ def _classify_one(name: str, source, model: TumorModel, target: str, options: _O
         cube = _read_input(source)
         mask = tissue_mask(cube) if options.tissue_mask else None
         result = classify_cube(
-            cube, model, mask=mask, resample=options.resample, n_jobs=options.n_jobs
+            cube,
+            model,
+            mask=mask,
+            resample=options.resample,
+            n_jobs=options.n_jobs,
+            device=worker_device(options.device),
         )
         background = pseudo_rgb(cube) if cube.wavelengths is not None else None
         write_tumor_map(
@@ -434,6 +472,7 @@ def classify_many(
     n_jobs: int | None = 1,
     n_workers: int | None = None,
     progress: bool = False,
+    device: str = "cpu",
 ) -> BatchResult:
     """Classify many cubes on a Dask cluster, each into its own output folder.
 
@@ -478,9 +517,15 @@ def classify_many(
         task per worker thread; raise this for a few large cubes on a cluster with fewer
         threads than cores.
     n_workers : int, optional
-        Worker processes of the local cluster (only with ``client=None``).
+        Worker processes of the local cluster (only with ``client=None``); default one per
+        core, or with ``device="cuda"`` one per GPU.
     progress : bool, default=False
         Show a progress bar (tqdm) over the cubes as they complete.
+    device : {'cpu', 'cuda', 'cuda:N'}, default='cpu'
+        Where each task classifies (``classify_cube``'s ``device``). ``'cuda'`` gives each
+        worker a GPU of its own (:func:`worker_device`: worker ``i`` of a local cluster uses
+        ``cuda:i`` modulo the GPUs it sees), and a local cluster then starts one worker per
+        GPU; ``'cuda:N'`` sends every task to GPU N. Checked here, before any task starts.
 
     Returns
     -------
@@ -499,6 +544,9 @@ def classify_many(
         unknown, or ``n_workers`` is given with a client.
     ModelFileError, MissingFileError
         If the model file cannot be loaded.
+    HsiTumorError
+        If ``device`` names a GPU this machine does not have (``MissingDependencyError`` when
+        neither CuPy nor PyTorch is installed).
 
     Notes
     -----
@@ -550,10 +598,18 @@ def classify_many(
             fix="size your own cluster, or pass client=None",
         )
     sources = _named_sources(inputs)
+    if device != "cpu":
+        from hsi_tumor.inference._device import backend_for
+
+        n_devices = backend_for(device).count()  # no GPU, no library: raised here, once
+        if client is None and n_workers is None:
+            n_workers = max(1, min(n_devices if device == "cuda" else 1, len(sources)))
     model = _as_model(model)
     out_dir = Path(out_dir).absolute()
     out_dir.mkdir(parents=True, exist_ok=True)
-    options = _Options(format, bool(tissue_mask), bool(resample), bool(overwrite), n_jobs)
+    options = _Options(
+        format, bool(tissue_mask), bool(resample), bool(overwrite), n_jobs, str(device)
+    )
 
     items: dict[str, BatchItem] = {}
     pending: dict[str, str | Cube] = {}

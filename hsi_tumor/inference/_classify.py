@@ -236,7 +236,9 @@ def classify_cube(
             tile_rows=tile_rows,
             progress=progress,
         )
-        labels[valid] = classes.take(index[valid])
+        # whole-array take and one masked fill: boolean gathers cost ms per cube at video rate
+        classes.astype(labels.dtype).take(index, out=labels, mode="clip")
+        np.copyto(labels, 0, where=~valid)
         return _tumor_map(model, labels, probabilities, valid, mask)
 
     fast = fast_predictor(model.pipeline)

@@ -42,7 +42,7 @@ from hsi_tumor.inference._svm import KernelScorer, pairs
 from hsi_tumor.preprocessing import StandardNormalVariate
 from hsi_tumor.preprocessing._standard_normal_variate import matches_snv
 
-__all__ = ["DeviceModel", "device_model"]
+__all__ = ["DeviceModel", "device_model", "emulated_snv32", "snv32"]
 
 EPS32 = float(np.finfo(np.float32).eps)
 
@@ -117,15 +117,24 @@ def snv32(xp, x):
     here. Flat rows are zeros.
     """
     n = x.shape[1]
-    mean = _pairwise_sum(xp, x, 0, n) / n
+    total = _pairwise_sum(xp, x, 0, n)
+    # divided by arrays, not Python numbers: PyTorch's CUDA kernels turn a division by a
+    # scalar into a multiplication by its rounded reciprocal (up to 1 ulp off; seen on an H200)
+    mean = total / xp.full_like(total, n)
     c = x - mean[:, None]
-    var = _sum_of_squares(xp, c) / (n - 1)
+    ss = _sum_of_squares(xp, c)
+    var = ss / xp.full_like(ss, n - 1)
     flat = var <= n * EPS32 * var + (n * mean * EPS32) ** 2
     # the float64 root rounded to float32 is the correctly rounded float32 root, whatever the
     # device's float32 sqrt does (PyTorch's vectorised CPU sqrt is not correctly rounded)
     var = xp.astype(xp.where(flat, xp.ones_like(var), var), xp.float64)
     std = xp.astype(xp.sqrt(var), xp.float32)
     return xp.where(flat[:, None], xp.zeros_like(c), c / std[:, None])
+
+
+def emulated_snv32(xp, x):
+    """:func:`snv32` where it is numpy's SNV to the bit (:func:`snv32_matches`), else None."""
+    return snv32(xp, x) if snv32_matches(x.shape[1]) else None
 
 
 @functools.cache
@@ -142,28 +151,30 @@ class _Stage:
     each operation rounded to float32 (in float64 it was 4e-5 off in probability).
     """
 
-    def __init__(self, prefix: list, affine: Affine | None, put, scaler=None) -> None:
+    def __init__(self, prefix: list, affine: Affine | None, dev, scaler=None) -> None:
         if len(prefix) > 1 or (prefix and type(prefix[0]) is not StandardNormalVariate):
             raise _unsupported(" → ".join(type(s).__name__ for s in prefix))
         self.snv = bool(prefix)
+        self.snv32 = dev.snv32  # float32 SNV to the bit (None where it cannot be)
         self.scaler = scaler is not None
         if scaler is not None:
             n = int(scaler.n_features_in_)
             mean = scaler.mean_ if scaler.with_mean else np.zeros(n)
             scale = scaler.scale_ if scaler.with_std else np.ones(n)
-            self.mean32 = put(np.asarray(mean, np.float32))
-            self.scale32 = put(np.asarray(scale, np.float32))
+            self.mean32 = dev.put(np.asarray(mean, np.float32))
+            self.scale32 = dev.put(np.asarray(scale, np.float32))
         self.affine = affine is not None
         if affine is not None:
-            self.cols = None if affine.cols is None else put(np.asarray(affine.cols, np.int64))
-            self.matrix = put(np.asarray(affine.matrix, np.float64))
-            self.offset = put(np.asarray(affine.offset, np.float64))
+            self.cols = None if affine.cols is None else dev.put(np.asarray(affine.cols, np.int64))
+            self.matrix = dev.put(np.asarray(affine.matrix, np.float64))
+            self.offset = dev.put(np.asarray(affine.offset, np.float64))
             self.diagonal = affine.diagonal
 
     def __call__(self, xp, x, eps: float):
         """float64 features of pixels ``x`` (float32 or float64); ``eps`` of the cube's dtype."""
-        if self.snv and x.dtype == xp.float32 and snv32_matches(x.shape[1]):
-            x = snv32(xp, x)  # scikit-learn's float32 SNV, to the bit
+        snv = self.snv32(x) if self.snv and x.dtype == xp.float32 else None
+        if snv is not None:
+            x = snv  # scikit-learn's float32 SNV, to the bit
             if self.scaler:  # float32, as scikit-learn's StandardScaler on float32
                 return xp.astype((x - self.mean32) / self.scale32, xp.float64)
             x = xp.astype(x, xp.float64)
@@ -188,7 +199,7 @@ class _Stage:
 class _KernelDecision:
     """libsvm's pair decisions of an RBF, polynomial or sigmoid SVC (see :mod:`._svm`)."""
 
-    def __init__(self, scorer: KernelScorer, put) -> None:
+    def __init__(self, scorer: KernelScorer, dev) -> None:
         chain = split_chain(scorer.steps)
         rest = scorer.steps[1:]
         scaler = None
@@ -200,18 +211,18 @@ class _KernelDecision:
             and type(rest[0]) is StandardScaler
         ):
             scaler = rest[0]
-        self.stage = _Stage(chain.prefix, chain.affine, put, scaler)
+        self.stage = _Stage(chain.prefix, chain.affine, dev, scaler)
         self.kernel = scorer.kernel
         self.gamma, self.coef0, self.degree = scorer.gamma, scorer.coef0, scorer.degree
-        self.m = put(scorer.m)
-        self.b = put(scorer.b)
+        self.m = dev.put(scorer.m)
+        self.b = dev.put(scorer.b)
         if self.kernel == "rbf":
             a = scorer._sv_t64  # [2γ S; −γ‖s‖²; −γ] after centring on c
-            self.centre = put(scorer._centre)
-            self.scaled_sv = put(np.ascontiguousarray(a[:-2]))
-            self.sv_term = put(np.ascontiguousarray(a[-2]))
+            self.centre = dev.put(scorer._centre)
+            self.scaled_sv = dev.put(np.ascontiguousarray(a[:-2]))
+            self.sv_term = dev.put(np.ascontiguousarray(a[-2]))
         else:
-            self.sv_t = put(np.asarray(scorer._sv_t, np.float64))
+            self.sv_t = dev.put(np.asarray(scorer._sv_t, np.float64))
 
     def __call__(self, xp, x, eps: float):
         z = self.stage(xp, x, eps)
@@ -228,17 +239,17 @@ class _KernelDecision:
 class _LinearDecision:
     """``tail(x) W + w₀``: preprocessing and decision fused (see :mod:`._linear`)."""
 
-    def __init__(self, scorer: LinearScorer, put) -> None:
-        self.stage = _Stage(scorer.stage.prefix, scorer.stage.affine, put)
+    def __init__(self, scorer: LinearScorer, dev) -> None:
+        self.stage = _Stage(scorer.stage.prefix, scorer.stage.affine, dev)
 
     def __call__(self, xp, x, eps: float):
         return self.stage(xp, x, eps)
 
 
-def _decision(scorer, put):
+def _decision(scorer, dev):
     if isinstance(scorer, KernelScorer):
-        return _KernelDecision(scorer, put)
-    return _LinearDecision(scorer, put)
+        return _KernelDecision(scorer, dev)
+    return _LinearDecision(scorer, dev)
 
 
 def _vote(xp, dec, n_classes: int):
@@ -266,8 +277,8 @@ def _ovr(xp, dec, n_classes: int):
 
 
 class _SVC:
-    def __init__(self, member: _SVCMember, put) -> None:
-        self.decision = _decision(member.scorer, put)
+    def __init__(self, member: _SVCMember, dev) -> None:
+        self.decision = _decision(member.scorer, dev)
         self.n_classes, self.shape, self.break_ties = (
             member.n_classes,
             member.shape,
@@ -288,8 +299,8 @@ class _SVC:
 
 
 class _Linear:
-    def __init__(self, member: _LinearMember, put) -> None:
-        self.decision = _decision(member.scorer, put)
+    def __init__(self, member: _LinearMember, dev) -> None:
+        self.decision = _decision(member.scorer, dev)
 
     def response(self, xp, x, eps):
         return self.decision(xp, x, eps)
@@ -304,8 +315,8 @@ class _Linear:
         return self.labels_of(xp, self.response(xp, x, eps))
 
 
-def _member(member, put):
-    return _SVC(member, put) if isinstance(member, _SVCMember) else _Linear(member, put)
+def _member(member, dev):
+    return _SVC(member, dev) if isinstance(member, _SVCMember) else _Linear(member, dev)
 
 
 def _expit(xp, t):
@@ -340,13 +351,13 @@ def _linear_proba(kind: str, xp, dec):
 class _Isotonic1D:
     """``np.interp(clip(t, lo, hi), x, y)`` with array-API operations."""
 
-    def __init__(self, cal: _Isotonic, put) -> None:
+    def __init__(self, cal: _Isotonic, dev) -> None:
         self.lo, self.hi = cal.lo, cal.hi
         self.n = cal.x.size
-        self.x, self.y = put(cal.x), put(cal.y)
+        self.x, self.y = dev.put(cal.x), dev.put(cal.y)
         if self.n > 1:
-            self.x0, self.x1 = put(cal.x[:-1]), put(cal.x[1:])
-            self.y0, self.y1 = put(cal.y[:-1]), put(cal.y[1:])
+            self.x0, self.x1 = dev.put(cal.x[:-1]), dev.put(cal.x[1:])
+            self.y0, self.y1 = dev.put(cal.y[:-1]), dev.put(cal.y[1:])
 
     def __call__(self, xp, t):
         t = xp.clip(t, self.lo, self.hi)
@@ -370,10 +381,10 @@ class _Platt:
 
 
 class _CalibratedPart:
-    def __init__(self, part: _Calibrated, put) -> None:
-        self.member = _member(part.member, put)
+    def __init__(self, part: _Calibrated, dev) -> None:
+        self.member = _member(part.member, dev)
         self.calibrators = [
-            _Platt(c) if isinstance(c, _Sigmoid) else _Isotonic1D(c, put) for c in part.calibrators
+            _Platt(c) if isinstance(c, _Sigmoid) else _Isotonic1D(c, dev) for c in part.calibrators
         ]
         self.positions = list(part.positions)
         self.n_classes = part.n_classes
@@ -430,16 +441,17 @@ def _n_sv(member) -> int:
     return int(scorer.m.shape[0]) if isinstance(scorer, KernelScorer) else 1
 
 
-def device_model(pipeline, xp, put) -> DeviceModel:
+def device_model(pipeline, dev) -> DeviceModel:
     """A :class:`DeviceModel` of a fitted pipeline.
 
     Parameters
     ----------
     pipeline : fitted Pipeline or classifier
-    xp : array namespace
-        The device's (``array_api_compat``'s CuPy or PyTorch namespace, or a host one).
-    put : callable
-        ``ndarray -> device array``: copies a model parameter to the device.
+    dev : backend
+        The device (:mod:`~hsi_tumor.inference._device`'s backends): ``dev.xp`` its array
+        namespace (``array_api_compat``'s CuPy or PyTorch, or a host one), ``dev.put(ndarray)``
+        copies a model parameter to it, ``dev.snv32(x)`` is float32 SNV of device rows to the
+        bit (or None where it cannot be).
 
     Raises
     ------
@@ -450,8 +462,9 @@ def device_model(pipeline, xp, put) -> DeviceModel:
     if fast is None:
         final = pipeline[-1] if hasattr(pipeline, "steps") else pipeline
         raise _unsupported(f"a {type(final).__name__}")
+    xp = dev.xp
     if fast._kind == "calibrated":
-        parts = [_CalibratedPart(part, put) for part in fast._parts]
+        parts = [_CalibratedPart(part, dev) for part in fast._parts]
         n_sv = max(_n_sv(part.member) for part in fast._parts)
         return DeviceModel(xp, "calibrated", parts, None, n_sv)
     member = fast._parts[0]
@@ -460,4 +473,4 @@ def device_model(pipeline, xp, put) -> DeviceModel:
         proba = "softmax"
     elif fast._proba_fn is _proba_ovr:
         proba = "ovr"
-    return DeviceModel(xp, fast._kind, [_member(member, put)], proba, _n_sv(member))
+    return DeviceModel(xp, fast._kind, [_member(member, dev)], proba, _n_sv(member))

@@ -16,6 +16,7 @@ import pytest
 
 import hsi_tumor as ht
 from hsi_tumor.distributed import BatchResult, classify_many
+from hsi_tumor.distributed._batch import worker_device
 from hsi_tumor.distributed._cluster import local_workers
 from hsi_tumor.io import read_labels, write_tumor_map
 
@@ -330,3 +331,51 @@ def test_missing_dask_names_the_extra(monkeypatch):
     assert isinstance(caught.value, ht.MissingDependencyError)
     with pytest.raises(ht.MissingDependencyError, match=r"needs dask\.distributed"):
         classify_many([], None, "unused")
+
+
+def test_worker_device_gives_each_worker_its_gpu():
+    assert worker_device("cpu", 3, 4) == "cpu"
+    assert worker_device("cuda:1", 3, 4) == "cuda:1"  # an explicit GPU is kept
+    assert [worker_device("cuda", i, 2) for i in range(4)] == ["cuda:0", "cuda:1"] * 2
+    assert worker_device("cuda", "7", 4) == "cuda:3"
+    assert worker_device("cuda", 5, 1) == "cuda"  # one visible GPU (dask_cuda): its own
+    named = worker_device("cuda", "tcp://10.0.0.5:4001", 4)
+    assert named in {f"cuda:{i}" for i in range(4)}
+    assert named == worker_device("cuda", "tcp://10.0.0.5:4001", 4)  # stable
+    assert worker_device("cuda", None, 2) == "cuda"  # not on a worker
+
+
+def _has_gpu() -> bool:
+    from hsi_tumor.inference import _device
+
+    try:
+        _device.backend_for("cuda")
+    except (ht.HsiTumorError, ImportError):
+        return False
+    return True
+
+
+@pytest.mark.skipif(_has_gpu(), reason="this machine has a GPU")
+def test_a_missing_gpu_is_raised_before_any_work(cubes, model, tmp_path, monkeypatch):
+    started = []
+    monkeypatch.setattr(distributed, "LocalCluster", lambda *a, **k: started.append(1))
+    with pytest.raises(ht.HsiTumorError, match="device"):
+        classify_many(list(cubes.values()), model, tmp_path / "maps", device="cuda")
+    assert started == [] and not (tmp_path / "maps").exists()
+
+
+@pytest.mark.skipif(not _has_gpu(), reason="no CUDA GPU with CuPy or PyTorch on this machine")
+def test_gpu_workers_write_the_cpu_maps(cubes, model, serial, tmp_path):
+    out = tmp_path / "maps"
+    result = classify_many(list(cubes.values()), model, out, device="cuda")
+    assert [item.name for item in result.written] == list(cubes)
+    for name in cubes:
+        np.testing.assert_array_equal(
+            read_labels(out / name / "labels.hdr"), read_labels(serial / name / "labels.hdr")
+        )
+        np.testing.assert_allclose(
+            ht.read_cube(out / name / "probabilities.hdr").load().data,
+            ht.read_cube(serial / name / "probabilities.hdr").load().data,
+            rtol=0,
+            atol=1e-4,
+        )

@@ -180,7 +180,7 @@ ht.classify_cube(cube_small, model)  # warm-up
 cube = ht.read_cube(path, wavelengths=wl)
 assert cube.storage.startswith("memory-mapped"), cube.storage
 tracemalloc.start()
-result = ht.classify_cube(cube, model)
+result = ht.classify_cube(cube, model, n_jobs=2)  # the bound below is for two tile threads
 print(json.dumps({"rise": tracemalloc.get_traced_memory()[1], "nbytes": cube.nbytes,
                   "classified": int(result.valid.sum())}))
 """

@@ -7,7 +7,9 @@ array-API operations, as CuPy and PyTorch get them) and with NumPy; the tests ma
 
 from __future__ import annotations
 
+import re
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import array_api_compat.numpy as xnp
 import array_api_strict
@@ -28,6 +30,7 @@ from hsi_tumor._shared.errors import MissingDependencyError
 from hsi_tumor.inference import _device
 from hsi_tumor.inference._device import HostBackend, classify_on_device
 from hsi_tumor.inference._device_model import snv32
+from hsi_tumor.inference._device_snv import cuda_source, run_program
 from hsi_tumor.preprocessing import (
     MultiplicativeScatterCorrection,
     SavitzkyGolay,
@@ -42,15 +45,20 @@ PROBA_ATOL = 1e-4  # the GPU path's promise; measured errors are below 1e-6
 NAMESPACES = [array_api_strict, xnp]
 
 
-def _gpu_backend():
-    try:
-        return _device.backend_for("cuda")
-    except (HsiTumorError, ImportError):
-        return None
+def _gpu_backends() -> dict:
+    """The CUDA backends this machine can run, by name (none without a GPU)."""
+    found = {}
+    for backend in (_device.CupyBackend, _device.TorchBackend):
+        try:
+            found[backend.name] = backend(0)
+        except (HsiTumorError, ImportError):
+            pass
+    return found
 
 
+GPU_BACKENDS = _gpu_backends()
 needs_gpu = pytest.mark.skipif(
-    _gpu_backend() is None, reason="no CUDA GPU with CuPy or PyTorch on this machine"
+    not GPU_BACKENDS, reason="no CUDA GPU with CuPy or PyTorch on this machine"
 )
 
 
@@ -152,15 +160,20 @@ def test_float64_pixels(data):
     _check(pipeline, xt.astype(np.float64), array_api_strict)
 
 
-@pytest.mark.parametrize("n_bands", [3, 7, 8, 17, 100, 128, 129, 224, 301])
-def test_snv32_is_numpys_to_the_bit(n_bands):
+def _snv_probe(n_bands: int, n_rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """float32 rows (one flat, one far from zero) and numpy's SNV of them."""
     rng = np.random.default_rng(n_bands)
-    x = (0.5 + 0.1 * rng.standard_normal((50, n_bands))).astype(np.float32)
+    x = (0.5 + 0.1 * rng.standard_normal((n_rows, n_bands))).astype(np.float32)
     x[0] = 0.3  # flat
     x[1] += 1000.0  # a large offset: the mean's rounding matters
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        expected = snv_rows(x)
+        return x, snv_rows(x)
+
+
+@pytest.mark.parametrize("n_bands", [3, 7, 8, 17, 100, 128, 129, 224, 301])
+def test_snv32_is_numpys_to_the_bit(n_bands):
+    x, expected = _snv_probe(n_bands, 50)
     got = np.from_dlpack(snv32(array_api_strict, array_api_strict.asarray(x)))
     np.testing.assert_array_equal(got.view(np.uint32), expected.view(np.uint32))
 
@@ -363,33 +376,94 @@ def test_no_gpu_library_is_a_clear_error(monkeypatch):
 # --- on a real GPU ------------------------------------------------------------------------
 
 
+@pytest.fixture(params=["cupy", "torch"])
+def gpu(request, monkeypatch):
+    """``device="cuda"`` served by CuPy, then by PyTorch: each GPU backend the machine has."""
+    backend = GPU_BACKENDS.get(request.param)
+    if backend is None:
+        pytest.skip(f"no CUDA GPU with {request.param} on this machine")
+    monkeypatch.setattr(_device, "backend_for", lambda device: backend)
+    return backend
+
+
 @needs_gpu
-def test_gpu_matches_the_cpu_path(specimen):
+def test_gpu_matches_the_cpu_path(gpu, specimen):
     _, lazy, cube, model = specimen
     ref = ht.classify_cube(cube, model)
     _same_map(ht.classify_cube(cube, model, device="cuda"), ref)
     _same_map(ht.classify_cube(lazy, model, device="cuda"), ref)
+    _same_map(ht.classify_cube(cube, model, device="cuda", tile_rows=7), ref)
 
 
 @needs_gpu
-def test_gpu_from_pinned_memory(specimen):
-    _, _, cube, model = specimen
+def test_gpu_from_pinned_memory(gpu, specimen):
+    spec, lazy, cube, model = specimen
     pinned = ht.inference.empty_pinned(cube.shape, np.float32)
     pinned[...] = cube.data
-    assert _gpu_backend().is_pinned(pinned)
+    assert gpu.is_pinned(pinned) and not gpu.is_pinned(np.array(cube.data))
     got = ht.classify_cube(ht.Cube(pinned, cube.wavelengths), model, device="cuda", tile_rows=9)
     _same_map(got, ht.classify_cube(cube, model))
+    raw = ht.inference.empty_pinned(spec.raw.shape, spec.raw.dtype)
+    raw[...] = np.asarray(spec.raw.data)
+    counts = ht.calibrate(
+        ht.Cube(raw, spec.raw.wavelengths),
+        spec.white,
+        spec.dark,
+        saturation=spec.saturation,
+        white_reflectance=spec.camera.white_reflectance,
+    )
+    _same_map(ht.classify_cube(counts, model, device="cuda"), ht.classify_cube(lazy, model))
 
 
 @needs_gpu
-@pytest.mark.parametrize("name", ["snv-std-rbf-calibrated", "snv-logistic", "lda"])
-def test_gpu_models(data, name):
-    x, y, xt = data[3]
+@pytest.mark.parametrize("n_classes", [2, 3])
+@pytest.mark.parametrize("name", list(PIPELINES))
+def test_gpu_models(gpu, data, name, n_classes):
+    x, y, xt = data[n_classes]
     pipeline = PIPELINES[name]().fit(x, y)
     cube = ht.Cube(xt[:, np.newaxis, :], WAVELENGTHS)
     got = ht.classify_cube(cube, pipeline, device="cuda")
     ref = ht.classify_cube(cube, pipeline)
-    np.testing.assert_allclose(got.probabilities, ref.probabilities, rtol=0, atol=PROBA_ATOL)
+    if ref.probabilities is None:
+        assert got.probabilities is None
+    else:
+        np.testing.assert_allclose(got.probabilities, ref.probabilities, rtol=0, atol=PROBA_ATOL)
     wrong = got.labels[:, 0] != ref.labels[:, 0]
     if wrong.any():
         assert _margins(pipeline, xt)[wrong].max() < TIE
+
+
+@needs_gpu
+@pytest.mark.parametrize("n_bands", [3, 7, 8, 17, 100, 128, 129, 224, 301])
+def test_gpu_snv_is_numpys_to_the_bit(gpu, n_bands):
+    x, expected = _snv_probe(n_bands, 5000)
+    got = gpu.snv32(gpu.put(x))
+    assert got is not None  # this numpy build is emulated (on CuPy: the fused kernel)
+    got = np.from_dlpack(got.cpu()) if gpu.name == "torch" else gpu.cp.asnumpy(got)
+    np.testing.assert_array_equal(got.view(np.uint32), expected.view(np.uint32))
+    if gpu.name == "cupy":
+        assert gpu._snv_kernel(n_bands) is not None  # the one-launch kernel, not the emulation
+
+
+@needs_gpu
+def test_gpu_streams_many_cubes_concurrently(gpu, specimen):
+    _, _, cube, model = specimen
+    ref = ht.classify_cube(cube, model)
+    with ThreadPoolExecutor(4) as pool:
+        maps = list(pool.map(lambda _: ht.classify_cube(cube, model, device="cuda"), range(8)))
+    for got in maps:
+        _same_map(got, ref)
+
+
+@pytest.mark.parametrize("n_bands", [2, 3, 7, 8, 16, 17, 64, 100, 128, 129, 224, 256, 301])
+def test_fused_snv_program_is_numpys_to_the_bit(n_bands):
+    """The one-launch CUDA kernel's statements, run on NumPy columns, are numpy's SNV."""
+    x, expected = _snv_probe(n_bands, 200)
+    got = run_program(x)
+    np.testing.assert_array_equal(got.view(np.uint32), expected.view(np.uint32))
+    # every generated operation is a correctly rounded intrinsic (__fadd_rn, ...): no
+    # arithmetic operator that the CUDA compiler could contract into a fused multiply-add
+    lines = [line.strip() for line in cuda_source(n_bands).splitlines()]
+    generated = [line for line in lines if re.match(r"(const float v\d+ =|o\[)", line)]
+    assert len([line for line in generated if line.startswith("o[")]) == n_bands
+    assert not [line for line in generated if re.search(r"[-+*/]", line)]

@@ -19,6 +19,7 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(PY) -m ruff check hsi_tumor tests bench examples docs/make_api.py
 	$(PY) -m ruff format --check hsi_tumor tests bench examples docs/make_api.py
+	$(VENV)/bin/lint-imports  # the layers of pyproject.toml's [tool.importlinter]
 
 test: lint
 	$(PY) -m pytest -q

@@ -17,8 +17,6 @@ The plain import API::
     batch = ht.classify_many(paths, model, "maps/")   # many cubes on Dask: hsi_tumor[distributed]
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
 from hsi_tumor._shared.errors import (
     CalibrationError,
     CalibrationWarning,
@@ -32,11 +30,12 @@ from hsi_tumor._shared.errors import (
     TrainingDataError,
     WavelengthError,
 )
+from hsi_tumor._shared.version import __version__
 from hsi_tumor.calibration import calibrate, calibrate_capture, tissue_mask
 from hsi_tumor.cube import Cube
 from hsi_tumor.datasets import Specimen, simulate_cohort, simulate_specimen
 from hsi_tumor.evaluation import evaluate
-from hsi_tumor.inference import TumorMap, classify_cube
+from hsi_tumor.inference import TumorMap, classify_cube, write_tumor_map
 from hsi_tumor.io import Capture, read_capture, read_cube, write_capture, write_cube
 from hsi_tumor.models import TumorModel, load_model, save_model, train
 from hsi_tumor.preprocessing import transform_cube
@@ -48,11 +47,6 @@ from hsi_tumor.spatial import (
     remove_small_regions,
 )
 from hsi_tumor.viz import pseudo_rgb
-
-try:
-    __version__ = version("hsi_tumor")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
-    __version__ = "0.0.0+unknown"
 
 __all__ = [
     "CalibrationError",
@@ -93,6 +87,7 @@ __all__ = [
     "transform_cube",
     "write_capture",
     "write_cube",
+    "write_tumor_map",
 ]
 
 #: Names resolved on first use: they need an optional dependency (an extra of hsi_tumor).

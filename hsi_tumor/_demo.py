@@ -22,8 +22,7 @@ from hsi_tumor._shared.errors import CalibrationWarning
 from hsi_tumor.calibration import calibrate_capture, tissue_mask
 from hsi_tumor.datasets import CLASS_NAMES, Specimen, simulate_cohort
 from hsi_tumor.evaluation import LEAVE_ONE_PATIENT_OUT, evaluate, write_report
-from hsi_tumor.inference import classify_cube
-from hsi_tumor.io import write_tumor_map
+from hsi_tumor.inference import classify_cube, write_tumor_map
 from hsi_tumor.models import save_model, train
 from hsi_tumor.viz import plot_patient_report, pseudo_rgb, save_figure
 

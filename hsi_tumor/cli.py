@@ -358,8 +358,8 @@ def _spatial_filter(result, cube, args):
 
 def _classify(args) -> int:
     from hsi_tumor.calibration import tissue_mask
-    from hsi_tumor.inference import classify_cube
-    from hsi_tumor.io import read_cube, read_labels, write_tumor_map
+    from hsi_tumor.inference import classify_cube, write_tumor_map
+    from hsi_tumor.io import read_cube, read_labels
     from hsi_tumor.models import load_model
     from hsi_tumor.viz import pseudo_rgb
 

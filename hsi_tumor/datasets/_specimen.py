@@ -1,79 +1,17 @@
-"""Specimen: one annotated cube of one patient, the unit of training and evaluation."""
+"""as_specimens: the forms a dataset can take, brought to a list of :class:`~hsi_tumor.Specimen`."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
 from hsi_tumor._shared.errors import InvalidOptionError, TrainingDataError
 from hsi_tumor.cube import Cube
+from hsi_tumor.specimen import Specimen
 
 __all__ = ["Specimen", "as_specimens"]
-
-
-@dataclass(eq=False)
-class Specimen:
-    """One calibrated cube of one patient with its annotation.
-
-    Attributes
-    ----------
-    cube : Cube
-        Calibrated cube (reflectance or absorbance), possibly lazy.
-    labels : ndarray of int, shape (rows, cols)
-        Annotation: 0 = unlabelled, other values are class ids (e.g. 1 = normal, 2 = tumor).
-    patient : str
-        Patient id. Evaluation never puts one patient's specimens on both sides of a split.
-    name : str
-        Specimen name, for reports (default: the patient id).
-    tumor_fraction : ndarray of float, shape (rows, cols), optional
-        Ground-truth fraction of each pixel that is tumor (0..1), where known (simulated data,
-        or a pathology map registered to the image). Enables the fuzzy Dice and area error.
-    tissue : ndarray of bool, shape (rows, cols), optional
-        The specimen's pixels, over which tumor fraction and area are compared. Default: every
-        pixel.
-    """
-
-    cube: Cube
-    labels: np.ndarray
-    patient: str
-    name: str = ""
-    tumor_fraction: np.ndarray | None = None
-    tissue: np.ndarray | None = None
-
-    def __post_init__(self) -> None:
-        self.patient = str(self.patient)
-        self.name = str(self.name or self.patient)
-        self.labels = np.asarray(self.labels)
-        rows_cols = self.cube.shape[:2]
-        for field, value in (
-            ("labels", self.labels),
-            ("tumor_fraction", self.tumor_fraction),
-            ("tissue", self.tissue),
-        ):
-            if value is not None and np.shape(value) != rows_cols:
-                raise TrainingDataError(
-                    f"specimen {self.name!r}: {field} has shape {np.shape(value)}, the cube has "
-                    f"{rows_cols} pixels",
-                    field=field,
-                    fix="give a (rows, cols) map of the cube's size",
-                )
-        if self.tumor_fraction is not None:
-            self.tumor_fraction = np.asarray(self.tumor_fraction, dtype=np.float64)
-        if self.tissue is not None:
-            self.tissue = np.asarray(self.tissue, dtype=bool)
-
-    def __repr__(self) -> str:
-        rows, cols, bands = self.cube.shape
-        labelled = int(np.count_nonzero(self.labels))
-        return (
-            f"Specimen({self.name!r}, patient {self.patient!r}, {rows}x{cols}x{bands}, "
-            f"{labelled} labelled pixels"
-            + (", tumor fraction known" if self.tumor_fraction is not None else "")
-            + ")"
-        )
 
 
 def _from_simulated(specimen) -> Specimen:

@@ -14,7 +14,7 @@ imports and runs without it.
 **What runs where.** :func:`classify_many` makes one Dask task per cube. The task reads the
 cube on a worker (:func:`hsi_tumor.read_cube`; a Specim capture folder is calibrated with
 :func:`hsi_tumor.calibrate_capture`), classifies it with :func:`hsi_tumor.classify_cube` and
-writes :func:`hsi_tumor.io.write_tumor_map`'s folder (maps, probabilities, overlays on the
+writes :func:`hsi_tumor.inference.write_tumor_map`'s folder (maps, probabilities, overlays on the
 cube's pseudo-RGB image, ``summary.json``) as ``out_dir/<name>/``. Only the per-cube summary
 comes back to the client; the maps stay on disk. Without a client a local cluster is started
 for the batch (worker processes, one thread each, one per core) and closed after it; with a

@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 from hsi_tumor._shared.errors import HsiTumorError, InvalidOptionError
 from hsi_tumor.cube import Cube
 from hsi_tumor.distributed._cluster import connect, require_distributed
-from hsi_tumor.io._tumor_map import TUMOR_MAP_FORMATS
+from hsi_tumor.inference import TUMOR_MAP_FORMATS
 from hsi_tumor.models._model import TumorModel
 
 logger = logging.getLogger("hsi_tumor.distributed")
@@ -256,8 +256,7 @@ def _classify_one(name: str, source, model: TumorModel, target: str, options: _O
     raised, for Dask to retry.
     """
     from hsi_tumor.calibration import tissue_mask
-    from hsi_tumor.inference import classify_cube
-    from hsi_tumor.io import write_tumor_map
+    from hsi_tumor.inference import classify_cube, write_tumor_map
     from hsi_tumor.viz import pseudo_rgb
 
     start = time.perf_counter()
@@ -478,7 +477,7 @@ def classify_many(
 
     Every input becomes one Dask task that reads the cube on a worker, classifies it with
     :func:`hsi_tumor.classify_cube` and writes the result with
-    :func:`hsi_tumor.io.write_tumor_map` into ``out_dir / name``. Outputs that are complete
+    :func:`hsi_tumor.inference.write_tumor_map` into ``out_dir / name``. Outputs that are complete
     already are skipped, so running the same batch again after a crash resumes it.
 
     Parameters

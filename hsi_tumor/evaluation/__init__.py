@@ -1,7 +1,8 @@
 """Evaluation: patient-wise cross-validation, tumor metrics with bootstrap confidence intervals,
-and the quality of probability maps (calibration, fuzzy Dice, tumor-area error)."""
+and the quality of probability maps (calibration, fuzzy Dice, tumor-area error).
 
-from hsi_tumor.evaluation._calibration import ReliabilityCurve, reliability_curve
+The metrics themselves live in :mod:`hsi_tumor.metrics` and are re-exported here."""
+
 from hsi_tumor.evaluation._evaluate import (
     LEAVE_ONE_PATIENT_OUT,
     RANDOM,
@@ -11,14 +12,16 @@ from hsi_tumor.evaluation._evaluate import (
     compare,
     evaluate,
 )
-from hsi_tumor.evaluation._metrics import (
+from hsi_tumor.evaluation._report import write_report
+from hsi_tumor.metrics import (
     AUC_BINS,
+    ReliabilityCurve,
     area_error,
     confusion_counts,
     fuzzy_dice,
     pixel_metrics,
+    reliability_curve,
 )
-from hsi_tumor.evaluation._report import write_report
 
 __all__ = [
     "AUC_BINS",

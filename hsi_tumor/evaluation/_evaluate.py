@@ -10,10 +10,13 @@ from typing import Any
 import numpy as np
 from sklearn.model_selection import GroupKFold, LeaveOneGroupOut, StratifiedKFold
 
+from hsi_tumor._shared.classes import class_name_map
+from hsi_tumor._shared.classes import tumor_class as find_tumor_class
 from hsi_tumor._shared.errors import InvalidOptionError, MissingDependencyError, TrainingDataError
 from hsi_tumor.datasets._specimen import Specimen, as_specimens
-from hsi_tumor.evaluation._calibration import ReliabilityCurve, reliability_curve
-from hsi_tumor.evaluation._metrics import (
+from hsi_tumor.inference import TumorMap, classify_cube
+from hsi_tumor.metrics._calibration import ReliabilityCurve, reliability_curve
+from hsi_tumor.metrics._scores import (
     auc_from_histograms,
     confusion_counts,
     fraction_sums,
@@ -21,9 +24,7 @@ from hsi_tumor.evaluation._metrics import (
     metrics_from_fraction_sums,
     score_histograms,
 )
-from hsi_tumor.inference import TumorMap, classify_cube
 from hsi_tumor.models import train
-from hsi_tumor.models._model import TUMOR, class_name_map
 
 logger = logging.getLogger("hsi_tumor.evaluation")
 
@@ -601,12 +602,11 @@ def compare(
             fix="label pixels of at least two classes",
         )
     names = class_name_map(class_names, classes)
-    tumor = [c for c, n in names.items() if n == TUMOR]
-    tumor_class = int(tumor[0]) if tumor else None
+    tumor_class = find_tumor_class(names)
     if tumor_class is None:
         logger.warning(
-            "no class is named %r: sensitivity, specificity, ROC AUC and Dice are not computed",
-            TUMOR,
+            "no class is named 'tumor' (or 'tumour', any case): sensitivity, specificity, "
+            "ROC AUC and Dice are not computed"
         )
     patient_wise = cv != RANDOM
     splits = list(_splits(specimens, cv, seed))

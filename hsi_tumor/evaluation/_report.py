@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from hsi_tumor._shared.atomic import atomic_directory
+from hsi_tumor._shared.version import __version__
 from hsi_tumor.evaluation._evaluate import Evaluation
 
 logger = logging.getLogger("hsi_tumor.evaluation")
@@ -63,7 +64,6 @@ def write_report(
     OutputExistsError
         ``out_dir`` exists and ``overwrite`` is False.
     """
-    from hsi_tumor import __version__
     from hsi_tumor.viz import (
         plot_confusion_matrix,
         plot_patient_report,

@@ -9,12 +9,22 @@
 SVMs, linear classifiers and affine preprocessing are evaluated exactly with chunked matrix
 products (:func:`fast_predictor`); anything else through scikit-learn, tile by tile. With
 ``device="cuda"`` (``hsi_tumor[gpu]``) they run on a GPU, tiles streamed from the host; cubes
-in :func:`empty_pinned` memory cross the bus at its full speed.
+in :func:`empty_pinned` memory cross the bus at its full speed. :func:`write_tumor_map` writes
+a result (label and probability maps, PNG overlays, a summary) into a folder.
 """
 
 from hsi_tumor.inference._classify import classify_cube
 from hsi_tumor.inference._device import empty_pinned
 from hsi_tumor.inference._fast import FastPredictor, fast_predictor
 from hsi_tumor.inference._tumor_map import TumorMap
+from hsi_tumor.inference._tumor_map_io import TUMOR_MAP_FORMATS, write_tumor_map
 
-__all__ = ["FastPredictor", "TumorMap", "classify_cube", "empty_pinned", "fast_predictor"]
+__all__ = [
+    "TUMOR_MAP_FORMATS",
+    "FastPredictor",
+    "TumorMap",
+    "classify_cube",
+    "empty_pinned",
+    "fast_predictor",
+    "write_tumor_map",
+]

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hsi_tumor.models._model import TUMOR
+from hsi_tumor._shared.classes import tumor_class
 
 __all__ = ["TumorMap"]
 
@@ -77,12 +77,12 @@ class TumorMap:
 
     @property
     def tumor_probability(self) -> np.ndarray | None:
-        """(rows, cols) probability of the class named "tumor"; None if there is none."""
-        if self.probabilities is None:
+        """(rows, cols) probability of the tumor class (named "tumor" or "tumour", any case);
+        None if there is none."""
+        cid = tumor_class(self.class_names)
+        if self.probabilities is None or cid is None:
             return None
-        if not any(n.strip().lower() == TUMOR for n in self.class_names.values()):
-            return None
-        return self.probability(TUMOR)
+        return self.probability(cid)
 
     @property
     def uncertainty(self) -> np.ndarray | None:

@@ -4,9 +4,12 @@
 format: ``_envi``, ``_specim``, ``_hdf5``, ``_matlab``, ``_numpy``); :func:`write_cube` writes ENVI
 or HDF5 atomically. :func:`read_capture` and :func:`write_capture` handle Specim capture folders.
 :func:`read_labels` and :func:`write_labels` handle label maps (ENVI classification images, HDF5,
-PNG/TIFF, NumPy, MATLAB); :func:`read_manifest` reads a cohort CSV as Specimens;
-:func:`write_tumor_map` writes a classification result (maps, overlays, summary) into a folder.
+PNG/TIFF, NumPy, MATLAB); :func:`read_manifest` reads a cohort CSV as Specimens.
+(``hsi_tumor.io.write_tumor_map`` moved to :func:`hsi_tumor.inference.write_tumor_map`, above
+the figures it draws; the old name still works, with a ``DeprecationWarning``.)
 """
+
+import warnings
 
 from hsi_tumor.io._envi import EnviReader, write_envi
 from hsi_tumor.io._hdf5 import HDF5_EXTENSIONS, HDF5Reader, write_hdf5
@@ -24,7 +27,6 @@ from hsi_tumor.io._registry import (
     write_cube,
 )
 from hsi_tumor.io._specim import Capture, SpecimReader, read_capture, write_capture
-from hsi_tumor.io._tumor_map import write_tumor_map
 
 # Order matters when guessing: a capture folder, then the formats known by their extension, then
 # ENVI, whose data files may have any extension (or none) beside their .hdr.
@@ -51,5 +53,19 @@ __all__ = [
     "write_capture",
     "write_cube",
     "write_labels",
-    "write_tumor_map",
 ]
+
+
+def __getattr__(name: str):
+    """``hsi_tumor.io.write_tumor_map``: deprecated, moved to :mod:`hsi_tumor.inference`."""
+    if name == "write_tumor_map":
+        warnings.warn(
+            "hsi_tumor.io.write_tumor_map moved to hsi_tumor.inference.write_tumor_map (also "
+            "hsi_tumor.write_tumor_map); the old name will be removed in hsi_tumor 0.3",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        from hsi_tumor.inference._tumor_map_io import write_tumor_map
+
+        return write_tumor_map
+    raise AttributeError(f"module 'hsi_tumor.io' has no attribute {name!r}")

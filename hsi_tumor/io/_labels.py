@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from hsi_tumor._shared.atomic import atomic_path
-from hsi_tumor._shared.errors import CubeFormatError, InvalidOptionError
+from hsi_tumor._shared.classes import check_label_map, class_colors, class_name_map
+from hsi_tumor._shared.errors import CubeFormatError
 from hsi_tumor.io._common import existing_file
 from hsi_tumor.io._envi import _DTYPE_CODES, EnviReader, find_envi_pair, read_envi_header
 from hsi_tumor.io._hdf5 import HDF5_EXTENSIONS, reading_hdf5
@@ -87,7 +88,7 @@ def read_labels(
     """
     path = existing_file(path)
     array, field, class_names = _read_2d(path, name, what="label map")
-    labels = check_label_array(array, file=path, field=field)
+    labels = check_label_map(array, file=path, field=field, error=CubeFormatError)
     logger.debug("read labels %s %s from %s", labels.shape, labels.dtype, path)
     if return_class_names:
         return labels, class_names
@@ -110,58 +111,6 @@ def read_map(path: str | os.PathLike, *, name: str | None = None) -> np.ndarray:
             fix="save one number per pixel as a (rows, cols) array",
         )
     return array.astype(np.float64)
-
-
-def check_label_array(array, *, file=None, field: str | None = "labels") -> np.ndarray:
-    """Return ``array`` as a 2-D non-negative integer array, or raise CubeFormatError."""
-    array = np.asarray(array)
-    if array.ndim != 2:
-        raise CubeFormatError(
-            f"a label map is 2-D (rows, cols); got shape {array.shape}",
-            file=file,
-            field=field,
-            fix="save one class id per pixel as a (rows, cols) array",
-        )
-    if array.dtype.kind == "b":
-        return array.astype(np.uint8)
-    if array.dtype.kind == "f":
-        finite = np.isfinite(array)
-        if not finite.all():
-            raise CubeFormatError(
-                f"{int((~finite).sum())} values are NaN or infinite",
-                file=file,
-                field=field,
-                fix="use 0 for unlabelled pixels",
-            )
-        if array.size and not np.array_equal(array, np.round(array)):
-            raise CubeFormatError(
-                "the map holds fractions, not integer class ids",
-                file=file,
-                field=field,
-                fix="store whole-number class ids (0 = unlabelled); a probability or fraction "
-                "map is not a label map",
-            )
-    elif array.dtype.kind not in "iu":
-        raise CubeFormatError(
-            f"the map holds {array.dtype}, not integer class ids",
-            file=file,
-            field=field,
-            fix="store whole-number class ids (0 = unlabelled)",
-        )
-    if array.size and array.min() < 0:
-        raise CubeFormatError(
-            f"negative class ids ({array.min()}) in the map",
-            file=file,
-            field=field,
-            fix="use 0 for unlabelled pixels and positive ids for classes",
-        )
-    if array.dtype.kind == "f":
-        top = float(array.max()) if array.size else 0.0
-        dtype = next(
-            (t for t in (np.uint8, np.uint16, np.uint32) if top <= np.iinfo(t).max), np.int64
-        )
-        return array.astype(dtype)
-    return np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("="))
 
 
 def _read_2d(path: Path, name: str | None, what: str) -> tuple[np.ndarray, str, dict | None]:
@@ -357,21 +306,11 @@ def _read_envi(path: Path) -> tuple[np.ndarray, str, dict | None]:
 
 # -- writing ---------------------------------------------------------------------------------
 def _name_map(class_names, labels: np.ndarray) -> dict[int, str]:
-    from hsi_tumor.models._model import class_name_map
-
+    """Names of the map's classes; a mapping may name more ids than the map holds."""
     present = [int(c) for c in np.unique(labels) if c != 0]
-    if class_names is None:
-        return {c: str(c) for c in present}
     if isinstance(class_names, Mapping):
-        names = {int(k): str(v) for k, v in class_names.items()}
-        missing = [c for c in present if c not in names]
-        if missing:
-            raise InvalidOptionError(
-                f"no name for class id(s) {missing}",
-                field="class_names",
-                fix="name every class id of the map",
-            )
-        return dict(sorted(names.items()))
+        class_name_map(class_names, present)  # every present id named
+        return dict(sorted(class_name_map(class_names).items()))
     return class_name_map(class_names, present)
 
 
@@ -420,7 +359,7 @@ def write_labels(
     names as JSON in its ``class_names`` attribute. :func:`read_labels` reads both back exactly.
     """
 
-    labels = check_label_array(labels, field="labels")
+    labels = check_label_map(labels, field="labels")
     names = _name_map(class_names, labels)
     path = Path(path)
     suffix = path.suffix.lower()
@@ -457,8 +396,6 @@ def _write_envi_labels(labels: np.ndarray, path: Path, names: dict[int, str], ov
         names.get(i, str(i)).replace(",", ";").replace("}", ")") for i in range(1, n_classes)
     ]
     # the colours of hsi_tumor.viz's overlays: tumor red, normal green, others tab10 by id
-    from hsi_tumor.viz._overlay import class_colors
-
     named = dict(enumerate(class_names))
     colours = class_colors(range(1, n_classes), named)
     lookup = [0, 0, 0] + [round(255 * v) for i in range(1, n_classes) for v in colours[i]]

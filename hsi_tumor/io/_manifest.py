@@ -13,6 +13,7 @@ from hsi_tumor._shared.errors import CubeFormatError, HsiTumorError, TrainingDat
 from hsi_tumor.io._common import existing_file
 from hsi_tumor.io._labels import read_labels, read_map
 from hsi_tumor.io._registry import read_cube
+from hsi_tumor.specimen import Specimen
 
 logger = logging.getLogger("hsi_tumor.io")
 
@@ -136,8 +137,6 @@ def read_manifest(path: str | os.PathLike) -> list:
         P01/reflectance.hdr,P01/labels.hdr,P01
         P02/reflectance.hdr,P02/labels.hdr,P02
     """
-    from hsi_tumor.datasets._specimen import Specimen
-
     path = existing_file(path)
     folder = path.parent
     try:

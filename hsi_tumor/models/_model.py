@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,45 +9,12 @@ import numpy as np
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
-from hsi_tumor._shared.errors import HsiTumorError, InvalidOptionError
+from hsi_tumor._shared.classes import class_name_map, tumor_class
+from hsi_tumor._shared.errors import HsiTumorError
+from hsi_tumor._shared.version import __version__
 from hsi_tumor._shared.wavelengths import check_wavelengths, describe_grid
 
-__all__ = ["TumorModel", "class_name_map"]
-
-#: The class name that :attr:`TumorMap.tumor_probability` looks for.
-TUMOR = "tumor"
-
-
-def class_name_map(class_names, classes: Sequence[int]) -> dict[int, str]:
-    """``{class id: name}`` from a mapping, a sequence aligned with ``classes``, or None."""
-    classes = [int(c) for c in classes]
-    if class_names is None:
-        return {c: str(c) for c in classes}
-    if isinstance(class_names, Mapping):
-        names = {int(k): str(v) for k, v in class_names.items()}
-    elif isinstance(class_names, (str, bytes)):
-        raise InvalidOptionError(
-            "class_names is a string",
-            field="class_names",
-            fix="give a mapping {label id: name}, or one name per class in ascending id order",
-        )
-    else:
-        class_names = list(class_names)
-        if len(class_names) != len(classes):
-            raise InvalidOptionError(
-                f"{len(class_names)} class names for {len(classes)} classes {classes}",
-                field="class_names",
-                fix="give one name per class in ascending id order, or a mapping {id: name}",
-            )
-        names = dict(zip(classes, map(str, class_names), strict=True))
-    missing = [c for c in classes if c not in names]
-    if missing:
-        raise InvalidOptionError(
-            f"no name for class id(s) {missing}",
-            field="class_names",
-            fix="name every label id that occurs in the label maps",
-        )
-    return {c: names[c] for c in classes}
+__all__ = ["TumorModel"]
 
 
 @dataclass(eq=False)
@@ -114,8 +80,6 @@ class TumorModel:
             self.wavelengths = check_wavelengths(self.wavelengths, n, field="wavelengths")
         self.class_names = class_name_map(self.class_names, classes)
         if not self.version:
-            from hsi_tumor import __version__
-
             self.version = __version__
 
     @classmethod
@@ -165,11 +129,9 @@ class TumorModel:
 
     @property
     def tumor_class(self) -> int | None:
-        """The id of the class named "tumor" (case-insensitive), or None."""
-        for cid, name in self.class_names.items():
-            if name.strip().lower() == TUMOR:
-                return cid
-        return None
+        """The id of the tumor class ("tumor" or "tumour", any case; see
+        :func:`hsi_tumor._shared.classes.tumor_class`), or None."""
+        return tumor_class(self.class_names)
 
     @property
     def has_probabilities(self) -> bool:

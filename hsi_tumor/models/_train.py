@@ -16,10 +16,12 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from hsi_tumor._shared.arrays import materialize, rows_per_tile
+from hsi_tumor._shared.classes import check_label_map, class_name_map
 from hsi_tumor._shared.errors import InvalidOptionError, TrainingDataError
+from hsi_tumor._shared.version import __version__
 from hsi_tumor._shared.wavelengths import match_wavelengths
 from hsi_tumor.cube import Cube
-from hsi_tumor.models._model import TumorModel, class_name_map
+from hsi_tumor.models._model import TumorModel
 from hsi_tumor.models._persistence import jsonable
 from hsi_tumor.models._registry import (
     ClassifierRecipe,
@@ -63,35 +65,19 @@ def _as_cubes(cubes) -> list[Cube]:
 def _as_label_maps(label_maps, cubes: list[Cube]) -> list[np.ndarray]:
     if isinstance(label_maps, np.ndarray) and label_maps.ndim == 2:
         label_maps = [label_maps]
-    maps = [np.asarray(m) for m in label_maps]
+    maps = list(label_maps)
     if len(maps) != len(cubes):
         raise TrainingDataError(
             f"{len(maps)} label maps for {len(cubes)} cubes",
             field="label_maps",
             fix="give one (rows, cols) label map per cube, in the same order",
         )
-    for i, (labels, cube) in enumerate(zip(maps, cubes, strict=True)):
-        if labels.shape != cube.shape[:2]:
-            raise TrainingDataError(
-                f"label_maps[{i}] has shape {labels.shape}, its cube has {cube.shape[:2]} pixels",
-                field="label_maps",
-                fix="give a (rows, cols) label map of the cube's size",
-            )
-        if labels.dtype.kind == "f" and np.array_equal(labels, np.round(labels)):
-            labels = maps[i] = labels.astype(np.int64)
-        if labels.dtype.kind not in "iub":
-            raise TrainingDataError(
-                f"label_maps[{i}] has dtype {labels.dtype}, not integer class ids",
-                field="label_maps",
-                fix="give integer class ids, 0 for unlabelled pixels",
-            )
-        if labels.dtype.kind == "i" and labels.min(initial=0) < 0:
-            raise TrainingDataError(
-                f"label_maps[{i}] has negative ids",
-                field="label_maps",
-                fix="use 0 for unlabelled pixels and positive ids for classes",
-            )
-    return maps
+    return [
+        check_label_map(
+            labels, shape=cube.shape[:2], field=f"label_maps[{i}]", error=TrainingDataError
+        )
+        for i, (labels, cube) in enumerate(zip(maps, cubes, strict=True))
+    ]
 
 
 def _patients(groups, n_cubes: int) -> list[str] | None:
@@ -542,8 +528,6 @@ def train(
     else:
         with sklearn.config_context(assume_finite=True):
             pipeline.fit(X, y)
-
-    from hsi_tumor import __version__
 
     return TumorModel(
         pipeline,

@@ -4,32 +4,10 @@ from __future__ import annotations
 
 import numbers
 
-import numpy as np
-
 from hsi_tumor._shared.arrays import check_mask
-from hsi_tumor._shared.errors import HsiTumorError, InvalidOptionError
+from hsi_tumor._shared.errors import InvalidOptionError
 
-__all__ = ["check_int_option", "check_labels", "check_mask"]
-
-
-def check_labels(labels, *, field: str = "labels") -> np.ndarray:
-    """Return ``labels`` as a 2-D integer array, or raise :class:`HsiTumorError`."""
-    array = np.asarray(labels)
-    if array.ndim != 2:
-        raise HsiTumorError(
-            f"a label map must be 2-D (rows, cols), got shape {array.shape}",
-            field=field,
-            fix="pass one class id per pixel, e.g. probabilities.argmax(axis=2) + 1",
-        )
-    if array.dtype == bool:
-        return array.astype(np.uint8)
-    if array.dtype.kind not in "iu":
-        raise HsiTumorError(
-            f"class ids must be integers, got dtype {array.dtype}",
-            field=field,
-            fix="convert the map with .astype(int); 0 marks unlabelled pixels",
-        )
-    return array
+__all__ = ["check_int_option", "check_mask"]
 
 
 def check_int_option(value, name: str, *, minimum: int, fix: str) -> int:

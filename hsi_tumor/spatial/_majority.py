@@ -7,8 +7,9 @@ import logging
 import numpy as np
 from scipy import ndimage
 
+from hsi_tumor._shared.classes import check_label_map
 from hsi_tumor._shared.errors import InvalidOptionError
-from hsi_tumor.spatial._checks import check_int_option, check_labels, check_mask
+from hsi_tumor.spatial._checks import check_int_option, check_mask
 
 logger = logging.getLogger("hsi_tumor.spatial")
 
@@ -116,7 +117,7 @@ def majority_filter(labels, *, size: int = 3, mask=None) -> np.ndarray:
            [1, 1, 0, 2],
            [2, 2, 2, 2]])
     """
-    labels = check_labels(labels)
+    labels = check_label_map(labels)
     size = check_int_option(size, "size", minimum=1, fix="give an odd window side such as 3 or 5")
     if size % 2 == 0:
         raise InvalidOptionError(

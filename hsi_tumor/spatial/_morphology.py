@@ -7,7 +7,8 @@ import logging
 import numpy as np
 from scipy import ndimage
 
-from hsi_tumor.spatial._checks import check_int_option, check_labels
+from hsi_tumor._shared.classes import check_label_map
+from hsi_tumor.spatial._checks import check_int_option
 from hsi_tumor.spatial._majority import local_majority, window_counts
 
 logger = logging.getLogger("hsi_tumor.spatial")
@@ -82,7 +83,7 @@ def morphological_cleanup(labels, *, radius: int = 1) -> np.ndarray:
            [1, 1, 1, 2, 2, 2],
            [1, 1, 1, 2, 2, 0]])
     """
-    labels = check_labels(labels)
+    labels = check_label_map(labels)
     radius = check_int_option(radius, "radius", minimum=0, fix="e.g. radius=1 (a 3 x 3 cross)")
     out = labels.copy()
     classes = np.unique(labels)

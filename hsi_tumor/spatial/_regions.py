@@ -7,8 +7,9 @@ import logging
 import numpy as np
 from scipy import ndimage
 
+from hsi_tumor._shared.classes import check_label_map
 from hsi_tumor._shared.errors import InvalidOptionError
-from hsi_tumor.spatial._checks import check_int_option, check_labels
+from hsi_tumor.spatial._checks import check_int_option
 
 logger = logging.getLogger("hsi_tumor.spatial")
 
@@ -64,7 +65,7 @@ def remove_small_regions(labels, *, min_area: int, connectivity: int = 1) -> np.
            [1, 1, 1, 2, 2],
            [0, 0, 0, 0, 2]])
     """
-    labels = check_labels(labels)
+    labels = check_label_map(labels)
     min_area = check_int_option(min_area, "min_area", minimum=1, fix="e.g. min_area=20 pixels")
     if connectivity not in (1, 2) or isinstance(connectivity, bool):
         raise InvalidOptionError(

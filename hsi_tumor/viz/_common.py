@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from hsi_tumor._shared.classes import check_label_map
+from hsi_tumor._shared.classes import class_name_map as names_of
 from hsi_tumor._shared.errors import InvalidOptionError
 
 __all__ = [
@@ -40,47 +40,6 @@ def root_figure(artist) -> Figure:
     while fig is not None and not isinstance(fig, Figure):  # SubFigure -> its parent
         fig = fig.figure
     return fig
-
-
-def names_of(class_names: Mapping[int, str] | None) -> dict[int, str]:
-    """``{id: name}`` with int keys; an absent mapping gives an empty one."""
-    if class_names is None:
-        return {}
-    if not isinstance(class_names, Mapping):
-        raise InvalidOptionError(
-            f"class_names is a {type(class_names).__name__}",
-            field="class_names",
-            fix="give a mapping {class id: name}, e.g. {1: 'normal', 2: 'tumor'}",
-        )
-    return {int(k): str(v) for k, v in class_names.items()}
-
-
-def check_label_map(labels, *, field: str = "labels", shape=None) -> np.ndarray:
-    """Return ``labels`` as a 2-D integer array, or raise naming ``field``."""
-    array = np.asarray(labels)
-    if array.ndim != 2:
-        raise InvalidOptionError(
-            f"a label map is (rows, cols); got shape {array.shape}",
-            field=field,
-            fix="give one integer class id per pixel (0 = unlabelled)",
-        )
-    if shape is not None and array.shape != tuple(shape):
-        raise InvalidOptionError(
-            f"the label map has shape {array.shape}, the image has {tuple(shape)} pixels",
-            field=field,
-            fix="give a label map of the same rows and columns as the image",
-        )
-    if array.dtype == bool:
-        return array.astype(np.int64)
-    if array.dtype.kind in "iu":
-        return array
-    if array.dtype.kind == "f" and np.all(np.isfinite(array)) and np.all(array == np.round(array)):
-        return array.astype(np.int64)
-    raise InvalidOptionError(
-        f"a label map holds integer class ids; got dtype {array.dtype}",
-        field=field,
-        fix="convert it to integers (0 = unlabelled), e.g. labels.astype(int)",
-    )
 
 
 def check_unit_interval(value, field: str) -> float:

@@ -11,6 +11,7 @@ from matplotlib.figure import Figure
 
 from hsi_tumor._shared.errors import InvalidOptionError, WavelengthError
 from hsi_tumor.cube import Cube
+from hsi_tumor.metrics import reliability_curve
 from hsi_tumor.viz._common import check_label_map, names_of, new_axes
 from hsi_tumor.viz._maps import _class_map, plot_probability, plot_rgb
 from hsi_tumor.viz._rgb import default_rgb_wavelengths, pseudo_rgb
@@ -279,11 +280,11 @@ def plot_reliability(
     Raises
     ------
     InvalidOptionError
-        As :func:`hsi_tumor.evaluation.reliability_curve`.
+        As :func:`hsi_tumor.metrics.reliability_curve`.
 
     Notes
     -----
-    The numbers are those of :func:`hsi_tumor.evaluation.reliability_curve`; points on the
+    The numbers are those of :func:`hsi_tumor.metrics.reliability_curve`; points on the
     diagonal mean the probabilities can be read as frequencies.
 
     Examples
@@ -293,8 +294,6 @@ def plot_reliability(
     >>> ax.lines[1].get_ydata().tolist(), ax.lines[1].get_label()
     ([0.0, 1.0], 'model (ECE = 0.200)')
     """
-    from hsi_tumor.evaluation import reliability_curve
-
     curve = reliability_curve(y_true, probability, n_bins=n_bins)
     ax = new_axes(ax, figsize=(5.5, 5.0))
     ax.plot([0, 1], [0, 1], linestyle="--", color="0.6", lw=1.0, label="perfect calibration")

@@ -7,76 +7,19 @@ legends and colorbars.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 import matplotlib
 import matplotlib.colors as mcolors
 import numpy as np
 
+from hsi_tumor._shared.classes import class_colors
 from hsi_tumor._shared.errors import InvalidOptionError
 from hsi_tumor.cube import Cube
-from hsi_tumor.viz._common import check_label_map, check_unit_interval, names_of
+from hsi_tumor.viz._common import check_label_map, check_unit_interval
 from hsi_tumor.viz._rgb import pseudo_rgb
 
 __all__ = ["class_colors", "class_overlay", "probability_overlay"]
-
-_TAB10 = matplotlib.colormaps["tab10"].colors
-#: Colours of the classes with a conventional meaning (matched by name, case-insensitive).
-_NAMED = {
-    "tumor": _TAB10[3],  # red
-    "tumour": _TAB10[3],
-    "normal": _TAB10[2],  # green
-    "healthy": _TAB10[2],
-    "background": _TAB10[7],  # grey
-}
-#: tab10 without its red, green and grey (kept for the named classes), then the light tints of
-#: those seven (tab20), then tab20b: 34 distinct colours before any repeats.
-_PALETTE = (
-    tuple(_TAB10[i] for i in (0, 1, 4, 5, 6, 8, 9))
-    + tuple(matplotlib.colormaps["tab20"].colors[i] for i in (1, 3, 9, 11, 13, 17, 19))
-    + tuple(matplotlib.colormaps["tab20b"].colors)
-)
-
-
-def class_colors(
-    classes: Sequence[int], class_names: Mapping[int, str] | None = None
-) -> dict[int, tuple[float, float, float]]:
-    """A stable colour for each class id.
-
-    A class named "tumor" is red, "normal" green and "background" grey (names compared without
-    case; "tumour" and "healthy" too); any other class gets one of 34 qualitative colours
-    (``tab10``, then ``tab20``'s tints, then ``tab20b``) chosen by its id alone, so a class keeps
-    its colour in every figure whatever the other classes shown.
-
-    Parameters
-    ----------
-    classes : sequence of int
-        Class ids.
-    class_names : mapping of int to str, optional
-        Name of each id; ids without a name are fine.
-
-    Returns
-    -------
-    dict of int to (r, g, b)
-        Colours as floats in [0, 1].
-
-    Examples
-    --------
-    >>> from hsi_tumor.viz import class_colors
-    >>> colors = class_colors([1, 2, 3], {1: "normal", 2: "tumor"})
-    >>> colors[2]
-    (0.8392156862745098, 0.15294117647058825, 0.1568627450980392)
-    >>> colors[3] != colors[1] != colors[2]
-    True
-    """
-    names = names_of(class_names)
-    out: dict[int, tuple[float, float, float]] = {}
-    for cid in classes:
-        cid = int(cid)
-        name = names.get(cid, "").strip().lower()
-        rgb = _NAMED.get(name, _PALETTE[(cid - 1) % len(_PALETTE)])
-        out[cid] = tuple(float(v) for v in rgb)
-    return out
 
 
 def background_image(background, shape: tuple[int, int], *, field: str = "background"):

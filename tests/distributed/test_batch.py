@@ -18,7 +18,8 @@ import hsi_tumor as ht
 from hsi_tumor.distributed import BatchResult, classify_many
 from hsi_tumor.distributed._batch import worker_device
 from hsi_tumor.distributed._cluster import local_workers
-from hsi_tumor.io import read_labels, write_tumor_map
+from hsi_tumor.inference import write_tumor_map
+from hsi_tumor.io import read_labels
 
 distributed = pytest.importorskip(
     "distributed", reason="dask.distributed is not installed (pip install 'hsi_tumor[distributed]')"
@@ -267,7 +268,7 @@ def test_a_worker_killed_mid_batch(client, cubes, model, serial, tmp_path):
     marker = os.fspath(tmp_path / "slow.pid")
 
     def install():  # runs on each worker (a closure: pickled by value)
-        import hsi_tumor.viz as viz
+        import hsi_tumor.inference._tumor_map_io as viz  # the writer's own name for it
 
         original = viz.save_rgb_png
 
@@ -282,7 +283,7 @@ def test_a_worker_killed_mid_batch(client, cubes, model, serial, tmp_path):
         viz.save_rgb_png = slow_png
 
     def uninstall():
-        import hsi_tumor.viz as viz
+        import hsi_tumor.inference._tumor_map_io as viz
 
         if hasattr(viz, "_original_save_rgb_png"):
             viz.save_rgb_png = viz._original_save_rgb_png

@@ -135,7 +135,7 @@ def test_values_that_are_not_ids_name_file_and_field(tmp_path, array, match):
     with pytest.raises(ht.CubeFormatError, match=match) as info:
         read_labels(tmp_path / "bad.npy")
     assert "bad.npy" in str(info.value) and "field 'array'" in str(info.value)
-    with pytest.raises(ht.CubeFormatError, match=match):
+    with pytest.raises(ht.InvalidOptionError, match=match):  # a bad argument, not a bad file
         write_labels(array, tmp_path / "out.h5")
     assert not (tmp_path / "out.h5").exists()
 

@@ -78,8 +78,8 @@ def test_errors():
         majority_filter(np.ones((3, 3), int), size=0)
     with pytest.raises(ht.HsiTumorError, match="2-D"):
         majority_filter(np.ones((3, 3, 2), int))
-    with pytest.raises(ht.HsiTumorError, match="integers"):
-        majority_filter(np.ones((3, 3)))
+    with pytest.raises(ht.HsiTumorError, match="fractions"):  # whole-number floats are ids
+        majority_filter(np.full((3, 3), 0.5))
     with pytest.raises(ht.HsiTumorError, match="shape") as info:
         majority_filter(np.ones((3, 3), int), mask=np.ones((3, 4), bool))
     assert info.value.field == "mask" and info.value.fix

@@ -8,7 +8,7 @@ from sklearn import metrics as skm
 
 from hsi_tumor._shared.errors import InvalidOptionError
 from hsi_tumor.evaluation import area_error, confusion_counts, fuzzy_dice, pixel_metrics
-from hsi_tumor.evaluation._metrics import (
+from hsi_tumor.metrics._scores import (
     auc_from_histograms,
     metrics_from_confusion,
     score_histograms,

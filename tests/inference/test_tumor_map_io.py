@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 import hsi_tumor as ht
-from hsi_tumor.inference import TumorMap
-from hsi_tumor.io import read_labels, write_tumor_map
+from hsi_tumor.inference import TumorMap, write_tumor_map
+from hsi_tumor.io import read_labels
 
 
 @pytest.fixture
@@ -97,12 +97,12 @@ def test_existing_output_is_kept_unless_overwrite(tmp_path, tumor_map):
 
 
 def test_a_failure_leaves_nothing(tmp_path, tumor_map, monkeypatch):
-    import hsi_tumor.viz
+    from hsi_tumor.inference import _tumor_map_io
 
     def broken(image, path):
         raise OSError("disk full")
 
-    monkeypatch.setattr(hsi_tumor.viz, "save_rgb_png", broken)
+    monkeypatch.setattr(_tumor_map_io, "save_rgb_png", broken)
     with pytest.raises(OSError, match="disk full"):
         write_tumor_map(tumor_map, tmp_path / "out")
     assert list(tmp_path.iterdir()) == []

@@ -14,10 +14,12 @@ from pathlib import Path
 import numpy as np
 
 from hsi_tumor._shared.atomic import atomic_directory
+from hsi_tumor._shared.classes import tumor_class
 from hsi_tumor._shared.errors import InvalidOptionError, OutputExistsError
 from hsi_tumor.cube import Cube
 from hsi_tumor.io._labels import write_labels
 from hsi_tumor.io._registry import write_cube
+from hsi_tumor.viz import class_overlay, probability_overlay, pseudo_rgb, save_rgb_png
 
 logger = logging.getLogger("hsi_tumor.io")
 
@@ -33,7 +35,7 @@ def _summary(tumor_map, files: dict[str, str], format: str) -> dict:
     labels = np.asarray(tumor_map.labels)
     valid = np.asarray(tumor_map.valid, dtype=bool)
     counts = tumor_map.counts()
-    tumor = [c for c in classes if names.get(c, "").strip().lower() == "tumor"]
+    tumor = [c for c in [tumor_class(names)] if c is not None and c in classes]
     summary = {
         "shape": [int(n) for n in labels.shape],
         "classes": classes,
@@ -118,7 +120,7 @@ def write_tumor_map(
     --------
     >>> import os, tempfile
     >>> import hsi_tumor as ht
-    >>> from hsi_tumor.io import write_tumor_map
+    >>> from hsi_tumor.inference import write_tumor_map
     >>> spec = ht.simulate_specimen(seed=0, shape=(40, 48), n_bands=40)
     >>> cube = spec.calibrate()
     >>> model = ht.train(cube, spec.annotation, classifier="lda", random_state=0,
@@ -130,7 +132,6 @@ def write_tumor_map(
     ['background.png', 'classes.png', 'labels.hdr', 'probabilities.hdr', 'summary.json',
      'tumor_probability.hdr', 'tumor_probability.png']
     """
-    from hsi_tumor.viz import class_overlay, probability_overlay, save_rgb_png
 
     if format not in TUMOR_MAP_FORMATS:
         raise InvalidOptionError(
@@ -141,8 +142,6 @@ def write_tumor_map(
     out_dir = Path(out_dir)
     labels = np.asarray(tumor_map.labels)
     if isinstance(background, Cube):
-        from hsi_tumor.viz import pseudo_rgb
-
         background = pseudo_rgb(background)
     if background is not None:
         background = np.asarray(background)

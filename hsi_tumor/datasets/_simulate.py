@@ -500,110 +500,9 @@ def simulate_specimen(
     if patient_id is None:
         patient_id = f"sim-{seed_value}"
 
-    # --- geometry -------------------------------------------------------------------------
-    specimen_fraction, _ = draw_specimen(rng_geo, (rows, cols))
-    thicknesses = _thicknesses(rng_geo, n_tumors, mucosa_thickness)
-    short = min(rows, cols)
-    tumors, fractions = draw_tumors(
-        rng_geo, specimen_fraction, thicknesses, radius_range=(0.07 * short, 0.15 * short)
-    )
-    if len(tumors) < len(thicknesses):
-        explicit = n_tumors is not None or np.ndim(mucosa_thickness) > 0
-        logger.log(
-            logging.WARNING if explicit else logging.DEBUG,
-            "simulate_specimen: placed %d of %d tumors (the specimen is too crowded)",
-            len(tumors),
-            len(thicknesses),
-        )
-    tumor_fraction = fractions.sum(axis=0) if len(tumors) else np.zeros((rows, cols))
-    labels = label_map(specimen_fraction, tumor_fraction)
-    margin = max(2.0, 2.0 / pixel_size)
-    annotation = annotation_map(labels, margin=margin)
-
-    # --- spatial texture, shading and glare ----------------------------------------------
-    corr = max(2.0, 2.0 / pixel_size)  # 2 mm correlation length
-    fields = {k: smooth_field(rng_tex, (rows, cols), corr) for k in _TEXTURE}
-    tumor_fields = {k: smooth_field(rng_tex, (rows, cols), corr) for k in _TEXTURE}
-    thickness_field = smooth_field(rng_tex, (rows, cols), corr * 2)
-    shading_field = smooth_field(rng_tex, (rows, cols), corr * 4)
-    inside = ndimage.distance_transform_edt(specimen_fraction >= 0.5) * pixel_size
-    shading = 0.75 + 0.25 * (1.0 - np.exp(-inside / 3.0)) + 0.03 * shading_field
-    n_glare = int(rng_tex.integers(2, 7))
-    glare_map = np.zeros((rows, cols))
-    candidates = np.argwhere(inside > 2.0)
-    for _ in range(n_glare):
-        if candidates.size == 0:
-            break
-        cy, cx = candidates[rng_tex.integers(len(candidates))]
-        sigma = rng_tex.uniform(0.6, 2.0)
-        peak = rng_tex.uniform(0.4, 2.0)
-        yy, xx = np.ogrid[:rows, :cols]
-        glare_map += peak * np.exp(-0.5 * ((yy - cy) ** 2 + (xx - cx) ** 2) / sigma**2)
-    glare_map[glare_map < 0.02] = 0.0
-
-    # --- optics ---------------------------------------------------------------------------
-    mu = {
-        name: band_averaged_absorption(name, wl).astype(np.float32)
-        for name in ("water", "lipid", "collagen")
-    }
-    tissue_px = specimen_fraction > 0
-    idx = np.nonzero(tissue_px)
-
-    def optics(comp: TissueComposition, flds, where):
-        water = comp.water + _TEXTURE["water"] * flds["water"][where]
-        lipid = comp.lipid * np.exp(_TEXTURE["lipid"] * flds["lipid"][where] - 0.5 * 0.35**2)
-        collagen = comp.collagen + _TEXTURE["collagen"] * flds["collagen"][where]
-        water = np.clip(water, 0.3, 0.95).astype(np.float32)
-        lipid = np.clip(lipid, 0.0, 0.6).astype(np.float32)
-        collagen = np.clip(collagen, 0.0, 0.5).astype(np.float32)
-        a = (comp.scattering_a * (1.0 + _TEXTURE["a"] * flds["a"][where])).astype(np.float32)
-        mua = (
-            water[:, None] * mu["water"]
-            + lipid[:, None] * mu["lipid"]
-            + collagen[:, None] * mu["collagen"]
-            + np.float32(0.002)
-        )
-        musp = reduced_scattering(wl, a, comp.scattering_b).astype(np.float32)
-        return mua, musp
-
-    mua_n, musp_n = optics(tissue["normal"], fields, idx)
-    r_tissue = diffuse_reflectance(mua_n, musp_n)
-    if len(tumors):
-        weights = []
-        for t, f in zip(tumors, fractions, strict=True):
-            sigma = lateral_spread * t.mucosa_thickness / pixel_size
-            weights.append(ndimage.gaussian_filter(f, sigma) if sigma > 0.3 else f)
-        weights = np.stack(weights)  # (n_tumors, rows, cols), visible tumor weight
-        visible = weights.sum(axis=0)[idx] > 1e-3
-        sub = tuple(i[visible] for i in idx)
-        mua_t, musp_t = optics(tissue["tumor"], tumor_fields, sub)
-        r_tumor = diffuse_reflectance(mua_t, musp_t)
-        delta = penetration_depth(mua_n[visible], musp_n[visible])
-        r_normal_sub = r_tissue[visible]
-        mixed = r_normal_sub * (1.0 - weights.sum(axis=0)[sub][:, None]).astype(np.float32)
-        for t, w_k in zip(tumors, weights, strict=True):
-            d = np.maximum(t.mucosa_thickness * (1.0 + 0.1 * thickness_field[sub]), 0.0)
-            through = np.exp(-2.0 * d[:, None].astype(np.float32) / delta)
-            r_k = (1.0 - through) * r_normal_sub + through * r_tumor
-            mixed += w_k[sub][:, None].astype(np.float32) * r_k
-        r_tissue[visible] = mixed
-
-    background = (0.035 + 0.01 * (wl - 900.0) / 1600.0).astype(np.float32)
-    reflectance = np.empty((rows, cols, wl.size), dtype=np.float32)
-    reflectance[...] = background
-    s = specimen_fraction[idx][:, None].astype(np.float32)
-    g = shading[idx][:, None].astype(np.float32)
-    reflectance[idx] = s * g * r_tissue + (1.0 - s) * background
-    reflectance += glare_map[..., None].astype(np.float32)
-
-    # --- ground-truth maps ----------------------------------------------------------------
-    depth = np.full((rows, cols), np.nan, dtype=np.float32)
-    if len(tumors):
-        owner = fractions.argmax(axis=0)
-        has = tumor_fraction > 0
-        base = np.array([t.mucosa_thickness for t in tumors])[owner]
-        local = np.maximum(base * (1.0 + 0.1 * thickness_field), 0.0)
-        depth[has] = local[has]
+    geometry = _draw_geometry(rng_geo, (rows, cols), n_tumors, mucosa_thickness, pixel_size)
+    texture = _draw_texture(rng_tex, geometry.specimen_fraction, pixel_size)
+    reflectance = _reflectance(wl, tissue, geometry, texture, lateral_spread, pixel_size)
 
     # --- camera ---------------------------------------------------------------------------
     sensor = camera.sensor(rng_cam, cols, wl)
@@ -622,20 +521,19 @@ def simulate_specimen(
         "fwhm": fwhm,
         "sensor": f"simulated pushbroom NIR camera, {camera.bit_depth}-bit",
     }
-    raw_cube = Cube(raw, wl, meta)
     ref_meta = {"description": description, "simulated": True, "fwhm": fwhm}
     spec = SimulatedSpecimen(
-        raw=raw_cube,
+        raw=Cube(raw, wl, meta),
         white=Cube(white, wl, {**ref_meta, "reference": "white"}),
         dark=Cube(dark, wl, {**ref_meta, "reference": "dark"}),
         reflectance=Cube(reflectance, wl, {"description": "true reflectance (simulated)"}),
-        tumor_fraction=tumor_fraction.astype(np.float32),
-        specimen_fraction=specimen_fraction.astype(np.float32),
-        labels=labels,
-        annotation=annotation,
-        mucosa_thickness=depth,
-        glare=glare_map > 0.05,
-        tumors=tuple(tumors),
+        tumor_fraction=geometry.tumor_fraction.astype(np.float32),
+        specimen_fraction=geometry.specimen_fraction.astype(np.float32),
+        labels=geometry.labels,
+        annotation=geometry.annotation,
+        mucosa_thickness=_depth_map(geometry, texture.thickness),
+        glare=texture.glare > 0.05,
+        tumors=tuple(geometry.tumors),
         tissue=dict(tissue),
         patient_id=str(patient_id),
         specimen_id=f"{patient_id}-1",
@@ -702,3 +600,145 @@ def simulate_cohort(
     seed_value = int(root.entropy) if isinstance(root.entropy, int) else 0
     logger.info("simulated a cohort of %d patients (seed %s)", n_patients, seed_value)
     return SimulatedCohort(specimens=specimens, seed=seed_value)
+
+
+@dataclass
+class _Geometry:
+    """Where the specimen and its tumors are (area fractions per pixel) and their labels."""
+
+    specimen_fraction: np.ndarray
+    tumors: list
+    fractions: np.ndarray  # (n_tumors, rows, cols)
+    tumor_fraction: np.ndarray
+    labels: np.ndarray
+    annotation: np.ndarray
+
+
+def _draw_geometry(rng, shape, n_tumors, mucosa_thickness, pixel_size: float) -> _Geometry:
+    rows, cols = shape
+    specimen_fraction, _ = draw_specimen(rng, (rows, cols))
+    thicknesses = _thicknesses(rng, n_tumors, mucosa_thickness)
+    short = min(rows, cols)
+    tumors, fractions = draw_tumors(
+        rng, specimen_fraction, thicknesses, radius_range=(0.07 * short, 0.15 * short)
+    )
+    if len(tumors) < len(thicknesses):
+        explicit = n_tumors is not None or np.ndim(mucosa_thickness) > 0
+        logger.log(
+            logging.WARNING if explicit else logging.DEBUG,
+            "simulate_specimen: placed %d of %d tumors (the specimen is too crowded)",
+            len(tumors),
+            len(thicknesses),
+        )
+    tumor_fraction = fractions.sum(axis=0) if len(tumors) else np.zeros((rows, cols))
+    labels = label_map(specimen_fraction, tumor_fraction)
+    annotation = annotation_map(labels, margin=max(2.0, 2.0 / pixel_size))
+    return _Geometry(specimen_fraction, tumors, fractions, tumor_fraction, labels, annotation)
+
+
+@dataclass
+class _Texture:
+    """Smooth random fields across the specimen: composition, thickness, shading and glare."""
+
+    normal: dict
+    tumor: dict
+    thickness: np.ndarray
+    shading: np.ndarray
+    glare: np.ndarray
+
+
+def _draw_texture(rng, specimen_fraction: np.ndarray, pixel_size: float) -> _Texture:
+    rows, cols = specimen_fraction.shape
+    corr = max(2.0, 2.0 / pixel_size)  # 2 mm correlation length
+    fields = {k: smooth_field(rng, (rows, cols), corr) for k in _TEXTURE}
+    tumor_fields = {k: smooth_field(rng, (rows, cols), corr) for k in _TEXTURE}
+    thickness_field = smooth_field(rng, (rows, cols), corr * 2)
+    shading_field = smooth_field(rng, (rows, cols), corr * 4)
+    inside = ndimage.distance_transform_edt(specimen_fraction >= 0.5) * pixel_size
+    shading = 0.75 + 0.25 * (1.0 - np.exp(-inside / 3.0)) + 0.03 * shading_field
+    n_glare = int(rng.integers(2, 7))
+    glare_map = np.zeros((rows, cols))
+    candidates = np.argwhere(inside > 2.0)
+    for _ in range(n_glare):
+        if candidates.size == 0:
+            break
+        cy, cx = candidates[rng.integers(len(candidates))]
+        sigma = rng.uniform(0.6, 2.0)
+        peak = rng.uniform(0.4, 2.0)
+        yy, xx = np.ogrid[:rows, :cols]
+        glare_map += peak * np.exp(-0.5 * ((yy - cy) ** 2 + (xx - cx) ** 2) / sigma**2)
+    glare_map[glare_map < 0.02] = 0.0
+    return _Texture(fields, tumor_fields, thickness_field, shading, glare_map)
+
+
+def _optics(comp: TissueComposition, flds: dict, where, wl: np.ndarray, mu: dict):
+    """Absorption and reduced scattering (n, bands) of ``comp`` at the pixels ``where``."""
+    water = comp.water + _TEXTURE["water"] * flds["water"][where]
+    lipid = comp.lipid * np.exp(_TEXTURE["lipid"] * flds["lipid"][where] - 0.5 * 0.35**2)
+    collagen = comp.collagen + _TEXTURE["collagen"] * flds["collagen"][where]
+    water = np.clip(water, 0.3, 0.95).astype(np.float32)
+    lipid = np.clip(lipid, 0.0, 0.6).astype(np.float32)
+    collagen = np.clip(collagen, 0.0, 0.5).astype(np.float32)
+    a = (comp.scattering_a * (1.0 + _TEXTURE["a"] * flds["a"][where])).astype(np.float32)
+    mua = (
+        water[:, None] * mu["water"]
+        + lipid[:, None] * mu["lipid"]
+        + collagen[:, None] * mu["collagen"]
+        + np.float32(0.002)
+    )
+    musp = reduced_scattering(wl, a, comp.scattering_b).astype(np.float32)
+    return mua, musp
+
+
+def _reflectance(wl, tissue, geometry: _Geometry, texture: _Texture, lateral_spread, pixel_size):
+    """The true (rows, cols, bands) reflectance: tissue optics, tumors under mucosa, partial
+    volume with the background, shading and glare (steps 1–4 of ``simulate_specimen``)."""
+    mu = {
+        name: band_averaged_absorption(name, wl).astype(np.float32)
+        for name in ("water", "lipid", "collagen")
+    }
+    specimen_fraction = geometry.specimen_fraction
+    rows, cols = specimen_fraction.shape
+    idx = np.nonzero(specimen_fraction > 0)
+    mua_n, musp_n = _optics(tissue["normal"], texture.normal, idx, wl, mu)
+    r_tissue = diffuse_reflectance(mua_n, musp_n)
+    if len(geometry.tumors):
+        weights = []
+        for t, f in zip(geometry.tumors, geometry.fractions, strict=True):
+            sigma = lateral_spread * t.mucosa_thickness / pixel_size
+            weights.append(ndimage.gaussian_filter(f, sigma) if sigma > 0.3 else f)
+        weights = np.stack(weights)  # (n_tumors, rows, cols), visible tumor weight
+        visible = weights.sum(axis=0)[idx] > 1e-3
+        sub = tuple(i[visible] for i in idx)
+        mua_t, musp_t = _optics(tissue["tumor"], texture.tumor, sub, wl, mu)
+        r_tumor = diffuse_reflectance(mua_t, musp_t)
+        delta = penetration_depth(mua_n[visible], musp_n[visible])
+        r_normal_sub = r_tissue[visible]
+        mixed = r_normal_sub * (1.0 - weights.sum(axis=0)[sub][:, None]).astype(np.float32)
+        for t, w_k in zip(geometry.tumors, weights, strict=True):
+            d = np.maximum(t.mucosa_thickness * (1.0 + 0.1 * texture.thickness[sub]), 0.0)
+            through = np.exp(-2.0 * d[:, None].astype(np.float32) / delta)
+            r_k = (1.0 - through) * r_normal_sub + through * r_tumor
+            mixed += w_k[sub][:, None].astype(np.float32) * r_k
+        r_tissue[visible] = mixed
+
+    background = (0.035 + 0.01 * (wl - 900.0) / 1600.0).astype(np.float32)
+    reflectance = np.empty((rows, cols, wl.size), dtype=np.float32)
+    reflectance[...] = background
+    s = specimen_fraction[idx][:, None].astype(np.float32)
+    g = texture.shading[idx][:, None].astype(np.float32)
+    reflectance[idx] = s * g * r_tissue + (1.0 - s) * background
+    reflectance += texture.glare[..., None].astype(np.float32)
+    return reflectance
+
+
+def _depth_map(geometry: _Geometry, thickness_field: np.ndarray) -> np.ndarray:
+    """Mucosa thickness over each tumor pixel (mm; NaN off tumors)."""
+    depth = np.full(geometry.tumor_fraction.shape, np.nan, dtype=np.float32)
+    if len(geometry.tumors):
+        owner = geometry.fractions.argmax(axis=0)
+        has = geometry.tumor_fraction > 0
+        base = np.array([t.mucosa_thickness for t in geometry.tumors])[owner]
+        local = np.maximum(base * (1.0 + 0.1 * thickness_field), 0.0)
+        depth[has] = local[has]
+    return depth

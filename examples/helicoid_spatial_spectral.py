@@ -178,7 +178,7 @@ def main(
         f"(trained on {len(training)} others)",
         fontsize=11,
     )
-    paths = {"maps": save_figure(fig, out / "helicoid_maps.png", dpi=75)}
+    paths = {"maps": save_figure(fig, out / "helicoid_maps.png", dpi=75, overwrite=True)}
 
     elapsed = time.perf_counter() - start
     head = "| stage | " + " | ".join(METRICS) + " | pixels changed |\n|---|" + "---:|" * 5

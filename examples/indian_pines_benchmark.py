@@ -158,7 +158,9 @@ def main(
             )
     files = {"table": out / "indian_pines_metrics.md"}
     files["table"].write_text(_table(rows), encoding="utf-8")
-    files["maps"] = save_figure(_maps_figure(truth, splits, maps, classifiers), out / "maps.png")
+    files["maps"] = save_figure(
+        _maps_figure(truth, splits, maps, classifiers), out / "maps.png", overwrite=True
+    )
     print(f"wrote {files['table']} and {files['maps']}")
     return files
 

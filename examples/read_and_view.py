@@ -34,7 +34,7 @@ def main(out_dir: str = "out/examples") -> Path:
     print("NIR part:", nir)
     corner = nir[: nir.n_rows // 2, : nir.n_cols // 2].load()
     print("a quarter, loaded:", corner)
-    path = save_rgb_png(ht.pseudo_rgb(cube), out / "pseudo_rgb.png")
+    path = save_rgb_png(ht.pseudo_rgb(cube), out / "pseudo_rgb.png", overwrite=True)
     print("pseudo-RGB:", path)
     return path
 

@@ -194,11 +194,11 @@ def main(
         title=f"{SIMULATED}: annotated pixels of {n_patients} patients, mean ± SD",
     )
     ax.title.set_fontsize(9)
-    paths["spectra"] = save_figure(fig, out / "gist_mean_spectra.png", dpi=90)
+    paths["spectra"] = save_figure(fig, out / "gist_mean_spectra.png", dpi=90, overwrite=True)
 
     # figure 2: colour-coded prediction maps, one panel per specimen
     fig = _prediction_grid(specimens, evaluation, n_cols=min(6, n_patients))
-    paths["maps"] = save_figure(fig, out / "gist_prediction_maps.png", dpi=65)
+    paths["maps"] = save_figure(fig, out / "gist_prediction_maps.png", dpi=65, overwrite=True)
 
     # table: published vs this run, and per patient
     table = comparison_table(evaluation)

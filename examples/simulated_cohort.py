@@ -97,7 +97,7 @@ def main(
         warnings.simplefilter("ignore", ht.CalibrationWarning)
         refl = spec.calibrate().load()
     rgb = ht.pseudo_rgb(refl, wavelengths=(1550.0, 1300.0, 1070.0))
-    paths["rgb"] = save_rgb_png(rgb, out / "simulator_rgb.png")
+    paths["rgb"] = save_rgb_png(rgb, out / "simulator_rgb.png", overwrite=True)
 
     # figure 3: ground truth
     fig, axes = plt.subplots(1, 4, figsize=(13, 3.0), constrained_layout=True)

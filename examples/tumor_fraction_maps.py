@@ -160,7 +160,7 @@ def main(
         "leave-one-patient-out",
         fontsize=10,
     )
-    paths = {"maps": save_figure(fig, out / "fraction_maps.png", dpi=75)}
+    paths = {"maps": save_figure(fig, out / "fraction_maps.png", dpi=75, overwrite=True)}
 
     # figure 2: joint histogram, per-patient metrics, thickness
     fig = Figure(figsize=(14.0, 4.0), layout="constrained")
@@ -208,7 +208,9 @@ def main(
     ax[2].set(xlabel="mucosa over the tumor", ylabel="mean tumor probability")
     ax[2].set_title("tumor pixels (fraction ≥ 0.5) by mucosa thickness", fontsize=9)
     ax[2].tick_params(axis="x", labelsize=7)
-    paths["histogram"] = save_figure(fig, out / "fraction_vs_probability.png", dpi=75)
+    paths["histogram"] = save_figure(
+        fig, out / "fraction_vs_probability.png", dpi=75, overwrite=True
+    )
 
     elapsed = time.perf_counter() - start
     table = "\n".join(

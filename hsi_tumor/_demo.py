@@ -147,7 +147,7 @@ def run_demo(
         class_names=CLASS_NAMES,
         title=f"Held-out specimen {held.name} (patient {held.patient}, not in training)",
     )
-    held_files["report"] = save_figure(fig, out / "held_out" / "report.png")
+    held_files["report"] = save_figure(fig, out / "held_out" / "report.png", overwrite=True)
 
     notes = NOTES + (
         f"\n## Held-out specimen\n\nThe final model (trained on all {n_patients} patients, "

@@ -59,7 +59,7 @@ def test_bad_input_is_one_line(tmp_path, capsys):
 def test_info_of_a_capture(tmp_path, capsys):
     wl = np.array([1000.0, 1100.0])
     parts = [ht.Cube(np.ones((n, 3, 2), np.uint16), wl) for n in (4, 2, 2)]
-    ht.write_capture(tmp_path / "cap", *parts)
+    ht.write_capture(parts[0], tmp_path / "cap", *parts[1:])
     assert main(["info", str(tmp_path / "cap")]) == 0
     out = capsys.readouterr().out
     assert "Specim capture 'cap'" in out and "white: Cube(2 rows" in out

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from hsi_tumor._shared.errors import OutputExistsError
 
-__all__ = ["atomic_directory", "atomic_path"]
+__all__ = ["atomic_directory", "atomic_path", "refuse_overwrite"]
 
 
 def _umask() -> int:
@@ -108,3 +108,16 @@ def atomic_directory(path: str | os.PathLike, *, overwrite: bool = False) -> Ite
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def refuse_overwrite(*paths: Path, overwrite: bool) -> None:
+    """Raise OutputExistsError when any of ``paths`` exists and ``overwrite`` is False."""
+    if overwrite:
+        return
+    for p in paths:
+        if p.exists():
+            raise OutputExistsError(
+                "the output exists already",
+                file=p,
+                fix="choose another name or pass overwrite=True",
+            )

@@ -246,7 +246,7 @@ class SimulatedSpecimen:
         """
         from hsi_tumor.io import write_capture
 
-        folder = write_capture(folder, self.raw, self.white, self.dark, overwrite=overwrite)
+        folder = write_capture(self.raw, folder, self.white, self.dark, overwrite=overwrite)
         if ground_truth:
             results = folder / "results"
             results.mkdir(exist_ok=True)

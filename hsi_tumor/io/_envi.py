@@ -360,7 +360,7 @@ def write_envi(
     """
     from spectral.io import envi
 
-    from hsi_tumor.io._registry import refuse_overwrite
+    from hsi_tumor._shared.atomic import refuse_overwrite
 
     path = Path(path)
     if path.suffix.lower() == ".hdr":

@@ -291,7 +291,7 @@ def write_hdf5(
     """
     import h5py
 
-    from hsi_tumor.io._registry import refuse_overwrite
+    from hsi_tumor._shared.atomic import refuse_overwrite
 
     refuse_overwrite(Path(path), overwrite=overwrite)
     if compression not in ("lzf", "gzip", None):

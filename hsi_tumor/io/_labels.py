@@ -17,14 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
-from hsi_tumor._shared.atomic import atomic_path
+from hsi_tumor._shared.atomic import atomic_path, refuse_overwrite
 from hsi_tumor._shared.classes import check_label_map, class_colors, class_name_map
 from hsi_tumor._shared.errors import CubeFormatError
 from hsi_tumor.io._common import existing_file
 from hsi_tumor.io._envi import _DTYPE_CODES, EnviReader, find_envi_pair, read_envi_header
 from hsi_tumor.io._hdf5 import HDF5_EXTENSIONS, reading_hdf5
 from hsi_tumor.io._matlab import load_v5
-from hsi_tumor.io._registry import refuse_overwrite
 
 logger = logging.getLogger("hsi_tumor.io")
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from hsi_tumor._shared.errors import CubeFormatError, InvalidOptionError, OutputExistsError
+from hsi_tumor._shared.errors import CubeFormatError, InvalidOptionError
 from hsi_tumor.cube import Cube
 from hsi_tumor.io._common import existing_file
 
@@ -187,16 +187,3 @@ def write_cube(
         )
     _check_options(writer.write, options, f"the {format} writer")
     writer.write(cube, path, overwrite=overwrite, **options)
-
-
-def refuse_overwrite(*paths: Path, overwrite: bool) -> None:
-    """Raise OutputExistsError when any of ``paths`` exists and ``overwrite`` is False."""
-    if overwrite:
-        return
-    for p in paths:
-        if p.exists():
-            raise OutputExistsError(
-                "the output exists already",
-                file=p,
-                fix="choose another name or pass overwrite=True",
-            )

@@ -18,13 +18,19 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from hsi_tumor._shared.atomic import atomic_directory
-from hsi_tumor._shared.errors import CubeFormatError, MissingFileError, WavelengthError
+from hsi_tumor._shared.errors import (
+    CubeFormatError,
+    InvalidOptionError,
+    MissingFileError,
+    WavelengthError,
+)
 from hsi_tumor.cube import Cube
 from hsi_tumor.io._envi import EnviReader, write_envi
 
@@ -164,10 +170,10 @@ def read_capture(folder: str | os.PathLike, *, wavelengths=None) -> Capture:
 
 
 def write_capture(
-    folder: str | os.PathLike,
-    raw: Cube,
-    white: Cube,
-    dark: Cube,
+    capture,
+    folder: str | os.PathLike | None = None,
+    white: Cube | None = None,
+    dark: Cube | None = None,
     *,
     white_dark: Cube | None = None,
     interleave: str = "bil",
@@ -175,12 +181,21 @@ def write_capture(
 ) -> Path:
     """Write a Specim-style capture folder (ENVI files under ``NAME/capture/``), atomically.
 
+    Data first, like every writer: ``write_capture(capture, folder)`` with a :class:`Capture`
+    (as :func:`read_capture` returns), or ``write_capture(raw, folder, white, dark)`` with the
+    three cubes. The old order ``write_capture(folder, raw, white, dark)`` still works, with a
+    ``DeprecationWarning``.
+
     Parameters
     ----------
+    capture : Capture or Cube
+        The capture (its ``raw``, ``white``, ``dark`` and ``white_dark``), or the raw cube
+        (frames, cols, bands).
     folder : str or os.PathLike
         The capture folder to create; its name is the capture's ``NAME``.
-    raw, white, dark : Cube
-        The raw cube and the references (frames, cols, bands), same cols and bands as ``raw``.
+    white, dark : Cube, optional
+        The references (frames, cols, bands), same cols and bands as the raw cube; only with a
+        raw cube.
     white_dark : Cube, optional
         Dark frames for the white reference.
     interleave : str, default='bil'
@@ -192,7 +207,42 @@ def write_capture(
     -------
     pathlib.Path
         The capture folder.
+
+    Raises
+    ------
+    InvalidOptionError
+        If the arguments are neither a Capture nor cubes with a folder.
+    CubeFormatError
+        If a reference's columns or bands differ from the raw cube's.
+    OutputExistsError
+        If ``folder`` exists and ``overwrite`` is False.
     """
+    if isinstance(capture, (str, os.PathLike)):
+        warnings.warn(
+            "write_capture(folder, raw, white, dark) is deprecated: write the data first, "
+            "write_capture(raw, folder, white, dark) or write_capture(capture, folder)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        capture, folder, white, dark = folder, capture, white, dark
+    if isinstance(capture, Capture):
+        if white is not None or dark is not None:
+            raise InvalidOptionError(
+                "white and dark come from the Capture",
+                field="white",
+                fix="give a Capture alone, or the raw cube with white and dark",
+            )
+        raw, white, dark = capture.raw, capture.white, capture.dark
+        white_dark = capture.white_dark if white_dark is None else white_dark
+    else:
+        raw = capture
+    if not isinstance(raw, Cube) or folder is None or white is None or dark is None:
+        raise InvalidOptionError(
+            "write_capture needs a Capture and a folder, or the raw, white and dark cubes and "
+            "a folder",
+            field="capture",
+            fix="call write_capture(capture, folder) or write_capture(raw, folder, white, dark)",
+        )
     folder = Path(folder)
     name = folder.name
     parts = {"": raw, "DARKREF_": dark, "WHITEREF_": white, "WHITEDARKREF_": white_dark}

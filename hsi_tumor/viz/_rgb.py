@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hsi_tumor._shared.atomic import atomic_path
+from hsi_tumor._shared.atomic import atomic_path, refuse_overwrite
 from hsi_tumor._shared.errors import WavelengthError
 from hsi_tumor.cube import Cube
 
@@ -87,11 +87,15 @@ def pseudo_rgb(
     return out
 
 
-def save_rgb_png(image: np.ndarray, path: str | os.PathLike) -> Path:
-    """Save an (rows, cols, 3) image in [0, 1] as PNG, atomically. Returns the path."""
+def save_rgb_png(image: np.ndarray, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
+    """Save an (rows, cols, 3) image in [0, 1] as PNG, atomically. Returns the path.
+
+    An existing file is replaced only with ``overwrite=True`` (else ``OutputExistsError``).
+    """
     import matplotlib.image
 
     path = Path(path)
+    refuse_overwrite(path, overwrite=overwrite)
     with atomic_path(path) as tmp:
         matplotlib.image.imsave(tmp, np.clip(image, 0, 1), format="png")
     return path

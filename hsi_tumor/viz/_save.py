@@ -8,7 +8,7 @@ from pathlib import Path
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure, SubFigure
 
-from hsi_tumor._shared.atomic import atomic_path
+from hsi_tumor._shared.atomic import atomic_path, refuse_overwrite
 from hsi_tumor._shared.errors import InvalidOptionError
 from hsi_tumor.viz._common import root_figure
 
@@ -17,7 +17,9 @@ __all__ = ["save_figure"]
 _FORMATS = {".png": "png", ".pdf": "pdf", ".svg": "svg"}
 
 
-def save_figure(fig: Figure | Axes, path: str | os.PathLike, *, dpi: float = 120) -> Path:
+def save_figure(
+    fig: Figure | Axes, path: str | os.PathLike, *, dpi: float = 120, overwrite: bool = False
+) -> Path:
     """Write a figure to ``path``: PNG, PDF or SVG after the suffix, never a partial file.
 
     Parameters
@@ -25,10 +27,11 @@ def save_figure(fig: Figure | Axes, path: str | os.PathLike, *, dpi: float = 120
     fig : matplotlib Figure or Axes
         An Axes (or SubFigure) saves the whole figure it belongs to.
     path : str or os.PathLike
-        ``.png``, ``.pdf`` or ``.svg`` (any case). Missing folders are created; an existing file
-        is replaced.
+        ``.png``, ``.pdf`` or ``.svg`` (any case). Missing folders are created.
     dpi : float, default=120
         Resolution of PNG output (and of images embedded in PDF and SVG).
+    overwrite : bool, default=False
+        Replace an existing file (like every writer of hsi_tumor, it refuses otherwise).
 
     Returns
     -------
@@ -40,6 +43,8 @@ def save_figure(fig: Figure | Axes, path: str | os.PathLike, *, dpi: float = 120
     InvalidOptionError
         If ``fig`` is not a figure or axes, the suffix is not one of the three, or ``dpi`` is
         not positive.
+    OutputExistsError
+        If ``path`` exists and ``overwrite`` is False.
 
     Notes
     -----
@@ -81,6 +86,7 @@ def save_figure(fig: Figure | Axes, path: str | os.PathLike, *, dpi: float = 120
             "dpi must be a positive number", field="dpi", fix="e.g. dpi=120 (screen), 300 (print)"
         )
     figure = root_figure(fig)
+    refuse_overwrite(path, overwrite=overwrite)
     with atomic_path(path) as tmp:
         figure.savefig(tmp, format=fmt, dpi=dpi)
     return path

@@ -20,7 +20,7 @@ def parts(rng):
 
 def test_round_trip(tmp_path, parts):
     raw, white, dark = parts
-    folder = ht.write_capture(tmp_path / "specimen_07", raw, white, dark)
+    folder = ht.write_capture(raw, tmp_path / "specimen_07", white, dark)
     names = sorted(p.name for p in (folder / "capture").iterdir())
     assert names == [
         "DARKREF_specimen_07.hdr",
@@ -44,7 +44,7 @@ def test_round_trip(tmp_path, parts):
 
 
 def test_missing_reference_is_none_with_a_warning(tmp_path, parts, caplog):
-    folder = ht.write_capture(tmp_path / "s", *parts)
+    folder = ht.write_capture(parts[0], tmp_path / "s", *parts[1:])
     for p in (folder / "capture").glob("WHITEREF_*"):
         p.unlink()
     cap = ht.read_capture(folder)
@@ -55,15 +55,15 @@ def test_missing_reference_is_none_with_a_warning(tmp_path, parts, caplog):
 def test_mismatched_reference_is_refused(tmp_path, parts):
     raw, white, dark = parts
     with pytest.raises(ht.CubeFormatError, match="white reference is 8 x 12"):
-        ht.write_capture(tmp_path / "s", raw, white[:, :8], dark)
+        ht.write_capture(raw, tmp_path / "s", white[:, :8], dark)
     assert not (tmp_path / "s").exists()
 
 
 def test_existing_folder_is_kept(tmp_path, parts):
-    folder = ht.write_capture(tmp_path / "s", *parts)
+    folder = ht.write_capture(parts[0], tmp_path / "s", *parts[1:])
     with pytest.raises(ht.OutputExistsError, match="overwrite=True"):
-        ht.write_capture(folder, *parts)
-    ht.write_capture(folder, *parts, overwrite=True)
+        ht.write_capture(parts[0], folder, *parts[1:])
+    ht.write_capture(parts[0], folder, *parts[1:], overwrite=True)
     assert len(list(tmp_path.iterdir())) == 1
 
 
@@ -72,3 +72,22 @@ def test_not_a_capture_folder(tmp_path):
         ht.read_capture(tmp_path)
     with pytest.raises(ht.MissingFileError, match="no such capture folder"):
         ht.read_capture(tmp_path / "nope")
+
+
+def test_data_first_and_the_old_order_deprecated(tmp_path, rng):
+    """Every writer takes the data first (issue 13): a Capture or the raw cube, then the folder."""
+    wl = np.linspace(1000, 1600, 5)
+    raw, white, dark = (
+        ht.Cube(rng.integers(0, 4000, (n, 6, 5)).astype(np.uint16), wl) for n in (8, 3, 3)
+    )
+    first = ht.write_capture(raw, tmp_path / "a", white, dark)
+    capture = ht.read_capture(first)
+    again = ht.write_capture(capture, tmp_path / "b")
+    np.testing.assert_array_equal(ht.read_capture(again).white.load().data, white.data)
+    with pytest.warns(DeprecationWarning, match="data first"):
+        old = ht.write_capture(tmp_path / "c", raw, white, dark)
+    np.testing.assert_array_equal(ht.read_capture(old).raw.load().data, raw.data)
+    with pytest.raises(ht.InvalidOptionError, match="come from the Capture"):
+        ht.write_capture(capture, tmp_path / "d", white, dark)
+    with pytest.raises(ht.InvalidOptionError, match="needs a Capture"):
+        ht.write_capture(raw, tmp_path / "e")

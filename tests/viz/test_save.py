@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
+import hsi_tumor as ht
 from hsi_tumor._shared.errors import InvalidOptionError
-from hsi_tumor.viz import plot_probability, save_figure
+from hsi_tumor.viz import plot_probability, save_figure, save_rgb_png
 
 
 def _leftovers(folder):
@@ -34,11 +35,19 @@ def test_vector_formats(tmp_path, suffix, magic):
     assert path.read_bytes().startswith(magic)
 
 
-def test_replaces_existing_file(tmp_path):
+def test_an_existing_file_is_replaced_only_when_asked(tmp_path):
+    """Every writer refuses to overwrite silently (issue 13); overwrite=True replaces."""
     path = tmp_path / "f.png"
     path.write_bytes(b"old")
-    save_figure(Figure(), path)
+    with pytest.raises(ht.OutputExistsError, match="exists") as info:
+        save_figure(Figure(), path)
+    assert info.value.file == str(path) and "overwrite=True" in info.value.fix
+    assert path.read_bytes() == b"old"
+    save_figure(Figure(), path, overwrite=True)
     assert path.read_bytes().startswith(b"\x89PNG")
+    with pytest.raises(ht.OutputExistsError):
+        save_rgb_png(np.zeros((2, 2, 3)), path)
+    save_rgb_png(np.zeros((2, 2, 3)), path, overwrite=True)
 
 
 def test_no_partial_file_on_error(tmp_path, monkeypatch):
@@ -51,7 +60,7 @@ def test_no_partial_file_on_error(tmp_path, monkeypatch):
 
     monkeypatch.setattr(fig, "savefig", fail)
     with pytest.raises(RuntimeError):
-        save_figure(fig, path)
+        save_figure(fig, path, overwrite=True)
     assert path.read_bytes() == b"old"  # untouched
     assert _leftovers(tmp_path) == []  # no temporary file left
 

@@ -20,16 +20,23 @@ The plain import API::
 from importlib.metadata import PackageNotFoundError, version
 
 from hsi_tumor._shared.errors import (
+    BatchError,
     CalibrationError,
     CalibrationWarning,
     CubeFormatError,
+    CubeIndexError,
+    DeviceError,
     HsiTumorError,
     InvalidOptionError,
+    InvalidParameterError,
+    InvalidTypeError,
     MissingDependencyError,
     MissingFileError,
     ModelFileError,
+    NoValidPixelsError,
     OutputExistsError,
     TrainingDataError,
+    UnknownClassError,
     WavelengthError,
 )
 from hsi_tumor.calibration import calibrate, calibrate_capture, tissue_mask
@@ -55,21 +62,28 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree wi
     __version__ = "0.0.0+unknown"
 
 __all__ = [
+    "BatchError",
     "CalibrationError",
     "CalibrationWarning",
     "Capture",
     "Cube",
     "CubeFormatError",
+    "CubeIndexError",
+    "DeviceError",
     "HsiTumorError",
     "InvalidOptionError",
+    "InvalidParameterError",
+    "InvalidTypeError",
     "MissingDependencyError",
     "MissingFileError",
     "ModelFileError",
+    "NoValidPixelsError",
     "OutputExistsError",
     "Specimen",
     "TrainingDataError",
     "TumorMap",
     "TumorModel",
+    "UnknownClassError",
     "WavelengthError",
     "__version__",
     "calibrate",

@@ -8,7 +8,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from hsi_tumor._shared.errors import InvalidOptionError
+from hsi_tumor._shared.errors import InvalidOptionError, InvalidTypeError
 
 __all__ = [
     "add_colorbar",
@@ -24,7 +24,7 @@ def new_axes(ax: Axes | None, figsize: tuple[float, float] = (6.0, 4.5)) -> Axes
     """Return ``ax``, or the Axes of a new :class:`~matplotlib.figure.Figure` (no pyplot)."""
     if ax is not None:
         if not isinstance(ax, Axes):
-            raise InvalidOptionError(
+            raise InvalidTypeError(
                 f"ax is a {type(ax).__name__}, not a matplotlib Axes",
                 field="ax",
                 fix="pass a matplotlib Axes (e.g. fig.add_subplot()) or leave ax=None",
@@ -47,7 +47,7 @@ def names_of(class_names: Mapping[int, str] | None) -> dict[int, str]:
     if class_names is None:
         return {}
     if not isinstance(class_names, Mapping):
-        raise InvalidOptionError(
+        raise InvalidTypeError(
             f"class_names is a {type(class_names).__name__}",
             field="class_names",
             fix="give a mapping {class id: name}, e.g. {1: 'normal', 2: 'tumor'}",

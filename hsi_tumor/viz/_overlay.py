@@ -13,7 +13,7 @@ import matplotlib
 import matplotlib.colors as mcolors
 import numpy as np
 
-from hsi_tumor._shared.errors import InvalidOptionError
+from hsi_tumor._shared.errors import InvalidOptionError, InvalidTypeError
 from hsi_tumor.cube import Cube
 from hsi_tumor.viz._common import check_label_map, check_unit_interval, names_of
 from hsi_tumor.viz._rgb import pseudo_rgb
@@ -124,7 +124,7 @@ def _resolve_colors(classes, class_names, colors) -> dict[int, np.ndarray]:
     resolved = class_colors(classes, class_names)
     if colors is not None:
         if not isinstance(colors, Mapping):
-            raise InvalidOptionError(
+            raise InvalidTypeError(
                 f"colors is a {type(colors).__name__}",
                 field="colors",
                 fix="give a mapping {class id: colour}, e.g. {2: 'red'}",

@@ -82,5 +82,5 @@ def test_errors():
         morphological_cleanup(np.ones((3, 3), int), radius=-1)
     with pytest.raises(ht.InvalidOptionError, match="radius"):
         morphological_cleanup(np.ones((3, 3), int), radius=1.5)
-    with pytest.raises(ht.HsiTumorError, match="integers"):
+    with pytest.raises(ht.InvalidOptionError, match="integers"):
         morphological_cleanup(np.ones((3, 3), float))

@@ -146,6 +146,13 @@ def _defined_at_top(name: str, obj) -> bool:
     return name in hsi_tumor.__all__ and getattr(hsi_tumor, name) is obj
 
 
+def _base_name(cls: type) -> str:
+    """``ValueError``, ``HsiTumorError``; a third-party base with its module."""
+    if cls.__module__ == "builtins" or cls.__module__.startswith("hsi_tumor"):
+        return cls.__name__
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
 def _errors() -> list[str]:
     import hsi_tumor
 
@@ -153,7 +160,7 @@ def _errors() -> list[str]:
     for name in hsi_tumor.__all__:
         obj = getattr(hsi_tumor, name)
         if _is_error(obj):
-            bases = ", ".join(b.__name__ for b in obj.__bases__)
+            bases = ", ".join(_base_name(b) for b in obj.__bases__)
             out.append(f"- `{name}({bases})`: {_first_paragraph(obj.__doc__ or '')}")
     return [*out, ""]
 

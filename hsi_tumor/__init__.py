@@ -18,16 +18,23 @@ The plain import API::
 """
 
 from hsi_tumor._shared.errors import (
+    BatchError,
     CalibrationError,
     CalibrationWarning,
     CubeFormatError,
+    CubeIndexError,
+    DeviceError,
     HsiTumorError,
     InvalidOptionError,
+    InvalidParameterError,
+    InvalidTypeError,
     MissingDependencyError,
     MissingFileError,
     ModelFileError,
+    NoValidPixelsError,
     OutputExistsError,
     TrainingDataError,
+    UnknownClassError,
     WavelengthError,
 )
 from hsi_tumor._shared.version import __version__
@@ -49,21 +56,28 @@ from hsi_tumor.spatial import (
 from hsi_tumor.viz import pseudo_rgb
 
 __all__ = [
+    "BatchError",
     "CalibrationError",
     "CalibrationWarning",
     "Capture",
     "Cube",
     "CubeFormatError",
+    "CubeIndexError",
+    "DeviceError",
     "HsiTumorError",
     "InvalidOptionError",
+    "InvalidParameterError",
+    "InvalidTypeError",
     "MissingDependencyError",
     "MissingFileError",
     "ModelFileError",
+    "NoValidPixelsError",
     "OutputExistsError",
     "Specimen",
     "TrainingDataError",
     "TumorMap",
     "TumorModel",
+    "UnknownClassError",
     "WavelengthError",
     "__version__",
     "calibrate",

@@ -165,16 +165,17 @@ def _class_names(items: Sequence[str] | None):
     for item in items:
         key, sep, name = item.partition("=")
         try:
-            if not sep or not name.strip():
-                raise ValueError
-            names[int(key)] = name.strip()
+            class_id = int(key)
         except ValueError:
+            class_id = None
+        if class_id is None or not sep or not name.strip():
             raise InvalidOptionError(
                 f"{item!r} is not ID=NAME",
                 field="--class-names",
                 fix="give every class as ID=NAME (e.g. 1=normal 2=tumor), or only names in "
                 "ascending id order",
-            ) from None
+            )
+        names[class_id] = name.strip()
     return names
 
 
@@ -216,6 +217,8 @@ def _sklearn_errors():
 
     try:
         yield
+    except HsiTumorError:  # hsi_tumor's InvalidParameterError names the field and the fix
+        raise
     except InvalidParameterError as exc:
         raise InvalidOptionError(
             str(exc), field="--param", fix="give a value the classifier accepts"

@@ -9,7 +9,12 @@ from typing import Any
 import numpy as np
 
 from hsi_tumor._shared.arrays import is_dask_array, materialize, rows_per_tile
-from hsi_tumor._shared.errors import CubeFormatError, WavelengthError
+from hsi_tumor._shared.errors import (
+    CubeFormatError,
+    CubeIndexError,
+    InvalidOptionError,
+    WavelengthError,
+)
 from hsi_tumor._shared.wavelengths import check_wavelengths
 
 __all__ = ["PER_BAND_METADATA", "Cube"]
@@ -184,7 +189,11 @@ class Cube:
         if not isinstance(key, tuple):
             key = (key,)
         if len(key) > 3:
-            raise IndexError(f"a cube has 3 axes (rows, cols, bands); got {len(key)} indices")
+            raise CubeIndexError(
+                f"a cube has 3 axes (rows, cols, bands); got {len(key)} indices",
+                field="key",
+                fix="select as cube[rows, cols] or cube[rows, cols, bands]",
+            )
         key = tuple(_keep_axis(k, n) for k, n in zip(key, self.shape, strict=False))
         key = key + (slice(None),) * (3 - len(key))
         data = _select(self.data, key)
@@ -324,7 +333,11 @@ class Cube:
         if tile_rows is None:
             tile_rows = rows_per_tile(self.shape, self.dtype.itemsize)
         if tile_rows < 1:
-            raise ValueError(f"tile_rows must be at least 1, got {tile_rows}")
+            raise InvalidOptionError(
+                f"tile_rows must be at least 1, got {tile_rows}",
+                field="tile_rows",
+                fix="give a positive number of rows, or None for tiles of about 8 MB",
+            )
         for r0 in range(0, self.n_rows, tile_rows):
             rows = slice(r0, min(r0 + tile_rows, self.n_rows))
             yield rows, self[rows]

@@ -266,6 +266,10 @@ def test_evaluate_writes_a_report(cohort, tmp_path, capsys):
             ["train", "{folder}/cohort.csv", "-o", "{tmp}/m", "--class-names", "1=a", "b"],
             "ID=NAME",
         ),
+        (
+            ["train", "{folder}/cohort.csv", "-o", "{tmp}/m", "--class-names", "one=a", "2=b"],
+            "'one=a' is not ID=NAME",
+        ),
         (["classify", "{tmp}/short.h5", "--model", "{model}", "-o", "{tmp}/o"], "wavelengths"),
         (["classify", "{folder}/P01-1.hdr", "--model", "{folder}/cohort.csv", "-o", "{tmp}/o"], ""),
         (

@@ -28,6 +28,15 @@ def test_validation_names_the_problem(data):
         ht.Cube(data, WL, {"fwhm": [1, 2, 3]})
 
 
+def test_index_and_tile_errors(data):
+    cube = ht.Cube(data, WL)
+    with pytest.raises(ht.CubeIndexError, match="3 axes") as info:
+        cube[0, 0, 0, 0]
+    assert isinstance(info.value, IndexError) and info.value.fix
+    with pytest.raises(ht.InvalidOptionError, match="tile_rows"):
+        next(cube.tiles(0))
+
+
 def test_wavelengths_are_read_only(data):
     cube = ht.Cube(data, WL)
     with pytest.raises(ValueError):

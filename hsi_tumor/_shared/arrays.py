@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from hsi_tumor._shared.errors import HsiTumorError
+from hsi_tumor._shared.errors import CubeIndexError, InvalidOptionError, NoValidPixelsError
 
 __all__ = [
     "TILE_BYTES",
@@ -45,7 +45,11 @@ def split_key(key, shape: tuple[int, ...]) -> tuple[tuple, tuple]:
     if not isinstance(key, tuple):
         key = (key,)
     if len(key) > 3:
-        raise IndexError(f"too many indices for a 3-D cube: {len(key)}")
+        raise CubeIndexError(
+            f"too many indices for a 3-D cube: {len(key)}",
+            field="key",
+            fix="index as [rows, cols] or [rows, cols, bands]",
+        )
     key = key + (slice(None),) * (3 - len(key))
     kept, squeeze = [], []
     for k, n in zip(key, shape, strict=True):
@@ -193,21 +197,21 @@ def check_mask(mask, shape: tuple[int, ...], *, field: str = "mask") -> np.ndarr
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[..., 0]
     if array.shape != tuple(shape):
-        raise HsiTumorError(
+        raise InvalidOptionError(
             f"the mask has shape {array.shape}, the data has {tuple(shape)} pixels",
             field=field,
             fix="give one True/False per pixel of the map",
         )
     if array.dtype != bool:
         if array.dtype.kind not in "iu" or not np.isin(array, (0, 1)).all():
-            raise HsiTumorError(
+            raise InvalidOptionError(
                 f"a mask must hold True/False, got dtype {array.dtype}",
                 field=field,
                 fix="pass a boolean array such as hsi_tumor.tissue_mask(cube)",
             )
         array = array.astype(bool)
     if not array.any():
-        raise HsiTumorError(
+        raise NoValidPixelsError(
             "the mask is empty: it selects no pixel",
             field=field,
             fix="check the mask (True marks the pixels to process), or pass mask=None",

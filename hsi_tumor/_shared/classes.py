@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 import matplotlib
 import numpy as np
 
-from hsi_tumor._shared.errors import HsiTumorError, InvalidOptionError
+from hsi_tumor._shared.errors import HsiTumorError, InvalidOptionError, InvalidTypeError
 
 __all__ = [
     "TUMOR_NAMES",
@@ -84,7 +84,7 @@ def class_name_map(class_names, classes: Sequence[int] | None = None) -> dict[in
                 fix="give a mapping {class id: name}, e.g. {1: 'normal', 2: 'tumor'}",
             ) from exc
     elif isinstance(class_names, (str, bytes)) or ids is None:
-        raise InvalidOptionError(
+        raise InvalidTypeError(
             f"class_names is a {type(class_names).__name__}",
             field="class_names",
             fix="give a mapping {class id: name}, e.g. {1: 'normal', 2: 'tumor'}",

@@ -1,32 +1,61 @@
 """The one error hierarchy of hsi_tumor.
 
-Every error the library raises on bad input is a subclass of :class:`HsiTumorError`, and its
-message names the file (when there is one), the field and the fix.  The subclasses also derive
-from the matching built-in exception (``ValueError``, ``FileNotFoundError``), so code that already
-catches those keeps working.
+Every error the library raises is a subclass of :class:`HsiTumorError`, and its message names the
+file (when there is one), the field and the fix.  The library never raises the base class
+itself: each subclass names one kind of problem and also derives from the matching built-in
+exception, so code that catches the built-in keeps working::
+
+    HsiTumorError
+    ├── CubeFormatError         ValueError         a malformed cube file, header or array
+    ├── WavelengthError         ValueError         wavelengths or band counts that do not match
+    ├── CalibrationError        ValueError         references that cannot make reflectance
+    ├── TrainingDataError       ValueError         cubes and labels that cannot train a model
+    ├── ModelFileError          ValueError         a corrupt or untrusted model file
+    ├── NoValidPixelsError      ValueError         an empty mask, or no finite pixel to use
+    ├── InvalidOptionError      ValueError         an unknown option, a bad value or shape
+    │   ├── InvalidTypeError    TypeError          an argument of the wrong type
+    │   └── InvalidParameterError  scikit-learn's  an estimator parameter rejected in fit
+    ├── CubeIndexError          IndexError         too many indices for a cube
+    ├── UnknownClassError       KeyError           a class name or id the model does not have
+    ├── MissingFileError        FileNotFoundError  a file that does not exist
+    ├── OutputExistsError       FileExistsError    output that would be overwritten
+    ├── MissingDependencyError  ImportError        an optional dependency not installed
+    ├── DeviceError             RuntimeError       no usable GPU for ``device="cuda"``
+    └── BatchError              RuntimeError       inputs of a batch that failed
+
+``tests/_shared/test_errors.py`` checks every ``raise`` statement of the package against this.
 """
 
 from __future__ import annotations
 
 import os
 
+from sklearn.utils._param_validation import InvalidParameterError as _SklearnParameterError
+
 __all__ = [
+    "BatchError",
     "CalibrationError",
     "CalibrationWarning",
     "CubeFormatError",
+    "CubeIndexError",
+    "DeviceError",
     "HsiTumorError",
     "InvalidOptionError",
+    "InvalidParameterError",
+    "InvalidTypeError",
     "MissingDependencyError",
     "MissingFileError",
     "ModelFileError",
+    "NoValidPixelsError",
     "OutputExistsError",
     "TrainingDataError",
+    "UnknownClassError",
     "WavelengthError",
 ]
 
 
 class HsiTumorError(Exception):
-    """Base class of every error raised by hsi_tumor on bad input.
+    """Base class of every error raised by hsi_tumor; never raised itself (a subclass says what).
 
     Parameters
     ----------
@@ -85,7 +114,8 @@ class MissingFileError(HsiTumorError, FileNotFoundError):
 
 
 class WavelengthError(HsiTumorError, ValueError):
-    """Wavelengths are missing, do not match the band count, are not ascending, or do not match."""
+    """Wavelengths are missing, do not match the band count, are not ascending, or do not match
+    (also a cube whose band count differs from the one a model or transformer was fitted on)."""
 
 
 class CalibrationError(HsiTumorError, ValueError):
@@ -96,8 +126,37 @@ class OutputExistsError(HsiTumorError, FileExistsError):
     """An output file or folder exists already and overwriting it was not asked for."""
 
 
-class InvalidOptionError(HsiTumorError, TypeError):
-    """A function was given an option it does not know, or an option of the wrong kind."""
+class InvalidOptionError(HsiTumorError, ValueError):
+    """A function was given an option it does not know, or an argument of a bad value or shape.
+
+    Its subclasses :class:`InvalidTypeError` (an argument of the wrong type) and
+    :class:`InvalidParameterError` (an estimator parameter) are caught by ``except
+    InvalidOptionError`` too.
+    """
+
+
+class InvalidTypeError(InvalidOptionError, TypeError):
+    """An argument is of the wrong type (a list where a Cube is needed, a float for a count)."""
+
+
+class InvalidParameterError(InvalidOptionError, _SklearnParameterError):
+    """An estimator's parameters, checked together in ``fit``, cannot work (an even
+    Savitzky–Golay window, ``min_nm > max_nm``); also scikit-learn's ``InvalidParameterError``."""
+
+
+class NoValidPixelsError(HsiTumorError, ValueError):
+    """A mask selects no pixel, or no pixel is valid (all masked, NaN/inf or flagged invalid)."""
+
+
+class CubeIndexError(HsiTumorError, IndexError):
+    """A cube was indexed with more than its three axes (rows, cols, bands)."""
+
+
+class UnknownClassError(HsiTumorError, KeyError):
+    """A class name or id that the model does not have."""
+
+    def __str__(self) -> str:  # the message as written, not KeyError's repr of it
+        return str(self.args[0]) if self.args else ""
 
 
 class TrainingDataError(HsiTumorError, ValueError):
@@ -111,6 +170,14 @@ class ModelFileError(HsiTumorError, ValueError):
 class MissingDependencyError(HsiTumorError, ImportError):
     """An optional dependency needed for what was asked is not installed (the fix names the
     extra to install)."""
+
+
+class DeviceError(HsiTumorError, RuntimeError):
+    """The device asked for (``device="cuda"``, ``"cuda:1"``) is not visible on this machine."""
+
+
+class BatchError(HsiTumorError, RuntimeError):
+    """Some inputs of a batch could not be processed (:meth:`BatchResult.raise_on_failure`)."""
 
 
 class CalibrationWarning(UserWarning):

@@ -10,7 +10,12 @@ from pathlib import Path
 import numpy as np
 
 from hsi_tumor._shared.arrays import split_key
-from hsi_tumor._shared.errors import CalibrationError, CalibrationWarning, WavelengthError
+from hsi_tumor._shared.errors import (
+    CalibrationError,
+    CalibrationWarning,
+    InvalidTypeError,
+    WavelengthError,
+)
 from hsi_tumor.cube import Cube, _select
 
 logger = logging.getLogger("hsi_tumor.calibration")
@@ -221,6 +226,8 @@ def calibrate(
         If a reference's shape does not fit the raw cube, or every pixel-band would be invalid.
     WavelengthError
         If a reference Cube's wavelengths differ from the raw cube's.
+    InvalidTypeError
+        If ``raw`` is not a Cube.
 
     Notes
     -----
@@ -235,7 +242,7 @@ def calibrate(
     array([0.5, 0.5], dtype=float32)
     """
     if not isinstance(raw, Cube):
-        raise CalibrationError(
+        raise InvalidTypeError(
             f"raw must be a Cube, got {type(raw).__name__}",
             field="raw",
             fix="wrap the array: ht.Cube(array, wavelengths)",

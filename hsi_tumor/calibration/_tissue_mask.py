@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 from scipy import ndimage
 
-from hsi_tumor._shared.errors import HsiTumorError
+from hsi_tumor._shared.errors import InvalidOptionError, NoValidPixelsError
 from hsi_tumor.cube import Cube
 
 __all__ = ["otsu_threshold", "tissue_mask"]
@@ -35,7 +35,9 @@ def otsu_threshold(values, *, bins: int = 256) -> float:
     v = np.asarray(values, dtype=np.float64).ravel()
     v = v[np.isfinite(v)]
     if v.size == 0:
-        raise HsiTumorError("no finite value to threshold", field="values", fix="check the cube")
+        raise NoValidPixelsError(
+            "no finite value to threshold", field="values", fix="check the cube"
+        )
     lo, hi = float(v.min()), float(v.max())
     if lo == hi:
         return lo
@@ -108,12 +110,12 @@ def tissue_mask(
     than ``min_region``. The cube is read tile by tile.
     """
     if background not in ("dark", "bright"):
-        raise HsiTumorError(
+        raise InvalidOptionError(
             f"background={background!r}", field="background", fix="use 'dark' or 'bright'"
         )
     level = _band_mean(cube)
     if not np.isfinite(level).any():
-        raise HsiTumorError(
+        raise NoValidPixelsError(
             "no valid pixel in the cube", field="cube", fix="check the calibration (cube.valid)"
         )
     if threshold is None:

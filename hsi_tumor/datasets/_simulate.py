@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import numpy as np
 from scipy import ndimage
 
-from hsi_tumor._shared.errors import InvalidOptionError
+from hsi_tumor._shared.errors import InvalidOptionError, InvalidTypeError
 from hsi_tumor.cube import Cube
 from hsi_tumor.datasets._camera import Camera
 from hsi_tumor.datasets._chromophores import _check_wavelengths, band_averaged_absorption
@@ -307,7 +307,7 @@ def _seed_sequence(seed) -> np.random.SeedSequence:
         return seed
     if seed is None or isinstance(seed, (int, np.integer)):
         return np.random.SeedSequence(None if seed is None else int(seed))
-    raise InvalidOptionError(
+    raise InvalidTypeError(
         f"seed must be an int, a numpy SeedSequence or None, got {type(seed).__name__}",
         field="seed",
         fix="pass an integer such as seed=0",
@@ -325,7 +325,11 @@ def _default_wavelengths(wavelengths, n_bands, wavelength_range) -> np.ndarray:
             )
         return wl
     lo, hi = (float(v) for v in wavelength_range)
-    if not isinstance(n_bands, (int, np.integer)) or n_bands < 3:
+    if not isinstance(n_bands, (int, np.integer)):
+        raise InvalidTypeError(
+            f"n_bands must be an integer ≥ 3, got {n_bands!r}", field="n_bands", fix="e.g. 128"
+        )
+    if n_bands < 3:
         raise InvalidOptionError(
             f"n_bands must be an integer ≥ 3, got {n_bands!r}", field="n_bands", fix="e.g. 128"
         )
@@ -577,7 +581,13 @@ def simulate_cohort(
     >>> cohort.patient_ids
     ['P01', 'P02', 'P03']
     """
-    if not isinstance(n_patients, (int, np.integer)) or n_patients < 1:
+    if not isinstance(n_patients, (int, np.integer)):
+        raise InvalidTypeError(
+            f"n_patients must be a positive integer, got {n_patients!r}",
+            field="n_patients",
+            fix="e.g. n_patients=10",
+        )
+    if n_patients < 1:
         raise InvalidOptionError(
             f"n_patients must be a positive integer, got {n_patients!r}",
             field="n_patients",

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from hsi_tumor._shared.errors import InvalidOptionError, TrainingDataError
+from hsi_tumor._shared.errors import InvalidOptionError, InvalidTypeError, TrainingDataError
 from hsi_tumor.cube import Cube
 from hsi_tumor.specimen import Specimen
 
@@ -74,7 +74,7 @@ def as_specimens(
             elif isinstance(item, SimulatedSpecimen):
                 out.append(_from_simulated(item))
             else:
-                raise InvalidOptionError(
+                raise InvalidTypeError(
                     f"data[{i}] is a {type(item).__name__}; without label_maps every item must "
                     "be a Specimen or a SimulatedSpecimen",
                     field="label_maps",
@@ -105,7 +105,7 @@ def as_specimens(
         else:
             name = f"cube {i}"
         if not isinstance(cube, Cube):
-            raise InvalidOptionError(
+            raise InvalidTypeError(
                 f"data[{i}] is a {type(cube).__name__}, not a Cube or a path",
                 field="data",
                 fix="wrap arrays as hsi_tumor.Cube(array, wavelengths) or give file paths",

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from hsi_tumor._shared.errors import HsiTumorError, InvalidOptionError
+from hsi_tumor._shared.errors import BatchError, HsiTumorError, InvalidOptionError, InvalidTypeError
 from hsi_tumor.cube import Cube
 from hsi_tumor.distributed._cluster import connect, require_distributed
 from hsi_tumor.inference import TUMOR_MAP_FORMATS
@@ -126,13 +126,13 @@ class BatchResult(Mapping):
 
         Raises
         ------
-        HsiTumorError
+        BatchError
             Naming every failed input and its error.
         """
         failed = self.failed
         if failed:
             details = "; ".join(f"{item.name} ({item.error})" for item in failed)
-            raise HsiTumorError(
+            raise BatchError(
                 f"{len(failed)} of {len(self)} cubes failed: {details}",
                 field="inputs",
                 fix="correct or remove those inputs and run the batch again (completed outputs "
@@ -348,7 +348,7 @@ def _named_sources(inputs) -> dict[str, str | Cube]:
         if isinstance(source, (str, os.PathLike)):
             source = os.fspath(Path(source).absolute())
         elif not isinstance(source, Cube):
-            raise InvalidOptionError(
+            raise InvalidTypeError(
                 f"an input is a {type(source).__name__}",
                 field="inputs",
                 fix="give cube file paths, Specim capture folders or hsi_tumor.Cube objects",
@@ -372,7 +372,7 @@ def _as_model(model) -> TumorModel:
         from hsi_tumor.models import load_model
 
         return load_model(model)
-    raise InvalidOptionError(
+    raise InvalidTypeError(
         f"model is a {type(model).__name__}",
         field="model",
         fix="pass a TumorModel (hsi_tumor.train) or the path of a model file",
@@ -539,11 +539,12 @@ def classify_many(
     MissingDependencyError
         If dask.distributed is not installed (``pip install 'hsi_tumor[distributed]'``).
     InvalidOptionError
-        If an input is neither a path nor a Cube, two inputs have the same name, ``format`` is
-        unknown, or ``n_workers`` is given with a client.
+        If two inputs have the same name, ``format`` is unknown, or ``n_workers`` is given with
+        a client (:class:`~hsi_tumor.InvalidTypeError`, a subclass, if an input is neither a
+        path nor a Cube).
     ModelFileError, MissingFileError
         If the model file cannot be loaded.
-    HsiTumorError
+    DeviceError
         If ``device`` names a GPU this machine does not have (``MissingDependencyError`` when
         neither CuPy nor PyTorch is installed).
 

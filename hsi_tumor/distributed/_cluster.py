@@ -7,7 +7,7 @@ import logging
 import os
 from collections.abc import Iterator
 
-from hsi_tumor._shared.errors import InvalidOptionError, MissingDependencyError
+from hsi_tumor._shared.errors import InvalidOptionError, InvalidTypeError, MissingDependencyError
 
 logger = logging.getLogger("hsi_tumor.distributed")
 
@@ -91,7 +91,7 @@ def connect(client, *, n_tasks: int, n_workers: int | None = None) -> Iterator:
     elif isinstance(client, distributed.Client):
         yield client
     else:
-        raise InvalidOptionError(
+        raise InvalidTypeError(
             f"client is a {type(client).__name__}",
             field="client",
             fix="pass None (a local cluster), a scheduler address, or a distributed.Client",

@@ -23,7 +23,11 @@ from hsi_tumor._shared.arrays import (
     rows_per_tile,
     valid_pixels,
 )
-from hsi_tumor._shared.errors import HsiTumorError, InvalidOptionError, WavelengthError
+from hsi_tumor._shared.errors import (
+    InvalidTypeError,
+    NoValidPixelsError,
+    WavelengthError,
+)
 from hsi_tumor._shared.wavelengths import describe_grid, match_wavelengths
 from hsi_tumor.cube import Cube
 from hsi_tumor.inference._fast import fast_predictor
@@ -78,7 +82,7 @@ def _as_model(model) -> TumorModel:
     if hasattr(model, "predict") and hasattr(model, "classes_"):
         logger.info("classify_cube: a bare estimator has no wavelengths; checking band count only")
         return TumorModel.from_pipeline(model)
-    raise InvalidOptionError(
+    raise InvalidTypeError(
         f"model is a {type(model).__name__}, not a TumorModel",
         field="model",
         fix="use hsi_tumor.train, hsi_tumor.load_model, or TumorModel.from_pipeline",
@@ -147,8 +151,13 @@ def classify_cube(
     WavelengthError
         If the cube's wavelengths differ from the model's (both ranges are named) and
         ``resample`` is False, or resampling would extrapolate.
-    HsiTumorError
-        If the mask has the wrong shape or is empty, or ``device`` names no visible GPU.
+    InvalidOptionError
+        If the mask has the wrong shape (:class:`~hsi_tumor.InvalidTypeError`, a subclass, if
+        ``cube`` or ``model`` is of the wrong type).
+    NoValidPixelsError
+        If the mask is empty, or no pixel is valid.
+    DeviceError
+        If ``device`` names no visible GPU.
     MissingDependencyError
         If ``device`` is a GPU and neither CuPy nor PyTorch is installed.
 
@@ -196,7 +205,7 @@ def classify_cube(
 
             cube = read_cube(cube)
         else:
-            raise InvalidOptionError(
+            raise InvalidTypeError(
                 f"cube is a {type(cube).__name__}, not a Cube or a path",
                 field="cube",
                 fix="wrap an array as hsi_tumor.Cube(array, wavelengths)",
@@ -315,7 +324,7 @@ def _tumor_map(model, labels, probabilities, valid, mask) -> TumorMap:
     if n_invalid:
         logger.info("classify_cube: %d pixels not classified (NaN/inf or flagged)", n_invalid)
     if not valid.any():
-        raise HsiTumorError(
+        raise NoValidPixelsError(
             "no valid pixel to classify (all masked, NaN/inf or flagged invalid)",
             field="cube",
             fix="check the calibration (cube.valid) and the mask",

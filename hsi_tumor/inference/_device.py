@@ -38,7 +38,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from hsi_tumor._shared.arrays import materialize
-from hsi_tumor._shared.errors import HsiTumorError, InvalidOptionError, MissingDependencyError
+from hsi_tumor._shared.errors import DeviceError, InvalidOptionError, MissingDependencyError
 from hsi_tumor.calibration._reflectance import CalibratedArray
 from hsi_tumor.cube import _select
 from hsi_tumor.inference._device_model import DeviceModel, device_model, emulated_snv32
@@ -286,8 +286,8 @@ class TorchBackend:
         event.synchronize()
 
 
-def _no_gpu(problem: str) -> HsiTumorError:
-    return HsiTumorError(
+def _no_gpu(problem: str) -> DeviceError:
+    return DeviceError(
         problem, field="device", fix="run on a machine with an NVIDIA GPU, or use device='cpu'"
     )
 
@@ -311,7 +311,7 @@ def backend_for(device: str):
     ------
     MissingDependencyError
         If neither CuPy nor PyTorch (with ``array_api_compat``) is installed.
-    HsiTumorError
+    DeviceError
         If no such CUDA device is visible.
     """
     index = _parse_device(device)

@@ -25,6 +25,8 @@ import functools
 
 import numpy as np
 
+from hsi_tumor._shared.errors import InvalidOptionError
+
 __all__ = ["cuda_source", "run_program", "snv_program"]
 
 EPS32 = float(np.finfo(np.float32).eps)
@@ -117,7 +119,11 @@ def snv_program(n_bands: int) -> tuple[tuple[str, ...], str, tuple[str, ...], st
         The name holding the sum of squares.
     """
     if n_bands < 2:
-        raise ValueError("SNV needs at least 2 bands")
+        raise InvalidOptionError(
+            f"SNV needs at least 2 bands, got {n_bands}",
+            field="n_bands",
+            fix="classify cubes of two or more bands",
+        )
     p = _Program()
     total = _pairwise(p, [f"X({i})" for i in range(n_bands)])
     first = len(p.lines)

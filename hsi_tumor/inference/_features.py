@@ -54,6 +54,7 @@ from sklearn.decomposition import PCA, IncrementalPCA
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MaxAbsScaler, MinMaxScaler, RobustScaler, StandardScaler
 
+from hsi_tumor._shared.errors import InvalidOptionError
 from hsi_tumor.preprocessing._savitzky_golay import SavitzkyGolay
 from hsi_tumor.preprocessing._standard_normal_variate import StandardNormalVariate, snv_rows
 from hsi_tumor.preprocessing._wavelength_selection import _BandSelector
@@ -111,7 +112,12 @@ class Affine:
         (a final linear decision): it adds no rounding step to the feature bound.
         """
         if other.n_in != self.n_out:
-            raise ValueError(f"cannot compose {self.n_out} outputs with {other.n_in} inputs")
+            raise InvalidOptionError(
+                f"cannot compose {self.n_out} outputs with {other.n_in} inputs",
+                field="other",
+                fix="compose steps whose band counts match (the next step's inputs are this "
+                "one's outputs)",
+            )
         index = self._index()
         inner = other._index()
         cols = index[inner]

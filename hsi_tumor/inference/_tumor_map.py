@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hsi_tumor._shared.classes import tumor_class
+from hsi_tumor._shared.errors import InvalidOptionError, UnknownClassError
 
 __all__ = ["TumorMap"]
 
@@ -55,24 +56,36 @@ class TumorMap:
 
         Raises
         ------
-        KeyError
-            If there is no such class.
-        ValueError
-            If the model has no probabilistic output.
+        UnknownClassError
+            If there is no such class (a ``KeyError``).
+        InvalidOptionError
+            If the model has no probabilistic output (a ``ValueError``).
         """
         if self.probabilities is None:
-            raise ValueError("the model has no probabilistic output (no predict_proba)")
+            raise InvalidOptionError(
+                "the model has no probabilistic output (no predict_proba)",
+                field="probabilities",
+                fix="classify with a model that has predict_proba, or use the labels",
+            )
         ids = [int(c) for c in self.classes]
         if isinstance(name_or_id, str):
             wanted = name_or_id.strip().lower()
             matches = [c for c in ids if self.class_names[c].strip().lower() == wanted]
             if not matches:
-                raise KeyError(f"no class named {name_or_id!r}; classes: {self.class_names}")
+                raise UnknownClassError(
+                    f"no class named {name_or_id!r}; classes: {self.class_names}",
+                    field="name_or_id",
+                    fix="give one of the model's class names or ids",
+                )
             cid = matches[0]
         else:
             cid = int(name_or_id)
             if cid not in ids:
-                raise KeyError(f"no class id {cid}; classes: {self.class_names}")
+                raise UnknownClassError(
+                    f"no class id {cid}; classes: {self.class_names}",
+                    field="name_or_id",
+                    fix="give one of the model's class names or ids",
+                )
         return self.probabilities[..., ids.index(cid)]
 
     @property

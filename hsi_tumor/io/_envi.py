@@ -131,16 +131,16 @@ def _int_field(hdr: dict, key: str, header: Path, *, default=None, minimum=0) ->
         )
     raw = hdr[key]
     try:
-        if isinstance(raw, list):
-            raise ValueError
-        value = int(str(raw).strip())
+        value = None if isinstance(raw, list) else int(str(raw).strip())
     except ValueError:
+        value = None
+    if value is None:
         raise CubeFormatError(
             f"'{raw}' is not an integer",
             file=header,
             field=key,
             fix=f"write a whole number ≥ {minimum}",
-        ) from None
+        )
     if value < minimum:
         raise CubeFormatError(
             f"{value} is below {minimum}", file=header, field=key, fix=f"write a number ≥ {minimum}"

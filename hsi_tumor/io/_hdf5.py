@@ -12,7 +12,12 @@ from typing import Any
 import numpy as np
 
 from hsi_tumor._shared.atomic import atomic_path
-from hsi_tumor._shared.errors import CubeFormatError, HsiTumorError, InvalidOptionError
+from hsi_tumor._shared.errors import (
+    CubeFormatError,
+    HsiTumorError,
+    InvalidOptionError,
+    InvalidTypeError,
+)
 from hsi_tumor.cube import Cube
 from hsi_tumor.io._common import build_cube, is_wavelength_name
 from hsi_tumor.io._lazy import HDF5CubeArray
@@ -243,7 +248,14 @@ def _axes(ds, band_axis, wavelengths, path) -> tuple[int, int, int]:
             band_axis = matches[0]
     if band_axis is None:
         band_axis = 2
-    if not isinstance(band_axis, (int, np.integer)) or not -3 <= band_axis <= 2:
+    if not isinstance(band_axis, (int, np.integer)):
+        raise InvalidTypeError(
+            f"band_axis={band_axis!r} is not an axis of a 3-D dataset",
+            file=path,
+            field="band_axis",
+            fix="use 0, 1 or 2 (or -1 for the last axis)",
+        )
+    if not -3 <= band_axis <= 2:
         raise InvalidOptionError(
             f"band_axis={band_axis!r} is not an axis of a 3-D dataset",
             file=path,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hsi_tumor._shared.errors import CubeFormatError
+from hsi_tumor._shared.errors import CubeFormatError, CubeIndexError, InvalidTypeError
 
 __all__ = ["HDF5CubeArray"]
 
@@ -113,14 +113,20 @@ class HDF5CubeArray:
             i = next(i for i, k in enumerate(key) if k is Ellipsis)
             key = key[:i] + (slice(None),) * (3 - len(key) + 1) + key[i + 1 :]
         if len(key) > 3:
-            raise IndexError(f"too many indices for a 3-D cube: {len(key)}")
+            raise CubeIndexError(
+                f"too many indices for a 3-D cube: {len(key)}",
+                field="key",
+                fix="index as [rows, cols] or [rows, cols, bands]",
+            )
         return key + (slice(None),) * (3 - len(key))
 
     def select(self, key) -> HDF5CubeArray:
         """Return a lazy view of a sub-cube (slices only); nothing is read."""
         key = self._normalise_key(key)
         if not all(isinstance(k, slice) for k in key):
-            raise TypeError("select takes slices only; use [] to read")
+            raise InvalidTypeError(
+                "select takes slices only", field="key", fix="use [] to read other indices"
+            )
         ranges = tuple(r[k] for r, k in zip(self._ranges, key, strict=True))
         return HDF5CubeArray(
             self.path, self.dataset, self.axes, _handle=self._handle, _ranges=ranges
@@ -143,7 +149,11 @@ class HDF5CubeArray:
             elif isinstance(k, (int, np.integer)):
                 selected.append(r[int(k)])
             else:
-                raise TypeError(f"unsupported index {k!r}: use integers, slices or one list")
+                raise InvalidTypeError(
+                    f"unsupported index {k!r}",
+                    field="key",
+                    fix="use integers, slices or one list",
+                )
         return self._read(selected)
 
     def _read(self, selected: list) -> np.ndarray:

@@ -45,7 +45,7 @@ def check_v5_structure(data: bytes, path: Path) -> None:
             fix="the file is corrupt or not a MAT file; save it again",
         )
 
-    def fail(offset: int, what: str):
+    def fail(offset: int, what: str) -> CubeFormatError:
         return CubeFormatError(
             f"{what} at byte {offset}",
             file=path,

@@ -10,7 +10,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
 from hsi_tumor._shared.classes import class_name_map, tumor_class
-from hsi_tumor._shared.errors import HsiTumorError
+from hsi_tumor._shared.errors import InvalidOptionError, InvalidTypeError
 from hsi_tumor._shared.version import __version__
 from hsi_tumor._shared.wavelengths import check_wavelengths, describe_grid
 
@@ -61,15 +61,21 @@ class TumorModel:
     def __post_init__(self) -> None:
         try:
             check_is_fitted(self.pipeline)
-        except (NotFittedError, TypeError) as exc:
-            raise HsiTumorError(
+        except TypeError as exc:  # not an estimator at all
+            raise InvalidTypeError(
+                f"the pipeline is not a fitted scikit-learn estimator ({exc})",
+                field="pipeline",
+                fix="fit it first, or use hsi_tumor.train",
+            ) from None
+        except NotFittedError as exc:
+            raise InvalidOptionError(
                 f"the pipeline is not a fitted scikit-learn estimator ({exc})",
                 field="pipeline",
                 fix="fit it first, or use hsi_tumor.train",
             ) from None
         classes = getattr(self.pipeline, "classes_", None)
         if classes is None:
-            raise HsiTumorError(
+            raise InvalidTypeError(
                 "the pipeline has no classes_: it is not a classifier",
                 field="pipeline",
                 fix="end the pipeline with a scikit-learn classifier",
@@ -108,7 +114,7 @@ class TumorModel:
         """
         classes = getattr(pipeline, "classes_", None)
         if classes is not None and np.asarray(classes).dtype.kind not in "iu":
-            raise HsiTumorError(
+            raise InvalidOptionError(
                 f"the classifier's classes are {np.asarray(classes)!r}, not integer label ids",
                 field="pipeline",
                 fix="fit it on the integer ids of the label maps (0 = unlabelled, not a class)",

@@ -13,6 +13,8 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import validate_data
 
+from hsi_tumor._shared.errors import TrainingDataError
+
 __all__ = ["PLSDAClassifier"]
 
 
@@ -102,8 +104,10 @@ class PLSDAClassifier(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
         self.classes_, codes = np.unique(y, return_inverse=True)
         n_classes = self.classes_.size
         if n_classes < 2:
-            raise ValueError(
-                f"PLS-DA needs at least 2 classes in y; got {n_classes} class: {self.classes_}"
+            raise TrainingDataError(
+                f"PLS-DA needs at least 2 classes in y; got {n_classes} class: {self.classes_}",
+                field="y",
+                fix="train on spectra of two or more classes",
             )
         indicators = np.eye(n_classes)[codes]
         if n_classes == 2:

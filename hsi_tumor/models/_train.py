@@ -17,7 +17,7 @@ from sklearn.preprocessing import StandardScaler
 
 from hsi_tumor._shared.arrays import materialize, rows_per_tile
 from hsi_tumor._shared.classes import check_label_map, class_name_map
-from hsi_tumor._shared.errors import InvalidOptionError, TrainingDataError
+from hsi_tumor._shared.errors import InvalidOptionError, InvalidTypeError, TrainingDataError
 from hsi_tumor._shared.version import __version__
 from hsi_tumor._shared.wavelengths import match_wavelengths
 from hsi_tumor.cube import Cube
@@ -51,7 +51,7 @@ def _as_cubes(cubes) -> list[Cube]:
         if isinstance(cube, (str, os.PathLike)):
             cube = read_cube(cube)
         if not isinstance(cube, Cube):
-            raise InvalidOptionError(
+            raise InvalidTypeError(
                 f"cubes[{i}] is a {type(cube).__name__}, not a Cube or a path",
                 field="cubes",
                 fix="wrap arrays as hsi_tumor.Cube(array, wavelengths) or give file paths",
@@ -217,7 +217,7 @@ def _preprocessing_steps(preprocessing, wavelengths, seed) -> tuple[list, list[s
             name = type(item).__name__.lower()
             described.append(repr(item))
         else:
-            raise InvalidOptionError(
+            raise InvalidTypeError(
                 f"preprocessing step {item!r} is neither a name nor a transformer",
                 field="preprocessing",
                 fix="give names such as 'snv', ('pca', {'n_components': 10}) or transformers",
@@ -295,7 +295,7 @@ def _classifier(classifier, classifier_params, seed, n_jobs):
         recipe, estimator = None, clone(classifier)
         name = type(classifier).__name__
     else:
-        raise InvalidOptionError(
+        raise InvalidTypeError(
             f"classifier {classifier!r} is neither a registry name nor a scikit-learn classifier",
             field="classifier",
             fix="give a name such as 'svm' or an estimator such as SVC()",
@@ -383,7 +383,9 @@ def train(
     WavelengthError
         Cubes with different wavelengths (unless ``resample=True``).
     InvalidOptionError
-        Unknown classifier or preprocessing names, bad parameters.
+        Unknown classifier or preprocessing names, bad parameters
+        (:class:`~hsi_tumor.InvalidTypeError`, a subclass, for a cube, classifier or step of the
+        wrong type).
 
     Notes
     -----

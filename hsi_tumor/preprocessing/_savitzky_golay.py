@@ -9,10 +9,10 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.signal import savgol_filter
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin, _fit_context
 from sklearn.utils import Tags
-from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from hsi_tumor._shared.errors import WavelengthError
+from hsi_tumor._shared.errors import InvalidParameterError, WavelengthError
 from hsi_tumor.preprocessing._base import validate_spectra
 
 
@@ -53,7 +53,7 @@ class SavitzkyGolay(TransformerMixin, OneToOneFeatureMixin, BaseEstimator):
 
     Raises
     ------
-    sklearn.utils._param_validation.InvalidParameterError
+    InvalidParameterError
         In ``fit``, for an even ``window_length``, ``polyorder >= window_length`` or
         ``deriv > polyorder``.
     hsi_tumor._shared.errors.WavelengthError
@@ -135,21 +135,24 @@ class SavitzkyGolay(TransformerMixin, OneToOneFeatureMixin, BaseEstimator):
         if window % 2 == 0:
             raise InvalidParameterError(
                 f"The 'window_length' parameter of SavitzkyGolay must be odd (a window centred "
-                f"on each band); got {window}. Fix: use window_length={window + 1} or "
-                f"{window - 1}."
+                f"on each band); got {window}",
+                field="window_length",
+                fix=f"use window_length={window + 1} or {window - 1}",
             )
         if polyorder >= window:
             raise InvalidParameterError(
                 f"The 'polyorder' parameter of SavitzkyGolay must be less than window_length; "
-                f"got polyorder={polyorder} with window_length={window}. Fix: lower polyorder "
-                f"or use window_length >= {polyorder + 1 + polyorder % 2}."
+                f"got polyorder={polyorder} with window_length={window}",
+                field="polyorder",
+                fix=f"lower polyorder or use window_length >= {polyorder + 1 + polyorder % 2}",
             )
         if self.deriv > polyorder:
             raise InvalidParameterError(
                 f"The 'deriv' parameter of SavitzkyGolay must be at most polyorder (derivative "
                 f"{self.deriv} of a degree-{polyorder} polynomial is 0 everywhere); got "
-                f"deriv={self.deriv} with polyorder={polyorder}. Fix: raise polyorder to at "
-                f"least {self.deriv} or lower deriv."
+                f"deriv={self.deriv} with polyorder={polyorder}",
+                field="deriv",
+                fix=f"raise polyorder to at least {self.deriv} or lower deriv",
             )
         n_features = X.shape[1]
         if window > n_features:

@@ -12,7 +12,7 @@ import sklearn
 from threadpoolctl import ThreadpoolController
 
 from hsi_tumor._shared.arrays import materialize, rows_per_tile, valid_pixels
-from hsi_tumor._shared.errors import HsiTumorError
+from hsi_tumor._shared.errors import NoValidPixelsError, WavelengthError
 from hsi_tumor.cube import Cube
 from hsi_tumor.preprocessing._fused import tile_function
 
@@ -93,9 +93,10 @@ def transform_cube(
 
     Raises
     ------
-    HsiTumorError
-        If the cube has a different number of bands than the transformer was fitted on, or no
-        valid pixel.
+    WavelengthError
+        If the cube has a different number of bands than the transformer was fitted on.
+    NoValidPixelsError
+        If the cube has no valid pixel.
 
     Examples
     --------
@@ -109,7 +110,7 @@ def transform_cube(
     """
     n_in = getattr(transformer, "n_features_in_", None)
     if n_in is not None and n_in != cube.n_bands:
-        raise HsiTumorError(
+        raise WavelengthError(
             f"the transformer was fitted on {n_in} bands, the cube has {cube.n_bands}",
             field="transformer",
             fix="fit it on spectra with the cube's bands, or select the bands it expects",
@@ -149,7 +150,7 @@ def transform_cube(
             features = compute(first)
             first += 1
         if features is None:
-            raise HsiTumorError(
+            raise NoValidPixelsError(
                 "no valid pixel in the cube (all masked or non-finite)",
                 field="cube",
                 fix="check the calibration (cube.valid) and the mask",

@@ -8,10 +8,10 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils import Tags
-from sklearn.utils._param_validation import Interval, InvalidParameterError
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
 
-from hsi_tumor._shared.errors import WavelengthError
+from hsi_tumor._shared.errors import InvalidParameterError, WavelengthError
 from hsi_tumor.preprocessing._base import as_wavelengths, format_wavelength, validate_spectra
 
 #: Default ``bad_ranges`` of :class:`BadBandRemoval`, in nm: the two water-vapour absorption
@@ -157,7 +157,7 @@ class WavelengthRange(_BandSelector):
     hsi_tumor._shared.errors.WavelengthError
         In ``fit``, when ``wavelengths`` does not have one value per band, is not strictly
         ascending or not finite, or when no band lies in the range.
-    sklearn.utils._param_validation.InvalidParameterError
+    InvalidParameterError
         In ``fit``, when ``min_nm > max_nm``.
 
     See Also
@@ -207,7 +207,9 @@ class WavelengthRange(_BandSelector):
         if self.min_nm is not None and self.max_nm is not None and self.min_nm > self.max_nm:
             raise InvalidParameterError(
                 f"The 'min_nm' parameter of WavelengthRange must not exceed 'max_nm'; got "
-                f"min_nm={self.min_nm} and max_nm={self.max_nm}. Fix: swap them."
+                f"min_nm={self.min_nm} and max_nm={self.max_nm}",
+                field="min_nm",
+                fix="swap them",
             )
         keep = np.ones(wavelengths.shape, dtype=bool)
         if self.min_nm is not None:
@@ -254,7 +256,7 @@ class BadBandRemoval(_BandSelector):
     hsi_tumor._shared.errors.WavelengthError
         In ``fit``, when ``wavelengths`` does not have one value per band, is not strictly
         ascending or not finite, or when every band is dropped.
-    sklearn.utils._param_validation.InvalidParameterError
+    InvalidParameterError
         In ``fit``, when ``bad_ranges`` is not a list of ``(low, high)`` pairs with
         ``low < high``.
 
@@ -315,8 +317,9 @@ class BadBandRemoval(_BandSelector):
         ):
             raise InvalidParameterError(
                 "The 'bad_ranges' parameter of BadBandRemoval must be a sequence of finite "
-                f"(low, high) pairs in nm with low < high; got {self.bad_ranges!r}. Fix: pass "
-                "e.g. bad_ranges=[(1360, 1405), (1815, 1935)]."
+                f"(low, high) pairs in nm with low < high; got {self.bad_ranges!r}",
+                field="bad_ranges",
+                fix="pass e.g. bad_ranges=[(1360, 1405), (1815, 1935)]",
             )
         low, high = ranges[:, 0], ranges[:, 1]
         bad = (wavelengths[:, np.newaxis] >= low) & (wavelengths[:, np.newaxis] <= high)

@@ -7,7 +7,7 @@ import logging
 import numpy as np
 
 from hsi_tumor._shared.arrays import materialize
-from hsi_tumor._shared.errors import HsiTumorError
+from hsi_tumor._shared.errors import CubeFormatError, NoValidPixelsError
 from hsi_tumor.cube import Cube
 from hsi_tumor.spatial._checks import check_int_option, check_mask
 
@@ -23,7 +23,7 @@ def _as_cube(cube_or_array) -> Cube:
     if not isinstance(data, np.ndarray):
         data = np.asarray(data)
     if data.ndim != 3:
-        raise HsiTumorError(
+        raise CubeFormatError(
             f"expected a Cube or a (rows, cols, bands) array, got shape {data.shape}",
             field="cube",
             fix="pass the (calibrated, preprocessed) cube the probabilities were computed from",
@@ -72,9 +72,12 @@ def principal_component_guide(
 
     Raises
     ------
-    HsiTumorError
-        If the input is not (rows, cols, bands), the mask has another shape or selects nothing,
-        or fewer than two pixels are valid.
+    CubeFormatError
+        If the input is not (rows, cols, bands).
+    InvalidOptionError
+        If the mask has another shape.
+    NoValidPixelsError
+        If the mask selects nothing, or fewer than two pixels are valid.
 
     Notes
     -----
@@ -137,7 +140,7 @@ def principal_component_guide(
         s1 += x.sum(axis=0)
         s2 += x.T @ x
     if n < 2:
-        raise HsiTumorError(
+        raise NoValidPixelsError(
             f"{n} valid pixel(s): a principal component needs at least two",
             field="cube" if mask is None else "mask",
             fix="check the mask and cube.valid, and that the spectra are finite",

@@ -8,7 +8,7 @@ import numbers
 import numpy as np
 from scipy.spatial import cKDTree
 
-from hsi_tumor._shared.errors import HsiTumorError, InvalidOptionError
+from hsi_tumor._shared.errors import InvalidOptionError, InvalidTypeError, NoValidPixelsError
 from hsi_tumor.cube import Cube
 from hsi_tumor.spatial._checks import check_int_option, check_mask
 
@@ -30,7 +30,7 @@ def _probability_array(probabilities) -> tuple[np.ndarray, np.ndarray | None]:
         probabilities = probabilities.load().data
     data = np.asarray(probabilities)
     if data.ndim != 3 or data.dtype.kind not in "fiu":
-        raise HsiTumorError(
+        raise InvalidOptionError(
             f"expected real class probabilities of shape (rows, cols, n_classes), got "
             f"{data.dtype} of shape {data.shape}",
             field="probabilities",
@@ -41,7 +41,7 @@ def _probability_array(probabilities) -> tuple[np.ndarray, np.ndarray | None]:
 
 def _spatial_weight(value) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise InvalidOptionError(
+        raise InvalidTypeError(
             f"spatial_weight must be a number, got {type(value).__name__}",
             field="spatial_weight",
             fix="e.g. spatial_weight=1.0 (the paper's λ)",
@@ -96,11 +96,13 @@ def knn_filter(
 
     Raises
     ------
-    HsiTumorError
-        If the shapes are wrong or do not match, the mask or the valid pixels are empty, the
-        guide is not finite on a valid pixel, or there are fewer valid pixels than neighbours.
     InvalidOptionError
-        If ``n_neighbors`` < 1 or ``spatial_weight`` is negative or not a number.
+        If the shapes are wrong or do not match, the guide is not finite on a valid pixel,
+        there are fewer valid pixels than neighbours, ``n_neighbors`` < 1 or
+        ``spatial_weight`` is negative (:class:`~hsi_tumor.InvalidTypeError`, a subclass, if
+        either is not a number).
+    NoValidPixelsError
+        If the mask or the valid pixels are empty.
 
     Notes
     -----
@@ -154,7 +156,7 @@ def knn_filter(
     rows, cols, n_classes = data.shape
     guide = np.asarray(guide)
     if guide.shape != (rows, cols) or guide.dtype.kind not in "fiu":
-        raise HsiTumorError(
+        raise InvalidOptionError(
             f"the guide is {guide.dtype} of shape {guide.shape}; the probabilities are "
             f"(rows, cols, n_classes) = {data.shape}",
             field="guide",
@@ -174,21 +176,21 @@ def knn_filter(
         valid &= cube_valid
     n_valid = int(valid.sum())
     if n_valid == 0:
-        raise HsiTumorError(
+        raise NoValidPixelsError(
             "no pixel has finite probabilities" + ("" if mask is None else " inside the mask"),
             field="probabilities",
             fix="check the classification and the mask",
         )
     needed = n_neighbors + (0 if include_self else 1)
     if needed > n_valid:
-        raise HsiTumorError(
+        raise InvalidOptionError(
             f"n_neighbors={n_neighbors} needs {needed} valid pixels, there are {n_valid}",
             field="n_neighbors",
             fix=f"use n_neighbors ≤ {n_valid - (0 if include_self else 1)}",
         )
     values = guide[valid].astype(np.float64)
     if not np.isfinite(values).all():
-        raise HsiTumorError(
+        raise InvalidOptionError(
             f"the guide is not finite on {int((~np.isfinite(values)).sum())} pixels that have "
             "probabilities",
             field="guide",

@@ -89,10 +89,12 @@ def majority_filter(labels, *, size: int = 3, mask=None) -> np.ndarray:
 
     Raises
     ------
-    HsiTumorError
-        If ``labels`` is not a 2-D integer map or ``mask`` has another shape or selects nothing.
     InvalidOptionError
-        If ``size`` is not a positive odd integer.
+        If ``labels`` is not a 2-D integer map, ``mask`` has another shape, or ``size`` is not
+        a positive odd integer (:class:`~hsi_tumor.InvalidTypeError`, a subclass, if it is not
+        an integer).
+    NoValidPixelsError
+        If ``mask`` selects nothing.
 
     Notes
     -----

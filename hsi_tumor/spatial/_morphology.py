@@ -39,10 +39,9 @@ def morphological_cleanup(labels, *, radius: int = 1) -> np.ndarray:
 
     Raises
     ------
-    HsiTumorError
-        If ``labels`` is not a 2-D integer map.
     InvalidOptionError
-        If ``radius`` is not a non-negative integer.
+        If ``labels`` is not a 2-D integer map or ``radius`` is not a non-negative integer
+        (:class:`~hsi_tumor.InvalidTypeError`, a subclass, if it is not an integer).
 
     Notes
     -----

@@ -36,10 +36,10 @@ def remove_small_regions(labels, *, min_area: int, connectivity: int = 1) -> np.
 
     Raises
     ------
-    HsiTumorError
-        If ``labels`` is not a 2-D integer map.
     InvalidOptionError
-        If ``min_area`` is not a positive integer or ``connectivity`` is not 1 or 2.
+        If ``labels`` is not a 2-D integer map, ``min_area`` is not a positive integer or
+        ``connectivity`` is not 1 or 2 (:class:`~hsi_tumor.InvalidTypeError`, a subclass, if
+        ``min_area`` is not an integer).
 
     Notes
     -----

@@ -8,7 +8,7 @@ from matplotlib.figure import Figure
 
 from hsi_tumor._shared.classes import check_label_map
 from hsi_tumor._shared.classes import class_name_map as names_of
-from hsi_tumor._shared.errors import InvalidOptionError
+from hsi_tumor._shared.errors import InvalidOptionError, InvalidTypeError
 
 __all__ = [
     "add_colorbar",
@@ -24,7 +24,7 @@ def new_axes(ax: Axes | None, figsize: tuple[float, float] = (6.0, 4.5)) -> Axes
     """Return ``ax``, or the Axes of a new :class:`~matplotlib.figure.Figure` (no pyplot)."""
     if ax is not None:
         if not isinstance(ax, Axes):
-            raise InvalidOptionError(
+            raise InvalidTypeError(
                 f"ax is a {type(ax).__name__}, not a matplotlib Axes",
                 field="ax",
                 fix="pass a matplotlib Axes (e.g. fig.add_subplot()) or leave ax=None",

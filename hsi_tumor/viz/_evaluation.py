@@ -9,7 +9,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from hsi_tumor._shared.errors import InvalidOptionError, WavelengthError
+from hsi_tumor._shared.errors import InvalidOptionError, InvalidTypeError, WavelengthError
 from hsi_tumor.cube import Cube
 from hsi_tumor.metrics import reliability_curve
 from hsi_tumor.viz._common import check_label_map, names_of, new_axes
@@ -97,7 +97,13 @@ def plot_roc(
     """
     from sklearn.metrics import roc_auc_score, roc_curve
 
-    if not isinstance(curves, Mapping) or not curves:
+    if not isinstance(curves, Mapping):
+        raise InvalidTypeError(
+            "curves must be a non-empty mapping {patient: (y_true, score)}",
+            field="curves",
+            fix="e.g. {'P01': (labels == tumor_id, tumor_map.tumor_probability)}",
+        )
+    if not curves:
         raise InvalidOptionError(
             "curves must be a non-empty mapping {patient: (y_true, score)}",
             field="curves",
@@ -105,7 +111,13 @@ def plot_roc(
         )
     pairs = {}
     for name, pair in curves.items():
-        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+        if not isinstance(pair, (tuple, list)):
+            raise InvalidTypeError(
+                f"the entry for {name!r} is not a (y_true, score) pair",
+                field="curves",
+                fix="map each patient to a tuple (y_true, score)",
+            )
+        if len(pair) != 2:
             raise InvalidOptionError(
                 f"the entry for {name!r} is not a (y_true, score) pair",
                 field="curves",
@@ -453,13 +465,13 @@ def plot_patient_report(
     'Patient report: P07'
     """
     if not isinstance(cube, Cube):
-        raise InvalidOptionError(
+        raise InvalidTypeError(
             f"cube is a {type(cube).__name__}, not a Cube",
             field="cube",
             fix="wrap the array: hsi_tumor.Cube(data, wavelengths)",
         )
     if not hasattr(tumor_map, "labels") or not hasattr(tumor_map, "class_names"):
-        raise InvalidOptionError(
+        raise InvalidTypeError(
             f"tumor_map is a {type(tumor_map).__name__}, not a TumorMap",
             field="tumor_map",
             fix="pass what hsi_tumor.classify_cube(cube, model) returned",

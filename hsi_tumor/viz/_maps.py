@@ -8,7 +8,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.patches import Patch
 
-from hsi_tumor._shared.errors import InvalidOptionError, WavelengthError
+from hsi_tumor._shared.errors import InvalidOptionError, InvalidTypeError, WavelengthError
 from hsi_tumor.cube import Cube
 from hsi_tumor.viz._common import add_colorbar, check_label_map, names_of, new_axes
 from hsi_tumor.viz._overlay import (
@@ -66,7 +66,7 @@ def plot_rgb(
     'pseudo-RGB: R 1500, G 1200, B 1000 nm'
     """
     if not isinstance(cube, Cube):
-        raise InvalidOptionError(
+        raise InvalidTypeError(
             f"cube is a {type(cube).__name__}, not a Cube",
             field="cube",
             fix="wrap the array: hsi_tumor.Cube(data, wavelengths)",

@@ -14,7 +14,7 @@ import matplotlib.colors as mcolors
 import numpy as np
 
 from hsi_tumor._shared.classes import class_colors
-from hsi_tumor._shared.errors import InvalidOptionError
+from hsi_tumor._shared.errors import InvalidOptionError, InvalidTypeError
 from hsi_tumor.cube import Cube
 from hsi_tumor.viz._common import check_label_map, check_unit_interval
 from hsi_tumor.viz._rgb import pseudo_rgb
@@ -67,7 +67,7 @@ def _resolve_colors(classes, class_names, colors) -> dict[int, np.ndarray]:
     resolved = class_colors(classes, class_names)
     if colors is not None:
         if not isinstance(colors, Mapping):
-            raise InvalidOptionError(
+            raise InvalidTypeError(
                 f"colors is a {type(colors).__name__}",
                 field="colors",
                 fix="give a mapping {class id: colour}, e.g. {2: 'red'}",

@@ -9,7 +9,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure, SubFigure
 
 from hsi_tumor._shared.atomic import atomic_path, refuse_overwrite
-from hsi_tumor._shared.errors import InvalidOptionError
+from hsi_tumor._shared.errors import InvalidOptionError, InvalidTypeError
 from hsi_tumor.viz._common import root_figure
 
 __all__ = ["save_figure"]
@@ -64,7 +64,7 @@ def save_figure(
     True
     """
     if not isinstance(fig, (Figure, SubFigure, Axes)):
-        raise InvalidOptionError(
+        raise InvalidTypeError(
             f"fig is a {type(fig).__name__}, not a matplotlib Figure or Axes",
             field="fig",
             fix="pass what a plot_* function returned",

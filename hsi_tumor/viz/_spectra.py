@@ -14,7 +14,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from hsi_tumor._shared.arrays import check_mask, materialize, rows_per_tile, valid_pixels
-from hsi_tumor._shared.errors import InvalidOptionError, WavelengthError
+from hsi_tumor._shared.errors import InvalidOptionError, InvalidTypeError, WavelengthError
 from hsi_tumor.cube import Cube
 from hsi_tumor.viz._common import add_colorbar, check_label_map, names_of, new_axes
 from hsi_tumor.viz._overlay import _resolve_colors
@@ -312,9 +312,11 @@ def plot_pca(
     Raises
     ------
     InvalidOptionError
-        If ``n_components`` or ``max_pixels`` is not a usable count.
-    HsiTumorError
-        If ``mask`` does not match the cube or selects no pixel, or too few pixels are valid.
+        If ``n_components`` or ``max_pixels`` is not a usable count
+        (:class:`~hsi_tumor.InvalidTypeError`, a subclass, if it is not an integer), ``mask``
+        does not match the cube, or too few pixels are valid.
+    NoValidPixelsError
+        If ``mask`` selects no pixel.
 
     Notes
     -----
@@ -337,12 +339,19 @@ def plot_pca(
     from sklearn.decomposition import PCA
 
     if not isinstance(cube, Cube):
-        raise InvalidOptionError(
+        raise InvalidTypeError(
             f"cube is a {type(cube).__name__}, not a Cube",
             field="cube",
             fix="wrap the array: hsi_tumor.Cube(data, wavelengths)",
         )
-    if not isinstance(n_components, (int, np.integer)) or not 1 <= n_components <= cube.n_bands:
+    if not isinstance(n_components, (int, np.integer)):
+        raise InvalidTypeError(
+            f"n_components must be an integer from 1 to {cube.n_bands} (the bands); got "
+            f"{n_components!r}",
+            field="n_components",
+            fix="e.g. n_components=3",
+        )
+    if not 1 <= n_components <= cube.n_bands:
         raise InvalidOptionError(
             f"n_components must be an integer from 1 to {cube.n_bands} (the bands); got "
             f"{n_components!r}",
@@ -350,7 +359,14 @@ def plot_pca(
             fix="e.g. n_components=3",
         )
     n_components = int(n_components)
-    if not isinstance(max_pixels, (int, np.integer)) or max_pixels <= n_components:
+    if not isinstance(max_pixels, (int, np.integer)):
+        raise InvalidTypeError(
+            f"max_pixels must be an integer above n_components ({n_components}); got "
+            f"{max_pixels!r}",
+            field="max_pixels",
+            fix="e.g. max_pixels=50_000",
+        )
+    if max_pixels <= n_components:
         raise InvalidOptionError(
             f"max_pixels must be an integer above n_components ({n_components}); got "
             f"{max_pixels!r}",

@@ -92,7 +92,7 @@ def test_errors():
         calibrate(raw, np.ones(3) * 5, ht.Cube(np.zeros((1, 4, 3)), WL + 1))
     with pytest.raises(ht.CalibrationError, match="white_reflectance"):
         calibrate(raw, np.ones(3) * 5, np.zeros(3), white_reflectance=-1)
-    with pytest.raises(ht.CalibrationError, match="Cube"):
+    with pytest.raises(ht.InvalidTypeError, match="Cube"):
         calibrate(np.ones((2, 4, 3)), np.ones(3), np.zeros(3))
 
 

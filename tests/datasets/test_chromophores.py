@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.signal import argrelmax
 
-from hsi_tumor import HsiTumorError, WavelengthError
+from hsi_tumor import InvalidOptionError, WavelengthError
 from hsi_tumor.datasets import (
     BANDS,
     absorption,
@@ -70,5 +70,5 @@ def test_band_average_smooths_but_keeps_level():
 def test_errors_name_field_and_fix():
     with pytest.raises(WavelengthError, match="900–2500 nm"):
         chromophore_absorption("water", [800, 900])
-    with pytest.raises(HsiTumorError, match="unknown chromophore 'blood'"):
+    with pytest.raises(InvalidOptionError, match="unknown chromophore 'blood'"):
         chromophore_absorption("blood", [1000])

@@ -103,8 +103,20 @@ def test_no_tumor_class_means_no_tumor_probability(data):
     plain = ht.train(cubes[0], maps[0], classifier="lda", random_state=0)
     result = ht.classify_cube(_finite_cube(cubes[1]), plain)
     assert result.tumor_probability is None
-    with pytest.raises(KeyError, match="no class named 'tumor'"):
+    with pytest.raises(ht.UnknownClassError, match="no class named 'tumor'"):
         result.probability("tumor")
+
+
+def test_probability_errors():
+    labels = np.ones((2, 3), np.uint8)
+    kept = {"classes": np.array([1, 2]), "class_names": {1: "normal", 2: "tumor"}}
+    tumor_map = ht.TumorMap(labels, None, valid=labels > 0, **kept)
+    with pytest.raises(ht.InvalidOptionError, match="no probabilistic output"):
+        tumor_map.probability("tumor")
+    tumor_map.probabilities = np.full((2, 3, 2), 0.5, np.float32)
+    with pytest.raises(ht.UnknownClassError, match=r"no class id 3; classes") as info:
+        tumor_map.probability(3)
+    assert isinstance(info.value, KeyError) and info.value.field == "name_or_id"
 
 
 def test_wavelength_guard_names_both_ranges(data, model):
@@ -133,11 +145,11 @@ def test_resample_interpolates_onto_the_model_grid(data, model):
 
 def test_bad_masks_and_models(data, model):
     cube = data[0][2]
-    with pytest.raises(ht.HsiTumorError, match="mask is empty"):
+    with pytest.raises(ht.NoValidPixelsError, match="mask is empty"):
         ht.classify_cube(cube, model, mask=np.zeros(cube.shape[:2], bool))
-    with pytest.raises(ht.HsiTumorError, match="mask has shape"):
+    with pytest.raises(ht.InvalidOptionError, match="mask has shape"):
         ht.classify_cube(cube, model, mask=np.ones((3, 3), bool))
-    with pytest.raises(ht.InvalidOptionError, match="TumorModel"):
+    with pytest.raises(ht.InvalidTypeError, match="TumorModel"):
         ht.classify_cube(cube, object())
 
 

@@ -25,7 +25,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC, LinearSVC
 
 import hsi_tumor as ht
-from hsi_tumor import CalibrationWarning, HsiTumorError, InvalidOptionError
+from hsi_tumor import CalibrationWarning, HsiTumorError, InvalidOptionError, NoValidPixelsError
 from hsi_tumor._shared.errors import MissingDependencyError
 from hsi_tumor.inference import _device
 from hsi_tumor.inference._device import HostBackend, classify_on_device
@@ -277,7 +277,7 @@ def test_integer_counts_and_an_empty_mask(host_device, specimen):
     )
     assert spec.raw.dtype == np.uint16
     _same_map(ht.classify_cube(spec.raw, model, device="cuda"), ht.classify_cube(spec.raw, model))
-    with pytest.raises(HsiTumorError, match="empty"):
+    with pytest.raises(NoValidPixelsError, match="empty"):
         ht.classify_cube(spec.raw, model, device="cuda", mask=np.zeros(spec.shape[:2], bool))
 
 

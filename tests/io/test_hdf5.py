@@ -56,6 +56,17 @@ def test_lazy_selection_matches_numpy(tmp_path, cube):
     )
 
 
+def test_lazy_index_errors(tmp_path, cube):
+    ht.write_cube(cube, tmp_path / "c.h5")
+    data = ht.read_cube(tmp_path / "c.h5").data
+    with pytest.raises(ht.CubeIndexError, match="too many indices"):
+        data[0, 0, 0, 0]
+    with pytest.raises(ht.InvalidTypeError, match="slices only"):
+        data.select((0, slice(None)))
+    with pytest.raises(ht.InvalidTypeError, match=r"unsupported index 0\.5"):
+        data[0.5]
+
+
 def test_lazy_cube_pickles_without_data(tmp_path, cube):
     ht.write_cube(cube, tmp_path / "c.h5")
     back = ht.read_cube(tmp_path / "c.h5")[1:4]

@@ -7,6 +7,7 @@ import pytest
 from sklearn.cross_decomposition import PLSRegression
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from hsi_tumor import TrainingDataError
 from hsi_tumor.models import PLSDAClassifier
 
 
@@ -47,5 +48,5 @@ def test_components_are_capped(data):
 
 def test_single_class_is_refused(data):
     X, _ = data
-    with pytest.raises(ValueError, match="at least 2 classes"):
+    with pytest.raises(TrainingDataError, match="at least 2 classes"):
         PLSDAClassifier().fit(X, np.ones(len(X)))

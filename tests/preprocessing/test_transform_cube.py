@@ -77,10 +77,10 @@ def test_calibrated_cube_streams_through(rng):
 
 def test_errors(cube):
     snv = StandardNormalVariate().fit(cube.pixels()[:, :10])
-    with pytest.raises(ht.HsiTumorError, match="fitted on 10 bands, the cube has 15"):
+    with pytest.raises(ht.WavelengthError, match="fitted on 10 bands, the cube has 15"):
         ht.transform_cube(cube, snv)
     empty = ht.Cube(np.full((2, 2, 15), np.nan, np.float32), WL)
-    with pytest.raises(ht.HsiTumorError, match="no valid pixel"):
+    with pytest.raises(ht.NoValidPixelsError, match="no valid pixel"):
         ht.transform_cube(empty, StandardNormalVariate().fit(cube.pixels()))
 
 

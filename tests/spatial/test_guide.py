@@ -73,12 +73,12 @@ def test_large_offset_does_not_cancel(rng):
 
 
 def test_errors(rng):
-    with pytest.raises(ht.HsiTumorError, match="rows, cols, bands"):
+    with pytest.raises(ht.CubeFormatError, match="rows, cols, bands"):
         principal_component_guide(np.ones((4, 5)))
-    with pytest.raises(ht.HsiTumorError, match="at least two"):
+    with pytest.raises(ht.NoValidPixelsError, match="at least two"):
         principal_component_guide(np.full((3, 3, 4), np.nan))
-    with pytest.raises(ht.HsiTumorError, match="shape") as info:
+    with pytest.raises(ht.InvalidOptionError, match="shape") as info:
         principal_component_guide(spectra(rng), mask=np.ones((3, 3), bool))
     assert info.value.field == "mask"
-    with pytest.raises(ht.HsiTumorError, match="no pixel"):
+    with pytest.raises(ht.NoValidPixelsError, match="no pixel"):
         principal_component_guide(spectra(rng), mask=np.zeros((30, 20), bool))

@@ -112,28 +112,28 @@ def test_cube_input_honours_valid():
 
 def test_errors():
     _, guide, probabilities = random_case(2, rows=4, cols=5)
-    with pytest.raises(ht.HsiTumorError, match="n_classes") as info:
+    with pytest.raises(ht.InvalidOptionError, match="n_classes") as info:
         knn_filter(probabilities[..., 0], guide)
     assert info.value.field == "probabilities"
-    with pytest.raises(ht.HsiTumorError, match="guide") as info:
+    with pytest.raises(ht.InvalidOptionError, match="guide") as info:
         knn_filter(probabilities, guide[:, :4], n_neighbors=3)
     assert info.value.field == "guide" and info.value.fix
     with pytest.raises(ht.InvalidOptionError, match="n_neighbors"):
         knn_filter(probabilities, guide, n_neighbors=0)
-    with pytest.raises(ht.HsiTumorError, match="needs 21 valid pixels, there are 20"):
+    with pytest.raises(ht.InvalidOptionError, match="needs 21 valid pixels, there are 20"):
         knn_filter(probabilities, guide, n_neighbors=21)
-    with pytest.raises(ht.HsiTumorError, match="needs 21"):
+    with pytest.raises(ht.InvalidOptionError, match="needs 21"):
         knn_filter(probabilities, guide, n_neighbors=20, include_self=False)
     with pytest.raises(ht.InvalidOptionError, match="spatial_weight"):
         knn_filter(probabilities, guide, n_neighbors=3, spatial_weight=-1.0)
-    with pytest.raises(ht.HsiTumorError, match="no pixel"):
+    with pytest.raises(ht.NoValidPixelsError, match="no pixel"):
         knn_filter(probabilities, guide, n_neighbors=3, mask=np.zeros((4, 5), bool))
-    with pytest.raises(ht.HsiTumorError, match="shape"):
+    with pytest.raises(ht.InvalidOptionError, match="shape"):
         knn_filter(probabilities, guide, n_neighbors=3, mask=np.ones((5, 4), bool))
-    with pytest.raises(ht.HsiTumorError, match="no pixel has finite"):
+    with pytest.raises(ht.NoValidPixelsError, match="no pixel has finite"):
         knn_filter(np.full_like(probabilities, np.nan), guide, n_neighbors=3)
     bad_guide = guide.copy()
     bad_guide[0, 0] = np.nan
-    with pytest.raises(ht.HsiTumorError, match="not finite on 1 pixels") as info:
+    with pytest.raises(ht.InvalidOptionError, match="not finite on 1 pixels") as info:
         knn_filter(probabilities, bad_guide, n_neighbors=3)
     assert info.value.field == "guide"

@@ -82,5 +82,5 @@ def test_errors():
         morphological_cleanup(np.ones((3, 3), int), radius=-1)
     with pytest.raises(ht.InvalidOptionError, match="radius"):
         morphological_cleanup(np.ones((3, 3), int), radius=1.5)
-    with pytest.raises(ht.HsiTumorError, match="fractions"):  # whole-number floats are ids
+    with pytest.raises(ht.InvalidOptionError, match="fractions"):  # whole-number floats are ids
         morphological_cleanup(np.full((3, 3), 0.5))

@@ -74,5 +74,5 @@ def test_errors():
         remove_small_regions(np.ones((3, 3), int), min_area=0)
     with pytest.raises(ht.InvalidOptionError, match="connectivity"):
         remove_small_regions(np.ones((3, 3), int), min_area=2, connectivity=4)
-    with pytest.raises(ht.HsiTumorError, match="2-D"):
+    with pytest.raises(ht.InvalidOptionError, match="2-D"):
         remove_small_regions(np.ones(3, int), min_area=2)

@@ -39,7 +39,7 @@ def dask_cluster():
         reason="dask.distributed is not installed (pip install 'hsi_tumor[distributed]')",
     )
     with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
     ) as cluster:
         yield cluster
 

@@ -14,6 +14,7 @@ from hsi_tumor.cli import main
 from hsi_tumor.io import read_labels, write_labels
 
 
+@pytest.mark.slow
 def test_demo_runs_the_main_job(tmp_path, capsys, monkeypatch):
     """The demo's whole chain at a small size (``make demo`` runs the default size)."""
     import functools

@@ -45,7 +45,7 @@ def own_client():
     (``dask_client``) stays untouched even if that test fails half-way."""
     with (
         distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
         ) as cluster,
         distributed.Client(cluster) as client,  # the default client: the batch runs in a thread
     ):
@@ -270,6 +270,7 @@ def test_unexpected_errors_are_retried_then_reported(client, tmp_path, model):
     assert failed.error == "RuntimeError: the storage went away"
 
 
+@pytest.mark.slow
 def test_a_worker_killed_mid_batch(own_client, cubes, model, serial, tmp_path):
     """The worker writing 'slow' is killed inside write_tumor_map (its temporary folder half
     written): Dask reruns the task elsewhere; every output exists once, equal to the serial

@@ -199,6 +199,7 @@ def evaluate_many(cohort, **options):
     return compare(cohort, CONFIGURATIONS, n_bootstrap=100, **options)
 
 
+@pytest.mark.slow  # with the next test: their fixture local_comparison takes seconds
 def test_compare_runs_every_configuration_on_the_same_folds(local_comparison, lopo):
     lda, logistic = local_comparison
     assert lda.classifier == "lda" and logistic.classifier == "logistic"
@@ -209,6 +210,7 @@ def test_compare_runs_every_configuration_on_the_same_folds(local_comparison, lo
         compare([], [{"clasifier": "lda"}])
 
 
+@pytest.mark.slow
 def test_folds_on_a_dask_cluster_equal_the_local_run(
     cohort, local_comparison, dask_cluster, dask_client
 ):

@@ -14,6 +14,7 @@ from hsi_tumor.cli import main
 from hsi_tumor.io import read_labels, write_labels
 
 
+@pytest.mark.slow
 def test_demo_runs_the_main_job(tmp_path, capsys, monkeypatch):
     """The demo's whole chain at a small size (``make demo`` runs the default size)."""
     import functools
@@ -230,7 +231,7 @@ def test_calibrate_keeps_invalid_pixels_as_nan(cohort, tmp_path, capsys):
     assert "refl.hdr" in error_line(capsys)
 
 
-def test_evaluate_writes_a_report(cohort, tmp_path, capsys):
+def test_evaluate_writes_a_report(cohort, tmp_path, capsys, request):
     folder, _ = cohort
     argv = ["--quiet", "evaluate", str(folder / "cohort.csv"), "-o", str(tmp_path / "report")]
     argv += ["--classifier", "lda", "--class-names", "1=normal", "2=tumor", "--cv", "loo"]
@@ -240,12 +241,9 @@ def test_evaluate_writes_a_report(cohort, tmp_path, capsys):
     assert (tmp_path / "report" / "report.md").is_file()
     assert main([*argv, "--bootstrap", "20"]) == 2
     assert "exists" in error_line(capsys)
-    distributed = pytest.importorskip("distributed", reason="dask.distributed is not installed")
-    with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-    ) as cluster:
-        argv[argv.index("-o") + 1] = str(tmp_path / "on_cluster")
-        assert main([*argv, "--bootstrap", "20", "--scheduler", cluster.scheduler_address]) == 0
+    cluster = request.getfixturevalue("dask_cluster")  # skips here when dask is absent
+    argv[argv.index("-o") + 1] = str(tmp_path / "on_cluster")
+    assert main([*argv, "--bootstrap", "20", "--scheduler", cluster.scheduler_address]) == 0
     assert capsys.readouterr().out == out.replace("report/report.md", "on_cluster/report.md")
 
 

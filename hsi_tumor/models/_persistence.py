@@ -158,7 +158,10 @@ def _read_archive(path: Path) -> tuple[dict, bytes]:
         meta = json.loads(meta_bytes)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelFileError(
-            f"the model description is not valid JSON ({exc})", file=path, field=_META
+            f"the model description is not valid JSON ({exc})",
+            file=path,
+            field=_META,
+            fix="the file is corrupt; save the model again with hsi_tumor.save_model",
         ) from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ModelFileError(
@@ -220,6 +223,7 @@ def load_model(path: str | os.PathLike, *, trusted: Sequence[str] = ()) -> Tumor
             f"the pipeline cannot be read ({type(exc).__name__}: {exc})",
             file=path,
             field=_PIPELINE,
+            fix="the file is corrupt; save the model again with hsi_tumor.save_model",
         ) from None
     allowed = set(TRUSTED_TYPES) | set(trusted)
     refused = sorted(t for t in untrusted if t not in allowed)
@@ -258,4 +262,5 @@ def load_model(path: str | os.PathLike, *, trusted: Sequence[str] = ()) -> Tumor
             f"the model description is incomplete ({type(exc).__name__}: {exc})",
             file=path,
             field=_META,
+            fix="give a file written by hsi_tumor.save_model, or save the model again",
         ) from None

@@ -1,5 +1,6 @@
 """Errors by kind: every ``raise`` in the package raises a specific HsiTumorError subclass that
-also derives from the matching built-in exception, never the base class or a bare built-in."""
+also derives from the matching built-in exception (never the base class or a bare built-in),
+and names the fix."""
 
 from __future__ import annotations
 
@@ -123,6 +124,12 @@ class _RaiseChecker(ast.NodeVisitor):
             return
         resolved = self._resolve(target)
         problem = resolved if isinstance(resolved, str) else error_kind_problem(resolved)
+        if not problem and not isinstance(node.exc, ast.Call):
+            problem = f"raises the class {target.id}: give the problem, the field and the fix"
+        elif not problem and target.id not in self.returns:
+            keywords = {k.arg for k in node.exc.keywords}
+            if "fix" not in keywords and None not in keywords:  # None: **options
+                problem = f"{target.id}(...) names no fix=: say what the user can do"
         if problem:
             self.problems.append(f"{self.module}:{node.lineno}: {problem}")
 
@@ -157,6 +164,8 @@ HEADER = "from hsi_tumor._shared.errors import HsiTumorError, InvalidOptionError
         ('raise ValueError("x")', "bare built-in ValueError"),
         ("raise TypeError", "bare built-in TypeError"),
         ('raise HsiTumorError("x")', "base class"),
+        ('raise InvalidOptionError("x", field="f")', "no fix"),
+        ("raise InvalidOptionError", "give the problem"),
         ('raise errors.WavelengthError("x")', "by name"),
         ("raise exc", "re-raise"),
         ('from sklearn.exceptions import NotFittedError\nraise NotFittedError("x")', "sklearn"),

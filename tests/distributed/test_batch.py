@@ -30,17 +30,26 @@ pytestmark = pytest.mark.filterwarnings("ignore::hsi_tumor.CalibrationWarning")
 N_CUBES = 4
 
 
-@pytest.fixture(scope="module")
-def cluster():
-    with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
-    ) as cluster:
-        yield cluster
+@pytest.fixture
+def cluster(dask_cluster):
+    return dask_cluster
 
 
-@pytest.fixture(scope="module")
-def client(cluster):
-    with distributed.Client(cluster) as client:
+@pytest.fixture
+def client(dask_client):
+    return dask_client
+
+
+@pytest.fixture
+def own_client():
+    """A cluster of this test's own, for a test that kills a worker: the shared one
+    (``dask_client``) stays untouched even if that test fails half-way."""
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
+        ) as cluster,
+        distributed.Client(cluster) as client,  # the default client: the batch runs in a thread
+    ):
         yield client
 
 
@@ -193,6 +202,7 @@ def test_inputs_are_checked_before_any_work(model, cubes, tmp_path):
 
 
 def test_no_client_starts_and_closes_a_local_cluster(cubes, model, serial, tmp_path, monkeypatch):
+    # the path under test starts and closes a cluster of its own: no shared cluster here
     made = []
 
     class Recorded(distributed.LocalCluster):
@@ -261,10 +271,12 @@ def test_unexpected_errors_are_retried_then_reported(client, tmp_path, model):
     assert failed.error == "RuntimeError: the storage went away"
 
 
-def test_a_worker_killed_mid_batch(client, cubes, model, serial, tmp_path):
+@pytest.mark.slow
+def test_a_worker_killed_mid_batch(own_client, cubes, model, serial, tmp_path):
     """The worker writing 'slow' is killed inside write_tumor_map (its temporary folder half
     written): Dask reruns the task elsewhere; every output exists once, equal to the serial
     one, and the dead worker's temporary folder is gone."""
+    client = own_client
     marker = os.fspath(tmp_path / "slow.pid")
 
     def install():  # runs on each worker (a closure: pickled by value)

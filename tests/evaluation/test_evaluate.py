@@ -199,6 +199,7 @@ def evaluate_many(cohort, **options):
     return compare(cohort, CONFIGURATIONS, n_bootstrap=100, **options)
 
 
+@pytest.mark.slow  # with the next test: their fixture local_comparison takes seconds
 def test_compare_runs_every_configuration_on_the_same_folds(local_comparison, lopo):
     lda, logistic = local_comparison
     assert lda.classifier == "lda" and logistic.classifier == "logistic"
@@ -209,19 +210,15 @@ def test_compare_runs_every_configuration_on_the_same_folds(local_comparison, lo
         compare([], [{"clasifier": "lda"}])
 
 
-def test_folds_on_a_dask_cluster_equal_the_local_run(cohort, local_comparison):
-    distributed = pytest.importorskip("distributed", reason="dask.distributed is not installed")
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster) as client,
-        warnings.catch_warnings(),
-    ):
+@pytest.mark.slow
+def test_folds_on_a_dask_cluster_equal_the_local_run(
+    cohort, local_comparison, dask_cluster, dask_client
+):
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore", ht.CalibrationWarning)
-        on_cluster = evaluate_many(cohort, client=client)
+        on_cluster = evaluate_many(cohort, client=dask_client)
         by_address = evaluate(
-            cohort, classifier="lda", n_bootstrap=100, client=cluster.scheduler_address
+            cohort, classifier="lda", n_bootstrap=100, client=dask_cluster.scheduler_address
         )
     for here, there in zip(local_comparison, on_cluster, strict=True):
         assert there.pooled == here.pooled and there.ci == here.ci

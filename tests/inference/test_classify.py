@@ -198,6 +198,7 @@ print(json.dumps({"rise": tracemalloc.get_traced_memory()[1], "nbytes": cube.nby
 """
 
 
+@pytest.mark.slow
 def test_memory_stays_bounded_on_a_cube_larger_than_the_budget(tmp_path):
     rows, cols, bands = 2048, 1024, 64  # float32: 512 MiB, 64 times the 8 MB tile budget
     path = tmp_path / "big.npy"

@@ -570,6 +570,7 @@ def test_files_truncated(workdir, kind, mutation):
     shutil.rmtree(folder)
 
 
+@pytest.mark.slow
 @needs_fork
 @FUZZ_FORKED
 @given(kind=st.sampled_from(MATLAB_V5_KINDS), mutation=overwrites)
@@ -581,6 +582,7 @@ def test_matlab_v5_files_overwritten(workdir, kind, mutation):
     shutil.rmtree(folder)
 
 
+@pytest.mark.slow
 @needs_fork
 @FUZZ_FORKED
 @given(kind=st.sampled_from(NUMPY_KINDS), mutation=st.one_of(overwrites, zip_members))
@@ -595,6 +597,7 @@ def test_numpy_files_overwritten(workdir, kind, mutation):
     shutil.rmtree(folder)
 
 
+@pytest.mark.slow
 @needs_fork
 @FUZZ_FORKED
 @given(kind=st.sampled_from(HDF5_KINDS), mutation=st.one_of(overwrites, signature_smashes))

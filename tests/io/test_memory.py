@@ -32,9 +32,13 @@ import h5py
 import numpy as np
 import pytest
 
-pytestmark = pytest.mark.skipif(
-    not sys.platform.startswith("linux"), reason="reads /proc/self/status; sparse files on Linux"
-)
+pytestmark = [
+    pytest.mark.skipif(
+        not sys.platform.startswith("linux"),
+        reason="reads /proc/self/status; sparse files on Linux",
+    ),
+    pytest.mark.slow,  # each test reads GiB-sized files in a subprocess: seconds each
+]
 
 ROOT = Path(__file__).resolve().parents[2]
 MiB = 2**20

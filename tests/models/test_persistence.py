@@ -138,6 +138,7 @@ def test_future_format_version_is_refused(model, tmp_path):
         ht.load_model(future)
 
 
+@pytest.mark.slow
 def test_every_named_classifier_needs_only_trusted_types(cohort):
     cubes, maps, ids, _ = cohort
     from hsi_tumor.models import CLASSIFIERS

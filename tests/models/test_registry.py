@@ -29,7 +29,13 @@ def test_registries_are_dicts_of_recipes():
         assert recipe.description
 
 
-@pytest.mark.parametrize("name", sorted(CLASSIFIERS))
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(name, marks=pytest.mark.slow) if name == "hist-gradient-boosting" else name
+        for name in sorted(CLASSIFIERS)
+    ],
+)
 def test_round_trip_on_simulated_specimens(name, cohort, class_names, tmp_path):
     cubes, maps, ids, truth = cohort
     model = ht.train(
@@ -94,6 +100,7 @@ REAL_FLOORS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(CLASSIFIERS))
 def test_round_trip_on_indian_pines(name, indian_pines):
     cube, gt, train_map, test = indian_pines

@@ -357,16 +357,16 @@ def _spatial_filter(result, cube, args):
 
 
 def _classify(args) -> int:
-    from hsi_tumor.calibration import tissue_mask
+    from hsi_tumor.calibration import as_cube, tissue_mask
     from hsi_tumor.inference import classify_cube, write_tumor_map
-    from hsi_tumor.io import read_cube, read_labels
-    from hsi_tumor.models import load_model
+    from hsi_tumor.io import read_labels
+    from hsi_tumor.models import as_model
     from hsi_tumor.viz import pseudo_rgb
 
     out = Path(args.out)
     _refuse_existing(out, overwrite=args.overwrite)
-    model = load_model(args.model)
-    cube = read_cube(args.cube, **({"wavelengths": args.wavelengths} if args.wavelengths else {}))
+    model = as_model(args.model, field="--model")
+    cube = as_cube(args.cube, wavelengths=args.wavelengths or None)
     mask = None
     if args.mask:
         mask = read_labels(args.mask) != 0
@@ -524,7 +524,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(func=_train)
 
     classify = sub.add_parser("classify", help="classify a cube into tumor maps")
-    classify.add_argument("cube", help="calibrated cube (any format read_cube reads)")
+    classify.add_argument(
+        "cube",
+        help="calibrated cube (any format read_cube reads) or a Specim capture folder "
+        "(calibrated to reflectance first)",
+    )
     classify.add_argument("--model", required=True, help="model file from 'hsi-tumor train'")
     classify.add_argument(
         "-o", "--out", required=True, metavar="OUTDIR", help="output folder (created)"

@@ -17,10 +17,12 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from hsi_tumor._shared.errors import HsiTumorError, InvalidOptionError
+from hsi_tumor.calibration._inputs import as_cube
 from hsi_tumor.cube import Cube
 from hsi_tumor.distributed._cluster import connect, require_distributed
 from hsi_tumor.inference import TUMOR_MAP_FORMATS
 from hsi_tumor.models._model import TumorModel
+from hsi_tumor.models._persistence import as_model
 
 logger = logging.getLogger("hsi_tumor.distributed")
 
@@ -199,21 +201,6 @@ def _from_summary(name: str, folder: Path, source: str, status: str) -> BatchIte
     )
 
 
-def _read_input(source) -> Cube:
-    """The cube of one input, opened on the worker: a Cube as it is, a Specim capture folder
-    calibrated to reflectance, any other path through ``read_cube``."""
-    if isinstance(source, Cube):
-        return source
-    path = Path(source)
-    if path.is_dir():
-        from hsi_tumor.calibration import calibrate_capture
-
-        return calibrate_capture(path)
-    from hsi_tumor.io import read_cube
-
-    return read_cube(path)
-
-
 def worker_device(device: str, worker_name=None, n_devices: int | None = None) -> str:
     """The GPU a task on this worker classifies on: one GPU per worker.
 
@@ -267,7 +254,7 @@ def _classify_one(name: str, source, model: TumorModel, target: str, options: _O
         logger.info("%s: completed by an earlier attempt", folder)
         return _from_summary(name, folder, described, WRITTEN)
     try:
-        cube = _read_input(source)
+        cube = as_cube(source)
         mask = tissue_mask(cube) if options.tissue_mask else None
         result = classify_cube(
             cube,
@@ -363,20 +350,6 @@ def _named_sources(inputs) -> dict[str, str | Cube]:
         named[name] = source
         seen[name] = _describe(source)
     return named
-
-
-def _as_model(model) -> TumorModel:
-    if isinstance(model, TumorModel):
-        return model
-    if isinstance(model, (str, os.PathLike)):
-        from hsi_tumor.models import load_model
-
-        return load_model(model)
-    raise InvalidOptionError(
-        f"model is a {type(model).__name__}",
-        field="model",
-        fix="pass a TumorModel (hsi_tumor.train) or the path of a model file",
-    )
 
 
 def _remove_leftovers(out_dir: Path, names: Iterable[str]) -> list[Path]:
@@ -488,9 +461,10 @@ def classify_many(
         :func:`hsi_tumor.calibrate_capture`), or :class:`~hsi_tumor.Cube` objects. Each output
         is named after its file (``specimen_07.hdr`` → ``specimen_07``), a capture folder's
         name, ``cube_<i>`` for the i-th input when it is a Cube, or the dict key.
-    model : TumorModel or path
+    model : TumorModel, path or fitted scikit-learn classifier
         The trained model, or its model file (loaded here once, with
-        :func:`hsi_tumor.load_model`'s checks, before any task starts).
+        :func:`hsi_tumor.load_model`'s checks, before any task starts); see
+        :func:`hsi_tumor.models.as_model`.
     out_dir : str or os.PathLike
         Folder of the output folders; created if needed.
     client : None, str or distributed.Client, default=None
@@ -603,7 +577,7 @@ def classify_many(
         n_devices = backend_for(device).count()  # no GPU, no library: raised here, once
         if client is None and n_workers is None:
             n_workers = max(1, min(n_devices if device == "cuda" else 1, len(sources)))
-    model = _as_model(model)
+    model = as_model(model)
     out_dir = Path(out_dir).absolute()
     out_dir.mkdir(parents=True, exist_ok=True)
     options = _Options(

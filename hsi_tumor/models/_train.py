@@ -20,6 +20,7 @@ from hsi_tumor._shared.classes import check_label_map, class_name_map
 from hsi_tumor._shared.errors import InvalidOptionError, TrainingDataError
 from hsi_tumor._shared.version import __version__
 from hsi_tumor._shared.wavelengths import match_wavelengths
+from hsi_tumor.calibration._inputs import as_cube
 from hsi_tumor.cube import Cube
 from hsi_tumor.models._model import TumorModel
 from hsi_tumor.models._persistence import jsonable
@@ -42,21 +43,9 @@ INNER_FOLDS = 3
 
 
 def _as_cubes(cubes) -> list[Cube]:
-    from hsi_tumor.io import read_cube
-
     if isinstance(cubes, (Cube, str, os.PathLike)):
         cubes = [cubes]
-    out = []
-    for i, cube in enumerate(cubes):
-        if isinstance(cube, (str, os.PathLike)):
-            cube = read_cube(cube)
-        if not isinstance(cube, Cube):
-            raise InvalidOptionError(
-                f"cubes[{i}] is a {type(cube).__name__}, not a Cube or a path",
-                field="cubes",
-                fix="wrap arrays as hsi_tumor.Cube(array, wavelengths) or give file paths",
-            )
-        out.append(cube)
+    out = [as_cube(cube, field=f"cubes[{i}]") for i, cube in enumerate(cubes)]
     if not out:
         raise TrainingDataError("no cubes given", field="cubes", fix="give at least one cube")
     return out
@@ -329,7 +318,9 @@ def train(
     Parameters
     ----------
     cubes : Cube, path, or sequence of them
-        Calibrated cubes (reflectance or absorbance), one per specimen.
+        Calibrated cubes (reflectance or absorbance), one per specimen. A Specim capture
+        folder is calibrated to reflectance, any other path is read with
+        :func:`hsi_tumor.read_cube` (:func:`hsi_tumor.calibration.as_cube`).
     label_maps : ndarray or sequence of ndarray
         One (rows, cols) integer map per cube: 0 = unlabelled, other values are class ids
         (e.g. 1 = normal, 2 = tumor). The model predicts these ids.

@@ -116,12 +116,10 @@ def run_demo(
     logger.info("leave-one-patient-out: %r", evaluation)
 
     model = train(
-        [s.cube for s in cohort_specimens],
-        [s.labels for s in cohort_specimens],
+        cohort_specimens,
         classifier=CLASSIFIER,
         preprocessing=PREPROCESSING,
         class_names=CLASS_NAMES,
-        groups=[s.patient for s in cohort_specimens],
         random_state=seed,
     )
     model_path = save_model(model, out / "model.htmodel", overwrite=True)

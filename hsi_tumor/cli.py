@@ -308,12 +308,7 @@ def _train(args) -> int:
     options = _model_options(args)
     specimens = read_manifest(args.manifest)
     with _sklearn_errors():
-        model = train(
-            [s.cube for s in specimens],
-            [s.labels for s in specimens],
-            groups=[s.patient for s in specimens],
-            **options,
-        )
+        model = train(specimens, **options)
     save_model(model, out, overwrite=args.overwrite)
     _print_training(model)
     print(f"wrote {out}")

@@ -431,13 +431,19 @@ def _run_fold(k: int, specimens: list[Specimen], train_flat, test_flat, settings
     """
     used = [i for i, f in enumerate(train_flat) if f is not None and f.size]
     model = train(
-        [specimens[i].cube for i in used],
-        [_masked_labels(specimens[i], train_flat[i]) for i in used],
+        [
+            Specimen(
+                specimens[i].cube,
+                _masked_labels(specimens[i], train_flat[i]),
+                specimens[i].patient,
+                name=specimens[i].name,
+            )
+            for i in used
+        ],
         classifier=settings.classifier,
         classifier_params=settings.classifier_params,
         preprocessing=settings.preprocessing,
         class_names=settings.names,
-        groups=[specimens[i].patient for i in used],
         max_pixels_per_class=settings.max_pixels_per_class,
         resample=settings.resample,
         random_state=settings.seed + k,

@@ -23,7 +23,7 @@ from hsi_tumor._shared.arrays import (
     rows_per_tile,
     valid_pixels,
 )
-from hsi_tumor._shared.errors import HsiTumorError, WavelengthError
+from hsi_tumor._shared.errors import HsiTumorError, InvalidOptionError, WavelengthError
 from hsi_tumor._shared.wavelengths import describe_grid, match_wavelengths
 from hsi_tumor.calibration._inputs import as_cube
 from hsi_tumor.cube import Cube
@@ -105,8 +105,9 @@ def classify_cube(
         From :func:`hsi_tumor.train`, or a model file (:func:`hsi_tumor.load_model`), or a
         fitted scikit-learn classifier or Pipeline (then only the band count can be checked);
         see :func:`hsi_tumor.models.as_model`.
-    mask : ndarray of shape (rows, cols), optional
-        Pixels to classify (e.g. :func:`hsi_tumor.tissue_mask`); the others get label 0.
+    mask : None, 'tissue' or ndarray of shape (rows, cols), optional
+        Pixels to classify; the others get label 0. ``'tissue'`` is the cube's
+        :func:`hsi_tumor.tissue_mask`.
     resample : bool, default=False
         When the cube's wavelengths differ from the model's, interpolate the spectra linearly
         onto the model's grid instead of raising.
@@ -200,6 +201,16 @@ def classify_cube(
                 field="wavelengths",
                 fix="give the model's wavelengths (TumorModel.from_pipeline(..., wavelengths=))",
             )
+    if isinstance(mask, str):
+        if mask != "tissue":
+            raise InvalidOptionError(
+                f"mask={mask!r}",
+                field="mask",
+                fix="give None, 'tissue' or a (rows, cols) boolean array",
+            )
+        from hsi_tumor.calibration import tissue_mask
+
+        mask = tissue_mask(cube)
     mask = check_mask(mask.data if isinstance(mask, Cube) else mask, cube.shape[:2])
     classes = np.asarray(model.classes)
     shape = cube.shape[:2]

@@ -320,7 +320,6 @@ def _classify(args) -> int:
     from hsi_tumor.calibration import as_cube, tissue_mask
     from hsi_tumor.inference import check_smoothing, classify_to_folder
     from hsi_tumor.io import read_labels
-    from hsi_tumor.models import as_model
 
     out = Path(args.out)
     _refuse_existing(out, overwrite=args.overwrite)
@@ -332,7 +331,6 @@ def _classify(args) -> int:
             else {}
         )
         spatial_filter = check_smoothing({"method": args.spatial_filter, **options})
-    model = as_model(args.model, field="--model")
     cube = as_cube(args.cube, wavelengths=args.wavelengths or None)
     mask = "tissue" if args.tissue_mask or args.mask == "tissue" else None
     if args.mask and args.mask != "tissue":
@@ -348,7 +346,7 @@ def _classify(args) -> int:
             mask &= tissue_mask(cube)
     result = classify_to_folder(
         cube,
-        model,
+        args.model,  # a path: loaded there with as_model, and recorded in summary.json
         out,
         mask=mask,
         spatial_filter=spatial_filter,

@@ -308,7 +308,7 @@ def test_classify_a_capture_folder_with_mask_tissue(model_file, tmp_path, capsys
     """A capture folder is calibrated to reflectance first (the one input policy), and
     --mask tissue is the cube's tissue mask; summary.json records how."""
     spec = ht.simulate_specimen(seed=5, shape=(40, 48), n_bands=40)
-    capture = spec.write_capture(tmp_path / "capture", ground_truth=False)
+    capture = spec.write_capture(tmp_path / "spec_05", ground_truth=False)
     argv = ["--quiet", "classify", str(capture), "--model", str(model_file), "--mask", "tissue"]
     assert main([*argv, "-o", str(tmp_path / "out")]) == 0
     reflectance = ht.calibrate_capture(capture)

@@ -14,7 +14,8 @@ The plain import API::
     ht.save_model(model, "model.htmodel")    # safe to share: no code runs on load
     smooth = ht.knn_filter(result.probabilities, ht.principal_component_guide(reflectance))
     scores = ht.evaluate(cohort, classifier="svm", cv="leave-one-patient-out")  # by patient
-    batch = ht.classify_many(paths, model, "maps/")   # many cubes on Dask: hsi_tumor[distributed]
+    batch = ht.classify_many(paths, model, "maps/")   # many cubes, here; client="local" or an
+                                                      # address: on Dask (hsi_tumor[distributed])
 """
 
 from hsi_tumor._shared.errors import (
@@ -41,6 +42,7 @@ from hsi_tumor._shared.version import __version__
 from hsi_tumor.calibration import calibrate, calibrate_capture, tissue_mask
 from hsi_tumor.cube import Cube
 from hsi_tumor.datasets import Specimen, simulate_cohort, simulate_specimen
+from hsi_tumor.distributed import classify_many
 from hsi_tumor.evaluation import evaluate
 from hsi_tumor.inference import TumorMap, classify_cube, write_tumor_map
 from hsi_tumor.io import Capture, read_capture, read_cube, write_capture, write_cube
@@ -83,6 +85,7 @@ __all__ = [
     "calibrate",
     "calibrate_capture",
     "classify_cube",
+    "classify_many",
     "evaluate",
     "knn_filter",
     "load_model",
@@ -103,24 +106,3 @@ __all__ = [
     "write_cube",
     "write_tumor_map",
 ]
-
-#: Names resolved on first use: they need an optional dependency (an extra of hsi_tumor).
-_LAZY = {"classify_many": "hsi_tumor.distributed"}
-
-
-def __getattr__(name: str):
-    """``hsi_tumor.classify_many``: imported on first use, so hsi_tumor imports without dask."""
-    if name in _LAZY:
-        from hsi_tumor.distributed._cluster import require_distributed
-
-        require_distributed(f"hsi_tumor.{name}")  # MissingDependencyError naming the extra
-        import importlib
-
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'hsi_tumor' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})

@@ -46,11 +46,12 @@ not how it performs on patients.
 def run_demo(
     out_dir: str | Path = "out",
     *,
-    seed: int = 0,
+    random_state: int = 0,
     n_patients: int = 6,
     shape: tuple[int, int] = (96, 120),
     n_bands: int = 100,
     progress: bool = False,
+    seed: int | None = None,
 ) -> dict:
     """Run the demo; returns what it wrote.
 
@@ -58,7 +59,7 @@ def run_demo(
     ----------
     out_dir : path-like, default='out'
         Output folder; the demo's files in it are replaced.
-    seed : int, default=0
+    random_state : int, default=0
         Seed of the simulated cohort, the folds, the training and the bootstrap.
     n_patients : int, default=6
         Patients in the evaluated cohort; one more patient is the held-out specimen.
@@ -66,6 +67,8 @@ def run_demo(
     n_bands : int, default=100
     progress : bool, default=False
         Progress bars on the evaluation and the classification.
+    seed : int, optional
+        Deprecated name of ``random_state`` (DeprecationWarning).
 
     Returns
     -------
@@ -76,6 +79,12 @@ def run_demo(
         ``held_out_metrics`` (its accuracy, sensitivity and specificity on the specimen's
         true labels).
     """
+    if seed is not None:
+        warnings.warn(
+            "run_demo(seed=) is deprecated: use random_state=", DeprecationWarning, stacklevel=2
+        )
+        random_state = seed
+    seed = int(random_state)
     out = Path(out_dir)
     cohort = simulate_cohort(n_patients + 1, seed=seed, shape=shape, n_bands=n_bands)
     specimens, folders = [], []
@@ -116,12 +125,10 @@ def run_demo(
     logger.info("leave-one-patient-out: %r", evaluation)
 
     model = train(
-        [s.cube for s in cohort_specimens],
-        [s.labels for s in cohort_specimens],
+        cohort_specimens,
         classifier=CLASSIFIER,
         preprocessing=PREPROCESSING,
         class_names=CLASS_NAMES,
-        groups=[s.patient for s in cohort_specimens],
         random_state=seed,
     )
     model_path = save_model(model, out / "model.htmodel", overwrite=True)

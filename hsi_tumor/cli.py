@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import logging
 import os
 import sys
@@ -76,7 +77,7 @@ def _info(args) -> int:
 def _demo(args) -> int:
     from hsi_tumor import _demo
 
-    result = _demo.run_demo(args.out, seed=args.seed, progress=not args.quiet)
+    result = _demo.run_demo(args.out, random_state=args.random_state, progress=not args.quiet)
     evaluation = result["evaluation"]
     print("hsi_tumor demo — SIMULATED data (hsi_tumor.datasets.simulate_cohort, not a measurement)")
     print(f"captures: {len(result['captures'])} Specim-style folders under {args.out}/captures")
@@ -297,7 +298,7 @@ def _model_options(args) -> dict:
         "preprocessing": _preprocessing(args.preprocessing),
         "class_names": _class_names(args.class_names),
         "max_pixels_per_class": args.max_pixels_per_class,
-        "random_state": args.seed,
+        "random_state": args.random_state,
         "n_jobs": args.jobs,
     }
 
@@ -311,67 +312,31 @@ def _train(args) -> int:
     options = _model_options(args)
     specimens = read_manifest(args.manifest)
     with _sklearn_errors():
-        model = train(
-            [s.cube for s in specimens],
-            [s.labels for s in specimens],
-            groups=[s.patient for s in specimens],
-            **options,
-        )
+        model = train(specimens, **options)
     save_model(model, out, overwrite=args.overwrite)
     _print_training(model)
     print(f"wrote {out}")
     return 0
 
 
-def _spatial_filter(result, cube, args):
-    """The HELICoiD chain: KNN filter of the probabilities guided by the cube's PC1, argmax."""
-    from hsi_tumor.inference import TumorMap
-    from hsi_tumor.spatial import knn_filter, principal_component_guide
-
-    if result.probabilities is None:
-        raise InvalidOptionError(
-            "the spatial filter averages class probabilities, and this model gives none",
-            field="--spatial-filter",
-            fix="leave out --spatial-filter, or train a classifier with probabilities",
-        )
-    region = result.valid.copy()
-    guide = principal_component_guide(cube, mask=region)
-    region &= np.isfinite(guide)
-    smooth = knn_filter(
-        result.probabilities,
-        guide,
-        n_neighbors=args.neighbors,
-        spatial_weight=args.spatial_weight,
-        mask=region,
-        n_jobs=args.jobs,
-    )
-    valid = region & np.isfinite(smooth).all(axis=2)
-    labels = np.zeros_like(result.labels)
-    labels[valid] = np.asarray(result.classes)[np.argmax(smooth[valid], axis=1)]
-    return TumorMap(
-        labels,
-        smooth,
-        result.classes,
-        result.class_names,
-        valid,
-        n_masked=result.n_masked,
-        n_invalid=result.n_invalid + int(np.sum(result.valid & ~valid)),
-    )
-
-
 def _classify(args) -> int:
-    from hsi_tumor.calibration import tissue_mask
-    from hsi_tumor.inference import classify_cube, write_tumor_map
-    from hsi_tumor.io import read_cube, read_labels
-    from hsi_tumor.models import load_model
-    from hsi_tumor.viz import pseudo_rgb
+    from hsi_tumor.calibration import as_cube, tissue_mask
+    from hsi_tumor.inference import check_smoothing, classify_to_folder
+    from hsi_tumor.io import read_labels
 
     out = Path(args.out)
     _refuse_existing(out, overwrite=args.overwrite)
-    model = load_model(args.model)
-    cube = read_cube(args.cube, **({"wavelengths": args.wavelengths} if args.wavelengths else {}))
-    mask = None
-    if args.mask:
+    spatial_filter = None
+    if args.spatial_filter:
+        options = (
+            {"n_neighbors": args.neighbors, "spatial_weight": args.spatial_weight}
+            if args.spatial_filter == "knn"
+            else {}
+        )
+        spatial_filter = check_smoothing({"method": args.spatial_filter, **options})
+    cube = as_cube(args.cube, wavelengths=args.wavelengths or None)
+    mask = "tissue" if args.tissue_mask or args.mask == "tissue" else None
+    if args.mask and args.mask != "tissue":
         mask = read_labels(args.mask) != 0
         if mask.shape != cube.shape[:2]:
             raise CubeFormatError(
@@ -380,31 +345,29 @@ def _classify(args) -> int:
                 field="--mask",
                 fix="give a mask of the cube's rows and columns (nonzero = classify)",
             )
-    if args.tissue_mask:
-        tissue = tissue_mask(cube)
-        mask = tissue if mask is None else mask & tissue
-    result = classify_cube(
+        if args.tissue_mask:
+            mask &= tissue_mask(cube)
+    result = classify_to_folder(
         cube,
-        model,
+        args.model,  # a path: loaded there with as_model, and recorded in summary.json
+        out,
         mask=mask,
+        spatial_filter=spatial_filter,
         resample=args.resample,
+        format=args.format,
+        overwrite=args.overwrite,
         n_jobs=args.jobs,
-        progress=not args.quiet,
         device=args.device,
-    )
-    if args.spatial_filter:
-        result = _spatial_filter(result, cube, args)
-    background = pseudo_rgb(cube) if cube.wavelengths is not None else None
-    files = write_tumor_map(
-        result, out, format=args.format, background=background, overwrite=args.overwrite
+        progress=not args.quiet,
     )
     counts = ", ".join(f"{name} {n}" for name, n in result.counts().items())
     print(
         f"classified {int(result.valid.sum())} of {result.labels.size} pixels: {counts}; "
         f"{result.n_masked} masked, {result.n_invalid} invalid"
     )
-    for kind, path in files.items():
-        print(f"  {kind}: {path}")
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    for kind, name in {**summary["files"], "summary": "summary.json"}.items():
+        print(f"  {kind}: {out / name}")
     return 0
 
 
@@ -522,12 +485,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("-o", "--out", required=True, metavar="MODEL", help="model file to write")
     _add_model_options(train)
-    train.add_argument("--seed", type=int, help="random seed (default: drawn and recorded)")
+    train.add_argument(
+        "--random-state",
+        "--seed",
+        dest="random_state",
+        type=int,
+        metavar="N",
+        help="random seed, train's random_state (default: drawn and recorded; --seed is the "
+        "old name)",
+    )
     train.add_argument("--overwrite", action="store_true", help="replace an existing model")
     train.set_defaults(func=_train)
 
     classify = sub.add_parser("classify", help="classify a cube into tumor maps")
-    classify.add_argument("cube", help="calibrated cube (any format read_cube reads)")
+    classify.add_argument(
+        "cube",
+        help="calibrated cube (any format read_cube reads) or a Specim capture folder "
+        "(calibrated to reflectance first)",
+    )
     classify.add_argument("--model", required=True, help="model file from 'hsi-tumor train'")
     classify.add_argument(
         "-o", "--out", required=True, metavar="OUTDIR", help="output folder (created)"
@@ -539,10 +514,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="format of the label and probability files (default: envi)",
     )
     classify.add_argument(
-        "--tissue-mask", action="store_true", help="classify only the tissue (tissue_mask)"
+        "--mask",
+        metavar="FILE|tissue",
+        help="pixels to classify: a label/mask file (nonzero pixels), or 'tissue' for the "
+        "cube's tissue mask (tissue_mask)",
     )
     classify.add_argument(
-        "--mask", metavar="FILE", help="label/mask file: nonzero pixels are classified"
+        "--tissue-mask",
+        action="store_true",
+        help="classify only the tissue: --mask tissue, or with --mask FILE the tissue within it",
     )
     classify.add_argument(
         "--resample",
@@ -551,9 +531,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     classify.add_argument(
         "--spatial-filter",
-        action="store_true",
-        help="HELICoiD KNN filter of the probabilities, guided by the cube's first "
-        "principal component",
+        nargs="?",
+        const="knn",
+        choices=("knn", "majority"),
+        help="smooth the map (smooth_tumor_map): knn (the default when given alone; the "
+        "HELICoiD KNN filter of the probabilities, guided by the cube's first principal "
+        "component) or majority (3 x 3 majority vote of the labels)",
     )
     classify.add_argument(
         "--neighbors", type=int, default=40, metavar="K", help="KNN filter's K (default: 40)"
@@ -603,7 +586,15 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="bootstrap resamples of patients for confidence intervals (default: 2000)",
     )
-    evaluate.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    evaluate.add_argument(
+        "--random-state",
+        "--seed",
+        dest="random_state",
+        type=int,
+        default=0,
+        metavar="N",
+        help="random seed, evaluate's random_state (default: 0; --seed is the old name)",
+    )
     evaluate.add_argument(
         "--scheduler",
         metavar="ADDRESS",
@@ -621,7 +612,9 @@ def build_parser() -> argparse.ArgumentParser:
         "a held-out specimen, write the maps and a report under --out",
     )
     demo.add_argument("--out", default="out", help="output folder (default: out)")
-    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument(
+        "--random-state", "--seed", dest="random_state", type=int, default=0, metavar="N"
+    )
     demo.set_defaults(func=_demo)
     return parser
 

@@ -119,7 +119,7 @@ def test_train_writes_a_model_and_summary(cohort, model_file, capsys, tmp_path):
     out = tmp_path / "m.htmodel"
     argv = ["--quiet", "train", str(folder / "cohort.csv"), "-o", str(out)]
     argv += ["--classifier", "logistic", "--preprocessing", "snv", "pca:n_components=5"]
-    argv += ["--param", "C=10", "--class-names", "normal", "tumor", "--seed", "1"]
+    argv += ["--param", "C=10", "--class-names", "normal", "tumor", "--random-state", "1"]
     assert main(argv) == 0
     text = capsys.readouterr().out
     assert "snv → pca(n_components=5) → logistic" in text
@@ -195,6 +195,7 @@ def test_classify_with_masks_and_spatial_filter(cohort, model_file, tmp_path):
     roi[5:30, 10:40] = 1
     np.save(tmp_path / "roi.npy", roi)
     argv = ["--quiet", "classify", str(cube_path), "--model", str(model_file), "--tissue-mask"]
+    # --tissue-mask with --mask FILE: the tissue within the file's mask
     argv += ["--mask", str(tmp_path / "roi.npy"), "--spatial-filter", "--neighbors", "8"]
     assert main([*argv, "-o", str(tmp_path / "out"), "--format", "hdf5"]) == 0
     labels = read_labels(tmp_path / "out" / "labels.h5")
@@ -275,6 +276,11 @@ def test_evaluate_writes_a_report(cohort, tmp_path, capsys, request):
             + ["--mask", "{tmp}/small.npy"],
             "small.npy",
         ),
+        (
+            ["classify", "{folder}/P01-1.hdr", "--model", "{model}", "-o", "{tmp}/o"]
+            + ["--spatial-filter", "--neighbors", "0"],
+            "n_neighbors=0",
+        ),
         (["calibrate", "{folder}/P01-1.hdr", "-o", "{tmp}/r.hdr"], "P01-1.hdr"),
         (["evaluate", "{folder}/missing.csv", "-o", "{tmp}/r"], "missing.csv"),
     ],
@@ -298,3 +304,18 @@ def test_usage_errors_keep_argparse_behaviour(capsys):
         main(["evaluate", "m.csv", "-o", "r", "--cv", "1"])
     assert info.value.code == 2
     assert "--cv" in capsys.readouterr().err
+
+
+def test_classify_a_capture_folder_with_mask_tissue(model_file, tmp_path, capsys):
+    """A capture folder is calibrated to reflectance first (the one input policy), and
+    --mask tissue is the cube's tissue mask; summary.json records how."""
+    spec = ht.simulate_specimen(seed=5, shape=(40, 48), n_bands=40)
+    capture = spec.write_capture(tmp_path / "spec_05", ground_truth=False)
+    argv = ["--quiet", "classify", str(capture), "--model", str(model_file), "--mask", "tissue"]
+    assert main([*argv, "-o", str(tmp_path / "out")]) == 0
+    reflectance = ht.calibrate_capture(capture)
+    expected = ht.classify_cube(reflectance, model_file, mask=ht.tissue_mask(reflectance))
+    np.testing.assert_array_equal(read_labels(tmp_path / "out" / "labels.hdr"), expected.labels)
+    settings = json.loads((tmp_path / "out" / "summary.json").read_text())["settings"]
+    assert settings["mask"] == "tissue" and settings["model_file"] == str(model_file)
+    assert "summary: " in capsys.readouterr().out

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from hsi_tumor._shared.errors import InvalidOptionError, InvalidTypeError, TrainingDataError
+from hsi_tumor.calibration._inputs import as_cube
 from hsi_tumor.cube import Cube
 from hsi_tumor.specimen import Specimen
 
@@ -43,7 +44,8 @@ def as_specimens(
         Specimens as they are; simulated specimens are calibrated from their raw capture
         (:meth:`~hsi_tumor.datasets.SimulatedSpecimen.calibrate`) and labelled with their
         sparse pathologist-style ``annotation``, with the true tumor fraction kept; cubes (or
-        paths) need ``label_maps`` and ``groups``.
+        paths: a Specim capture folder is calibrated, see :func:`hsi_tumor.calibration.as_cube`)
+        need ``label_maps`` and ``groups``.
     label_maps : sequence of ndarray, optional
         One (rows, cols) label map per cube, when ``data`` holds cubes.
     groups : sequence, optional
@@ -81,8 +83,6 @@ def as_specimens(
                     fix="give label_maps (and groups) with cubes, or wrap them as Specimen",
                 )
         return out
-    from hsi_tumor.io import read_cube
-
     label_maps = [label_maps] if isinstance(label_maps, np.ndarray) else list(label_maps)
     if len(label_maps) != len(data):
         raise TrainingDataError(
@@ -100,15 +100,9 @@ def as_specimens(
     out = []
     for i, (cube, labels, patient) in enumerate(zip(data, label_maps, groups, strict=True)):
         if isinstance(cube, (str, os.PathLike)):
-            name = os.path.basename(os.fspath(cube))
-            cube = read_cube(cube)
+            name = os.path.basename(os.path.normpath(os.fspath(cube)))
         else:
             name = f"cube {i}"
-        if not isinstance(cube, Cube):
-            raise InvalidTypeError(
-                f"data[{i}] is a {type(cube).__name__}, not a Cube or a path",
-                field="data",
-                fix="wrap arrays as hsi_tumor.Cube(array, wavelengths) or give file paths",
-            )
+        cube = as_cube(cube, field=f"data[{i}]")
         out.append(Specimen(cube, labels, str(patient), name=name))
     return out

@@ -1,4 +1,4 @@
-"""Batch work on Dask: many cubes through one model, on this machine or a cluster.
+"""Batch work: many cubes through one model, in this process or on a Dask cluster.
 
 ::
 
@@ -6,19 +6,23 @@
     result = ht.classify_many(sorted(Path("captures").glob("*.hdr")), "model.htmodel", "maps/")
     result                  # BatchResult(120 cubes into maps: 118 written, 0 skipped, 2 failed)
     result.failed           # each with its error: the file, the field and the fix
-    ht.classify_many(..., client="tcp://scheduler:8786")     # the same batch on a cluster
+    ht.classify_many(..., client="local")                  # on a local Dask cluster
+    ht.classify_many(..., client="tcp://scheduler:8786")   # the same batch on a cluster
 
-Needs ``dask.distributed``: ``pip install 'hsi_tumor[distributed]'``. The rest of hsi_tumor
-imports and runs without it.
+``client=None`` (the default) classifies the cubes one after another in this process and
+needs no Dask; ``client="local"``, an address or a ``distributed.Client`` need
+``dask.distributed``: ``pip install 'hsi_tumor[distributed]'``.
 
-**What runs where.** :func:`classify_many` makes one Dask task per cube. The task reads the
-cube on a worker (:func:`hsi_tumor.read_cube`; a Specim capture folder is calibrated with
-:func:`hsi_tumor.calibrate_capture`), classifies it with :func:`hsi_tumor.classify_cube` and
+**What runs where.** :func:`classify_many` makes one task per cube (a Dask task, when a
+client is given). The task reads the cube (:func:`hsi_tumor.calibration.as_cube`: a Specim
+capture folder is calibrated with :func:`hsi_tumor.calibrate_capture`, any other path read
+with :func:`hsi_tumor.read_cube`), classifies it with :func:`hsi_tumor.classify_cube` and
 writes :func:`hsi_tumor.inference.write_tumor_map`'s folder (maps, probabilities, overlays on the
 cube's pseudo-RGB image, ``summary.json``) as ``out_dir/<name>/``. Only the per-cube summary
-comes back to the client; the maps stay on disk. Without a client a local cluster is started
-for the batch (worker processes, one thread each, one per core) and closed after it; with a
-scheduler address or a ``distributed.Client`` the same call runs on that cluster unchanged.
+comes back to the client; the maps stay on disk. With ``client="local"`` a local cluster is
+started for the batch (worker processes, one thread each, one per core) and closed after it;
+with a scheduler address or a ``distributed.Client`` the same call runs on that cluster
+unchanged.
 
 **Resuming and crashes.** An output folder appears by one rename when it is complete, so a
 folder that exists is whole: a second run skips it (``overwrite=True`` redoes it). A worker

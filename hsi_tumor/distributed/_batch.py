@@ -9,6 +9,7 @@ import re
 import shutil
 import time
 import uuid
+import warnings
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -16,11 +17,12 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from hsi_tumor._shared.dask import LOCAL, check_client, dask_client, require_distributed
 from hsi_tumor._shared.errors import BatchError, HsiTumorError, InvalidOptionError, InvalidTypeError
 from hsi_tumor.cube import Cube
-from hsi_tumor.distributed._cluster import connect, require_distributed
-from hsi_tumor.inference import TUMOR_MAP_FORMATS
+from hsi_tumor.inference import TUMOR_MAP_FORMATS, check_smoothing
 from hsi_tumor.models._model import TumorModel
+from hsi_tumor.models._persistence import as_model
 
 logger = logging.getLogger("hsi_tumor.distributed")
 
@@ -156,11 +158,12 @@ class _Options:
     """What every task needs besides its input (sent with each task)."""
 
     format: str
-    tissue_mask: bool
+    mask: str | None
     resample: bool
     overwrite: bool
     n_jobs: int | None
     device: str = "cpu"
+    spatial_filter: dict | None = None
 
 
 def _message(exc: BaseException) -> str:
@@ -197,21 +200,6 @@ def _from_summary(name: str, folder: Path, source: str, status: str) -> BatchIte
         n_masked=int(summary.get("n_masked", 0)),
         n_invalid=int(summary.get("n_invalid", 0)),
     )
-
-
-def _read_input(source) -> Cube:
-    """The cube of one input, opened on the worker: a Cube as it is, a Specim capture folder
-    calibrated to reflectance, any other path through ``read_cube``."""
-    if isinstance(source, Cube):
-        return source
-    path = Path(source)
-    if path.is_dir():
-        from hsi_tumor.calibration import calibrate_capture
-
-        return calibrate_capture(path)
-    from hsi_tumor.io import read_cube
-
-    return read_cube(path)
 
 
 def worker_device(device: str, worker_name=None, n_devices: int | None = None) -> str:
@@ -255,9 +243,7 @@ def _classify_one(name: str, source, model: TumorModel, target: str, options: _O
     Errors of the cube (:data:`CUBE_ERRORS`) come back as a failed item; anything else is
     raised, for Dask to retry.
     """
-    from hsi_tumor.calibration import tissue_mask
-    from hsi_tumor.inference import classify_cube, write_tumor_map
-    from hsi_tumor.viz import pseudo_rgb
+    from hsi_tumor.inference import classify_to_folder
 
     start = time.perf_counter()
     folder = Path(target)
@@ -267,23 +253,17 @@ def _classify_one(name: str, source, model: TumorModel, target: str, options: _O
         logger.info("%s: completed by an earlier attempt", folder)
         return _from_summary(name, folder, described, WRITTEN)
     try:
-        cube = _read_input(source)
-        mask = tissue_mask(cube) if options.tissue_mask else None
-        result = classify_cube(
-            cube,
+        result = classify_to_folder(
+            source,
             model,
-            mask=mask,
+            folder,
+            mask=options.mask,
+            spatial_filter=options.spatial_filter,
             resample=options.resample,
+            format=options.format,
+            overwrite=options.overwrite,
             n_jobs=options.n_jobs,
             device=worker_device(options.device),
-        )
-        background = pseudo_rgb(cube) if cube.wavelengths is not None else None
-        write_tumor_map(
-            result,
-            folder,
-            format=options.format,
-            background=background,
-            overwrite=options.overwrite,
         )
     except CUBE_ERRORS as exc:
         logger.warning("%s failed: %s", described, _message(exc))
@@ -365,20 +345,6 @@ def _named_sources(inputs) -> dict[str, str | Cube]:
     return named
 
 
-def _as_model(model) -> TumorModel:
-    if isinstance(model, TumorModel):
-        return model
-    if isinstance(model, (str, os.PathLike)):
-        from hsi_tumor.models import load_model
-
-        return load_model(model)
-    raise InvalidTypeError(
-        f"model is a {type(model).__name__}",
-        field="model",
-        fix="pass a TumorModel (hsi_tumor.train) or the path of a model file",
-    )
-
-
 def _remove_leftovers(out_dir: Path, names: Iterable[str]) -> list[Path]:
     """Delete the temporary folders of ``names`` that killed workers left behind."""
     names = set(names)
@@ -405,6 +371,33 @@ def _task_error(exc: BaseException) -> str:
             "the worker logs)"
         )
     return _message(exc)
+
+
+def _run_here(pending: dict, model: TumorModel, out_dir: Path, options, retries, progress):
+    """``client=None``: the same tasks, one after another in this process (no Dask)."""
+    items: dict[str, BatchItem] = {}
+    bar = tqdm(total=len(pending), desc="classify_many", unit="cube", disable=not progress)
+    try:
+        for name, source in pending.items():
+            for attempt in range(retries + 1):  # as Dask does: retried, then reported
+                try:
+                    item = _classify_one(name, source, model, os.fspath(out_dir / name), options)
+                    break
+                except Exception as exc:
+                    item = BatchItem(
+                        name, FAILED, out_dir / name, _describe(source), error=_message(exc)
+                    )
+                    if attempt < retries:
+                        logger.info("%s raised %s; trying again", name, _message(exc))
+                    else:
+                        logger.warning("%s failed: %s", name, item.error)
+            if item.status != FAILED:
+                logger.info("%s: %s in %.1f s", name, item.status, item.seconds or 0.0)
+            items[name] = item
+            bar.update()
+    finally:
+        bar.close()
+    return items
 
 
 def _run(client, pending: dict, model: TumorModel, out_dir: Path, options, retries, progress):
@@ -464,67 +457,82 @@ def classify_many(
     *,
     client=None,
     format: str = "envi",
-    tissue_mask: bool = False,
+    mask: str | None = None,
+    spatial_filter=None,
     resample: bool = False,
     overwrite: bool = False,
     retries: int = 2,
-    n_jobs: int | None = 1,
+    n_jobs: int | None = None,
     n_workers: int | None = None,
     progress: bool = False,
     device: str = "cpu",
+    tissue_mask: bool | None = None,
 ) -> BatchResult:
-    """Classify many cubes on a Dask cluster, each into its own output folder.
+    """Classify many cubes, each into its own output folder: here, or on a Dask cluster.
 
-    Every input becomes one Dask task that reads the cube on a worker, classifies it with
+    Every input becomes one task that reads the cube, classifies it with
     :func:`hsi_tumor.classify_cube` and writes the result with
-    :func:`hsi_tumor.inference.write_tumor_map` into ``out_dir / name``. Outputs that are complete
-    already are skipped, so running the same batch again after a crash resumes it.
+    :func:`hsi_tumor.inference.write_tumor_map` into ``out_dir / name``. With ``client=None``
+    the tasks run one after another in this process (Dask is not needed); otherwise each is a
+    Dask task on a worker. Outputs that are complete already are skipped, so running the same
+    batch again after a crash resumes it.
 
     Parameters
     ----------
     inputs : iterable of path or Cube, or dict of str to path or Cube
         Cube files (any format :func:`hsi_tumor.read_cube` reads, e.g. calibrated reflectance
         as ENVI or HDF5), Specim capture folders (calibrated on the worker with
-        :func:`hsi_tumor.calibrate_capture`), or :class:`~hsi_tumor.Cube` objects. Each output
+        :func:`hsi_tumor.calibrate_capture`, as everywhere in hsi_tumor: see
+        :func:`hsi_tumor.calibration.as_cube`), or :class:`~hsi_tumor.Cube` objects. Each output
         is named after its file (``specimen_07.hdr`` → ``specimen_07``), a capture folder's
         name, ``cube_<i>`` for the i-th input when it is a Cube, or the dict key.
-    model : TumorModel or path
+    model : TumorModel, path or fitted scikit-learn classifier
         The trained model, or its model file (loaded here once, with
-        :func:`hsi_tumor.load_model`'s checks, before any task starts).
+        :func:`hsi_tumor.load_model`'s checks, before any task starts); see
+        :func:`hsi_tumor.models.as_model`.
     out_dir : str or os.PathLike
         Folder of the output folders; created if needed.
-    client : None, str or distributed.Client, default=None
-        Where the tasks run. None starts a local cluster for the batch (one worker process per
-        core, one thread each, no more workers than cubes to classify) and closes it at the
-        end; a string is the address of a running scheduler (``"tcp://host:8786"``); a
-        ``Client`` is used as it is and left open.
+    client : None, "local", str or distributed.Client, default=None
+        Where the tasks run (the meaning ``client`` has everywhere in hsi_tumor). None: in
+        this process, one cube after another, with the same outputs, atomic folders and
+        resumption (dask is not needed). ``"local"``: a local Dask cluster started for the
+        batch (one worker process per core, one thread each, no more workers than cubes to
+        classify) and closed at the end. Any other string: the address of a running scheduler
+        (``"tcp://host:8786"``). A ``Client`` is used as it is and left open.
     format : {'envi', 'hdf5'}, default='envi'
         Format of the label and probability files.
-    tissue_mask : bool, default=False
-        Classify only the tissue (:func:`hsi_tumor.tissue_mask` of each cube).
+    mask : {None, 'tissue'}, default=None
+        The pixels to classify: all, or the tissue of each cube (:func:`hsi_tumor.tissue_mask`);
+        the ``mask`` of :func:`hsi_tumor.classify_cube` and ``hsi-tumor classify --mask``.
+    spatial_filter : None, str or dict, optional
+        Smooth each map (:func:`hsi_tumor.inference.smooth_tumor_map`), as in
+        :func:`hsi_tumor.inference.classify_to_folder`; checked before any task starts.
     resample : bool, default=False
         Interpolate cubes whose wavelengths differ from the model's onto its grid.
     overwrite : bool, default=False
         Classify and replace outputs that exist already, instead of skipping them.
     retries : int, default=2
-        How many times Dask runs a task again after it raised an unexpected error (errors of
+        How many times a task runs again after it raised an unexpected error (errors of
         the cube itself, :data:`CUBE_ERRORS`, are reported at once). Tasks on a worker that
         dies are rerun elsewhere regardless, up to the scheduler's
         ``distributed.scheduler.allowed-failures`` (3) deaths per task.
-    n_jobs : int or None, default=1
-        Threads per cube within a task (``classify_cube``'s ``n_jobs``). Dask already runs one
-        task per worker thread; raise this for a few large cubes on a cluster with fewer
-        threads than cores.
+    n_jobs : int or None, optional
+        Threads per cube within a task (``classify_cube``'s ``n_jobs``). Default: every core
+        with ``client=None``; 1 on Dask, which already runs one task per worker thread (raise
+        it for a few large cubes on a cluster with fewer threads than cores).
     n_workers : int, optional
-        Worker processes of the local cluster (only with ``client=None``); default one per
+        Worker processes of the local cluster (only with ``client="local"``); default one per
         core, or with ``device="cuda"`` one per GPU.
     progress : bool, default=False
         Show a progress bar (tqdm) over the cubes as they complete.
     device : {'cpu', 'cuda', 'cuda:N'}, default='cpu'
         Where each task classifies (``classify_cube``'s ``device``). ``'cuda'`` gives each
         worker a GPU of its own (:func:`worker_device`: worker ``i`` of a local cluster uses
-        ``cuda:i`` modulo the GPUs it sees), and a local cluster then starts one worker per
-        GPU; ``'cuda:N'`` sends every task to GPU N. Checked here, before any task starts.
+        ``cuda:i`` modulo the GPUs it sees), and ``client="local"`` then starts one worker per
+        GPU; in this process (``client=None``) every cube goes to the first GPU; ``'cuda:N'``
+        sends every task to GPU N. Checked here, before any task starts.
+    tissue_mask : bool, optional
+        Deprecated (DeprecationWarning): ``tissue_mask=True`` is ``mask="tissue"``.
 
     Returns
     -------
@@ -537,11 +545,12 @@ def classify_many(
     Raises
     ------
     MissingDependencyError
-        If dask.distributed is not installed (``pip install 'hsi_tumor[distributed]'``).
+        If ``client`` is not None and dask.distributed is not installed
+        (``pip install 'hsi_tumor[distributed]'``).
     InvalidOptionError
-        If two inputs have the same name, ``format`` is unknown, or ``n_workers`` is given with
-        a client (:class:`~hsi_tumor.InvalidTypeError`, a subclass, if an input is neither a
-        path nor a Cube).
+        If an input is neither a path nor a Cube, two inputs have the same name, ``format`` is
+        unknown, ``client`` is none of the above, ``n_workers`` is given without
+        ``client="local"``, or ``model`` is not a model (:func:`hsi_tumor.models.as_model`).
     ModelFileError, MissingFileError
         If the model file cannot be loaded.
     DeviceError
@@ -570,11 +579,15 @@ def classify_many(
     bytes, not the file name), so give paths for large cubes. The model travels once, as the
     result of a task that the scheduler can recompute if its workers die.
 
-    **The local cluster** uses processes (classification is NumPy and BLAS work, but
-    writing PNGs and ENVI files holds the GIL) with one thread each, and Dask's workers limit
-    BLAS and OpenMP to one thread. On macOS and Windows, and wherever processes are spawned,
-    call ``classify_many`` from under ``if __name__ == "__main__":`` in a script. Starting it
-    takes a few seconds; for repeated batches keep one ``Client`` and pass it.
+    **In this process** (``client=None``) the cubes are classified one after another, each with
+    every core (``n_jobs``); a cube's errors are reported the same way and other exceptions are
+    retried ``retries`` times before being reported.
+
+    **The local cluster** (``client="local"``) uses processes (classification is NumPy and
+    BLAS work, but writing PNGs and ENVI files holds the GIL) with one thread each, and Dask's
+    workers limit BLAS and OpenMP to one thread. On macOS and Windows, and wherever processes
+    are spawned, call ``classify_many`` from under ``if __name__ == "__main__":`` in a script.
+    Starting it takes a few seconds; for repeated batches keep one ``Client`` and pass it.
 
     Examples
     --------
@@ -582,33 +595,49 @@ def classify_many(
     >>> result = ht.classify_many(["a.hdr", "b.hdr"], "model.htmodel", "maps/")  # doctest: +SKIP
     >>> result  # doctest: +SKIP
     BatchResult(2 cubes into /data/maps: 2 written, 0 skipped, 0 failed; 6.1 s)
+    >>> ht.classify_many(paths, "model.htmodel", "maps/", client="local")  # doctest: +SKIP
     """
     start = time.perf_counter()
-    require_distributed("classify_many")
+    if tissue_mask is not None:
+        warnings.warn(
+            "classify_many(tissue_mask=...) is deprecated: use mask='tissue' (or mask=None), "
+            "the name classify_cube and hsi-tumor classify --mask use",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        if tissue_mask:
+            mask = "tissue"
+    if mask is not None and not (isinstance(mask, str) and mask == "tissue"):
+        raise InvalidOptionError(
+            f"mask={mask!r}" if isinstance(mask, str) else f"mask is a {type(mask).__name__}",
+            field="mask",
+            fix="give None or 'tissue' (one mask array cannot fit many cubes: classify them "
+            "with hsi_tumor.inference.classify_to_folder)",
+        )
+    spatial_filter = check_smoothing(spatial_filter)
+    check_client(client, n_workers)
+    if client is not None:
+        require_distributed("classify_many with a Dask client")
     if format not in TUMOR_MAP_FORMATS:
         raise InvalidOptionError(
             f"unknown format {format!r}",
             field="format",
             fix=f"use one of: {', '.join(TUMOR_MAP_FORMATS)}",
         )
-    if n_workers is not None and client is not None:
-        raise InvalidOptionError(
-            "n_workers sizes the local cluster made when no client is given",
-            field="n_workers",
-            fix="size your own cluster, or pass client=None",
-        )
     sources = _named_sources(inputs)
     if device != "cpu":
         from hsi_tumor.inference._device import backend_for
 
         n_devices = backend_for(device).count()  # no GPU, no library: raised here, once
-        if client is None and n_workers is None:
+        if client == LOCAL and n_workers is None:
             n_workers = max(1, min(n_devices if device == "cuda" else 1, len(sources)))
-    model = _as_model(model)
+    model = as_model(model)
     out_dir = Path(out_dir).absolute()
     out_dir.mkdir(parents=True, exist_ok=True)
+    if n_jobs is None and client is not None:
+        n_jobs = 1  # Dask runs one task per worker thread
     options = _Options(
-        format, bool(tissue_mask), bool(resample), bool(overwrite), n_jobs, str(device)
+        format, mask, bool(resample), bool(overwrite), n_jobs, str(device), spatial_filter
     )
 
     items: dict[str, BatchItem] = {}
@@ -626,8 +655,13 @@ def classify_many(
         len(sources) - len(pending),
     )
     if pending:
-        with connect(client, n_tasks=len(pending), n_workers=n_workers) as dask_client:
-            items.update(_run(dask_client, pending, model, out_dir, options, retries, progress))
+        with dask_client(
+            client, n_tasks=len(pending), n_workers=n_workers, what="classify_many on Dask"
+        ) as dask:
+            if dask is None:
+                items.update(_run_here(pending, model, out_dir, options, retries, progress))
+            else:
+                items.update(_run(dask, pending, model, out_dir, options, retries, progress))
     _remove_leftovers(out_dir, sources)
     result = BatchResult([items[name] for name in sources], out_dir, time.perf_counter() - start)
     logger.info("classify_many: %r", result)

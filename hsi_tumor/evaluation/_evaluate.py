@@ -12,7 +12,8 @@ from sklearn.model_selection import GroupKFold, LeaveOneGroupOut, StratifiedKFol
 
 from hsi_tumor._shared.classes import class_name_map
 from hsi_tumor._shared.classes import tumor_class as find_tumor_class
-from hsi_tumor._shared.errors import InvalidOptionError, MissingDependencyError, TrainingDataError
+from hsi_tumor._shared.dask import check_client, dask_client
+from hsi_tumor._shared.errors import InvalidOptionError, TrainingDataError
 from hsi_tumor.datasets._specimen import Specimen, as_specimens
 from hsi_tumor.inference import TumorMap, classify_cube
 from hsi_tumor.metrics._calibration import ReliabilityCurve, reliability_curve
@@ -431,13 +432,19 @@ def _run_fold(k: int, specimens: list[Specimen], train_flat, test_flat, settings
     """
     used = [i for i, f in enumerate(train_flat) if f is not None and f.size]
     model = train(
-        [specimens[i].cube for i in used],
-        [_masked_labels(specimens[i], train_flat[i]) for i in used],
+        [
+            Specimen(
+                specimens[i].cube,
+                _masked_labels(specimens[i], train_flat[i]),
+                specimens[i].patient,
+                name=specimens[i].name,
+            )
+            for i in used
+        ],
         classifier=settings.classifier,
         classifier_params=settings.classifier_params,
         preprocessing=settings.preprocessing,
         class_names=settings.names,
-        groups=[specimens[i].patient for i in used],
         max_pixels_per_class=settings.max_pixels_per_class,
         resample=settings.resample,
         random_state=settings.seed + k,
@@ -482,21 +489,6 @@ def _run_fold(k: int, specimens: list[Specimen], train_flat, test_flat, settings
         model.training.get("tuning", {}).get("best_params"),
     )
     return fold, out, model.preprocessing, model.classifier
-
-
-def _connect(client):
-    """``(client, owned)``: a ``distributed.Client`` as given, or one connected to an address."""
-    if client is None or not isinstance(client, str):
-        return client, False
-    try:
-        from distributed import Client
-    except ImportError as exc:
-        raise MissingDependencyError(
-            "a scheduler address was given but dask.distributed is not installed",
-            field="client",
-            fix="pip install 'hsi_tumor[distributed]'",
-        ) from exc
-    return Client(client), True
 
 
 def _run_all(jobs: list[tuple], specimens: list[Specimen], client, progress: bool) -> list:
@@ -558,9 +550,10 @@ def compare(
         ``[{"classifier": "svm"}, {"classifier": "random-forest", "preprocessing": ["snv"]}]``.
     n_jobs : int, optional
         Passed to training and classification (inside each task on a cluster).
-    client : distributed.Client or str, optional
-        Run the folds as Dask tasks on this client (or on the scheduler at this address);
-        results equal the local run's for the same ``random_state``. Default: run here.
+    client : None, "local", str or distributed.Client, default=None
+        As in :func:`evaluate`: None runs the folds here, one after another; otherwise they
+        run as Dask tasks, with results equal to the local run's for the same
+        ``random_state``.
     progress : bool, default=False
         A progress bar over the folds.
 
@@ -590,6 +583,7 @@ def compare(
                 fix=f"use {', '.join(sorted(_CONFIGURATION_KEYS))}",
             )
     cv = _check_cv(cv)
+    check_client(client)
     class_names = _default_class_names(data, class_names)
     specimens = as_specimens(data, label_maps, groups)
     seed = int(random_state)
@@ -634,12 +628,8 @@ def compare(
         for config in configurations
     ]
     jobs = [(k, tr, te, s) for s in settings for k, (tr, te) in enumerate(splits)]
-    client, owned = _connect(client)
-    try:
-        results = _run_all(jobs, specimens, client, progress)
-    finally:
-        if owned:
-            client.close()
+    with dask_client(client, n_tasks=len(jobs), what="evaluate on Dask") as dask:
+        results = _run_all(jobs, specimens, dask, progress)
 
     evaluations = []
     for c in range(len(configurations)):
@@ -734,9 +724,12 @@ def evaluate(
         (patient-wise schemes), e.g. for figures.
     n_jobs : int, optional
         Passed to training and classification.
-    client : distributed.Client or str, optional
-        Run the folds as Dask tasks on this client (or on the scheduler at this address);
-        the results equal the local run's for the same ``random_state``. Default: run here.
+    client : None, "local", str or distributed.Client, default=None
+        Where the folds run (the meaning ``client`` has everywhere in hsi_tumor): None, in
+        this process one after another (Dask is not needed); ``"local"``, as Dask tasks on a
+        local cluster started for the call; a scheduler address (``"tcp://host:8786"``) or a
+        ``distributed.Client``, as Dask tasks there. The results equal the local run's for
+        the same ``random_state``.
         Specimens are sent to the workers once (in-memory and memory-mapped cubes as arrays,
         lazy HDF5 cubes as their file path). See :func:`compare` for several configurations.
     progress : bool, default=False

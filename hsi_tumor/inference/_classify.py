@@ -24,15 +24,16 @@ from hsi_tumor._shared.arrays import (
     valid_pixels,
 )
 from hsi_tumor._shared.errors import (
-    InvalidTypeError,
+    InvalidOptionError,
     NoValidPixelsError,
     WavelengthError,
 )
 from hsi_tumor._shared.wavelengths import describe_grid, match_wavelengths
+from hsi_tumor.calibration._inputs import as_cube
 from hsi_tumor.cube import Cube
 from hsi_tumor.inference._fast import fast_predictor
 from hsi_tumor.inference._tumor_map import TumorMap
-from hsi_tumor.models._model import TumorModel
+from hsi_tumor.models._persistence import as_model
 from hsi_tumor.preprocessing._transform_cube import _blas
 
 logger = logging.getLogger("hsi_tumor.inference")
@@ -76,19 +77,6 @@ class _SklearnPredictor:
         return labels, proba.astype(np.float32, copy=False)
 
 
-def _as_model(model) -> TumorModel:
-    if isinstance(model, TumorModel):
-        return model
-    if hasattr(model, "predict") and hasattr(model, "classes_"):
-        logger.info("classify_cube: a bare estimator has no wavelengths; checking band count only")
-        return TumorModel.from_pipeline(model)
-    raise InvalidTypeError(
-        f"model is a {type(model).__name__}, not a TumorModel",
-        field="model",
-        fix="use hsi_tumor.train, hsi_tumor.load_model, or TumorModel.from_pipeline",
-    )
-
-
 def _label_dtype(classes: np.ndarray) -> np.dtype:
     top = int(np.max(classes))
     for dtype in (np.uint8, np.uint16, np.int32):
@@ -99,7 +87,7 @@ def _label_dtype(classes: np.ndarray) -> np.dtype:
 
 def classify_cube(
     cube: Cube | str | os.PathLike,
-    model: TumorModel,
+    model,
     *,
     mask=None,
     resample: bool = False,
@@ -115,12 +103,15 @@ def classify_cube(
     cube : Cube or path
         Preprocessed the way the training cubes were (e.g. calibrated reflectance); in memory,
         memory-mapped, lazy, or a :class:`dask.array.Array` (``Cube(dask_array, wavelengths)``).
-        A path is read with :func:`hsi_tumor.read_cube`.
-    model : TumorModel
-        From :func:`hsi_tumor.train` or :func:`hsi_tumor.load_model` (a fitted scikit-learn
-        classifier is accepted too; then only the band count can be checked).
-    mask : ndarray of shape (rows, cols), optional
-        Pixels to classify (e.g. :func:`hsi_tumor.tissue_mask`); the others get label 0.
+        A Specim capture folder is calibrated to reflectance, any other path is read with
+        :func:`hsi_tumor.read_cube` (:func:`hsi_tumor.calibration.as_cube`).
+    model : TumorModel, path or fitted scikit-learn classifier
+        From :func:`hsi_tumor.train`, or a model file (:func:`hsi_tumor.load_model`), or a
+        fitted scikit-learn classifier or Pipeline (then only the band count can be checked);
+        see :func:`hsi_tumor.models.as_model`.
+    mask : None, 'tissue' or ndarray of shape (rows, cols), optional
+        Pixels to classify; the others get label 0. ``'tissue'`` is the cube's
+        :func:`hsi_tumor.tissue_mask`.
     resample : bool, default=False
         When the cube's wavelengths differ from the model's, interpolate the spectra linearly
         onto the model's grid instead of raising.
@@ -199,18 +190,8 @@ def classify_cube(
     >>> result.tumor_probability.shape
     (40, 48)
     """
-    if not isinstance(cube, Cube):
-        if isinstance(cube, (str, os.PathLike)):
-            from hsi_tumor.io import read_cube
-
-            cube = read_cube(cube)
-        else:
-            raise InvalidTypeError(
-                f"cube is a {type(cube).__name__}, not a Cube or a path",
-                field="cube",
-                fix="wrap an array as hsi_tumor.Cube(array, wavelengths)",
-            )
-    model = _as_model(model)
+    cube = as_cube(cube)
+    model = as_model(model)
     if model.wavelengths is not None:
         resampler = match_wavelengths(
             cube.wavelengths,
@@ -220,6 +201,7 @@ def classify_cube(
             expected="the model",
         )
     else:
+        logger.info("classify_cube: the model has no wavelengths; checking band count only")
         resampler = None
         if cube.n_bands != model.n_bands:
             raise WavelengthError(
@@ -228,6 +210,16 @@ def classify_cube(
                 field="wavelengths",
                 fix="give the model's wavelengths (TumorModel.from_pipeline(..., wavelengths=))",
             )
+    if isinstance(mask, str):
+        if mask != "tissue":
+            raise InvalidOptionError(
+                f"mask={mask!r}",
+                field="mask",
+                fix="give None, 'tissue' or a (rows, cols) boolean array",
+            )
+        from hsi_tumor.calibration import tissue_mask
+
+        mask = tissue_mask(cube)
     mask = check_mask(mask.data if isinstance(mask, Cube) else mask, cube.shape[:2])
     classes = np.asarray(model.classes)
     shape = cube.shape[:2]

@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -63,6 +65,7 @@ def write_tumor_map(
     format: str = "envi",
     background=None,
     overwrite: bool = False,
+    settings: Mapping[str, Any] | None = None,
 ) -> dict[str, Path]:
     """Write a classification result into a new folder: maps, overlays and a summary.
 
@@ -81,6 +84,9 @@ def write_tumor_map(
         overlays are on black.
     overwrite : bool, default=False
         Replace an existing folder (an existing *empty* folder is always used).
+    settings : mapping, optional
+        How the map was made (JSON-compatible), recorded as ``summary.json``'s ``settings``
+        (e.g. the model file, the mask, the spatial filter).
 
     Returns
     -------
@@ -113,8 +119,8 @@ def write_tumor_map(
     - ``classes.png`` (:func:`hsi_tumor.viz.class_overlay`) and ``tumor_probability.png``
       (:func:`hsi_tumor.viz.probability_overlay`, 0 to 1, ``inferno``);
     - ``summary.json``: shape, classes and names, classified pixels per class, ``n_masked``,
-      ``n_invalid``, the tumor class and its area in pixels, the mean tumor probability, and
-      the files.
+      ``n_invalid``, the tumor class and its area in pixels, the mean tumor probability, the
+      files, and ``settings`` when given.
 
     Examples
     --------
@@ -198,6 +204,8 @@ def write_tumor_map(
         if background is not None:
             record("background_png", save_rgb_png(background, tmp / "background.png"))
         summary = _summary(tumor_map, dict(relative), format)
+        if settings:
+            summary["settings"] = dict(settings)
         (tmp / "summary.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
         relative["summary"] = "summary.json"
     logger.info("wrote %s: %s", out_dir, ", ".join(relative.values()))

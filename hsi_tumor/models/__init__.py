@@ -7,13 +7,15 @@
                      class_names={1: "normal", 2: "tumor"}, groups=patient_ids)
     ht.save_model(model, "gist_svm.htm")     # no code runs when it is loaded
     model = ht.load_model("gist_svm.htm")
+    as_model("gist_svm.htm")                 # a TumorModel, a model file or a fitted estimator
+
 
 :data:`CLASSIFIERS` and :data:`PREPROCESSING` are the registries of names ``train`` accepts;
 any scikit-learn classifier, transformer or Pipeline is accepted as well.
 """
 
 from hsi_tumor.models._model import TumorModel
-from hsi_tumor.models._persistence import TRUSTED_TYPES, load_model, save_model
+from hsi_tumor.models._persistence import TRUSTED_TYPES, as_model, load_model, save_model
 from hsi_tumor.models._pls_da import PLSDAClassifier
 from hsi_tumor.models._registry import (
     CLASSIFIERS,
@@ -33,6 +35,7 @@ __all__ = [
     "PLSDAClassifier",
     "PreprocessingRecipe",
     "TumorModel",
+    "as_model",
     "load_model",
     "save_model",
     "train",

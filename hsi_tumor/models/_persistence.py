@@ -28,10 +28,24 @@ from typing import Any
 import numpy as np
 
 from hsi_tumor._shared.atomic import atomic_path
-from hsi_tumor._shared.errors import MissingFileError, ModelFileError, OutputExistsError
+from hsi_tumor._shared.errors import (
+    InvalidOptionError,
+    InvalidTypeError,
+    MissingFileError,
+    ModelFileError,
+    OutputExistsError,
+)
 from hsi_tumor.models._model import TumorModel
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "TRUSTED_TYPES", "jsonable", "load_model", "save_model"]
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "TRUSTED_TYPES",
+    "as_model",
+    "jsonable",
+    "load_model",
+    "save_model",
+]
 
 FORMAT = "hsi_tumor-model"
 FORMAT_VERSION = 1
@@ -264,3 +278,74 @@ def load_model(path: str | os.PathLike, *, trusted: Sequence[str] = ()) -> Tumor
             field=_META,
             fix="give a file written by hsi_tumor.save_model, or save the model again",
         ) from None
+
+
+def as_model(model, *, field: str = "model") -> TumorModel:
+    """The :class:`TumorModel` that ``model`` means, wherever hsi_tumor expects a model.
+
+    The one model policy of :func:`hsi_tumor.classify_cube`,
+    :func:`hsi_tumor.inference.classify_to_folder`, :func:`hsi_tumor.classify_many` and the
+    ``hsi-tumor`` command:
+
+    - a :class:`TumorModel` is used as it is;
+    - a path is a model file, read with :func:`load_model` (its checks included);
+    - a fitted scikit-learn classifier or Pipeline is wrapped with
+      :meth:`TumorModel.from_pipeline` (it has no wavelengths: only the band count of a cube
+      can then be checked).
+
+    Parameters
+    ----------
+    model : TumorModel, str, os.PathLike or fitted scikit-learn classifier
+    field : str, default="model"
+        The argument's name, for error messages.
+
+    Returns
+    -------
+    TumorModel
+
+    Raises
+    ------
+    InvalidOptionError
+        If ``model`` is an estimator that is not fitted or not a classifier
+        (:class:`~hsi_tumor.InvalidTypeError`, a subclass, if it is none of these kinds).
+    MissingFileError, ModelFileError
+        If the model file is missing or cannot be loaded safely.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+    >>> from hsi_tumor.models import as_model
+    >>> lda = LinearDiscriminantAnalysis().fit(np.eye(4)[[0, 1, 2, 3, 0, 1]], [1, 1, 2, 2, 1, 2])
+    >>> as_model(lda).class_names
+    {1: '1', 2: '2'}
+    """
+    if isinstance(model, TumorModel):
+        return model
+    if isinstance(model, (str, os.PathLike)):
+        return load_model(model)
+    if hasattr(model, "predict") and hasattr(model, "fit"):
+        from sklearn.exceptions import NotFittedError
+        from sklearn.utils.validation import check_is_fitted
+
+        try:
+            check_is_fitted(model)
+        except NotFittedError:
+            raise InvalidOptionError(
+                f"{field} is an unfitted {type(model).__name__}",
+                field=field,
+                fix="fit it first (on integer class ids), or use hsi_tumor.train",
+            ) from None
+        if not hasattr(model, "classes_"):
+            raise InvalidOptionError(
+                f"{field} is a {type(model).__name__} without classes_: not a classifier",
+                field=field,
+                fix="end the pipeline with a scikit-learn classifier",
+            )
+        return TumorModel.from_pipeline(model)
+    raise InvalidTypeError(
+        f"{field} is a {type(model).__name__}",
+        field=field,
+        fix="pass a TumorModel (hsi_tumor.train), the path of a model file "
+        "(hsi_tumor.save_model), or a fitted scikit-learn classifier",
+    )

@@ -20,6 +20,7 @@ from hsi_tumor._shared.classes import check_label_map, class_name_map
 from hsi_tumor._shared.errors import InvalidOptionError, InvalidTypeError, TrainingDataError
 from hsi_tumor._shared.version import __version__
 from hsi_tumor._shared.wavelengths import match_wavelengths
+from hsi_tumor.calibration._inputs import as_cube
 from hsi_tumor.cube import Cube
 from hsi_tumor.models._model import TumorModel
 from hsi_tumor.models._persistence import jsonable
@@ -28,6 +29,7 @@ from hsi_tumor.models._registry import (
     classifier_recipe,
     preprocessing_recipe,
 )
+from hsi_tumor.specimen import Specimen
 
 logger = logging.getLogger("hsi_tumor.models")
 
@@ -42,27 +44,52 @@ INNER_FOLDS = 3
 
 
 def _as_cubes(cubes) -> list[Cube]:
-    from hsi_tumor.io import read_cube
-
     if isinstance(cubes, (Cube, str, os.PathLike)):
         cubes = [cubes]
-    out = []
-    for i, cube in enumerate(cubes):
-        if isinstance(cube, (str, os.PathLike)):
-            cube = read_cube(cube)
-        if not isinstance(cube, Cube):
-            raise InvalidTypeError(
-                f"cubes[{i}] is a {type(cube).__name__}, not a Cube or a path",
-                field="cubes",
-                fix="wrap arrays as hsi_tumor.Cube(array, wavelengths) or give file paths",
-            )
-        out.append(cube)
+    out = [as_cube(cube, field=f"cubes[{i}]") for i, cube in enumerate(cubes)]
     if not out:
         raise TrainingDataError("no cubes given", field="cubes", fix="give at least one cube")
     return out
 
 
+def _unpack_specimens(cubes, label_maps, groups):
+    """``(cubes, label_maps, groups)``: those of the Specimens given as ``cubes``, if any."""
+    items = [cubes] if isinstance(cubes, Specimen) else cubes
+    if isinstance(items, (Cube, str, os.PathLike)) or not isinstance(items, Sequence):
+        return cubes, label_maps, groups
+    kinds = [isinstance(item, Specimen) for item in items]
+    if not any(kinds):
+        return cubes, label_maps, groups
+    if not all(kinds):
+        first = kinds.index(False)
+        raise InvalidOptionError(
+            f"cubes mixes Specimens and other things (cubes[{first}] is a "
+            f"{type(items[first]).__name__})",
+            field="cubes",
+            fix="give only Specimens, or only cubes with label_maps and groups",
+        )
+    for name, value in (("label_maps", label_maps), ("groups", groups)):
+        if value is not None:
+            raise InvalidOptionError(
+                f"{name} given with Specimens, which carry their own "
+                + ("labels" if name == "label_maps" else "patient ids (Specimen.patient)"),
+                field=name,
+                fix=f"leave {name} out, or give cubes instead of Specimens",
+            )
+    return (
+        [s.cube for s in items],
+        [s.labels for s in items],
+        [s.patient for s in items],
+    )
+
+
 def _as_label_maps(label_maps, cubes: list[Cube]) -> list[np.ndarray]:
+    if label_maps is None:
+        raise TrainingDataError(
+            "no label_maps given for the cubes",
+            field="label_maps",
+            fix="give one (rows, cols) label map per cube, or give Specimens (hsi_tumor.Specimen)",
+        )
     if isinstance(label_maps, np.ndarray) and label_maps.ndim == 2:
         label_maps = [label_maps]
     maps = list(label_maps)
@@ -311,8 +338,8 @@ def _classifier(classifier, classifier_params, seed, n_jobs):
 
 
 def train(
-    cubes: Cube | str | os.PathLike | Sequence[Cube | str | os.PathLike],
-    label_maps: np.ndarray | Sequence[np.ndarray],
+    cubes: Cube | Specimen | str | os.PathLike | Sequence[Cube | Specimen | str | os.PathLike],
+    label_maps: np.ndarray | Sequence[np.ndarray] | None = None,
     *,
     classifier: str | Any = "svm",
     classifier_params: dict[str, Any] | None = None,
@@ -328,11 +355,17 @@ def train(
 
     Parameters
     ----------
-    cubes : Cube, path, or sequence of them
-        Calibrated cubes (reflectance or absorbance), one per specimen.
-    label_maps : ndarray or sequence of ndarray
+    cubes : Cube, path, Specimen, or sequence of them
+        Calibrated cubes (reflectance or absorbance), one per specimen. A Specim capture
+        folder is calibrated to reflectance, any other path is read with
+        :func:`hsi_tumor.read_cube` (:func:`hsi_tumor.calibration.as_cube`). Or
+        :class:`~hsi_tumor.Specimen` objects (all of them): their ``cube``, ``labels`` and
+        ``patient`` are the cubes, label maps and groups, and ``label_maps`` and ``groups``
+        must then be left out.
+    label_maps : ndarray or sequence of ndarray, optional
         One (rows, cols) integer map per cube: 0 = unlabelled, other values are class ids
-        (e.g. 1 = normal, 2 = tumor). The model predicts these ids.
+        (e.g. 1 = normal, 2 = tumor). The model predicts these ids. Required with cubes,
+        refused with Specimens.
     classifier : str or scikit-learn classifier, default="svm"
         A name from :data:`hsi_tumor.models.CLASSIFIERS` ("svm", "linear-svm",
         "random-forest", "lda", "knn", "logistic", "pls-da", "hist-gradient-boosting"), or any
@@ -353,7 +386,8 @@ def train(
     groups : sequence, optional
         Patient id of each cube. Training pixels are then balanced over patients, and the
         hyperparameter search and the probability calibration split by patient (never the
-        pixels of one patient on both sides). Kept in the model (``model.patients``).
+        pixels of one patient on both sides). Kept in the model (``model.patients``). With
+        Specimens, their ``patient`` attributes.
     max_pixels_per_class : int, optional
         Bound on training pixels per class, drawn as evenly as possible from each patient
         (from each cube when no groups are given). Default: the classifier's own bound (5,000
@@ -379,11 +413,12 @@ def train(
     TrainingDataError
         No labelled pixel, a single class, a label map whose shape differs from its cube's,
         labelled pixels with NaN/inf that no valid mask accounts for, fewer patient ids than
-        cubes.
+        cubes, cubes without ``label_maps``.
     WavelengthError
         Cubes with different wavelengths (unless ``resample=True``).
     InvalidOptionError
-        Unknown classifier or preprocessing names, bad parameters
+        Unknown classifier or preprocessing names, bad parameters; ``label_maps`` or
+        ``groups`` given with Specimens, or Specimens mixed with cubes
         (:class:`~hsi_tumor.InvalidTypeError`, a subclass, for a cube, classifier or step of the
         wrong type).
 
@@ -407,6 +442,7 @@ def train(
     >>> model.class_names
     {1: 'normal', 2: 'tumor'}
     """
+    cubes, label_maps, groups = _unpack_specimens(cubes, label_maps, groups)
     cubes = _as_cubes(cubes)
     maps = _as_label_maps(label_maps, cubes)
     patients = _patients(groups, len(cubes))

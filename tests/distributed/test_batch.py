@@ -3,6 +3,7 @@ worker killed mid-batch still gives every output exactly once."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -15,9 +16,9 @@ import numpy as np
 import pytest
 
 import hsi_tumor as ht
+from hsi_tumor._shared.dask import local_workers
 from hsi_tumor.distributed import BatchResult, classify_many
 from hsi_tumor.distributed._batch import worker_device
-from hsi_tumor.distributed._cluster import local_workers
 from hsi_tumor.inference import write_tumor_map
 from hsi_tumor.io import read_labels
 
@@ -104,8 +105,12 @@ def _assert_same_output(folder: Path, expected: Path) -> None:
             ht.read_cube(folder / f"{kind}.hdr").load().data,
             ht.read_cube(expected / f"{kind}.hdr").load().data,
         )
-    for name in ("summary.json", "classes.png", "tumor_probability.png", "background.png"):
+    for name in ("classes.png", "tumor_probability.png", "background.png"):
         assert (folder / name).read_bytes() == (expected / name).read_bytes(), name
+    # classify_many writes through classify_to_folder, which records how (settings)
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary.pop("settings")["mask"] is None
+    assert summary == json.loads((expected / "summary.json").read_text())
 
 
 def _mtimes(folder: Path) -> dict[str, int]:
@@ -168,9 +173,7 @@ def test_a_corrupt_file_fails_alone(client, cubes, model, tmp_path):
 def test_model_file_cube_inputs_and_names(client, cubes, model, serial, tmp_path):
     model_file = ht.save_model(model, tmp_path / "model.htmodel")
     cube = ht.read_cube(cubes["specimen_3"]).load()
-    result = classify_many(
-        [cube, cubes["specimen_0"]], model_file, tmp_path / "a", client=client, tissue_mask=False
-    )
+    result = classify_many([cube, cubes["specimen_0"]], model_file, tmp_path / "a", client=client)
     assert list(result) == ["cube_0", "specimen_0"] and len(result.written) == 2
     assert result["cube_0"].source.startswith("<Cube 40x48x40")
     _assert_same_output(tmp_path / "a" / "cube_0", serial / "specimen_3")
@@ -201,8 +204,11 @@ def test_inputs_are_checked_before_any_work(model, cubes, tmp_path):
     assert not (tmp_path / "o").exists()
 
 
-def test_no_client_starts_and_closes_a_local_cluster(cubes, model, serial, tmp_path, monkeypatch):
-    # the path under test starts and closes a cluster of its own: no shared cluster here
+def test_local_client_starts_and_closes_a_local_cluster(
+    cubes, model, serial, tmp_path, monkeypatch
+):
+    """client="local" starts a cluster for the call (before issue 13 client=None did that; None
+    now means no Dask everywhere, see tests/distributed/test_in_process.py)."""
     made = []
 
     class Recorded(distributed.LocalCluster):
@@ -212,7 +218,9 @@ def test_no_client_starts_and_closes_a_local_cluster(cubes, model, serial, tmp_p
             made.append(self)
 
     monkeypatch.setattr(distributed, "LocalCluster", Recorded)
-    result = classify_many([cubes["specimen_0"]], model, tmp_path / "maps", n_workers=1)
+    result = classify_many(
+        [cubes["specimen_0"]], model, tmp_path / "maps", client="local", n_workers=1
+    )
     assert [item.name for item in result.written] == ["specimen_0"]
     _assert_same_output(tmp_path / "maps" / "specimen_0", serial / "specimen_0")
     options, cluster = made
@@ -221,7 +229,8 @@ def test_no_client_starts_and_closes_a_local_cluster(cubes, model, serial, tmp_p
     assert cluster.status.name == "closed"
 
     made.clear()  # all complete: no cluster is started at all
-    assert len(classify_many([cubes["specimen_0"]], model, tmp_path / "maps").skipped) == 1
+    again = classify_many([cubes["specimen_0"]], model, tmp_path / "maps", client="local")
+    assert len(again.skipped) == 1
     assert made == []
 
 
@@ -337,13 +346,13 @@ def test_a_worker_killed_mid_batch(own_client, cubes, model, serial, tmp_path):
 
 
 def test_missing_dask_names_the_extra(monkeypatch):
+    """Without dask, ht.classify_many imports (client=None needs no Dask); a client does."""
     monkeypatch.setitem(sys.modules, "distributed", None)
-    monkeypatch.delitem(vars(ht), "classify_many", raising=False)
-    with pytest.raises(ImportError, match=r"hsi_tumor\[distributed\]") as caught:
-        ht.classify_many  # noqa: B018
-    assert isinstance(caught.value, ht.MissingDependencyError)
-    with pytest.raises(ht.MissingDependencyError, match=r"needs dask\.distributed"):
-        classify_many([], None, "unused")
+    assert ht.classify_many is classify_many
+    for client in ("local", "tcp://x:8786"):
+        with pytest.raises(ht.MissingDependencyError, match=r"needs dask\.distributed") as caught:
+            classify_many([], None, "unused", client=client)
+        assert r"hsi_tumor[distributed]" in str(caught.value)
 
 
 def test_worker_device_gives_each_worker_its_gpu():
@@ -380,7 +389,7 @@ def test_a_missing_gpu_is_raised_before_any_work(cubes, model, tmp_path, monkeyp
 @pytest.mark.skipif(not _has_gpu(), reason="no CUDA GPU with CuPy or PyTorch on this machine")
 def test_gpu_workers_write_the_cpu_maps(cubes, model, serial, tmp_path):
     out = tmp_path / "maps"
-    result = classify_many(list(cubes.values()), model, out, device="cuda")
+    result = classify_many(list(cubes.values()), model, out, device="cuda", client="local")
     assert [item.name for item in result.written] == list(cubes)
     for name in cubes:
         np.testing.assert_array_equal(

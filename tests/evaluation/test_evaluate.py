@@ -34,9 +34,15 @@ def _spy(monkeypatch):
     calls = []
     real_train, real_classify = module.train, module.classify_cube
 
-    def train(cubes, maps, **kw):
-        calls.append({"train": set(kw["groups"]), "cubes": {id(c) for c in cubes}, "test": []})
-        return real_train(cubes, maps, **kw)
+    def train(specimens, **kw):  # evaluate trains on Specimens (patients in Specimen.patient)
+        calls.append(
+            {
+                "train": {s.patient for s in specimens},
+                "cubes": {id(s.cube) for s in specimens},
+                "test": [],
+            }
+        )
+        return real_train(specimens, **kw)
 
     def classify_cube(cube, model, **kw):
         calls[-1]["test"].append(id(cube))

@@ -218,3 +218,38 @@ def test_unknown_names_list_the_choices(cohort):
         ht.train(cubes[0], maps[0], classifier="lda", classifier_params={"C": 1})
     with pytest.raises(ht.InvalidOptionError, match="class names"):
         ht.train(cubes[0], maps[0], classifier="lda", class_names=["only one"])
+
+
+# -- Specimens (issue 13: callers no longer unpack them by hand) ---------------------------------
+def test_specimens_equal_their_unpacked_cubes(cohort, class_names):
+    cubes, maps, ids, _ = cohort
+    specimens = [ht.Specimen(c, m, p) for c, m, p in zip(cubes, maps, ids, strict=True)]
+    options = {"classifier": "lda", "class_names": class_names, "random_state": 0}
+    from_specimens = ht.train(specimens, **options)
+    unpacked = ht.train(cubes, maps, groups=ids, **options)
+    assert from_specimens.patients == unpacked.patients == tuple(sorted(ids))
+    assert from_specimens.training == unpacked.training
+    x = cubes[0].pixels()
+    x = x[np.isfinite(x).all(axis=1)]
+    np.testing.assert_array_equal(
+        from_specimens.pipeline.predict_proba(x), unpacked.pipeline.predict_proba(x)
+    )
+    one = ht.train(specimens[0], **options)  # a single Specimen
+    assert one.patients == (ids[0],)
+
+
+@pytest.mark.parametrize(("given", "why"), [("label_maps", "labels"), ("groups", "patient")])
+def test_specimens_refuse_label_maps_and_groups(cohort, given, why):
+    cubes, maps, ids, _ = cohort
+    specimens = [ht.Specimen(c, m, p) for c, m, p in zip(cubes, maps, ids, strict=True)]
+    extra = {"label_maps": maps} if given == "label_maps" else {"groups": ids}
+    with pytest.raises(ht.InvalidOptionError, match=f"Specimens, which carry their own {why}"):
+        ht.train(specimens, **extra)
+
+
+def test_specimens_and_cubes_do_not_mix_and_cubes_need_label_maps(cohort):
+    cubes, maps, _, _ = cohort
+    with pytest.raises(ht.InvalidOptionError, match="mixes Specimens"):
+        ht.train([ht.Specimen(cubes[0], maps[0], "P0"), cubes[1]])
+    with pytest.raises(ht.TrainingDataError, match="no label_maps"):
+        ht.train(cubes)

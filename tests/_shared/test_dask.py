@@ -1,0 +1,64 @@
+"""client=: one meaning everywhere (None = here, "local", an address, a Client)."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+import hsi_tumor as ht
+from hsi_tumor._shared.dask import check_client, dask_client, local_workers
+
+
+def test_none_is_no_dask_and_imports_nothing(monkeypatch):
+    monkeypatch.setitem(sys.modules, "distributed", None)
+    with dask_client(None) as client:
+        assert client is None
+
+
+def test_a_client_needs_dask(monkeypatch):
+    monkeypatch.setitem(sys.modules, "distributed", None)
+    for client in ("local", "tcp://host:8786"):
+        with pytest.raises(ht.MissingDependencyError, match="evaluate on Dask needs"):
+            with dask_client(client, what="evaluate on Dask"):
+                pass
+
+
+def test_bad_values_are_refused():
+    with pytest.raises(ht.InvalidOptionError, match="client is a int") as info:
+        check_client(3)
+    assert info.value.field == "client" and "'local'" in info.value.fix
+    with pytest.raises(ht.InvalidOptionError, match="n_workers"):
+        check_client(None, n_workers=2)
+    with pytest.raises(ht.InvalidOptionError, match="n_workers"):
+        check_client("tcp://host:8786", n_workers=2)
+    check_client("local", n_workers=2)
+
+
+def test_a_given_client_is_used_as_it_is():
+    class Fake:  # anything with submit and gather, e.g. a distributed.Client subclass
+        def submit(self, *a):
+            pass
+
+        def gather(self, *a):
+            pass
+
+    pytest.importorskip("distributed")
+    fake = Fake()
+    with dask_client(fake) as client:
+        assert client is fake
+
+
+def test_local_cluster_size():
+    assert local_workers(1) == 1
+    assert local_workers(10_000, 3) == 3
+    with pytest.raises(ht.InvalidOptionError):
+        local_workers(4, 0)
+
+
+def test_local_starts_and_closes_a_cluster():
+    pytest.importorskip("distributed")
+    with dask_client("local", n_tasks=1) as client:
+        assert client.submit(sum, [1, 2]).result() == 3
+        cluster = client.cluster
+    assert client.status == "closed" and cluster.status.name == "closed"

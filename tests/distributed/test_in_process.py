@@ -1,0 +1,108 @@
+"""classify_many(client=None): the batch in this process, without Dask installed."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+
+import numpy as np
+import pytest
+
+import hsi_tumor as ht
+from hsi_tumor.distributed import classify_many
+from hsi_tumor.io import read_labels
+
+pytestmark = pytest.mark.filterwarnings("ignore::hsi_tumor.CalibrationWarning")
+
+
+@pytest.fixture(scope="module")
+def model():
+    spec = ht.simulate_specimen(seed=0, shape=(30, 36), n_bands=30)
+    return ht.train(
+        spec.calibrate().load(),
+        spec.annotation,
+        classifier="lda",
+        random_state=0,
+        class_names={1: "normal", 2: "tumor"},
+    )
+
+
+@pytest.fixture(scope="module")
+def cubes(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cubes")
+    paths = {}
+    for i in range(2):
+        cube = ht.simulate_specimen(seed=i + 1, shape=(30, 36), n_bands=30).calibrate().load()
+        paths[f"specimen_{i}"] = folder / f"specimen_{i}.hdr"
+        ht.write_cube(cube, paths[f"specimen_{i}"])
+    return paths
+
+
+@pytest.fixture
+def no_dask(monkeypatch):
+    """Importing dask.distributed fails, as when it is not installed."""
+    monkeypatch.setitem(sys.modules, "distributed", None)
+
+
+def test_no_client_runs_here_without_dask(no_dask, cubes, model, tmp_path):
+    out = tmp_path / "maps"
+    broken = tmp_path / "broken.hdr"
+    shutil.copy(cubes["specimen_0"], broken)  # a header without its data file
+    inputs = [cubes["specimen_0"], broken, cubes["specimen_1"]]
+    result = classify_many(inputs, model, out)
+    assert [i.status for i in result.values()] == ["written", "failed", "written"]
+    assert result["broken"].error.startswith("MissingFileError")
+    assert sorted(p.name for p in out.iterdir()) == ["specimen_0", "specimen_1"]  # atomic
+    for name, path in cubes.items():  # the outputs of classify_cube, as on Dask
+        expected = ht.classify_cube(path, model)
+        np.testing.assert_array_equal(read_labels(out / name / "labels.hdr"), expected.labels)
+        np.testing.assert_array_equal(
+            ht.read_cube(out / name / "probabilities.hdr").load().data, expected.probabilities
+        )
+        assert result[name].counts == expected.counts()
+
+    again = classify_many(inputs, model, out)  # resumes: complete outputs are skipped
+    assert [i.status for i in again.values()] == ["skipped", "failed", "skipped"]
+    assert again["specimen_0"].counts == result["specimen_0"].counts
+
+
+def test_unexpected_errors_are_retried_then_reported(no_dask, cubes, model, tmp_path, monkeypatch):
+    from hsi_tumor.distributed import _batch
+
+    calls = []
+    real = _batch._classify_one
+
+    def flaky(name, *args):
+        calls.append(name)
+        if len(calls) < 2:
+            raise RuntimeError("a passing hiccup")
+        return real(name, *args)
+
+    monkeypatch.setattr(_batch, "_classify_one", flaky)
+    result = classify_many([cubes["specimen_0"]], model, tmp_path / "a", retries=1)
+    assert result["specimen_0"].status == "written" and calls == ["specimen_0"] * 2
+
+    calls.clear()
+    monkeypatch.setattr(_batch, "_classify_one", lambda *a: (calls.append(1), 1 / 0)[1])
+    result = classify_many([cubes["specimen_0"]], model, tmp_path / "b", retries=2)
+    assert result["specimen_0"].error.startswith("ZeroDivisionError") and len(calls) == 3
+
+
+def test_client_options_are_checked(no_dask, cubes, model, tmp_path):
+    with pytest.raises(ht.InvalidOptionError, match="n_workers"):
+        classify_many([cubes["specimen_0"]], model, tmp_path / "o", n_workers=2)
+    with pytest.raises(ht.InvalidOptionError, match="client is a int"):
+        classify_many([cubes["specimen_0"]], model, tmp_path / "o", client=3)
+    with pytest.raises(ht.MissingDependencyError, match="client=None"):
+        classify_many([cubes["specimen_0"]], model, tmp_path / "o", client="local")
+    assert not (tmp_path / "o").exists()
+
+
+def test_tissue_mask_is_deprecated_for_mask(no_dask, cubes, model, tmp_path):
+    with pytest.warns(DeprecationWarning, match="mask='tissue'"):
+        old = classify_many([cubes["specimen_0"]], model, tmp_path / "old", tissue_mask=True)
+    new = classify_many([cubes["specimen_0"]], model, tmp_path / "new", mask="tissue")
+    assert old["specimen_0"].counts == new["specimen_0"].counts
+    assert new["specimen_0"].n_masked > 0
+    with pytest.raises(ht.InvalidOptionError, match="mask"):
+        classify_many([cubes["specimen_0"]], model, tmp_path / "x", mask=np.ones((30, 36), bool))

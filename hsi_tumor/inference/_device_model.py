@@ -7,7 +7,7 @@ and PyTorch on a GPU, NumPy or ``array_api_strict`` on the host for tests). Supp
 
 * preprocessing: an optional :class:`~hsi_tumor.preprocessing.StandardNormalVariate`, then
   affine steps fused into one product (PCA, IncrementalPCA, scalers, Savitzky–Golay, band
-  selections; see :mod:`~hsi_tumor.inference._features`);
+  selections; see :mod:`~hsi_tumor.preprocessing._affine`);
 * final estimators: ``SVC``/``NuSVC`` (RBF, linear, polynomial, sigmoid kernels; votes, 'ovr' or
   'ovo', ``break_ties``), linear classifiers (probabilities for logistic regression, LDA and
   log-loss SGD) and ``CalibratedClassifierCV`` (sigmoid or isotonic) around them.
@@ -23,7 +23,6 @@ from __future__ import annotations
 import functools
 
 import numpy as np
-from sklearn.preprocessing import StandardScaler
 
 from hsi_tumor._shared.errors import InvalidOptionError
 from hsi_tumor.inference._fast import (
@@ -36,10 +35,10 @@ from hsi_tumor.inference._fast import (
     _SVCMember,
     fast_predictor,
 )
-from hsi_tumor.inference._features import Affine, split_chain
 from hsi_tumor.inference._linear import LinearScorer
 from hsi_tumor.inference._svm import KernelScorer, pairs
 from hsi_tumor.preprocessing import StandardNormalVariate
+from hsi_tumor.preprocessing._affine import Affine
 from hsi_tumor.preprocessing._standard_normal_variate import matches_snv
 
 __all__ = ["DeviceModel", "device_model", "emulated_snv32", "snv32"]
@@ -144,11 +143,13 @@ def snv32_matches(n_bands: int) -> bool:
 
 
 class _Stage:
-    """SNV (optional), then the fused affine map, in float64.
+    """SNV (optional), then the fused affine map, in float64: the device's form of the
+    :class:`~hsi_tumor.preprocessing._affine.Stage` that the CPU path evaluates.
 
     scikit-learn evaluates SNV → ``StandardScaler`` in float32 for float32 input: that chain
-    (``scaler``) is evaluated as it does, ``(float32(SNV) − float32(μ)) / float32(σ)`` with
-    each operation rounded to float32 (in float64 it was 4e-5 off in probability).
+    (``scaler``, :meth:`~hsi_tumor.preprocessing._affine.AffineChain.float32_scaler`) is
+    evaluated as it does, ``(float32(SNV) − float32(μ)) / float32(σ)`` with each operation
+    rounded to float32 (in float64 it was 4e-5 off in probability).
     """
 
     def __init__(self, prefix: list, affine: Affine | None, dev, scaler=None) -> None:
@@ -200,29 +201,20 @@ class _KernelDecision:
     """libsvm's pair decisions of an RBF, polynomial or sigmoid SVC (see :mod:`._svm`)."""
 
     def __init__(self, scorer: KernelScorer, dev) -> None:
-        chain = split_chain(scorer.steps)
-        rest = scorer.steps[1:]
-        scaler = None
-        if (
-            not chain.float64
-            and scorer.steps
-            and type(scorer.steps[0]) is StandardNormalVariate
-            and len(rest) == 1
-            and type(rest[0]) is StandardScaler
-        ):
-            scaler = rest[0]
+        chain = scorer.chain
+        scaler = chain.float32_scaler() if chain.prefix else None  # after SNV: see _Stage
         self.stage = _Stage(chain.prefix, chain.affine, dev, scaler)
         self.kernel = scorer.kernel
         self.gamma, self.coef0, self.degree = scorer.gamma, scorer.coef0, scorer.degree
         self.m = dev.put(scorer.m)
         self.b = dev.put(scorer.b)
         if self.kernel == "rbf":
-            a = scorer._sv_t64  # [2γ S; −γ‖s‖²; −γ] after centring on c
-            self.centre = dev.put(scorer._centre)
+            a = scorer.sv_t64  # [2γ S; −γ‖s‖²; −γ] after centring on c
+            self.centre = dev.put(scorer.centre)
             self.scaled_sv = dev.put(np.ascontiguousarray(a[:-2]))
             self.sv_term = dev.put(np.ascontiguousarray(a[-2]))
         else:
-            self.sv_t = dev.put(np.asarray(scorer._sv_t, np.float64))
+            self.sv_t = dev.put(np.asarray(scorer.sv_t, np.float64))
 
     def __call__(self, xp, x, eps: float):
         z = self.stage(xp, x, eps)

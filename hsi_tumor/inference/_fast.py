@@ -6,7 +6,7 @@ decision is too close to a tie for that evaluation to be trusted are handed to s
 
 What is evaluated
 -----------------
-Preprocessing (:mod:`hsi_tumor.inference._features`): steps that are not linear along the
+Preprocessing (:mod:`hsi_tumor.preprocessing._affine`): steps that are not linear along the
 bands (SNV included) are called with their own ``transform``, so their rounding is
 scikit-learn's; the affine steps after the last of them (PCA, IncrementalPCA, scalers,
 Savitzky–Golay, band selections) are fused into one affine map — with a linear decision for
@@ -72,9 +72,9 @@ from sklearn.linear_model._base import LinearClassifierMixin
 from sklearn.preprocessing import LabelEncoder
 from sklearn.svm import SVC, NuSVC
 
-from hsi_tumor.inference._features import flatten_steps, split_chain
 from hsi_tumor.inference._linear import LinearScorer
 from hsi_tumor.inference._svm import KernelScorer, ovr_decision, svc_scorer, vote
+from hsi_tumor.preprocessing._affine import flatten_steps, split_chain
 
 __all__ = ["FastPredictor", "fast_predictor"]
 

@@ -8,13 +8,12 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-import sklearn
 from threadpoolctl import ThreadpoolController
 
 from hsi_tumor._shared.arrays import materialize, rows_per_tile, valid_pixels
 from hsi_tumor._shared.errors import HsiTumorError
 from hsi_tumor.cube import Cube
-from hsi_tumor.preprocessing._fused import tile_function
+from hsi_tumor.preprocessing._affine import flatten_steps, split_chain
 
 logger = logging.getLogger("hsi_tumor.preprocessing")
 
@@ -70,9 +69,10 @@ def transform_cube(
     cube : Cube
         Any cube: in memory, memory-mapped, lazy (e.g. from :func:`hsi_tumor.calibrate`).
     transformer : fitted scikit-learn transformer or Pipeline
-        Takes (n_pixels, n_bands) and returns (n_pixels, n_features). PCA projections, alone or
-        after SNV, are evaluated in fused form (see ``hsi_tumor.preprocessing._fused``): the same
-        result up to float rounding, without the intermediate arrays.
+        Takes (n_pixels, n_bands) and returns (n_pixels, n_features). The affine steps at the
+        end of a pipeline (PCA, scalers, Savitzky–Golay, band selections), when scikit-learn
+        evaluates them in float64, are fused into one float64 product after the other steps'
+        own ``transform`` (see Notes).
     tile_rows : int, optional
         Rows per tile; default about 2 MB of input per tile, so that the transformer's passes
         over a tile stay in the processor's cache.
@@ -97,6 +97,19 @@ def transform_cube(
         If the cube has a different number of bands than the transformer was fitted on, or no
         valid pixel.
 
+    Notes
+    -----
+    The output is ``transformer.transform`` of the pixels, rounded to float32. The steps of a
+    pipeline are split as ``hsi_tumor.preprocessing._affine`` describes: the steps up to the
+    last one that is not affine along the bands (SNV, absorbance, ...) are called with their
+    own ``transform``; when scikit-learn evaluates the affine steps after them in float64 (a
+    PCA fitted on float64 data), they are composed into one affine map ``x A + b`` evaluated in
+    float64, which equals scikit-learn's result up to float64 rounding (so to float32 rounding
+    once stored); otherwise they are called as they are, and the result is scikit-learn's
+    ``transform`` of the same pixels to the bit. (scikit-learn's own float32 products round
+    a little differently with the number of rows BLAS gets at once: a few float32 roundings
+    between tiles of a few rows and the whole image.)
+
     Examples
     --------
     >>> import numpy as np, hsi_tumor as ht
@@ -117,7 +130,8 @@ def transform_cube(
     if tile_rows is None:
         tile_rows = rows_per_tile(cube.shape, max(4, cube.dtype.itemsize), TILE_BYTES)
     tiles = list(cube.tiles(tile_rows))
-    apply = tile_function(transformer)
+    with _blas().limit(limits=1):  # its probes must not leave BLAS threads spinning
+        stage = split_chain(flatten_steps(transformer)).exact_stage()
     valid = np.zeros(cube.shape[:2], dtype=bool)
 
     def compute(index: int) -> np.ndarray | None:
@@ -128,8 +142,7 @@ def transform_cube(
         valid[rows] = ok.reshape(tile.shape[:2])
         if not ok.any():
             return None
-        with sklearn.config_context(assume_finite=True):  # checked above, once
-            return np.asarray(apply(pixels if ok.all() else pixels[ok]))
+        return stage.features(pixels if ok.all() else pixels[ok])  # checked above, once
 
     def write(index: int, features: np.ndarray) -> None:
         rows = tiles[index][0]

@@ -315,7 +315,7 @@ def test_far_pixels_skip_the_kernel(data):
     model = make_pipeline(StandardScaler(), SVC(C=10)).fit(x, y)
     far = 5 * xt[:100]  # too bright: far from every support vector
     scorer = fast_predictor(model)._parts[0].scorer
-    z = model[:-1].transform(far) - scorer._centre
+    z = model[:-1].transform(far) - scorer.centre
     assert (np.einsum("ij,ij->i", z, z) > scorer._far2).all()
     mixed = np.vstack([far, xt[:300]])
     fast = _check(model, mixed, proba=False)

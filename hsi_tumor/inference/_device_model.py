@@ -1,7 +1,8 @@
 r"""A fitted pipeline as array operations on a device (GPU): features, decisions, probabilities.
 
-:func:`device_model` translates what :func:`~hsi_tumor.inference._fast.fast_predictor`
-understands into arrays on a device and evaluates it with the device's array namespace (the
+:func:`device_model` translates what :func:`~hsi_tumor.inference._fast.analyse` understands
+of a pipeline (the :class:`~hsi_tumor.inference._fast.Analysis` the CPU path evaluates too) into
+arrays on a device and evaluates it with the device's array namespace (the
 `array API standard <https://data-apis.org/array-api/>`_ through ``array_api_compat``: CuPy
 and PyTorch on a GPU, NumPy or ``array_api_strict`` on the host for tests). Supported:
 
@@ -26,14 +27,12 @@ import numpy as np
 
 from hsi_tumor._shared.errors import InvalidOptionError
 from hsi_tumor.inference._fast import (
-    _Calibrated,
-    _Isotonic,
-    _LinearMember,
-    _proba_expit_softmax,
-    _proba_ovr,
-    _Sigmoid,
-    _SVCMember,
-    fast_predictor,
+    CalibratedPart,
+    Isotonic,
+    LinearMember,
+    Sigmoid,
+    SVCMember,
+    analyse,
 )
 from hsi_tumor.inference._linear import LinearScorer
 from hsi_tumor.inference._svm import KernelScorer, pairs
@@ -269,7 +268,7 @@ def _ovr(xp, dec, n_classes: int):
 
 
 class _SVC:
-    def __init__(self, member: _SVCMember, dev) -> None:
+    def __init__(self, member: SVCMember, dev) -> None:
         self.decision = _decision(member.scorer, dev)
         self.n_classes, self.shape, self.break_ties = (
             member.n_classes,
@@ -291,7 +290,7 @@ class _SVC:
 
 
 class _Linear:
-    def __init__(self, member: _LinearMember, dev) -> None:
+    def __init__(self, member: LinearMember, dev) -> None:
         self.decision = _decision(member.scorer, dev)
 
     def response(self, xp, x, eps):
@@ -308,7 +307,7 @@ class _Linear:
 
 
 def _member(member, dev):
-    return _SVC(member, dev) if isinstance(member, _SVCMember) else _Linear(member, dev)
+    return _SVC(member, dev) if isinstance(member, SVCMember) else _Linear(member, dev)
 
 
 def _expit(xp, t):
@@ -343,7 +342,7 @@ def _linear_proba(kind: str, xp, dec):
 class _Isotonic1D:
     """``np.interp(clip(t, lo, hi), x, y)`` with array-API operations."""
 
-    def __init__(self, cal: _Isotonic, dev) -> None:
+    def __init__(self, cal: Isotonic, dev) -> None:
         self.lo, self.hi = cal.lo, cal.hi
         self.n = cal.x.size
         self.x, self.y = dev.put(cal.x), dev.put(cal.y)
@@ -365,7 +364,7 @@ class _Isotonic1D:
 
 
 class _Platt:
-    def __init__(self, cal: _Sigmoid) -> None:
+    def __init__(self, cal: Sigmoid) -> None:
         self.a, self.b = cal.a, cal.b
 
     def __call__(self, xp, t):
@@ -373,10 +372,10 @@ class _Platt:
 
 
 class _CalibratedPart:
-    def __init__(self, part: _Calibrated, dev) -> None:
+    def __init__(self, part: CalibratedPart, dev) -> None:
         self.member = _member(part.member, dev)
         self.calibrators = [
-            _Platt(c) if isinstance(c, _Sigmoid) else _Isotonic1D(c, dev) for c in part.calibrators
+            _Platt(c) if isinstance(c, Sigmoid) else _Isotonic1D(c, dev) for c in part.calibrators
         ]
         self.positions = list(part.positions)
         self.n_classes = part.n_classes
@@ -450,19 +449,15 @@ def device_model(pipeline, dev) -> DeviceModel:
     InvalidOptionError
         If a step cannot be evaluated on the device (it names the step and the fix).
     """
-    fast = fast_predictor(pipeline)
-    if fast is None:
+    analysis = analyse(pipeline)
+    if analysis is None:
         final = pipeline[-1] if hasattr(pipeline, "steps") else pipeline
         raise _unsupported(f"a {type(final).__name__}")
     xp = dev.xp
-    if fast._kind == "calibrated":
-        parts = [_CalibratedPart(part, dev) for part in fast._parts]
-        n_sv = max(_n_sv(part.member) for part in fast._parts)
+    if analysis.kind == "calibrated":
+        parts = [_CalibratedPart(part, dev) for part in analysis.parts]
+        n_sv = max(_n_sv(part.member) for part in analysis.parts)
         return DeviceModel(xp, "calibrated", parts, None, n_sv)
-    member = fast._parts[0]
-    proba = None
-    if fast._proba_fn is _proba_expit_softmax:
-        proba = "softmax"
-    elif fast._proba_fn is _proba_ovr:
-        proba = "ovr"
-    return DeviceModel(xp, fast._kind, [_member(member, dev)], proba, _n_sv(member))
+    member = analysis.parts[0]
+    parts = [_member(member, dev)]
+    return DeviceModel(xp, analysis.kind, parts, analysis.proba, _n_sv(member))

@@ -135,3 +135,12 @@ def test_real_indian_pines_chain_tile_by_tile_in_bounded_memory():
     np.testing.assert_array_equal(out.data, whole.reshape(145, 145, 10).astype(np.float32))
     # tiles of 8 rows instead of the whole cube and its float64 intermediates
     assert peak < whole_peak / 5, f"{peak / 2**20:.1f} MiB vs {whole_peak / 2**20:.1f} MiB"
+
+
+def test_dask_cube_streams_in_whole_chunks(cube):
+    da = pytest.importorskip("dask.array")
+    lazy = ht.Cube(da.from_array(cube.data, chunks=(4, -1, -1)), WL)
+    pipe = make_pipeline(StandardNormalVariate(), PCA(n_components=3, random_state=0))
+    pipe.fit(cube.pixels())
+    out = ht.transform_cube(lazy, pipe, n_jobs=2)
+    np.testing.assert_array_equal(out.data, ht.transform_cube(cube, pipe).data)

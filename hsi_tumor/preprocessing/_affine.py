@@ -424,6 +424,8 @@ class Stage:
     def features(self, x: np.ndarray) -> np.ndarray:
         """Features of pixels ``x`` (n, n_bands), finite: float64 after a tail, else the
         prefix's output (float32 stays float32)."""
+        if self._light and x.dtype not in FLOATS:
+            x = x.astype(np.float64)  # as their checks would (integer counts: float64)
         n = x.shape[0]
         chunk = max(256, CHUNK_BYTES // max(1, x.shape[1] * x.itemsize)) if x.ndim == 2 else n
         if not self._light or n < 2 * chunk:

@@ -190,3 +190,10 @@ def test_flat_spectra_follow_snv(spectra):
     with pytest.warns(DegenerateSpectrumWarning, match="1 of 500 spectra are flat"):
         got = split_chain(steps).exact_stage().features(x)
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-13)
+
+
+def test_integer_counts_are_transformed_as_sklearn_does(rng):
+    counts = rng.integers(300, 3000, (700, WL.size)).astype(np.uint16)
+    steps = _fitted([StandardNormalVariate(), PCA(n_components=4)], counts.astype(np.float32))
+    got = split_chain(steps).exact_stage().features(counts)
+    np.testing.assert_array_equal(got, make_pipeline(*steps).transform(counts))

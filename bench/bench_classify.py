@@ -55,8 +55,7 @@ def kernel_used(model: ht.TumorModel, cube: ht.Cube) -> str:
     fast = fast_predictor(model.pipeline)
     if fast is None:
         return "scikit-learn"
-    part = fast._parts[0]
-    scorer = getattr(part, "member", part).scorer
+    scorer = fast.analysis.first_member.scorer
     if not isinstance(scorer, _svm.KernelScorer) or scorer.kernel != "rbf":
         return "fast path"
     pixels = np.ascontiguousarray(cube.data[:1].reshape(-1, cube.n_bands))

@@ -304,7 +304,7 @@ def _model_options(args) -> dict:
 
 
 def _train(args) -> int:
-    from hsi_tumor.io import read_manifest
+    from hsi_tumor.datasets import read_manifest
     from hsi_tumor.models import save_model, train
 
     out = Path(args.out)
@@ -372,8 +372,8 @@ def _classify(args) -> int:
 
 
 def _evaluate(args) -> int:
+    from hsi_tumor.datasets import read_manifest
     from hsi_tumor.evaluation import evaluate, write_report
-    from hsi_tumor.io import read_manifest
 
     out = Path(args.out)
     _refuse_existing(out, overwrite=args.overwrite)
@@ -441,6 +441,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--quiet", action="store_true", help="no progress or notes on stderr")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", required=True)
+    _add_info(sub)
+    _add_calibrate(sub)
+    _add_train(sub)
+    _add_classify(sub)
+    _add_evaluate(sub)
+    _add_demo(sub)
+    return parser
+
+
+def _add_info(sub) -> None:
+    """Declare the info command: what a cube or capture folder holds."""
     info = sub.add_parser("info", help="summarise a cube file or Specim capture folder")
     info.add_argument("cube", help="ENVI .hdr/data file, capture folder, .h5, .mat, .npy/.npz")
     info.add_argument("--format", help="force a reader: envi, specim, hdf5, matlab, numpy")
@@ -449,6 +460,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     info.set_defaults(func=_info)
 
+
+def _add_calibrate(sub) -> None:
+    """Declare the calibrate command: a capture folder to a reflectance cube."""
     calibrate = sub.add_parser(
         "calibrate", help="turn a Specim capture folder into a reflectance cube"
     )
@@ -479,6 +493,9 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate.add_argument("--overwrite", action="store_true", help="replace existing output")
     calibrate.set_defaults(func=_calibrate)
 
+
+def _add_train(sub) -> None:
+    """Declare the train command: a model from a manifest's specimens."""
     train = sub.add_parser("train", help="train a classifier on the specimens of a manifest")
     train.add_argument(
         "manifest", help="CSV with columns cube, labels and optionally patient, name"
@@ -497,6 +514,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--overwrite", action="store_true", help="replace an existing model")
     train.set_defaults(func=_train)
 
+
+def _add_classify(sub) -> None:
+    """Declare the classify command: a cube to a tumor-map folder."""
     classify = sub.add_parser("classify", help="classify a cube into tumor maps")
     classify.add_argument(
         "cube",
@@ -563,6 +583,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     classify.set_defaults(func=_classify)
 
+
+def _add_evaluate(sub) -> None:
+    """Declare the evaluate command: patient-wise cross-validation into a report."""
     evaluate = sub.add_parser(
         "evaluate", help="cross-validate by patient and write a report folder"
     )
@@ -606,6 +629,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.set_defaults(func=_evaluate)
 
+
+def _add_demo(sub) -> None:
+    """Declare the demo command: the main job on simulated data."""
     demo = sub.add_parser(
         "demo",
         help="the main job on simulated data: calibrate, evaluate by patient, train, classify "
@@ -616,7 +642,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--random-state", "--seed", dest="random_state", type=int, default=0, metavar="N"
     )
     demo.set_defaults(func=_demo)
-    return parser
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:

@@ -66,7 +66,44 @@ def test_the_import_contract_holds(tmp_path):
     assert "1 kept, 0 broken" in done.stdout
 
 
-def test_the_moved_tumor_map_writer_is_deprecated_not_broken():
+def test_moved_names_are_deprecated_not_broken():
     with pytest.warns(DeprecationWarning, match="hsi_tumor.inference.write_tumor_map"):
         old = ht.io.write_tumor_map
     assert old is ht.inference.write_tumor_map is ht.write_tumor_map
+    with pytest.warns(DeprecationWarning, match="hsi_tumor.datasets.read_manifest"):
+        from hsi_tumor.io import read_manifest
+    assert read_manifest is ht.datasets.read_manifest
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        ht.io.nothing  # noqa: B018
+
+
+MAX_LINES = 120  # of code: a function's lines without its docstring
+
+
+def _long_functions(source: str) -> list[tuple[str, int]]:
+    """(name, lines of code) of the functions over MAX_LINES without a stated reason (a
+    docstring saying why it "is long because ...")."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        doc = ast.get_docstring(node) or ""
+        body = node.body[1:] if doc and len(node.body) > 1 else node.body
+        lines = node.end_lineno - body[0].lineno + 1
+        if lines > MAX_LINES and "is long because" not in " ".join(doc.split()):
+            found.append((node.name, lines))
+    return found
+
+
+def test_functions_hold_one_idea():
+    """No function over ~120 lines of code without a reason in its docstring (issue 13)."""
+    long_body = "def f():\n    '''Doc.'''\n" + "    x = 1\n" * (MAX_LINES + 1)
+    assert _long_functions(long_body) == [("f", MAX_LINES + 1)]
+    reasoned = long_body.replace("Doc.", "Doc. It is long because it declares a table.")
+    assert _long_functions(reasoned) == []
+    offenders = {
+        str(path.relative_to(ROOT)): found
+        for path in PACKAGE.rglob("*.py")
+        if (found := _long_functions(path.read_text(encoding="utf-8")))
+    }
+    assert offenders == {}

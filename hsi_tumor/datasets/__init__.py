@@ -1,4 +1,5 @@
-"""Datasets: the NIR tissue simulator (SIMULATED data, with exact ground truth).
+"""Datasets: the NIR tissue simulator (SIMULATED data, with exact ground truth), and cohorts of
+real data listed in a manifest CSV (:func:`read_manifest`).
 
 No public NIR hyperspectral cube of tumors with ground truth exists, so hsi_tumor brings a
 physical stand-in::
@@ -28,6 +29,7 @@ from hsi_tumor.datasets._chromophores import (
     chromophore_absorption,
 )
 from hsi_tumor.datasets._geometry import Tumor
+from hsi_tumor.datasets._manifest import MANIFEST_COLUMNS, read_manifest
 from hsi_tumor.datasets._optics import (
     diffuse_reflectance,
     internal_reflection_parameter,
@@ -50,6 +52,7 @@ __all__ = [
     "BANDS",
     "CHROMOPHORES",
     "CLASS_NAMES",
+    "MANIFEST_COLUMNS",
     "Camera",
     "SimulatedCohort",
     "SimulatedSpecimen",
@@ -65,6 +68,7 @@ __all__ = [
     "internal_reflection_parameter",
     "layered_reflectance",
     "penetration_depth",
+    "read_manifest",
     "reduced_scattering",
     "simulate_cohort",
     "simulate_specimen",

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import sklearn
@@ -14,27 +12,16 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.ensemble._forest import ForestClassifier
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.tree import BaseDecisionTree
-from tqdm.auto import tqdm
 
-from hsi_tumor._shared.arrays import (
-    aligned_tile_rows,
-    check_mask,
-    materialize,
-    rows_per_tile,
-    valid_pixels,
-)
-from hsi_tumor._shared.errors import (
-    InvalidOptionError,
-    NoValidPixelsError,
-    WavelengthError,
-)
+from hsi_tumor._shared.arrays import check_mask
+from hsi_tumor._shared.errors import InvalidOptionError, NoValidPixelsError, WavelengthError
+from hsi_tumor._shared.tiles import blas_single_thread, for_each_tile
 from hsi_tumor._shared.wavelengths import describe_grid, match_wavelengths
 from hsi_tumor.calibration._inputs import as_cube
 from hsi_tumor.cube import Cube
 from hsi_tumor.inference._fast import fast_predictor
 from hsi_tumor.inference._tumor_map import TumorMap
 from hsi_tumor.models._persistence import as_model
-from hsi_tumor.preprocessing._transform_cube import _blas
 
 logger = logging.getLogger("hsi_tumor.inference")
 
@@ -242,71 +229,48 @@ def classify_cube(
         np.copyto(labels, 0, where=~valid)
         return _tumor_map(model, labels, probabilities, valid, mask)
 
-    fast = fast_predictor(model.pipeline)
+    with blas_single_thread():  # set-up products must not leave BLAS threads spinning
+        fast = fast_predictor(model.pipeline)
     predictor = fast if fast is not None else _SklearnPredictor(model.pipeline)
     logger.info(
         "classify_cube: %s path for %s",
         "fast" if fast is not None else "scikit-learn",
         type(model.pipeline[-1] if hasattr(model.pipeline, "steps") else model.pipeline).__name__,
     )
-    if tile_rows is None:
-        # about 8 MB of input: per-tile costs amortised (the fast path's passes work in
-        # cache-sized chunks inside a tile; 2 MB tiles were 20 % slower)
-        tile_rows = rows_per_tile(cube.shape, max(4, cube.dtype.itemsize))
-        tile_rows = aligned_tile_rows(cube.data, tile_rows)  # dask: whole row chunks per tile
-    tiles = list(cube.tiles(tile_rows))
-
     probabilities = (
         np.full((*shape, classes.size), np.nan, dtype=np.float32) if predictor.has_proba else None
     )
-    valid = np.zeros(shape, dtype=bool)
     work_dtype = np.float32 if cube.dtype != np.float64 else np.float64
 
-    def run(index: int) -> None:
-        rows, tile = tiles[index]
-        data = tile.data
-        if not (type(data) is np.ndarray and data.flags.c_contiguous and data.dtype.isnative):
-            data = materialize(data)  # memory maps, lazy and dask arrays: read the tile
-        pixels = data.reshape(-1, tile.n_bands)
-        ok = valid_pixels(tile, pixels)
-        if mask is not None:
-            ok &= mask[rows].reshape(-1)
-        valid[rows] = ok.reshape(tile.shape[:2])
-        if not ok.any():
-            return
-        x = pixels if ok.all() else pixels[ok]
-        x = np.ascontiguousarray(x, dtype=work_dtype)
+    def run(rows: slice, pixels: np.ndarray, ok: np.ndarray) -> None:
+        every = bool(ok.all())
+        x = np.ascontiguousarray(pixels if every else pixels[ok], dtype=work_dtype)
         if resampler is not None:
             x = x @ resampler.astype(work_dtype)
         tile_labels, tile_proba = predictor(x)
-        if x is pixels:  # every pixel: plain copies, no boolean scatter
-            labels[rows] = tile_labels.reshape(tile.shape[:2])
+        if every:  # plain copies, no boolean scatter
+            labels[rows] = tile_labels.reshape(labels[rows].shape)
             if probabilities is not None:
-                probabilities[rows] = tile_proba.reshape(*tile.shape[:2], classes.size)
+                probabilities[rows] = tile_proba.reshape(probabilities[rows].shape)
             return
         labels[rows].reshape(-1)[ok] = tile_labels
         if probabilities is not None:
             probabilities[rows].reshape(-1, classes.size)[ok] = tile_proba
 
-    workers = max(1, min(n_jobs or os.cpu_count() or 1, len(tiles)))
-    if fast is None and not predictor.tile_parallel:
-        workers = 1  # the estimator parallelises inside (n_jobs, OpenMP)
-    # one BLAS thread per tile: the fast path's products are small (chunks in cache), and idle
-    # OpenBLAS threads spinning between them slowed it fourfold even with one tile at a time
-    one_blas_thread = workers > 1 or fast is not None
-    bar = tqdm(total=len(tiles), desc="classify", unit="tile", disable=not progress)
-    try:
-        with _blas().limit(limits=1) if one_blas_thread else contextlib.nullcontext():
-            if workers > 1:
-                with ThreadPoolExecutor(workers) as pool:
-                    for _ in pool.map(run, range(len(tiles))):
-                        bar.update()
-            else:
-                for i in range(len(tiles)):
-                    run(i)
-                    bar.update()
-    finally:
-        bar.close()
+    valid = for_each_tile(
+        cube,
+        run,
+        mask=mask,
+        tile_rows=tile_rows,
+        n_jobs=n_jobs,
+        # the estimator may parallelise inside (n_jobs, OpenMP): then one tile at a time
+        threads=fast is not None or predictor.tile_parallel,
+        # the fast path's products are small (chunks in cache), and idle OpenBLAS threads
+        # spinning between them slowed it fourfold even with one tile at a time
+        one_blas_thread=fast is not None,
+        progress=progress,
+        desc="classify",
+    )
     return _tumor_map(model, labels, probabilities, valid, mask)
 
 

@@ -1,13 +1,14 @@
 r"""A fitted pipeline as array operations on a device (GPU): features, decisions, probabilities.
 
-:func:`device_model` translates what :func:`~hsi_tumor.inference._fast.fast_predictor`
-understands into arrays on a device and evaluates it with the device's array namespace (the
+:func:`device_model` translates what :func:`~hsi_tumor.inference._fast.analyse` understands
+of a pipeline (the :class:`~hsi_tumor.inference._fast.Analysis` the CPU path evaluates too) into
+arrays on a device and evaluates it with the device's array namespace (the
 `array API standard <https://data-apis.org/array-api/>`_ through ``array_api_compat``: CuPy
 and PyTorch on a GPU, NumPy or ``array_api_strict`` on the host for tests). Supported:
 
 * preprocessing: an optional :class:`~hsi_tumor.preprocessing.StandardNormalVariate`, then
   affine steps fused into one product (PCA, IncrementalPCA, scalers, Savitzky–Golay, band
-  selections; see :mod:`~hsi_tumor.inference._features`);
+  selections; see :mod:`~hsi_tumor.preprocessing._affine`);
 * final estimators: ``SVC``/``NuSVC`` (RBF, linear, polynomial, sigmoid kernels; votes, 'ovr' or
   'ovo', ``break_ties``), linear classifiers (probabilities for logistic regression, LDA and
   log-loss SGD) and ``CalibratedClassifierCV`` (sigmoid or isotonic) around them.
@@ -23,23 +24,20 @@ from __future__ import annotations
 import functools
 
 import numpy as np
-from sklearn.preprocessing import StandardScaler
 
 from hsi_tumor._shared.errors import InvalidOptionError
 from hsi_tumor.inference._fast import (
-    _Calibrated,
-    _Isotonic,
-    _LinearMember,
-    _proba_expit_softmax,
-    _proba_ovr,
-    _Sigmoid,
-    _SVCMember,
-    fast_predictor,
+    CalibratedPart,
+    Isotonic,
+    LinearMember,
+    Sigmoid,
+    SVCMember,
+    analyse,
 )
-from hsi_tumor.inference._features import Affine, split_chain
 from hsi_tumor.inference._linear import LinearScorer
 from hsi_tumor.inference._svm import KernelScorer, pairs
 from hsi_tumor.preprocessing import StandardNormalVariate
+from hsi_tumor.preprocessing._affine import Affine
 from hsi_tumor.preprocessing._standard_normal_variate import matches_snv
 
 __all__ = ["DeviceModel", "device_model", "emulated_snv32", "snv32"]
@@ -144,11 +142,13 @@ def snv32_matches(n_bands: int) -> bool:
 
 
 class _Stage:
-    """SNV (optional), then the fused affine map, in float64.
+    """SNV (optional), then the fused affine map, in float64: the device's form of the
+    :class:`~hsi_tumor.preprocessing._affine.Stage` that the CPU path evaluates.
 
     scikit-learn evaluates SNV → ``StandardScaler`` in float32 for float32 input: that chain
-    (``scaler``) is evaluated as it does, ``(float32(SNV) − float32(μ)) / float32(σ)`` with
-    each operation rounded to float32 (in float64 it was 4e-5 off in probability).
+    (``scaler``, :meth:`~hsi_tumor.preprocessing._affine.AffineChain.float32_scaler`) is
+    evaluated as it does, ``(float32(SNV) − float32(μ)) / float32(σ)`` with each operation
+    rounded to float32 (in float64 it was 4e-5 off in probability).
     """
 
     def __init__(self, prefix: list, affine: Affine | None, dev, scaler=None) -> None:
@@ -200,29 +200,20 @@ class _KernelDecision:
     """libsvm's pair decisions of an RBF, polynomial or sigmoid SVC (see :mod:`._svm`)."""
 
     def __init__(self, scorer: KernelScorer, dev) -> None:
-        chain = split_chain(scorer.steps)
-        rest = scorer.steps[1:]
-        scaler = None
-        if (
-            not chain.float64
-            and scorer.steps
-            and type(scorer.steps[0]) is StandardNormalVariate
-            and len(rest) == 1
-            and type(rest[0]) is StandardScaler
-        ):
-            scaler = rest[0]
+        chain = scorer.chain
+        scaler = chain.float32_scaler() if chain.prefix else None  # after SNV: see _Stage
         self.stage = _Stage(chain.prefix, chain.affine, dev, scaler)
         self.kernel = scorer.kernel
         self.gamma, self.coef0, self.degree = scorer.gamma, scorer.coef0, scorer.degree
         self.m = dev.put(scorer.m)
         self.b = dev.put(scorer.b)
         if self.kernel == "rbf":
-            a = scorer._sv_t64  # [2γ S; −γ‖s‖²; −γ] after centring on c
-            self.centre = dev.put(scorer._centre)
+            a = scorer.sv_t64  # [2γ S; −γ‖s‖²; −γ] after centring on c
+            self.centre = dev.put(scorer.centre)
             self.scaled_sv = dev.put(np.ascontiguousarray(a[:-2]))
             self.sv_term = dev.put(np.ascontiguousarray(a[-2]))
         else:
-            self.sv_t = dev.put(np.asarray(scorer._sv_t, np.float64))
+            self.sv_t = dev.put(np.asarray(scorer.sv_t, np.float64))
 
     def __call__(self, xp, x, eps: float):
         z = self.stage(xp, x, eps)
@@ -277,7 +268,7 @@ def _ovr(xp, dec, n_classes: int):
 
 
 class _SVC:
-    def __init__(self, member: _SVCMember, dev) -> None:
+    def __init__(self, member: SVCMember, dev) -> None:
         self.decision = _decision(member.scorer, dev)
         self.n_classes, self.shape, self.break_ties = (
             member.n_classes,
@@ -299,7 +290,7 @@ class _SVC:
 
 
 class _Linear:
-    def __init__(self, member: _LinearMember, dev) -> None:
+    def __init__(self, member: LinearMember, dev) -> None:
         self.decision = _decision(member.scorer, dev)
 
     def response(self, xp, x, eps):
@@ -316,7 +307,7 @@ class _Linear:
 
 
 def _member(member, dev):
-    return _SVC(member, dev) if isinstance(member, _SVCMember) else _Linear(member, dev)
+    return _SVC(member, dev) if isinstance(member, SVCMember) else _Linear(member, dev)
 
 
 def _expit(xp, t):
@@ -351,7 +342,7 @@ def _linear_proba(kind: str, xp, dec):
 class _Isotonic1D:
     """``np.interp(clip(t, lo, hi), x, y)`` with array-API operations."""
 
-    def __init__(self, cal: _Isotonic, dev) -> None:
+    def __init__(self, cal: Isotonic, dev) -> None:
         self.lo, self.hi = cal.lo, cal.hi
         self.n = cal.x.size
         self.x, self.y = dev.put(cal.x), dev.put(cal.y)
@@ -373,7 +364,7 @@ class _Isotonic1D:
 
 
 class _Platt:
-    def __init__(self, cal: _Sigmoid) -> None:
+    def __init__(self, cal: Sigmoid) -> None:
         self.a, self.b = cal.a, cal.b
 
     def __call__(self, xp, t):
@@ -381,10 +372,10 @@ class _Platt:
 
 
 class _CalibratedPart:
-    def __init__(self, part: _Calibrated, dev) -> None:
+    def __init__(self, part: CalibratedPart, dev) -> None:
         self.member = _member(part.member, dev)
         self.calibrators = [
-            _Platt(c) if isinstance(c, _Sigmoid) else _Isotonic1D(c, dev) for c in part.calibrators
+            _Platt(c) if isinstance(c, Sigmoid) else _Isotonic1D(c, dev) for c in part.calibrators
         ]
         self.positions = list(part.positions)
         self.n_classes = part.n_classes
@@ -458,19 +449,15 @@ def device_model(pipeline, dev) -> DeviceModel:
     InvalidOptionError
         If a step cannot be evaluated on the device (it names the step and the fix).
     """
-    fast = fast_predictor(pipeline)
-    if fast is None:
+    analysis = analyse(pipeline)
+    if analysis is None:
         final = pipeline[-1] if hasattr(pipeline, "steps") else pipeline
         raise _unsupported(f"a {type(final).__name__}")
     xp = dev.xp
-    if fast._kind == "calibrated":
-        parts = [_CalibratedPart(part, dev) for part in fast._parts]
-        n_sv = max(_n_sv(part.member) for part in fast._parts)
+    if analysis.kind == "calibrated":
+        parts = [_CalibratedPart(part, dev) for part in analysis.parts]
+        n_sv = max(_n_sv(part.member) for part in analysis.parts)
         return DeviceModel(xp, "calibrated", parts, None, n_sv)
-    member = fast._parts[0]
-    proba = None
-    if fast._proba_fn is _proba_expit_softmax:
-        proba = "softmax"
-    elif fast._proba_fn is _proba_ovr:
-        proba = "ovr"
-    return DeviceModel(xp, fast._kind, [_member(member, dev)], proba, _n_sv(member))
+    member = analysis.parts[0]
+    parts = [_member(member, dev)]
+    return DeviceModel(xp, analysis.kind, parts, analysis.proba, _n_sv(member))

@@ -6,7 +6,7 @@ decision is too close to a tie for that evaluation to be trusted are handed to s
 
 What is evaluated
 -----------------
-Preprocessing (:mod:`hsi_tumor.inference._features`): steps that are not linear along the
+Preprocessing (:mod:`hsi_tumor.preprocessing._affine`): steps that are not linear along the
 bands (SNV included) are called with their own ``transform``, so their rounding is
 scikit-learn's; the affine steps after the last of them (PCA, IncrementalPCA, scalers,
 Savitzky–Golay, band selections) are fused into one affine map — with a linear decision for
@@ -31,6 +31,15 @@ Final estimators
 
 Anything else (SVC with ``probability=True``, tree ensembles, neighbours, temperature
 calibration, sparse support vectors) gives ``None``: the caller uses scikit-learn.
+
+What was analysed
+-----------------
+:func:`analyse` describes a pipeline as an :class:`Analysis`: its kind, its parts (an
+:class:`SVCMember` or :class:`LinearMember` — the scorer of the preprocessing and decision —
+or, for ``CalibratedClassifierCV``, one :class:`CalibratedPart` per calibrated classifier with
+its member, :class:`Sigmoid` / :class:`Isotonic` calibrators and class positions) and the kind
+of probabilities of a linear classifier. :class:`FastPredictor` evaluates it on the CPU; the
+GPU path (:mod:`hsi_tumor.inference._device_model`) reads the same description.
 
 Near ties
 ---------
@@ -63,6 +72,8 @@ except where a decision is within float rounding of a tie.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from scipy.special import expit, softmax
 from sklearn.calibration import CalibratedClassifierCV
@@ -72,11 +83,22 @@ from sklearn.linear_model._base import LinearClassifierMixin
 from sklearn.preprocessing import LabelEncoder
 from sklearn.svm import SVC, NuSVC
 
-from hsi_tumor.inference._features import flatten_steps, split_chain
 from hsi_tumor.inference._linear import LinearScorer
 from hsi_tumor.inference._svm import KernelScorer, ovr_decision, svc_scorer, vote
+from hsi_tumor.preprocessing._affine import flatten_steps, split_chain
 
-__all__ = ["FastPredictor", "fast_predictor"]
+__all__ = [
+    "PROBA_FUNCTIONS",
+    "Analysis",
+    "CalibratedPart",
+    "FastPredictor",
+    "Isotonic",
+    "LinearMember",
+    "SVCMember",
+    "Sigmoid",
+    "analyse",
+    "fast_predictor",
+]
 
 #: Isotonic calibration: re-evaluate pixels whose calibrated value could move by more than this
 #: within the decision's error bound (the bound is ~100x the measured error, so this is ~1e-5).
@@ -94,8 +116,21 @@ LINEAR_PROBA_LIMIT = 1e-4
 # --- members: a decision function of the pixels, in scikit-learn's convention -------------
 
 
-class _SVCMember:
-    """An SVC: libsvm pair decisions, votes, and ``decision_function`` in its shape."""
+class SVCMember:
+    """An SVC: libsvm pair decisions, votes, and ``decision_function`` in its shape.
+
+    Attributes
+    ----------
+    scorer : KernelScorer or LinearScorer
+        The preprocessing and pair decisions (:mod:`._svm`; linear kernels collapse into a
+        :class:`~hsi_tumor.inference._linear.LinearScorer`).
+    n_classes : int
+    shape : {'ovr', 'ovo'}
+        The SVC's ``decision_function_shape``.
+    break_ties : bool
+        Whether ``predict`` is the argmax of the 'ovr' decision (``break_ties`` with more than
+        two classes) rather than libsvm's votes.
+    """
 
     def __init__(self, scorer, svc) -> None:
         self.scorer = scorer
@@ -130,8 +165,15 @@ class _SVCMember:
         return vote(dec, self.n_classes), unsure
 
 
-class _LinearMember:
-    """A linear classifier: ``decision_function`` and ``predict``."""
+class LinearMember:
+    """A linear classifier: ``decision_function`` and ``predict``.
+
+    Attributes
+    ----------
+    scorer : LinearScorer
+        The preprocessing and the decision fused (:mod:`._linear`).
+    n_classes : int
+    """
 
     def __init__(self, scorer: LinearScorer, n_classes: int) -> None:
         self.scorer = scorer
@@ -166,7 +208,7 @@ def _member(prefix_steps: list, estimator):
         if hasattr(estimator, "predict_proba"):
             return None  # libsvm's pairwise coupling (probability=True) is not reproduced
         scorer = svc_scorer(prefix_steps, estimator)
-        return None if scorer is None else _SVCMember(scorer, estimator)
+        return None if scorer is None else SVCMember(scorer, estimator)
     if isinstance(estimator, LinearClassifierMixin) and hasattr(estimator, "coef_"):
         coef = np.atleast_2d(np.asarray(estimator.coef_, dtype=np.float64))  # Ridge: 1-D
         intercept = np.broadcast_to(
@@ -175,14 +217,14 @@ def _member(prefix_steps: list, estimator):
         if coef.ndim != 2:
             return None
         scorer = LinearScorer(split_chain(prefix_steps), coef.T, intercept)
-        return _LinearMember(scorer, len(estimator.classes_))
+        return LinearMember(scorer, len(estimator.classes_))
     return None
 
 
 # --- probabilities of linear classifiers --------------------------------------------------
 
 
-def _proba_expit_softmax(dec, err):
+def proba_expit_softmax(dec, err):
     """LogisticRegression / LDA: ``(1 − σ(d), σ(d))`` for two classes, else softmax."""
     if dec.shape[1] == 1:
         p = expit(dec[:, 0])
@@ -193,10 +235,10 @@ def _proba_expit_softmax(dec, err):
     return p, 2 * np.max(err, axis=1) * np.max(p * (1 - p), axis=1)
 
 
-def _proba_ovr(dec, err):
+def proba_ovr(dec, err):
     """``LinearClassifierMixin._predict_proba_lr``: one-vs-rest expit, normalised."""
     if dec.shape[1] == 1:
-        return _proba_expit_softmax(dec, err)
+        return proba_expit_softmax(dec, err)
     q = expit(dec)
     dq = np.abs(expit(dec + err) - expit(dec - err))
     return _normalise(q, dq)
@@ -216,14 +258,19 @@ def _normalise(q, dq):
     return p, perr
 
 
+#: The kinds of probabilities of a linear classifier: ``(dec, err) -> (p, bound)``.
+PROBA_FUNCTIONS = {"softmax": proba_expit_softmax, "ovr": proba_ovr}
+
+
 def _sgd_proba(estimator):
-    return _proba_ovr if estimator.loss == "log_loss" else None
+    return "ovr" if estimator.loss == "log_loss" else None
 
 
-#: Final linear classifiers whose ``predict_proba`` is reproduced: class -> (estimator -> fn).
+#: Final linear classifiers whose ``predict_proba`` is reproduced: class -> (estimator -> kind
+#: of :data:`PROBA_FUNCTIONS`, or None).
 LINEAR_PROBA = {
-    LogisticRegression: lambda est: _proba_expit_softmax,
-    LinearDiscriminantAnalysis: lambda est: _proba_expit_softmax,
+    LogisticRegression: lambda est: "softmax",
+    LinearDiscriminantAnalysis: lambda est: "softmax",
     SGDClassifier: _sgd_proba,
 }
 
@@ -238,7 +285,9 @@ def _linear_proba(estimator):
 # --- calibration --------------------------------------------------------------------------
 
 
-class _Sigmoid:
+class Sigmoid:
+    """Platt's calibrator ``q = 1 / (1 + exp(a t + b))`` (attributes ``a``, ``b``)."""
+
     def __init__(self, calibrator) -> None:
         self.a, self.b = float(calibrator.a_), float(calibrator.b_)
 
@@ -246,7 +295,9 @@ class _Sigmoid:
         return expit(-(self.a * t + self.b))
 
 
-class _Isotonic:
+class Isotonic:
+    """An isotonic calibrator: ``np.interp(clip(t, lo, hi), x, y)``."""
+
     def __init__(self, calibrator) -> None:
         self.x = np.asarray(calibrator.X_thresholds_, dtype=np.float64)
         self.y = np.asarray(calibrator.y_thresholds_, dtype=np.float64)
@@ -260,26 +311,37 @@ def _calibrator(calibrator, method: str):
     from sklearn.isotonic import IsotonicRegression
 
     if method == "sigmoid" and hasattr(calibrator, "a_"):
-        return _Sigmoid(calibrator)
+        return Sigmoid(calibrator)
     if (
         method == "isotonic"
         and isinstance(calibrator, IsotonicRegression)
         and calibrator.out_of_bounds == "clip"
         and getattr(calibrator, "increasing_", True) in (True, np.True_)
     ):
-        return _Isotonic(calibrator)
+        return Isotonic(calibrator)
     return None
 
 
-class _Calibrated:
-    """One ``_CalibratedClassifier``: a member, its calibrators and the class positions."""
+class CalibratedPart:
+    """One ``_CalibratedClassifier``: a member, its calibrators and the class positions.
+
+    Attributes
+    ----------
+    member : SVCMember or LinearMember
+    calibrators : list of Sigmoid or Isotonic
+        One per column of the member's ``decision_function``.
+    positions : list of int
+        The column of ``classes_`` each calibrator's class takes.
+    n_classes : int
+        Of the calibrated classifier (``classes_`` of ``CalibratedClassifierCV``).
+    """
 
     def __init__(self, member, calibrators, positions, n_classes) -> None:
         self.member = member
         self.calibrators = calibrators
         self.positions = positions
         self.n_classes = n_classes
-        self.isotonic = any(isinstance(c, _Isotonic) for c in calibrators)
+        self.isotonic = any(isinstance(c, Isotonic) for c in calibrators)
         # RBF kernels are evaluated in float32: again in float64 where the bound is wide
         scorer = getattr(member, "scorer", None)
         self.rbf = isinstance(scorer, KernelScorer) and scorer.kernel == "rbf"
@@ -317,7 +379,42 @@ class _Calibrated:
         return q, dq
 
 
-# --- the predictor ------------------------------------------------------------------------
+# --- what was analysed, and the predictor --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """What :func:`analyse` understood of a fitted pipeline; read by the CPU and GPU paths.
+
+    Attributes
+    ----------
+    kind : {'svc', 'linear', 'calibrated'}
+        The final estimator: an SVC/NuSVC, a linear classifier, or ``CalibratedClassifierCV``
+        around either.
+    parts : tuple
+        One :class:`SVCMember` or :class:`LinearMember` (kinds 'svc', 'linear'), or one
+        :class:`CalibratedPart` per calibrated classifier (kind 'calibrated', whose
+        probabilities are their average).
+    proba : {'softmax', 'ovr'} or None
+        A linear classifier's probabilities (:data:`PROBA_FUNCTIONS`): ``expit``/softmax of
+        the decisions (logistic regression, LDA) or one-vs-rest ``expit`` normalised (log-loss
+        SGD); None without ``predict_proba`` and for the other kinds.
+    """
+
+    kind: str
+    parts: tuple
+    proba: str | None = None
+
+    @property
+    def has_proba(self) -> bool:
+        """Whether the pipeline's probabilities are evaluated."""
+        return self.kind == "calibrated" or self.proba is not None
+
+    @property
+    def first_member(self) -> SVCMember | LinearMember:
+        """The member of the first part (what a calibrated classifier's calibrators read)."""
+        part = self.parts[0]
+        return part.member if self.kind == "calibrated" else part
 
 
 class FastPredictor:
@@ -327,8 +424,16 @@ class FastPredictor:
     only reads them, so one instance serves several threads at once. Run it with BLAS limited
     to one thread per caller thread.
 
+    Parameters
+    ----------
+    pipeline : fitted Pipeline or classifier
+    analysis : Analysis
+        From :func:`analyse`.
+
     Attributes
     ----------
+    analysis : Analysis
+        What is evaluated.
     classes_ : ndarray
         The pipeline's ``classes_``.
     has_proba : bool
@@ -337,13 +442,12 @@ class FastPredictor:
         Pixels handed back to scikit-learn so far (near ties); a statistic, not thread-exact.
     """
 
-    def __init__(self, pipeline, kind: str, parts, proba_fn=None) -> None:
+    def __init__(self, pipeline, analysis: Analysis) -> None:
         self.pipeline = pipeline
+        self.analysis = analysis
         self.classes_ = pipeline.classes_
-        self._kind = kind  # "svc", "linear" or "calibrated"
-        self._parts = parts
-        self._proba_fn = proba_fn
-        self.has_proba = kind == "calibrated" or proba_fn is not None
+        self.has_proba = analysis.has_proba
+        self._proba_fn = None if analysis.proba is None else PROBA_FUNCTIONS[analysis.proba]
         self.n_reevaluated = 0
 
     def _input(self, pixels) -> np.ndarray:
@@ -372,21 +476,23 @@ class FastPredictor:
             proba = np.empty((0, len(self.classes_)), np.float32) if self.has_proba else None
             return self.classes_[:0], proba
         proba = None
-        if self._kind == "calibrated":
+        calibrated = self.analysis.kind == "calibrated"
+        parts = self.analysis.parts
+        if calibrated:
             total_p, total_err, unsure = None, None, None
-            for part in self._parts:
+            for part in parts:
                 p, perr, u = part.proba(x)
                 if total_p is None:
                     total_p, total_err, unsure = p, perr, u
                 else:
                     total_p, total_err, unsure = total_p + p, total_err + perr, unsure | u
-            k = len(self._parts)
+            k = len(parts)
             if k > 1:
                 total_p, total_err = total_p / k, total_err / k
             idx, unsure = _argmax_unsure(total_p, total_err[:, np.newaxis], unsure)
             proba = total_p
         else:
-            member = self._parts[0]
+            member = parts[0]
             if self._proba_fn is None:
                 idx, unsure = member.labels(x)
             else:
@@ -401,7 +507,7 @@ class FastPredictor:
             rows = np.flatnonzero(unsure)
             self.n_reevaluated += rows.size
             sub = x[rows]
-            if self._kind == "calibrated":  # its predict is classes_[argmax predict_proba]
+            if calibrated:  # its predict is classes_[argmax predict_proba]
                 exact = self.pipeline.predict_proba(sub)
                 proba[rows] = exact
                 labels[rows] = self.classes_.take(np.argmax(exact, axis=1))
@@ -418,8 +524,7 @@ class FastPredictor:
         i.e. what its calibrators are applied to. Near ties are not re-evaluated here.
         """
         x = self._input(pixels)
-        member = self._parts[0].member if self._kind == "calibrated" else self._parts[0]
-        dec = member.response(x)[0]
+        dec = self.analysis.first_member.response(x)[0]
         return dec[:, 0] if dec.shape[1] == 1 else dec
 
 
@@ -430,8 +535,8 @@ def _unwrap(estimator):
     return estimator
 
 
-def fast_predictor(pipeline) -> FastPredictor | None:
-    """A :class:`FastPredictor` for a fitted pipeline or estimator, or None if unsupported.
+def analyse(pipeline) -> Analysis | None:
+    """What the fast paths evaluate of a fitted pipeline or estimator, or None if unsupported.
 
     Parameters
     ----------
@@ -440,22 +545,8 @@ def fast_predictor(pipeline) -> FastPredictor | None:
 
     Returns
     -------
-    FastPredictor or None
+    Analysis or None
         None when a step cannot be evaluated exactly; the caller then uses scikit-learn.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from sklearn.pipeline import make_pipeline
-    >>> from sklearn.svm import SVC
-    >>> from hsi_tumor.preprocessing import StandardNormalVariate
-    >>> rng = np.random.default_rng(0)
-    >>> X = rng.normal(size=(200, 30)).cumsum(axis=1)
-    >>> y = (X[:, -1] > 0).astype(int)
-    >>> model = make_pipeline(StandardNormalVariate(), SVC()).fit(X, y)
-    >>> labels, proba = fast_predictor(model)(X)
-    >>> bool((labels == model.predict(X)).all()), proba
-    (True, None)
     """
     if not hasattr(pipeline, "classes_"):
         return None
@@ -477,16 +568,48 @@ def fast_predictor(pipeline) -> FastPredictor | None:
             if any(c is None for c in calibrators):
                 return None
             positions = LabelEncoder().fit(cc.classes).transform(inner[-1].classes_)
-            parts.append(_Calibrated(member, calibrators, list(positions), len(classes)))
-        return FastPredictor(pipeline, "calibrated", parts)
+            parts.append(CalibratedPart(member, calibrators, list(positions), len(classes)))
+        return Analysis("calibrated", tuple(parts))
     member = _member(pre, final)
     if member is None:
         return None
-    if isinstance(member, _SVCMember):
-        return FastPredictor(pipeline, "svc", [member])
-    proba_fn = None
+    if isinstance(member, SVCMember):
+        return Analysis("svc", (member,))
+    proba = None
     if hasattr(final, "predict_proba"):
-        proba_fn = _linear_proba(final)
-        if proba_fn is None:
+        proba = _linear_proba(final)
+        if proba is None:
             return None
-    return FastPredictor(pipeline, "linear", [member], proba_fn)
+    return Analysis("linear", (member,), proba)
+
+
+def fast_predictor(pipeline) -> FastPredictor | None:
+    """A :class:`FastPredictor` for a fitted pipeline or estimator, or None if unsupported.
+
+    Parameters
+    ----------
+    pipeline : fitted Pipeline or classifier
+        See the module docstring for the supported steps.
+
+    Returns
+    -------
+    FastPredictor or None
+        None when a step cannot be evaluated exactly (:func:`analyse`); the caller then uses
+        scikit-learn.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.svm import SVC
+    >>> from hsi_tumor.preprocessing import StandardNormalVariate
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(200, 30)).cumsum(axis=1)
+    >>> y = (X[:, -1] > 0).astype(int)
+    >>> model = make_pipeline(StandardNormalVariate(), SVC()).fit(X, y)
+    >>> labels, proba = fast_predictor(model)(X)
+    >>> bool((labels == model.predict(X)).all()), proba
+    (True, None)
+    """
+    analysis = analyse(pipeline)
+    return None if analysis is None else FastPredictor(pipeline, analysis)

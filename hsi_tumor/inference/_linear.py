@@ -6,12 +6,12 @@ evaluated in float64 (steps before the tail keep the input's precision).
 
 Error bound, per pixel and output column ``c`` (``ε_tail`` the epsilon of the precision
 scikit-learn evaluates the tail in, ``ν`` the tail's input scale from
-:class:`~hsi_tumor.inference._features.Stage`)::
+:class:`~hsi_tumor.preprocessing._affine.Stage`)::
 
     e_c = 2 · [ c_pre ε_tail (ν κ + β) ‖W_c‖            scikit-learn's rounded features
               + c_own ε₆₄ (ν ‖A W‖ + ‖b W + w₀‖) ]         our product, n terms long
 
-with ``c_pre``, ``c_own`` from :func:`~hsi_tumor.inference._features.rounding_factor`
+with ``c_pre``, ``c_own`` from :func:`~hsi_tumor.preprocessing._affine.rounding_factor`
 
 The first term is zero when there is no preprocessing tail (scikit-learn then sees the same
 features as we do: the prefix is its own ``transform``). scikit-learn evaluates the decision
@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hsi_tumor.inference._features import Affine, Chain, Stage, rounding_factor
+from hsi_tumor.preprocessing._affine import Affine, AffineChain, Stage, rounding_factor
 
 __all__ = ["SAFETY", "LinearScorer"]
 
@@ -35,15 +35,15 @@ class LinearScorer:
 
     Parameters
     ----------
-    chain : Chain
-        The preprocessing split by :func:`~hsi_tumor.inference._features.split_chain`.
+    chain : AffineChain
+        The preprocessing split by :func:`~hsi_tumor.preprocessing._affine.split_chain`.
     weights : ndarray of shape (n_features, k)
         Decision weights on the preprocessed features.
     intercept : ndarray of shape (k,)
         Decision offsets.
     """
 
-    def __init__(self, chain: Chain, weights: np.ndarray, intercept: np.ndarray) -> None:
+    def __init__(self, chain: AffineChain, weights: np.ndarray, intercept: np.ndarray) -> None:
         weights = np.asarray(weights, dtype=np.float64)
         intercept = np.asarray(intercept, dtype=np.float64).reshape(-1)
         n_features = weights.shape[0]
@@ -52,7 +52,7 @@ class LinearScorer:
         total = pre.then(Affine(n_features, None, weights, intercept, False), rounded=False)
         # float64: a handful of outputs make the product memory-bound, so it costs about the
         # same, and unregularised models (large decisions) need the precision for softmax
-        self.stage = Stage(chain.prefix, total, float64=True)
+        self.stage = Stage(chain.prefix, total)
         self._tail64 = chain.float64
         n_in = total.n_in
         if affine is None:

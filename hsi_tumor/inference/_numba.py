@@ -14,7 +14,7 @@ Chains
 
 Exactness
     The SNV must be scikit-learn's to the last bit (its rounding is amplified by a whitening
-    PCA: see :mod:`~hsi_tumor.inference._features`), so it emulates numpy's float32 arithmetic:
+    PCA: see :mod:`~hsi_tumor.preprocessing._affine`), so it emulates numpy's float32 arithmetic:
     the row mean is numpy's pairwise sum (blocks of 128 summed in 8 lanes, halves split at
     multiples of 8) divided by ``n``; the sum of squares is numpy's float32
     ``einsum('ij,ij->i')`` as compiled for the SSE baseline (4 lanes, blocks of 16 added from
@@ -50,9 +50,9 @@ import math
 
 import numpy as np
 from numba import float32, float64, int32, njit
-from sklearn.preprocessing import StandardScaler
 
 from hsi_tumor.preprocessing import StandardNormalVariate
+from hsi_tumor.preprocessing._affine import AffineChain
 from hsi_tumor.preprocessing._standard_normal_variate import matches_snv
 
 __all__ = ["BLOCK", "UNDERFLOW_ERROR", "RbfTile", "rbf_tile", "snv", "snv_matches"]
@@ -409,35 +409,35 @@ class RbfTile:
         return sums, zz
 
 
-def rbf_tile(steps: list, chain, centre, sv_t, m_ext, far2) -> RbfTile | None:
-    """The compiled kernel for an RBF SVC after ``steps``, or None when it does not apply.
+def rbf_tile(chain: AffineChain, centre, sv_t, m_ext, far2) -> RbfTile | None:
+    """The compiled kernel for an RBF SVC after a preprocessing chain, or None when it does not
+    apply.
 
     Parameters
     ----------
-    steps : list
-        The fitted preprocessing steps; the kernel applies to SNV followed by a float64 dense
-        affine tail (``chain``), or by at most one ``StandardScaler``.
-    chain : Chain
-        ``split_chain(steps)``.
+    chain : AffineChain
+        The fitted preprocessing steps split by
+        :func:`~hsi_tumor.preprocessing._affine.split_chain`; the kernel applies to SNV followed
+        by a float64 dense affine tail, or by at most one ``StandardScaler`` evaluated in
+        float32 (:meth:`~hsi_tumor.preprocessing._affine.AffineChain.float32_scaler`).
     centre, sv_t, m_ext, far2
         The scorer's support-vector centre (float64), augmented support vectors
         ``[2γS; −γ‖s‖²; −γ]`` (float32), coefficient columns and far-pixel threshold.
     """
-    if not steps or type(steps[0]) is not StandardNormalVariate:
+    if len(chain.prefix) != 1 or type(chain.prefix[0]) is not StandardNormalVariate:
         return None
-    n_bands = int(steps[0].n_features_in_)
+    n_bands = int(chain.prefix[0].n_features_in_)
     p = centre.shape[0]
     if chain.float64:
         affine = chain.affine
-        if len(chain.prefix) != 1 or affine.diagonal or affine.cols is not None:
+        if affine.diagonal or affine.cols is not None:
             return None
         a, offset = affine.matrix, affine.offset - centre
         mean = scale = np.empty(0)
     else:
-        rest = steps[1:]
-        if len(rest) > 1 or (rest and type(rest[0]) is not StandardScaler):
+        scaler = chain.float32_scaler()
+        if chain.tail and scaler is None:
             return None
-        scaler = rest[0] if rest else None
         with_mean = scaler is not None and scaler.with_mean
         with_std = scaler is not None and scaler.with_std
         mean = scaler.mean_ if with_mean else np.zeros(p)

@@ -14,7 +14,7 @@ Features
     Kernels are evaluated on the preprocessing's output as scikit-learn computes it. The steps
     are called with their own ``transform`` (on a tile, in the input's precision), except an
     affine tail that scikit-learn evaluates in float64 (PCA and what follows it), which is
-    fused into one float64 product (:mod:`~hsi_tumor.inference._features`): the features then
+    fused into one float64 product (:mod:`~hsi_tumor.preprocessing._affine`): the features then
     equal scikit-learn's up to float64 rounding, far below their rounding to float32 below.
     Fusing SNV and PCA into one float32 product had moved calibrated probabilities by up to
     8e-5: SNV's rounding is amplified by the whitening that follows.
@@ -55,7 +55,7 @@ coefficient of a support vector over pairs; the two sums are two more columns of
 the terms being: rounding of ``z − c`` and of the exponent (a sum of ``p + 2`` terms) in
 float32; the float32 exponential (the float64 sum adds nothing of that order); the kernel
 values rounded to 0 (the compiled kernel's ``exp``: ``e^−87`` for ``e^−104``). Here
-``c_p = 8 (1 + log₂(p) / 8)`` (32 times :func:`~hsi_tumor.inference._features.rounding_factor`
+``c_p = 8 (1 + log₂(p) / 8)`` (32 times :func:`~hsi_tumor.preprocessing._affine.rounding_factor`
 of two sums; measured kernel errors stay below 1/30 of the bound). Pixels with a pair decision
 within ``e`` of 0 are near a tie. :meth:`KernelScorer.precise` evaluates the same sums in
 float64 (bound with ``ε₆₄``), for the few pixels where ``e`` is too wide for a calibrated
@@ -69,8 +69,8 @@ import logging
 
 import numpy as np
 
-from hsi_tumor.inference._features import Stage, rounding_factor, split_chain
 from hsi_tumor.inference._linear import SAFETY, LinearScorer
+from hsi_tumor.preprocessing._affine import rounding_factor, split_chain
 
 __all__ = ["KernelScorer", "ovr_decision", "pair_matrix", "svc_scorer", "vote"]
 
@@ -158,16 +158,28 @@ class KernelScorer:
         The fitted preprocessing steps before the SVC (see "Features" in the module).
     svc : SVC or NuSVC
         Fitted, dense, with an RBF, polynomial or sigmoid kernel.
+
+    Attributes
+    ----------
+    chain : AffineChain
+        The preprocessing, split by :func:`~hsi_tumor.preprocessing._affine.split_chain`.
+    stage : Stage
+        Its evaluation (scikit-learn's features: ``chain.exact_stage()``).
+    m, b : ndarray
+        The pair matrix and offsets (:func:`pair_matrix`).
+    centre : ndarray of shape (n_features,)
+        RBF: the support vectors' mean, on which features and support vectors are centred.
+    sv_t : ndarray
+        RBF: the augmented support vectors ``[2γ S; −γ‖s‖²; −γ]`` (float32) after centring;
+        other kernels: the support vectors transposed (float64).
+    sv_t64 : ndarray
+        RBF: ``sv_t`` in float64.
     """
 
     def __init__(self, steps: list, svc) -> None:
         sv = np.asarray(svc.support_vectors_, dtype=np.float64)
-        chain = split_chain(steps)
-        self.steps = steps  # for the GPU path (hsi_tumor.inference._device_model)
-        if chain.float64:
-            self.stage = Stage(chain.prefix, chain.affine, float64=True)
-        else:
-            self.stage = Stage(steps, None)
+        self.chain = chain = split_chain(steps)  # also read by the GPU path
+        self.stage = chain.exact_stage()
         self.m, self.b = pair_matrix(svc)
         self.kernel = svc.kernel
         self.gamma = float(svc._gamma)
@@ -178,15 +190,15 @@ class KernelScorer:
         m_abs = np.max(np.abs(self.m), axis=1)
         self._sum_abs = float(m_abs.sum())
         if self.kernel == "rbf":
-            self._centre = sv.mean(axis=0)
-            sv = sv - self._centre
+            self.centre = sv.mean(axis=0)
+            sv = sv - self.centre
             sv_norm2 = np.einsum("ij,ij->i", sv, sv)
             # [z, 1, ‖z‖²] @ [2γ S; −γ‖s‖²; −γ] = −γ ‖z − s‖²
             augmented = np.vstack(
                 [2 * self.gamma * sv.T, -self.gamma * sv_norm2, np.full(n_sv, -self.gamma)]
             )
-            self._sv_t = np.ascontiguousarray(augmented, dtype=np.float32)
-            self._sv_t64 = augmented
+            self.sv_t = np.ascontiguousarray(augmented, dtype=np.float32)
+            self.sv_t64 = augmented
             self._m_ext = np.hstack([self.m, m_abs[:, np.newaxis], (m_abs * sv_norm2)[:, None]])
             reach = np.sqrt(sv_norm2.max(initial=0.0)) + np.sqrt(UNDERFLOW / self.gamma)
             self._far2 = float(reach**2)
@@ -194,10 +206,10 @@ class KernelScorer:
             self._tile = None
             if compiled is not None:  # None too when the chain is not the kernel's
                 self._tile = compiled.rbf_tile(
-                    steps, chain, self._centre, self._sv_t, self._m_ext, self._far2
+                    chain, self.centre, self.sv_t, self._m_ext, self._far2
                 )
         else:
-            self._sv_t = np.ascontiguousarray(sv.T)
+            self.sv_t = np.ascontiguousarray(sv.T)
             self._sv_max = float(np.sqrt(np.einsum("ij,ij->i", sv, sv).max(initial=0.0)))
 
     def __call__(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -220,9 +232,9 @@ class KernelScorer:
         z = z.astype(np.float64, copy=False)
         if self.kernel != "rbf":
             return self._dot_kernel(z)
-        z = z - self._centre
+        z = z - self.centre
         zz = np.einsum("ij,ij->i", z, z)
-        g = np.hstack([z, np.ones((z.shape[0], 1)), zz[:, np.newaxis]]) @ self._sv_t64
+        g = np.hstack([z, np.ones((z.shape[0], 1)), zz[:, np.newaxis]]) @ self.sv_t64
         np.exp(g, out=g)  # −γ‖z − s‖² in float64: underflows only below e^−745
         return self._rbf_result(g @ self._m_ext, zz, 0.0, float(np.finfo(np.float64).eps))
 
@@ -237,7 +249,7 @@ class KernelScorer:
         n, p, n_pairs = z.shape[0], z.shape[1], self.m.shape[1]
         # [z − c, 1, ‖z − c‖²] in float32; z − c in float64, rounded once
         z1 = np.empty((n, p + 2), dtype=np.float32)
-        np.subtract(z, self._centre, out=z1[:, :p])
+        np.subtract(z, self.centre, out=z1[:, :p])
         zz = np.einsum("ij,ij->i", z1[:, :p], z1[:, :p]).astype(np.float64)
         near = np.flatnonzero(zz < self._far2)  # the others' kernel values round to 0
         z1[:, p] = 1
@@ -249,7 +261,7 @@ class KernelScorer:
         step = max(1, KERNEL_CHUNK // max(1, self._n_sv))
         for start in range(0, near.size, step):
             stop = min(near.size, start + step)
-            g = z1[start:stop] @ self._sv_t  # −γ‖z − s‖², ≤ 0 up to rounding (in the bound)
+            g = z1[start:stop] @ self.sv_t  # −γ‖z − s‖², ≤ 0 up to rounding (in the bound)
             np.exp(g, out=g)
             np.matmul(g, self._m_ext, out=out[start:stop])
         if out is not sums:
@@ -271,7 +283,7 @@ class KernelScorer:
         return dec, err[:, np.newaxis]
 
     def _dot_kernel(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        t = z @ self._sv_t
+        t = z @ self.sv_t
         t *= self.gamma
         t += self.coef0
         if self.kernel == "poly":

@@ -4,9 +4,11 @@
 format: ``_envi``, ``_specim``, ``_hdf5``, ``_matlab``, ``_numpy``); :func:`write_cube` writes ENVI
 or HDF5 atomically. :func:`read_capture` and :func:`write_capture` handle Specim capture folders.
 :func:`read_labels` and :func:`write_labels` handle label maps (ENVI classification images, HDF5,
-PNG/TIFF, NumPy, MATLAB); :func:`read_manifest` reads a cohort CSV as Specimens.
+PNG/TIFF, NumPy, MATLAB).
 (``hsi_tumor.io.write_tumor_map`` moved to :func:`hsi_tumor.inference.write_tumor_map`, above
-the figures it draws; the old name still works, with a ``DeprecationWarning``.)
+the figures it draws, and ``hsi_tumor.io.read_manifest`` to
+:func:`hsi_tumor.datasets.read_manifest`, above calibration, which it needs for capture
+folders; the old names still work, with a ``DeprecationWarning``.)
 """
 
 import warnings
@@ -14,7 +16,6 @@ import warnings
 from hsi_tumor.io._envi import EnviReader, write_envi
 from hsi_tumor.io._hdf5 import HDF5_EXTENSIONS, HDF5Reader, write_hdf5
 from hsi_tumor.io._labels import read_labels, write_labels
-from hsi_tumor.io._manifest import read_manifest
 from hsi_tumor.io._matlab import MatlabReader
 from hsi_tumor.io._numpy import NumpyReader
 from hsi_tumor.io._registry import (
@@ -48,7 +49,6 @@ __all__ = [
     "read_capture",
     "read_cube",
     "read_labels",
-    "read_manifest",
     "register_reader",
     "write_capture",
     "write_cube",
@@ -56,16 +56,27 @@ __all__ = [
 ]
 
 
+#: Names that moved up a layer: where they live now (the old names warn, removed in 0.3).
+_MOVED = {
+    "write_tumor_map": "hsi_tumor.inference.write_tumor_map (also hsi_tumor.write_tumor_map)",
+    "read_manifest": "hsi_tumor.datasets.read_manifest",
+}
+
+
 def __getattr__(name: str):
-    """``hsi_tumor.io.write_tumor_map``: deprecated, moved to :mod:`hsi_tumor.inference`."""
+    """``hsi_tumor.io.write_tumor_map`` and ``read_manifest``: deprecated, moved up."""
+    if name not in _MOVED:
+        raise AttributeError(f"module 'hsi_tumor.io' has no attribute {name!r}")
+    warnings.warn(
+        f"hsi_tumor.io.{name} moved to {_MOVED[name]}; the old name will be removed in "
+        "hsi_tumor 0.3",
+        DeprecationWarning,
+        stacklevel=2,
+    )
     if name == "write_tumor_map":
-        warnings.warn(
-            "hsi_tumor.io.write_tumor_map moved to hsi_tumor.inference.write_tumor_map (also "
-            "hsi_tumor.write_tumor_map); the old name will be removed in hsi_tumor 0.3",
-            DeprecationWarning,
-            stacklevel=2,
-        )
         from hsi_tumor.inference._tumor_map_io import write_tumor_map
 
         return write_tumor_map
-    raise AttributeError(f"module 'hsi_tumor.io' has no attribute {name!r}")
+    from hsi_tumor.datasets._manifest import read_manifest
+
+    return read_manifest

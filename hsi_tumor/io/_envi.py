@@ -193,6 +193,10 @@ class EnviReader:
     def open(self, path: Path, *, wavelengths=None) -> Cube:
         """Memory-map an ENVI cube.
 
+        It is long because it checks, in order, every header field a cube needs (type, size,
+        data type, byte order, offset, interleave, wavelengths and their units, band list),
+        each with its own error naming the field: one straight read of one header.
+
         Parameters
         ----------
         path : Path

@@ -452,7 +452,69 @@ def train(
     rng = np.random.default_rng(seed)
 
     reference = cubes[0].wavelengths
-    resamplers = [None] + [
+    resamplers = _resamplers(cubes, resample)
+    classes = _classes(maps)
+    names = class_name_map(class_names, classes)
+
+    estimator, recipe, clf_name = _classifier(classifier, classifier_params, seed, n_jobs)
+    budget = max_pixels_per_class
+    if budget is None and recipe is not None:
+        budget = recipe.pixels_per_class
+    if budget is not None and budget < 2:
+        raise InvalidOptionError(
+            f"max_pixels_per_class={budget}", field="max_pixels_per_class", fix="use at least 2"
+        )
+    units = patients if patients is not None else [f"cube {i}" for i in range(len(cubes))]
+    X, y, unit_arr, available, n_invalid = _training_set(
+        cubes, maps, units, classes, budget, rng, resamplers
+    )
+
+    if preprocessing is None:
+        preprocessing = () if isinstance(estimator, Pipeline) else DEFAULT_PREPROCESSING
+    steps, described = _preprocessing_steps(preprocessing, reference, seed)
+    if recipe is not None and recipe.standardize:
+        steps.append(("scale", StandardScaler()))
+    if isinstance(estimator, Pipeline):
+        steps.extend(estimator.steps[:-1])
+        described.extend(repr(s) for _, s in estimator.steps[:-1])
+        estimator = estimator.steps[-1][1]
+    pipeline = Pipeline([*steps, ("classifier", estimator)])
+    groups_arr = unit_arr if patients is not None else None
+
+    summary: dict[str, Any] = {
+        "n_pixels": int(y.size),
+        "pixels": _counts(y, unit_arr, names),
+        "labelled": {names[c]: per for c, per in available.items()},
+        "invalid_left_out": n_invalid,
+        "max_pixels_per_class": budget,
+        "random_state": seed,
+        "groups": "patients" if patients is not None else "none (pixels balanced per cube)",
+        "resampled_cubes": [i for i, m in enumerate(resamplers) if m is not None],
+    }
+    probe = _subsample(y, 100, rng)
+    grid = _grid(recipe, classifier_params, pipeline, X[probe], y[probe])
+    if grid:
+        summary["tuning"] = _tune(pipeline, grid, X, y, groups_arr, seed, n_jobs, rng)
+    calibration = _fit(pipeline, X, y, groups_arr, recipe, seed)
+    if calibration:
+        summary["calibration"] = calibration
+
+    return TumorModel(
+        pipeline,
+        reference,
+        names,
+        preprocessing=tuple(described),
+        classifier=clf_name,
+        training=summary,
+        patients=tuple(sorted(set(patients))) if patients is not None else (),
+        version=__version__,
+    )
+
+
+def _resamplers(cubes: list[Cube], resample: bool) -> list[np.ndarray | None]:
+    """Per cube, the matrix onto ``cubes[0]``'s wavelengths (None where they are equal)."""
+    reference = cubes[0].wavelengths
+    return [None] + [
         match_wavelengths(
             cube.wavelengths,
             reference,
@@ -466,6 +528,9 @@ def train(
         for i, cube in enumerate(cubes[1:], start=1)
     ]
 
+
+def _classes(maps: list[np.ndarray]) -> np.ndarray:
+    """The labelled class ids (at least two, or TrainingDataError)."""
     classes = np.unique(np.concatenate([np.unique(m) for m in maps]))
     classes = classes[classes != 0]
     if classes.size == 0:
@@ -480,17 +545,12 @@ def train(
             field="label_maps",
             fix="label pixels of at least two classes (e.g. normal and tumor)",
         )
-    names = class_name_map(class_names, classes)
+    return classes
 
-    estimator, recipe, clf_name = _classifier(classifier, classifier_params, seed, n_jobs)
-    budget = max_pixels_per_class
-    if budget is None and recipe is not None:
-        budget = recipe.pixels_per_class
-    if budget is not None and budget < 2:
-        raise InvalidOptionError(
-            f"max_pixels_per_class={budget}", field="max_pixels_per_class", fix="use at least 2"
-        )
-    units = patients if patients is not None else [f"cube {i}" for i in range(len(cubes))]
+
+def _training_set(cubes, maps, units, classes, budget, rng, resamplers):
+    """The sampled training pixels: ``(X, y, unit of each pixel, labelled pixels per class
+    and unit, number of invalid labelled pixels left out)``."""
     usable, n_invalid = [], 0
     for i, (cube, labels) in enumerate(zip(cubes, maps, strict=True)):
         labelled = np.flatnonzero(labels.reshape(-1))
@@ -523,60 +583,28 @@ def train(
             field="label_maps",
             fix="label valid pixels of at least two classes",
         )
+    return X, y, unit_arr, available, n_invalid
 
-    if preprocessing is None:
-        preprocessing = () if isinstance(estimator, Pipeline) else DEFAULT_PREPROCESSING
-    steps, described = _preprocessing_steps(preprocessing, reference, seed)
-    if recipe is not None and recipe.standardize:
-        steps.append(("scale", StandardScaler()))
-    if isinstance(estimator, Pipeline):
-        steps.extend(estimator.steps[:-1])
-        described.extend(repr(s) for _, s in estimator.steps[:-1])
-        estimator = estimator.steps[-1][1]
-    pipeline = Pipeline([*steps, ("classifier", estimator)])
-    groups_arr = unit_arr if patients is not None else None
 
-    summary: dict[str, Any] = {
-        "n_pixels": int(y.size),
-        "pixels": _counts(y, unit_arr, names),
-        "labelled": {names[c]: per for c, per in available.items()},
-        "invalid_left_out": n_invalid,
-        "max_pixels_per_class": budget,
-        "random_state": seed,
-        "groups": "patients" if patients is not None else "none (pixels balanced per cube)",
-        "resampled_cubes": [i for i, m in enumerate(resamplers) if m is not None],
-    }
-    probe = _subsample(y, 100, rng)
-    grid = _grid(recipe, classifier_params, pipeline, X[probe], y[probe])
-    if grid:
-        summary["tuning"] = _tune(pipeline, grid, X, y, groups_arr, seed, n_jobs, rng)
-
+def _fit(pipeline: Pipeline, X, y, groups, recipe, seed: int) -> dict | None:
+    """Fit ``pipeline`` (in place); a classifier with a decision function but no probabilities
+    (or whose recipe asks for it) is calibrated by sigmoid on folds by patient. Returns the
+    calibration's summary, or None."""
     final = pipeline.steps[-1][1]
     calibrate = recipe.calibrate if recipe is not None else not hasattr(final, "predict_proba")
-    calibrate = calibrate and hasattr(final, "decision_function")
-    if calibrate:
-        splitter, cv_text = _splitter(y, groups_arr, seed)
-        features = Pipeline(pipeline.steps[:-1]).fit_transform(X, y) if len(steps) else X
-        calibrated = CalibratedClassifierCV(final, method="sigmoid", ensemble=False)
-        calibrated.set_params(cv=list(splitter.split(features, y, groups_arr)))
-        calibrated.fit(features, y)
-        calibrated.set_params(cv=splitter)  # record the scheme, not the fold indices
-        pipeline.steps[-1] = ("classifier", calibrated)
-        summary["calibration"] = {"method": "sigmoid", "cv": cv_text}
-    else:
+    if not (calibrate and hasattr(final, "decision_function")):
         with sklearn.config_context(assume_finite=True):
             pipeline.fit(X, y)
-
-    return TumorModel(
-        pipeline,
-        reference,
-        names,
-        preprocessing=tuple(described),
-        classifier=clf_name,
-        training=summary,
-        patients=tuple(sorted(set(patients))) if patients is not None else (),
-        version=__version__,
-    )
+        return None
+    splitter, cv_text = _splitter(y, groups, seed)
+    head = pipeline.steps[:-1]
+    features = Pipeline(head).fit_transform(X, y) if head else X
+    calibrated = CalibratedClassifierCV(final, method="sigmoid", ensemble=False)
+    calibrated.set_params(cv=list(splitter.split(features, y, groups)))
+    calibrated.fit(features, y)
+    calibrated.set_params(cv=splitter)  # record the scheme, not the fold indices
+    pipeline.steps[-1] = ("classifier", calibrated)
+    return {"method": "sigmoid", "cv": cv_text}
 
 
 def _same_bands(cube: Cube, first: Cube, index: int) -> None:

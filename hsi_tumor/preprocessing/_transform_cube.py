@@ -2,32 +2,19 @@
 
 from __future__ import annotations
 
-import functools
 import logging
-import os
-from concurrent.futures import ThreadPoolExecutor
+import threading
 
 import numpy as np
-import sklearn
-from threadpoolctl import ThreadpoolController
 
-from hsi_tumor._shared.arrays import materialize, rows_per_tile, valid_pixels
 from hsi_tumor._shared.errors import NoValidPixelsError, WavelengthError
+from hsi_tumor._shared.tiles import blas_single_thread, for_each_tile
 from hsi_tumor.cube import Cube
-from hsi_tumor.preprocessing._fused import tile_function
+from hsi_tumor.preprocessing._affine import flatten_steps, split_chain
 
 logger = logging.getLogger("hsi_tumor.preprocessing")
 
 __all__ = ["output_wavelengths", "transform_cube"]
-
-#: Input bytes per tile: small enough that the chain of numpy passes stays in cache.
-TILE_BYTES = 2 * 2**20
-
-
-@functools.cache
-def _blas() -> ThreadpoolController:
-    """One controller for the process: building it scans the loaded libraries (slow)."""
-    return ThreadpoolController()
 
 
 def output_wavelengths(transformer, wavelengths: np.ndarray | None, n_out: int):
@@ -70,12 +57,13 @@ def transform_cube(
     cube : Cube
         Any cube: in memory, memory-mapped, lazy (e.g. from :func:`hsi_tumor.calibrate`).
     transformer : fitted scikit-learn transformer or Pipeline
-        Takes (n_pixels, n_bands) and returns (n_pixels, n_features). PCA projections, alone or
-        after SNV, are evaluated in fused form (see ``hsi_tumor.preprocessing._fused``): the same
-        result up to float rounding, without the intermediate arrays.
+        Takes (n_pixels, n_bands) and returns (n_pixels, n_features). The affine steps at the
+        end of a pipeline (PCA, scalers, Savitzky–Golay, band selections), when scikit-learn
+        evaluates them in float64, are fused into one float64 product after the other steps'
+        own ``transform`` (see Notes).
     tile_rows : int, optional
-        Rows per tile; default about 2 MB of input per tile, so that the transformer's passes
-        over a tile stay in the processor's cache.
+        Rows per tile; default about 8 MB of input per tile (for a dask array, rounded to
+        whole row chunks).
     n_jobs : int, optional
         Tiles processed at once on threads (numpy releases the GIL); default the number of
         cores. BLAS runs single-threaded meanwhile: on tiles this small it is fastest so, and
@@ -98,6 +86,19 @@ def transform_cube(
     NoValidPixelsError
         If the cube has no valid pixel.
 
+    Notes
+    -----
+    The output is ``transformer.transform`` of the pixels, rounded to float32. The steps of a
+    pipeline are split as ``hsi_tumor.preprocessing._affine`` describes: the steps up to the
+    last one that is not affine along the bands (SNV, absorbance, ...) are called with their
+    own ``transform``; when scikit-learn evaluates the affine steps after them in float64 (a
+    PCA fitted on float64 data), they are composed into one affine map ``x A + b`` evaluated in
+    float64, which equals scikit-learn's result up to float64 rounding (so to float32 rounding
+    once stored); otherwise they are called as they are, and the result is scikit-learn's
+    ``transform`` of the same pixels to the bit. (scikit-learn's own float32 products round
+    a little differently with the number of rows BLAS gets at once: a few float32 roundings
+    between tiles of a few rows and the whole image.)
+
     Examples
     --------
     >>> import numpy as np, hsi_tumor as ht
@@ -115,55 +116,35 @@ def transform_cube(
             field="transformer",
             fix="fit it on spectra with the cube's bands, or select the bands it expects",
         )
-    if tile_rows is None:
-        tile_rows = rows_per_tile(cube.shape, max(4, cube.dtype.itemsize), TILE_BYTES)
-    tiles = list(cube.tiles(tile_rows))
-    apply = tile_function(transformer)
-    valid = np.zeros(cube.shape[:2], dtype=bool)
+    with blas_single_thread():  # its probes must not leave BLAS threads spinning
+        stage = split_chain(flatten_steps(transformer)).exact_stage()
+    result = None  # allocated by the first tile done: it fixes the output width
+    allocate = threading.Lock()
 
-    def compute(index: int) -> np.ndarray | None:
-        """Features of the tile's valid pixels (None when it has none); marks ``valid``."""
-        rows, tile = tiles[index]
-        pixels = materialize(tile.data).reshape(-1, tile.n_bands)
-        ok = valid_pixels(tile, pixels)
-        valid[rows] = ok.reshape(tile.shape[:2])
-        if not ok.any():
-            return None
-        with sklearn.config_context(assume_finite=True):  # checked above, once
-            return np.asarray(apply(pixels if ok.all() else pixels[ok]))
-
-    def write(index: int, features: np.ndarray) -> None:
-        rows = tiles[index][0]
-        result[rows].reshape(-1, result.shape[2])[valid[rows].reshape(-1)] = features
-
-    def run(index: int) -> None:
-        features = compute(index)
-        if features is not None:
-            write(index, features)
-
-    # BLAS single-threaded throughout: on small tiles it is fastest so, and its idle threads
-    # would otherwise spin on the cores the tile workers need.
-    with _blas().limit(limits=1):
-        # the first tile with a valid pixel fixes the output width; the rest fill it in parallel
-        first, features = 0, None
-        while features is None and first < len(tiles):
-            features = compute(first)
-            first += 1
-        if features is None:
-            raise NoValidPixelsError(
-                "no valid pixel in the cube (all masked or non-finite)",
-                field="cube",
-                fix="check the calibration (cube.valid) and the mask",
-            )
-        result = np.full((*cube.shape[:2], features.shape[1]), np.nan, dtype=np.float32)
-        write(first - 1, features)
-        workers = max(1, min(n_jobs or os.cpu_count() or 1, len(tiles) - first))
-        if workers > 1:
-            with ThreadPoolExecutor(workers) as pool:
-                list(pool.map(run, range(first, len(tiles))))
+    def run(rows: slice, pixels: np.ndarray, ok: np.ndarray) -> None:
+        nonlocal result
+        every = bool(ok.all())
+        features = stage.features(pixels if every else pixels[ok])
+        if result is None:
+            with allocate:
+                if result is None:
+                    shape = (*cube.shape[:2], features.shape[1])
+                    result = np.full(shape, np.nan, dtype=np.float32)
+        out = result[rows].reshape(-1, result.shape[2])
+        if every:
+            out[...] = features
         else:
-            for i in range(first, len(tiles)):
-                run(i)
+            out[ok] = features
+
+    valid = for_each_tile(
+        cube, run, tile_rows=tile_rows, n_jobs=n_jobs, one_blas_thread=True, desc="transform"
+    )
+    if result is None:
+        raise NoValidPixelsError(
+            "no valid pixel in the cube (all masked or non-finite)",
+            field="cube",
+            fix="check the calibration (cube.valid) and the mask",
+        )
     n_invalid = int(valid.size - valid.sum())
     if n_invalid:
         logger.info("transform_cube: %d invalid pixels left as NaN", n_invalid)

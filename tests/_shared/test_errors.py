@@ -38,7 +38,7 @@ ALLOWED = {
         "argparse's protocol for a type= function: argparse catches it and prints a usage error "
         "naming the option (exit code 2); it never leaves the parser"
     ),
-    ("hsi_tumor/io/_manifest.py", "read_manifest", "wrapped"): (
+    ("hsi_tumor/datasets/_manifest.py", "_row_specimen", "wrapped"): (
         "a re-raise: rebuilds the caught error's own class, type(exc), with the manifest row "
         "added to the message; that error comes from a raise this test checks"
     ),

@@ -179,7 +179,7 @@ def test_calibrated_ensemble(data):
         CalibratedClassifierCV(SVC(C=10), method="sigmoid", ensemble=True, cv=3),
     ).fit(x, y)
     fast = _check(model, xt, proba=True)
-    assert len(fast._parts) == 3
+    assert len(fast.analysis.parts) == 3
 
 
 def test_calibrated_inner_pipeline(data):
@@ -302,7 +302,7 @@ def test_every_calibrated_kernel_survives_a_zero_precise_limit(data, monkeypatch
 def test_precise_kernel_is_sklearns(bright_specimen):
     model, x = bright_specimen
     final = model[-1].calibrated_classifiers_[0].estimator
-    scorer = fast_predictor(model)._parts[0].member.scorer
+    scorer = fast_predictor(model).analysis.parts[0].member.scorer
     dec, err = scorer.precise(x)
     expected = -final.decision_function(model[:-1].transform(x))  # libsvm's sign
     np.testing.assert_allclose(dec[:, 0], expected, rtol=0, atol=1e-12)
@@ -314,8 +314,8 @@ def test_far_pixels_skip_the_kernel(data):
     x, y, xt = data[2]
     model = make_pipeline(StandardScaler(), SVC(C=10)).fit(x, y)
     far = 5 * xt[:100]  # too bright: far from every support vector
-    scorer = fast_predictor(model)._parts[0].scorer
-    z = model[:-1].transform(far) - scorer._centre
+    scorer = fast_predictor(model).analysis.parts[0].scorer
+    z = model[:-1].transform(far) - scorer.centre
     assert (np.einsum("ij,ij->i", z, z) > scorer._far2).all()
     mixed = np.vstack([far, xt[:300]])
     fast = _check(model, mixed, proba=False)
@@ -351,7 +351,7 @@ def test_kernel_features_are_sklearns(data, tail, tol):
     """Kernels see SNV's own float32 output; a float64 tail (PCA) is fused, in float64."""
     x, y, xt = data[2]
     model = make_pipeline(StandardNormalVariate(), tail(), SVC()).fit(x, y)
-    stage = fast_predictor(model)._parts[0].scorer.stage
+    stage = fast_predictor(model).analysis.parts[0].scorer.stage
     x32 = xt.astype(np.float32)
     z, _ = stage(x32)
     expected = model[:-1].transform(x32)
@@ -410,3 +410,45 @@ def test_threads_give_the_same_result(data):
 
 def test_pair_order_matches_libsvm():
     assert pairs(4) == [(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)]
+
+
+def test_analysis_is_the_public_description(data):
+    """What the CPU predictor evaluates (and the GPU path reads): kind, parts, probabilities."""
+    x, y, _ = data[3]
+    lda = make_pipeline(StandardNormalVariate(), LinearDiscriminantAnalysis()).fit(x, y)
+    analysis = _fast.analyse(lda)
+    assert analysis.kind == "linear" and analysis.proba == "softmax" and analysis.has_proba
+    assert isinstance(analysis.first_member, _fast.LinearMember)
+    sgd = SGDClassifier(loss="log_loss", random_state=0).fit(x, y)
+    assert _fast.analyse(sgd).proba == "ovr"
+    svc = _fast.analyse(make_pipeline(StandardNormalVariate(), SVC()).fit(x, y))
+    assert svc.kind == "svc" and svc.proba is None and not svc.has_proba
+    member = svc.first_member
+    assert isinstance(member, _fast.SVCMember) and member.n_classes == 3
+    assert member.shape == "ovr" and not member.break_ties
+    calibrated = make_pipeline(
+        StandardScaler(), CalibratedClassifierCV(SVC(), method="isotonic", cv=2)
+    ).fit(x, y)
+    analysis = _fast.analyse(calibrated)
+    assert analysis.kind == "calibrated" and len(analysis.parts) == 2
+    part = analysis.parts[0]
+    assert isinstance(part, _fast.CalibratedPart) and part.n_classes == 3
+    assert all(isinstance(c, _fast.Isotonic) for c in part.calibrators)
+    assert sorted(part.positions) == [0, 1, 2]
+    assert _fast.analyse(make_pipeline(StandardScaler(), KNeighborsClassifier()).fit(x, y)) is None
+
+
+def test_gpu_path_reads_only_public_names_of_the_fast_path():
+    import ast
+    import inspect
+
+    from hsi_tumor.inference import _device_model
+
+    tree = ast.parse(inspect.getsource(_device_model))
+    imported = [
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module == "hsi_tumor.inference._fast"
+        for alias in node.names
+    ]
+    assert imported and not [name for name in imported if name.startswith("_")]

@@ -90,8 +90,7 @@ def spectra():
 
 
 def _scorer(model):
-    part = fast_predictor(model)._parts[0]
-    return getattr(part, "member", part).scorer
+    return fast_predictor(model).analysis.first_member.scorer
 
 
 MODELS = {

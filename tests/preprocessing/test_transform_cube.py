@@ -1,4 +1,5 @@
-"""transform_cube: equals the transformer on all pixels, keeps wavelengths right, skips invalid."""
+"""transform_cube: equals the transformer on all pixels (rounded to float32, to the bit), keeps
+wavelengths right, skips invalid pixels."""
 
 from __future__ import annotations
 
@@ -31,10 +32,34 @@ def test_equals_transform_of_all_pixels(cube, tile_rows, n_jobs):
         PCA(n_components=4, random_state=0),
     ).fit(cube.pixels())
     out = ht.transform_cube(cube, pipe, tile_rows=tile_rows, n_jobs=n_jobs)
+    # scikit-learn's own transform of each tile's pixels, to the bit
+    step = tile_rows or 23
+    per_tile = [pipe.transform(cube.data[r : r + step].reshape(-1, 15)) for r in range(0, 23, step)]
+    np.testing.assert_array_equal(out.data.reshape(-1, 4), np.vstack(per_tile))
+    # and of the whole cube up to float32 rounding of the product: scikit-learn's float32
+    # PCA scores depend on how many rows BLAS gets at once (a few ulps)
     expected = pipe.transform(cube.pixels()).reshape(23, 17, 4)
-    np.testing.assert_allclose(out.data, expected, rtol=1e-5, atol=1e-5)
+    if tile_rows is None:
+        np.testing.assert_array_equal(out.data, expected)
+    np.testing.assert_allclose(out.data, expected, rtol=0, atol=8 * np.finfo(np.float32).eps)
     assert out.dtype == np.float32 and out.wavelengths is None and out.valid is None
     assert "fwhm" not in out.metadata
+
+
+@pytest.mark.parametrize("whiten", [False, True])
+def test_float64_tail_is_fused_and_exact(cube, whiten):
+    """PCA fitted on float64 spectra: scikit-learn answers in float64, so the affine tail
+    (PCA → StandardScaler) is fused into one float64 product: equal after rounding to float32."""
+    pixels = cube.pixels()
+    snv = StandardNormalVariate().fit(pixels)
+    features = snv.transform(pixels).astype(np.float64)
+    pca = PCA(n_components=5, whiten=whiten, random_state=0).fit(features)
+    pipe = make_pipeline(snv, pca, StandardScaler().fit(pca.transform(features)))
+    out = ht.transform_cube(cube, pipe, tile_rows=4)
+    expected = pipe.transform(pixels)
+    assert expected.dtype == np.float64
+    np.testing.assert_array_max_ulp(out.data.reshape(-1, 5), expected.astype(np.float32), 1)
+    np.testing.assert_allclose(out.data.reshape(-1, 5), expected, rtol=1e-7, atol=1e-7)
 
 
 def test_wavelengths_kept_or_selected(cube):
@@ -107,8 +132,15 @@ def test_real_indian_pines_chain_tile_by_tile_in_bounded_memory():
 
     out, peak = peak_of(lambda: ht.transform_cube(cube, pipe, tile_rows=8))
     whole, whole_peak = peak_of(lambda: pipe.transform(cube.load().pixels()))
-    np.testing.assert_allclose(
-        out.data, whole.reshape(145, 145, 10), rtol=1e-4, atol=1e-4 * np.abs(whole).max()
-    )
+    np.testing.assert_array_equal(out.data, whole.reshape(145, 145, 10).astype(np.float32))
     # tiles of 8 rows instead of the whole cube and its float64 intermediates
     assert peak < whole_peak / 5, f"{peak / 2**20:.1f} MiB vs {whole_peak / 2**20:.1f} MiB"
+
+
+def test_dask_cube_streams_in_whole_chunks(cube):
+    da = pytest.importorskip("dask.array")
+    lazy = ht.Cube(da.from_array(cube.data, chunks=(4, -1, -1)), WL)
+    pipe = make_pipeline(StandardNormalVariate(), PCA(n_components=3, random_state=0))
+    pipe.fit(cube.pixels())
+    out = ht.transform_cube(lazy, pipe, n_jobs=2)
+    np.testing.assert_array_equal(out.data, ht.transform_cube(cube, pipe).data)

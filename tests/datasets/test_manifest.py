@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 import hsi_tumor as ht
-from hsi_tumor.io import read_manifest, write_labels
+from hsi_tumor.datasets import read_manifest
+from hsi_tumor.io import write_labels
 
 WL = [1000.0, 1100.0, 1200.0]
 
@@ -150,3 +151,16 @@ def test_empty_cells_and_empty_manifests(cohort, rng):
     text = f"cube,labels,tumor_fraction\n{arrays[0][0]},{arrays[0][1]},f.npy\n"
     with pytest.raises(ht.CubeFormatError, match="between 0 and 1"):
         read_manifest(write_csv(folder / "m.csv", text))
+
+
+def test_a_capture_folder_is_calibrated_as_everywhere(tmp_path):
+    """One input policy (issue 13): a manifest naming a Specim capture folder gets its
+    reflectance, as classify_cube, train and the CLI do, never the raw counts."""
+    spec = ht.simulate_specimen(seed=4, shape=(24, 30), n_bands=12)
+    folder = spec.write_capture(tmp_path / "P01-1")
+    write_labels(spec.annotation, tmp_path / "P01-1.h5")
+    text = "cube,labels,patient\nP01-1,P01-1.h5,P01\n"
+    (specimen,) = read_manifest(write_csv(tmp_path / "m.csv", text))
+    expected = ht.calibrate_capture(folder).load().data
+    np.testing.assert_array_equal(specimen.cube.load().data, expected)
+    assert specimen.cube.dtype == np.float32 and specimen.patient == "P01"

@@ -1,4 +1,8 @@
-"""Manifests: a CSV listing a cohort's cubes, label maps and patients, read as Specimens."""
+"""Manifests: a CSV listing a cohort's cubes, label maps and patients, read as Specimens.
+
+A loader of real data (hence here, above calibration): a cube column naming a Specim capture
+folder is calibrated to reflectance (:func:`~hsi_tumor.calibration.as_cube`), as everywhere.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +14,12 @@ from pathlib import Path
 import numpy as np
 
 from hsi_tumor._shared.errors import CubeFormatError, HsiTumorError, TrainingDataError
+from hsi_tumor.calibration._inputs import as_cube
 from hsi_tumor.io._common import existing_file
 from hsi_tumor.io._labels import read_labels, read_map
-from hsi_tumor.io._registry import read_cube
 from hsi_tumor.specimen import Specimen
 
-logger = logging.getLogger("hsi_tumor.io")
+logger = logging.getLogger("hsi_tumor.datasets")
 
 __all__ = ["MANIFEST_COLUMNS", "read_manifest"]
 
@@ -147,6 +151,27 @@ def read_manifest(path: str | os.PathLike) -> list:
             file=path,
             fix="save it as a CSV file (UTF-8)",
         ) from None
+    header, rows = _header_and_rows(path, text)
+    specimens = []
+    names_seen: dict[str, int] = {}
+    for index, (line, cells) in enumerate(rows, start=1):
+        specimen, patient_given = _row_specimen(path, folder, header, index, line, cells)
+        if not patient_given:  # each row its own patient: keep the ids distinct
+            names_seen[specimen.patient] = names_seen.get(specimen.patient, 0) + 1
+            if names_seen[specimen.patient] > 1:
+                specimen.patient = f"{specimen.patient} (row {index})"
+        specimens.append(specimen)
+    logger.info(
+        "%s: %d specimens of %d patients",
+        path,
+        len(specimens),
+        len({s.patient for s in specimens}),
+    )
+    return specimens
+
+
+def _header_and_rows(path: Path, text: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """The manifest's column names (lower case) and its specimen rows ``(line, cells)``."""
     lines = text.splitlines()
     first = next((line for line in lines if line.strip()), "")
     reader = csv.reader(lines, delimiter=_delimiter(first))
@@ -190,95 +215,87 @@ def read_manifest(path: str | os.PathLike) -> list:
             file=path,
             fix="add one row per specimen",
         )
+    return header, rows[1:]
 
-    specimens = []
-    names_seen: dict[str, int] = {}
-    for index, (line, cells) in enumerate(rows[1:], start=1):
-        where = f"row {index} (line {line})"
-        if len(cells) > len(header):
-            raise CubeFormatError(
-                f"{where} has {len(cells)} cells for {len(header)} columns",
-                file=path,
-                field=header[-1],
-                fix="quote cells that contain the delimiter, or remove the extra cells",
-            )
-        record = dict(zip(header, cells + [""] * (len(header) - len(cells)), strict=True))
 
-        def resolve(column: str, *, required: bool, where=where, record=record) -> Path | None:
-            value = record.get(column, "")
-            if not value:
-                if required:
-                    raise CubeFormatError(
-                        f"{where} has no {column}",
-                        file=path,
-                        field=column,
-                        fix=f"give the {column} file of every row",
-                    )
-                return None
-            candidate = Path(os.path.expanduser(value))
-            return candidate if candidate.is_absolute() else folder / candidate
+def _row_specimen(
+    path: Path, folder: Path, header, index: int, line: int, cells
+) -> tuple[Specimen, bool]:
+    """The Specimen of one manifest row (its files read; errors name the row and column), and
+    whether the row named its patient."""
+    where = f"row {index} (line {line})"
+    if len(cells) > len(header):
+        raise CubeFormatError(
+            f"{where} has {len(cells)} cells for {len(header)} columns",
+            file=path,
+            field=header[-1],
+            fix="quote cells that contain the delimiter, or remove the extra cells",
+        )
+    record = dict(zip(header, cells + [""] * (len(header) - len(cells)), strict=True))
 
-        def wrapped(exc: HsiTumorError, column: str, where=where) -> HsiTumorError:
-            inner = f"{exc.file}: " if exc.file else ""
-            inner += f"field '{exc.field}': " if exc.field else ""
-            return type(exc)(f"{where}: {inner}{exc.problem}", file=path, field=column, fix=exc.fix)
-
-        try:
-            cube = _with_nan_as_invalid(read_cube(resolve("cube", required=True)))
-        except HsiTumorError as exc:
-            if exc.file == os.fspath(path):
-                raise
-            raise wrapped(exc, "cube") from None
-        maps: dict[str, np.ndarray | None] = {}
-        for column, read in (
-            ("labels", read_labels),
-            ("tumor_fraction", read_map),
-            ("tissue", read_map),
-        ):
-            file = resolve(column, required=column == "labels")
-            try:
-                maps[column] = None if file is None else read(file)
-            except HsiTumorError as exc:
-                raise wrapped(exc, column) from None
-            value = maps[column]
-            if value is not None and value.shape != cube.shape[:2]:
-                raise TrainingDataError(
-                    f"{where}: the {column} map {file} has shape {value.shape}, the cube has "
-                    f"{cube.shape[:2]} pixels",
+    def resolve(column: str, *, required: bool, where=where, record=record) -> Path | None:
+        value = record.get(column, "")
+        if not value:
+            if required:
+                raise CubeFormatError(
+                    f"{where} has no {column}",
                     file=path,
                     field=column,
-                    fix=f"give a {column} map of the cube's rows and columns",
+                    fix=f"give the {column} file of every row",
                 )
-        fraction = maps["tumor_fraction"]
-        if fraction is not None:
-            finite = fraction[np.isfinite(fraction)]
-            if finite.size and (finite.min() < 0 or finite.max() > 1):
-                raise CubeFormatError(
-                    f"{where}: the tumor fraction ranges {finite.min():g}..{finite.max():g}",
-                    file=path,
-                    field="tumor_fraction",
-                    fix="give fractions between 0 and 1",
-                )
-        name = record.get("name") or Path(record["cube"]).with_suffix("").as_posix()
-        patient = record.get("patient") or name
-        if not record.get("patient"):  # each row its own patient: keep the ids distinct
-            names_seen[patient] = names_seen.get(patient, 0) + 1
-            if names_seen[patient] > 1:
-                patient = f"{patient} (row {index})"
-        specimens.append(
-            Specimen(
-                cube,
-                maps["labels"],
-                patient,
-                name=name,
-                tumor_fraction=fraction,
-                tissue=None if maps["tissue"] is None else maps["tissue"] != 0,
+            return None
+        candidate = Path(os.path.expanduser(value))
+        return candidate if candidate.is_absolute() else folder / candidate
+
+    def wrapped(exc: HsiTumorError, column: str, where=where) -> HsiTumorError:
+        inner = f"{exc.file}: " if exc.file else ""
+        inner += f"field '{exc.field}': " if exc.field else ""
+        return type(exc)(f"{where}: {inner}{exc.problem}", file=path, field=column, fix=exc.fix)
+
+    try:
+        cube = _with_nan_as_invalid(as_cube(resolve("cube", required=True)))
+    except HsiTumorError as exc:
+        if exc.file == os.fspath(path):
+            raise
+        raise wrapped(exc, "cube") from None
+    maps: dict[str, np.ndarray | None] = {}
+    for column, read in (
+        ("labels", read_labels),
+        ("tumor_fraction", read_map),
+        ("tissue", read_map),
+    ):
+        file = resolve(column, required=column == "labels")
+        try:
+            maps[column] = None if file is None else read(file)
+        except HsiTumorError as exc:
+            raise wrapped(exc, column) from None
+        value = maps[column]
+        if value is not None and value.shape != cube.shape[:2]:
+            raise TrainingDataError(
+                f"{where}: the {column} map {file} has shape {value.shape}, the cube has "
+                f"{cube.shape[:2]} pixels",
+                file=path,
+                field=column,
+                fix=f"give a {column} map of the cube's rows and columns",
             )
-        )
-    logger.info(
-        "%s: %d specimens of %d patients",
-        path,
-        len(specimens),
-        len({s.patient for s in specimens}),
+    fraction = maps["tumor_fraction"]
+    if fraction is not None:
+        finite = fraction[np.isfinite(fraction)]
+        if finite.size and (finite.min() < 0 or finite.max() > 1):
+            raise CubeFormatError(
+                f"{where}: the tumor fraction ranges {finite.min():g}..{finite.max():g}",
+                file=path,
+                field="tumor_fraction",
+                fix="give fractions between 0 and 1",
+            )
+    name = record.get("name") or Path(record["cube"]).with_suffix("").as_posix()
+    patient = record.get("patient") or name
+    specimen = Specimen(
+        cube,
+        maps["labels"],
+        patient,
+        name=name,
+        tumor_fraction=fraction,
+        tissue=None if maps["tissue"] is None else maps["tissue"] != 0,
     )
-    return specimens
+    return specimen, bool(record.get("patient"))

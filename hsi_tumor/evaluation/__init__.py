@@ -3,16 +3,10 @@ and the quality of probability maps (calibration, fuzzy Dice, tumor-area error).
 
 The metrics themselves live in :mod:`hsi_tumor.metrics` and are re-exported here."""
 
-from hsi_tumor.evaluation._evaluate import (
-    LEAVE_ONE_PATIENT_OUT,
-    RANDOM,
-    Evaluation,
-    Fold,
-    Prediction,
-    compare,
-    evaluate,
-)
+from hsi_tumor.evaluation._evaluate import compare, evaluate
+from hsi_tumor.evaluation._folds import LEAVE_ONE_PATIENT_OUT, RANDOM
 from hsi_tumor.evaluation._report import write_report
+from hsi_tumor.evaluation._results import Evaluation, Fold, Prediction
 from hsi_tumor.metrics import (
     AUC_BINS,
     ReliabilityCurve,

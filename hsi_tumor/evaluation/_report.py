@@ -13,7 +13,7 @@ import numpy as np
 
 from hsi_tumor._shared.atomic import atomic_directory
 from hsi_tumor._shared.version import __version__
-from hsi_tumor.evaluation._evaluate import Evaluation
+from hsi_tumor.evaluation._results import Evaluation
 
 logger = logging.getLogger("hsi_tumor.evaluation")
 

@@ -11,7 +11,7 @@ from sklearn import metrics as skm
 
 import hsi_tumor as ht
 from hsi_tumor._shared.errors import InvalidOptionError, TrainingDataError
-from hsi_tumor.evaluation import _evaluate as module
+from hsi_tumor.evaluation import _run as module
 from hsi_tumor.evaluation import compare, evaluate
 
 

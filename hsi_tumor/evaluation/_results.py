@@ -1,0 +1,259 @@
+"""The results of an evaluation: :class:`Fold` (who trained and who was tested in one split),
+:class:`Prediction` (one specimen's test pixels) and :class:`Evaluation` (the metrics per patient,
+pooled and as the patient mean with their intervals), with its dict, Markdown and repr output."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from hsi_tumor.datasets._specimen import Specimen
+from hsi_tumor.inference import TumorMap
+from hsi_tumor.metrics._calibration import ReliabilityCurve
+
+__all__ = ["METRICS", "Evaluation", "Fold", "Prediction"]
+
+#: Metrics in the order reports show them.
+METRICS = (
+    "accuracy",
+    "sensitivity",
+    "specificity",
+    "balanced_accuracy",
+    "roc_auc",
+    "dice",
+    "kappa",
+    "fuzzy_dice",
+    "area_error",
+)
+
+
+@dataclass(frozen=True)
+class Fold:
+    """One train/test split: the patients (and pixels) each side saw."""
+
+    index: int
+    train_patients: tuple[str, ...]
+    test_patients: tuple[str, ...]
+    n_train_pixels: int
+    n_test_pixels: int
+    best_params: dict[str, Any] | None = None
+
+
+@dataclass(eq=False)
+class Prediction:
+    """What the models predicted for one specimen's test pixels.
+
+    Attributes
+    ----------
+    specimen : Specimen
+    flat : ndarray of int
+        Flat pixel indices (row * cols + col) of the test pixels.
+    y_true, y_pred : ndarray of int
+        True and predicted class ids of those pixels (0 = not classified: invalid pixel).
+    tumor_score : ndarray of float or None
+        Predicted tumor probability of those pixels (NaN where not classified).
+    tumor_map : TumorMap or None
+        The whole specimen's map, for patient-wise schemes when ``keep_maps=True``.
+    """
+
+    specimen: Specimen
+    flat: np.ndarray
+    y_true: np.ndarray
+    y_pred: np.ndarray
+    tumor_score: np.ndarray | None
+    tumor_map: TumorMap | None = None
+    fraction_sums: np.ndarray | None = None
+
+
+@dataclass(eq=False)
+class Evaluation:
+    """Result of :func:`evaluate`.
+
+    Attributes
+    ----------
+    scheme : str
+        How the data was split, in words (e.g. ``"leave-one-patient-out (12 folds)"``).
+    optimistic : bool
+        True for random pixel splits: pixels of a test patient were also in training, so the
+        figures overstate performance on new patients.
+    classifier : str
+    preprocessing : tuple of str
+    class_names : dict of int to str
+    tumor_class : int or None
+        Positive class of the tumor metrics (the class named "tumor").
+    folds : list of Fold
+    per_patient : list of dict
+        ``patient``, ``n_pixels``, ``n_tumor``, ``n_unclassified`` and each metric.
+    pooled : dict of str to float
+        Metrics over all test pixels of all patients together.
+    patient_mean : dict of str to float
+        Mean of the per-patient metrics (patients where a metric is undefined left out).
+    ci : dict of str to (float, float)
+        Bootstrap 95 % interval of each pooled metric, resampling patients.
+    ci_patient_mean : dict of str to (float, float)
+        Bootstrap 95 % interval of each patient-mean metric.
+    confusion : ndarray of shape (n_classes, n_classes)
+        Pooled confusion counts, rows = true class, in ``classes`` order.
+    classes : ndarray of int
+    reliability : ReliabilityCurve or None
+        Calibration of the pooled tumor probability.
+    predictions : list of Prediction
+    n_bootstrap : int
+    random_state : int
+    """
+
+    scheme: str
+    optimistic: bool
+    classifier: str
+    preprocessing: tuple[str, ...]
+    class_names: dict[int, str]
+    tumor_class: int | None
+    folds: list[Fold]
+    per_patient: list[dict[str, Any]]
+    pooled: dict[str, float]
+    patient_mean: dict[str, float]
+    ci: dict[str, tuple[float, float]]
+    ci_patient_mean: dict[str, tuple[float, float]]
+    confusion: np.ndarray
+    classes: np.ndarray
+    reliability: ReliabilityCurve | None
+    predictions: list[Prediction] = field(repr=False)
+    n_bootstrap: int = 0
+    random_state: int = 0
+
+    @property
+    def metric_names(self) -> list[str]:
+        """The metrics this evaluation has, in report order."""
+        return [m for m in METRICS if m in self.pooled]
+
+    def roc_curves(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Per patient: (is tumor, tumor probability) of the classified test pixels."""
+        if self.tumor_class is None:
+            return {}
+        out: dict[str, tuple[list, list]] = {}
+        for p in self.predictions:
+            if p.tumor_score is None:
+                continue
+            ok = np.isfinite(p.tumor_score)
+            y, s = out.setdefault(p.specimen.patient, ([], []))
+            y.append(p.y_true[ok] == self.tumor_class)
+            s.append(p.tumor_score[ok])
+        return {k: (np.concatenate(y), np.concatenate(s)) for k, (y, s) in sorted(out.items())}
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly summary (no pixel arrays); NaN as None."""
+
+        def num(v):
+            return None if v is None or not np.isfinite(v) else float(v)
+
+        return {
+            "scheme": self.scheme,
+            "optimistic": self.optimistic,
+            "classifier": self.classifier,
+            "preprocessing": list(self.preprocessing),
+            "class_names": {str(k): v for k, v in self.class_names.items()},
+            "tumor_class": self.tumor_class,
+            "pooled": {k: num(v) for k, v in self.pooled.items()},
+            "ci95": {k: [num(a), num(b)] for k, (a, b) in self.ci.items()},
+            "patient_mean": {k: num(v) for k, v in self.patient_mean.items()},
+            "ci95_patient_mean": {
+                k: [num(a), num(b)] for k, (a, b) in self.ci_patient_mean.items()
+            },
+            "per_patient": [
+                {k: (num(v) if isinstance(v, float) else v) for k, v in row.items()}
+                for row in self.per_patient
+            ],
+            "confusion": {
+                "classes": [int(c) for c in self.classes],
+                "counts": self.confusion.astype(int).tolist(),
+            },
+            "folds": [
+                {
+                    "train_patients": list(f.train_patients),
+                    "test_patients": list(f.test_patients),
+                    "n_train_pixels": f.n_train_pixels,
+                    "n_test_pixels": f.n_test_pixels,
+                    "best_params": f.best_params,
+                }
+                for f in self.folds
+            ],
+            "calibration": None if self.reliability is None else self.reliability.to_dict(),
+            "n_bootstrap": self.n_bootstrap,
+            "random_state": self.random_state,
+        }
+
+    def to_markdown(self) -> str:
+        """The metrics as Markdown tables: pooled and patient mean with 95 % CIs, per patient."""
+        names = self.metric_names
+        lines = [f"Scheme: **{self.scheme}**."]
+        if self.optimistic:
+            lines.append(
+                "**Optimistic:** random pixel splits put pixels of every test patient in "
+                "training too; these figures overstate performance on new patients."
+            )
+        lines += [
+            "",
+            "| | " + " | ".join(_LABELS[m] for m in names) + " |",
+            "|---|" + "---:|" * len(names),
+            "| pooled pixels | "
+            + " | ".join(_cell(self.pooled[m], self.ci.get(m), m) for m in names)
+            + " |",
+            "| mean of patients | "
+            + " | ".join(
+                _cell(self.patient_mean.get(m), self.ci_patient_mean.get(m), m) for m in names
+            )
+            + " |",
+            "",
+            f"95 % intervals: bootstrap over patients ({self.n_bootstrap} resamples).",
+            "",
+            "| patient | pixels | tumor pixels | " + " | ".join(_LABELS[m] for m in names) + " |",
+            "|---|---:|---:|" + "---:|" * len(names),
+        ]
+        for row in self.per_patient:
+            lines.append(
+                f"| {row['patient']} | {row['n_pixels']} | {row['n_tumor']} | "
+                + " | ".join(_cell(row.get(m), None, m) for m in names)
+                + " |"
+            )
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        shown = ", ".join(
+            f"{m} {self.pooled[m]:.3f}"
+            for m in self.metric_names[:4]
+            if np.isfinite(self.pooled[m])
+        )
+        return (
+            f"Evaluation({self.scheme}, {len(self.per_patient)} patients, {self.classifier}: "
+            f"{shown}{', OPTIMISTIC' if self.optimistic else ''})"
+        )
+
+
+_LABELS = {
+    "accuracy": "accuracy",
+    "sensitivity": "sensitivity",
+    "specificity": "specificity",
+    "balanced_accuracy": "balanced acc.",
+    "roc_auc": "ROC AUC",
+    "dice": "Dice (F1)",
+    "kappa": "kappa",
+    "fuzzy_dice": "fuzzy Dice",
+    "area_error": "area error",
+}
+_PERCENT = {"accuracy", "sensitivity", "specificity", "balanced_accuracy", "area_error"}
+
+
+def _cell(value, interval, metric) -> str:
+    if value is None or not np.isfinite(value):
+        return "–"
+    if metric in _PERCENT:
+        text = f"{100 * value:.1f} %"
+        if interval is not None and np.all(np.isfinite(interval)):
+            text += f" ({100 * interval[0]:.1f} to {100 * interval[1]:.1f})"
+        return text
+    text = f"{value:.3f}"
+    if interval is not None and np.all(np.isfinite(interval)):
+        text += f" ({interval[0]:.3f} to {interval[1]:.3f})"
+    return text

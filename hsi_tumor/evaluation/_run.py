@@ -1,0 +1,165 @@
+"""Running the folds of an evaluation: one fold trains on its training pixels and classifies its
+test specimens (:func:`_run_fold`, a plain function of its arguments), and all folds run here one
+after another or as Dask tasks (:func:`_run_all`); a specimen's results from several folds are
+merged into one :class:`~hsi_tumor.evaluation.Prediction`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from hsi_tumor.datasets._specimen import Specimen
+from hsi_tumor.evaluation._results import Fold, Prediction
+from hsi_tumor.inference import TumorMap, classify_cube
+from hsi_tumor.metrics._scores import fraction_sums
+from hsi_tumor.models import train
+
+
+def _masked_labels(specimen: Specimen, flat: np.ndarray) -> np.ndarray:
+    out = np.zeros(specimen.labels.size, dtype=specimen.labels.dtype)
+    out[flat] = specimen.labels.reshape(-1)[flat]
+    return out.reshape(specimen.labels.shape)
+
+
+@dataclass(frozen=True)
+class _Settings:
+    """What every fold of one configuration needs (sent to Dask workers as is)."""
+
+    classifier: Any
+    classifier_params: dict[str, Any] | None
+    preprocessing: Sequence | None
+    names: dict[int, str]
+    tumor_class: int | None
+    max_pixels_per_class: int | None
+    resample: bool
+    seed: int
+    keep_maps: bool
+    patient_wise: bool
+    n_jobs: int | None
+
+
+@dataclass(frozen=True)
+class _Tested:
+    """One specimen's test result from a fold: arrays only, no cube (cheap to send back)."""
+
+    index: int
+    flat: np.ndarray
+    y_true: np.ndarray
+    y_pred: np.ndarray
+    tumor_score: np.ndarray | None
+    tumor_map: TumorMap | None
+    fraction_sums: np.ndarray | None
+
+
+def _run_fold(k: int, specimens: list[Specimen], train_flat, test_flat, settings: _Settings):
+    """Train on one fold's training pixels, classify its test specimens.
+
+    Returns ``(fold, tested, preprocessing description, classifier name)``. A plain function
+    of its arguments, so it runs the same in this process and as a Dask task.
+    """
+    used = [i for i, f in enumerate(train_flat) if f is not None and f.size]
+    model = train(
+        [
+            Specimen(
+                specimens[i].cube,
+                _masked_labels(specimens[i], train_flat[i]),
+                specimens[i].patient,
+                name=specimens[i].name,
+            )
+            for i in used
+        ],
+        classifier=settings.classifier,
+        classifier_params=settings.classifier_params,
+        preprocessing=settings.preprocessing,
+        class_names=settings.names,
+        max_pixels_per_class=settings.max_pixels_per_class,
+        resample=settings.resample,
+        random_state=settings.seed + k,
+        n_jobs=settings.n_jobs,
+    )
+    tested = [i for i, f in enumerate(test_flat) if f is not None and f.size]
+    out = []
+    for i in tested:
+        spec, flat = specimens[i], test_flat[i]
+        whole = settings.patient_wise and (settings.keep_maps or spec.tumor_fraction is not None)
+        if whole:
+            mask = None if spec.tissue is None else spec.tissue | (spec.labels > 0)
+        else:
+            mask = np.zeros(spec.labels.size, dtype=bool)
+            mask[flat] = True
+            mask = mask.reshape(spec.labels.shape)
+        result = classify_cube(
+            spec.cube, model, mask=mask, resample=settings.resample, n_jobs=settings.n_jobs
+        )
+        score = sums = None
+        if settings.tumor_class is not None and result.probabilities is not None:
+            score = result.tumor_probability.reshape(-1)[flat].astype(np.float64)
+            if settings.patient_wise and spec.tumor_fraction is not None:
+                sums = fraction_sums(result.tumor_probability, spec.tumor_fraction, mask)
+        out.append(
+            _Tested(
+                i,
+                flat,
+                spec.labels.reshape(-1)[flat].astype(np.int64),
+                result.labels.reshape(-1)[flat].astype(np.int64),
+                score,
+                result if (settings.keep_maps and whole) else None,
+                sums,
+            )
+        )
+    fold = Fold(
+        k,
+        tuple(sorted({specimens[i].patient for i in used})),
+        tuple(sorted({specimens[i].patient for i in tested})),
+        int(model.training["n_pixels"]),
+        int(sum(t.flat.size for t in out)),
+        model.training.get("tuning", {}).get("best_params"),
+    )
+    return fold, out, model.preprocessing, model.classifier
+
+
+def _run_all(jobs: list[tuple], specimens: list[Specimen], client, progress: bool) -> list:
+    """Run ``_run_fold(*job)`` for every job: here, or as Dask tasks on ``client``."""
+    bar = _progress(len(jobs), progress)
+    try:
+        if client is None:
+            results = []
+            for k, train_flat, test_flat, settings in jobs:
+                results.append(_run_fold(k, specimens, train_flat, test_flat, settings))
+                bar.update(1)
+            return results
+        from distributed import as_completed
+
+        shared = client.scatter(specimens, broadcast=False)
+        futures = [
+            client.submit(_run_fold, k, shared, tr, te, settings, pure=False)
+            for k, tr, te, settings in jobs
+        ]
+        for _ in as_completed(futures):
+            bar.update(1)
+        return client.gather(futures)
+    finally:
+        bar.close()
+
+
+def _progress(total: int, enabled: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="evaluate", unit="fold", disable=not enabled, leave=False)
+
+
+def _merge(parts: list[Prediction]) -> Prediction:
+    """One specimen's predictions over the folds that tested it (random pixel folds)."""
+    if len(parts) == 1:
+        return parts[0]
+    scores = [p.tumor_score for p in parts]
+    return Prediction(
+        parts[0].specimen,
+        np.concatenate([p.flat for p in parts]),
+        np.concatenate([p.y_true for p in parts]),
+        np.concatenate([p.y_pred for p in parts]),
+        None if any(s is None for s in scores) else np.concatenate(scores),
+    )

@@ -28,8 +28,6 @@ distributed = pytest.importorskip(
 
 pytestmark = pytest.mark.filterwarnings("ignore::hsi_tumor.CalibrationWarning")
 
-N_CUBES = 4
-
 
 @pytest.fixture
 def cluster(dask_cluster):
@@ -52,31 +50,6 @@ def own_client():
         distributed.Client(cluster) as client,  # the default client: the batch runs in a thread
     ):
         yield client
-
-
-@pytest.fixture(scope="module")
-def model():
-    spec = ht.simulate_specimen(seed=0, shape=(40, 48), n_bands=40)
-    return ht.train(
-        spec.calibrate().load(),
-        spec.annotation,
-        classifier="lda",
-        random_state=0,
-        class_names={1: "normal", 2: "tumor"},
-    )
-
-
-@pytest.fixture(scope="module")
-def cubes(tmp_path_factory):
-    """{name: ENVI path} of small calibrated specimens."""
-    folder = tmp_path_factory.mktemp("cubes")
-    paths = {}
-    for i in range(N_CUBES):
-        cube = ht.simulate_specimen(seed=i + 1, shape=(40, 48), n_bands=40).calibrate().load()
-        paths[f"specimen_{i}"] = ht.write_cube(cube, folder / f"specimen_{i}.hdr") or (
-            folder / f"specimen_{i}.hdr"
-        )
-    return paths
 
 
 @pytest.fixture(scope="module")

@@ -424,7 +424,8 @@ def _run(client, pending: dict, model: TumorModel, out_dir: Path, options, retri
     items: dict[str, BatchItem] = {}
     bar = tqdm(total=len(futures), desc="classify_many", unit="cube", disable=not progress)
     try:
-        for future in distributed.as_completed(futures):
+        # the client's own loop: a Client made with set_as_default=False is not the default one
+        for future in distributed.as_completed(futures, loop=client.loop):
             name = futures[future]
             try:
                 item = future.result()

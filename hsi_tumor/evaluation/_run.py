@@ -138,7 +138,7 @@ def _run_all(jobs: list[tuple], specimens: list[Specimen], client, progress: boo
             client.submit(_run_fold, k, shared, tr, te, settings, pure=False)
             for k, tr, te, settings in jobs
         ]
-        for _ in as_completed(futures):
+        for _ in as_completed(futures, loop=client.loop):  # the client's, default or not
             bar.update(1)
         return client.gather(futures)
     finally:

@@ -374,3 +374,10 @@ def test_gpu_workers_write_the_cpu_maps(cubes, model, serial, tmp_path):
             rtol=0,
             atol=1e-4,
         )
+
+
+def test_a_client_that_is_not_the_default_one(cluster, cubes, model, tmp_path):
+    """A Client made with set_as_default=False is used as given (its own event loop)."""
+    with distributed.Client(cluster, set_as_default=False) as own:
+        result = classify_many([cubes["specimen_0"]], model, tmp_path / "maps", client=own)
+    assert [item.name for item in result.written] == ["specimen_0"]

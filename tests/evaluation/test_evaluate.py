@@ -226,6 +226,11 @@ def test_folds_on_a_dask_cluster_equal_the_local_run(
         by_address = evaluate(
             cohort, classifier="lda", n_bootstrap=100, client=dask_cluster.scheduler_address
         )
+        import distributed
+
+        with distributed.Client(dask_cluster, set_as_default=False) as own:  # its own loop
+            not_default = evaluate(cohort, classifier="lda", n_bootstrap=100, client=own)
+    assert not_default.pooled == local_comparison[0].pooled
     for here, there in zip(local_comparison, on_cluster, strict=True):
         assert there.pooled == here.pooled and there.ci == here.ci
         assert there.folds == here.folds

@@ -83,7 +83,7 @@ def main() -> None:
         cube = spec.calibrate().load()
     data = np.nan_to_num(cube.data, nan=0.5).astype(np.float32)  # every pixel classified
     cube = ht.Cube(data, cube.wavelengths)
-    labels = spec.annotation
+    labels = spec.labels
     n = rows * cols
     size = f"{cube.nbytes / 2**20:.0f} MiB"
     print(f"cube {rows}x{cols}x{bands} float32 ({size}), {os.cpu_count()} cores, {load()}")

@@ -145,7 +145,7 @@ def main() -> None:
     cube = ht.Cube(data, cube.wavelengths)
     model = ht.train(
         cube,
-        spec.annotation,
+        spec.labels,
         class_names=CLASS_NAMES,
         preprocessing=("snv", "pca"),
         classifier_params={"C": 10.0, "gamma": "scale"},

@@ -91,21 +91,21 @@ def main(
     training = [s for i, s in enumerate(cohort) if i != test_patient]
     model = ht.train(
         [_calibrated(s) for s in training],
-        [s.annotation for s in training],
+        [s.labels for s in training],
         classifier="svm",
         classifier_params=classifier_params,
         preprocessing=("snv", "pca"),
         class_names=CLASS_NAMES,
-        groups=[s.patient_id for s in training],
+        groups=[s.patient for s in training],
         random_state=seed,
     )
     print(
-        f"trained on {len(training)} patients ({', '.join(s.patient_id for s in training)}); "
-        f"held out {held_out.patient_id}"
+        f"trained on {len(training)} patients ({', '.join(s.patient for s in training)}); "
+        f"held out {held_out.patient}"
     )
 
     cube = _calibrated(held_out)
-    truth = held_out.labels.astype(np.int64)
+    truth = held_out.true_labels.astype(np.int64)
     specimen = truth > 0
     # 1. pixel-wise SVM
     svm = ht.classify_cube(cube, model, mask=specimen)
@@ -174,7 +174,7 @@ def main(
     for a in ax.ravel():
         a.title.set_fontsize(9)
     fig.suptitle(
-        f"{SIMULATED}: HELICoiD chain on held-out patient {held_out.patient_id} "
+        f"{SIMULATED}: HELICoiD chain on held-out patient {held_out.patient} "
         f"(trained on {len(training)} others)",
         fontsize=11,
     )
@@ -194,7 +194,7 @@ def main(
     table = head + "\n" + "\n".join(lines)
     settings = (
         f"{n_patients} simulated patients (seed {seed}), {shape[0]} x {shape[1]} pixels, "
-        f"{n_bands} bands; held out {held_out.patient_id}; SVM "
+        f"{n_bands} bands; held out {held_out.patient}; SVM "
         f"({'fixed ' + str(classifier_params) if classifier_params else 'C and gamma tuned'}) "
         f"after {', '.join(model.preprocessing)}; guide PC1 of the SNV cube (spread "
         f"{float(np.nanstd(guide)):.2f}); K = {n_neighbors}, λ = {spatial_weight:g}; "
@@ -229,7 +229,7 @@ def main(
         final=final,
     )
     print()
-    print(f"{SIMULATED} — held-out patient {held_out.patient_id}, metrics against the truth:")
+    print(f"{SIMULATED} — held-out patient {held_out.patient}, metrics against the truth:")
     print(table)
     print(f"Settings: {settings}.")
     print(f"run time {elapsed:.0f} s")

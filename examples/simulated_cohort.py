@@ -46,7 +46,7 @@ def main(
     out.mkdir(parents=True, exist_ok=True)
     print(f"SIMULATED data: a cohort of {n_patients} simulated patients (not measurements)")
     cohort = simulate_cohort(n_patients, seed=seed, shape=shape, n_bands=n_bands)
-    folder = cohort[0].write_capture(out / f"simulated_{cohort[0].patient_id}", overwrite=True)
+    folder = cohort[0].write_capture(out / f"simulated_{cohort[0].patient}", overwrite=True)
     print("simulated capture folder:", folder)
 
     spectra = {1: [], 2: []}
@@ -55,7 +55,7 @@ def main(
             warnings.simplefilter("ignore", ht.CalibrationWarning)
             refl = spec.calibrate().load()
         pixels = refl.pixels()
-        ann = spec.annotation.ravel()
+        ann = spec.labels.ravel()
         for c in spectra:
             rows = pixels[ann == c]
             spectra[c].append(rows[np.isfinite(rows).all(axis=1)])
@@ -103,8 +103,8 @@ def main(
     fig, axes = plt.subplots(1, 4, figsize=(13, 3.0), constrained_layout=True)
     panels = (
         (spec.tumor_fraction, "tumor fraction", "magma", (0, 1)),
-        (spec.labels, "labels (0 bg, 1 normal, 2 tumor)", LABEL_COLOURS, (0, 2)),
-        (spec.annotation, "annotation (0 = unlabelled)", LABEL_COLOURS, (0, 2)),
+        (spec.true_labels, "labels (0 bg, 1 normal, 2 tumor)", LABEL_COLOURS, (0, 2)),
+        (spec.labels, "annotation (0 = unlabelled)", LABEL_COLOURS, (0, 2)),
         (spec.mucosa_thickness, "mucosa over tumor (mm)", "viridis", (0, 2.5)),
     )
     for ax, (image, title, cmap, (lo, hi)) in zip(axes, panels, strict=True):
@@ -113,7 +113,7 @@ def main(
         ax.set_axis_off()
         if cmap in ("magma", "viridis"):
             fig.colorbar(shown, ax=ax, shrink=0.8)
-    fig.suptitle(f"SIMULATED ground truth, patient {spec.patient_id}", fontsize=10)
+    fig.suptitle(f"SIMULATED ground truth, patient {spec.patient}", fontsize=10)
     paths["truth"] = out / "simulator_truth.png"
     fig.savefig(paths["truth"], dpi=70)
     plt.close(fig)

@@ -97,7 +97,7 @@ def main(
     )
     print(evaluation)
     by_name = {p.specimen.name: p for p in evaluation.predictions}
-    simulated = {s.specimen_id: s for s in cohort}
+    simulated = {s.name: s for s in cohort}
 
     rows, all_f, all_p, thick, thick_p = [], [], [], [], []
     for spec in specimens:

@@ -92,7 +92,7 @@ def run_demo(
         # dead camera columns: reported in cube.valid and by the CLI, expected here
         warnings.simplefilter("ignore", CalibrationWarning)
         for sim in cohort:
-            folder = sim.write_capture(out / "captures" / sim.specimen_id, overwrite=True)
+            folder = sim.write_capture(out / "captures" / sim.name, overwrite=True)
             folders.append(folder)
             # calibrated from disk once and kept: every fold, the final training, the
             # classification and the report figures read these cubes again
@@ -102,11 +102,11 @@ def run_demo(
             specimens.append(
                 Specimen(
                     cube,
-                    sim.annotation,
-                    sim.patient_id,
-                    name=sim.specimen_id,
+                    sim.labels,
+                    sim.patient,
+                    name=sim.name,
                     tumor_fraction=sim.tumor_fraction,
-                    tissue=sim.labels > 0,
+                    tissue=sim.true_labels > 0,
                 )
             )
     logger.info("wrote and calibrated %d simulated captures under %s", len(folders), out)
@@ -137,7 +137,7 @@ def run_demo(
     tumor_map = classify_cube(held.cube, model, mask=mask, progress=progress)
     rgb = pseudo_rgb(held.cube)
     held_files = write_tumor_map(tumor_map, out / "held_out", background=rgb, overwrite=True)
-    truth = cohort[-1].labels
+    truth = cohort[-1].true_labels
     scored = (truth > 0) & tumor_map.valid
     y, p = truth[scored], tumor_map.labels[scored]
     held_metrics = {

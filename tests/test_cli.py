@@ -78,9 +78,9 @@ def cohort(tmp_path_factory):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ht.CalibrationWarning)
         for s in simulated:
-            ht.write_cube(s.calibrate(), folder / f"{s.specimen_id}.hdr")
-            write_labels(s.annotation, folder / f"{s.specimen_id}_labels.hdr")
-            rows.append([f"{s.specimen_id}.hdr", f"{s.specimen_id}_labels.hdr", s.patient_id])
+            ht.write_cube(s.calibrate(), folder / f"{s.name}.hdr")
+            write_labels(s.labels, folder / f"{s.name}_labels.hdr")
+            rows.append([f"{s.name}.hdr", f"{s.name}_labels.hdr", s.patient])
     with open(folder / "cohort.csv", "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["cube", "labels", "patient"])

@@ -7,7 +7,8 @@ physical stand-in::
     from hsi_tumor.datasets import simulate_specimen, simulate_cohort
     spec = simulate_specimen(seed=0)             # 256 x 320 x 128, 900–1700 nm, a few seconds
     spec.raw, spec.white, spec.dark              # uint16 Cubes (12-bit pushbroom camera)
-    spec.tumor_fraction, spec.labels, spec.annotation, spec.mucosa_thickness
+    spec.cube, spec.labels                      # a Specimen: reflectance and annotation
+    spec.tumor_fraction, spec.true_labels, spec.mucosa_thickness   # the exact truth
     reflectance = spec.calibrate().load()        # through hsi_tumor.calibrate
     spec.write_capture("out/sim_000")            # Specim-style folder via hsi_tumor.write_capture
     cohort = simulate_cohort(n_patients=10, seed=0)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,8 @@ from typing import Any, ClassVar
 import numpy as np
 from scipy import ndimage
 
-from hsi_tumor._shared.errors import InvalidOptionError, InvalidTypeError
+from hsi_tumor._shared.errors import CalibrationWarning, InvalidOptionError, InvalidTypeError
+from hsi_tumor.calibration import calibrate
 from hsi_tumor.cube import Cube
 from hsi_tumor.datasets._camera import Camera
 from hsi_tumor.datasets._chromophores import _check_wavelengths, band_averaged_absorption
@@ -29,6 +31,7 @@ from hsi_tumor.datasets._geometry import (
     smooth_field,
 )
 from hsi_tumor.datasets._optics import diffuse_reflectance, penetration_depth, reduced_scattering
+from hsi_tumor.specimen import Specimen
 
 logger = logging.getLogger("hsi_tumor.datasets")
 
@@ -129,12 +132,30 @@ def draw_patient(rng: np.random.Generator) -> dict[str, TissueComposition]:
     return {"normal": make(n), "tumor": make(t)}
 
 
-@dataclass
-class SimulatedSpecimen:
-    """One SIMULATED specimen: a raw pushbroom capture and its exact ground truth.
+@dataclass(eq=False, kw_only=True, repr=False)
+class SimulatedSpecimen(Specimen):
+    """One SIMULATED specimen: a :class:`~hsi_tumor.Specimen` whose raw capture and exact
+    ground truth come with it.
+
+    As a Specimen (what ``train`` and ``evaluate`` take): ``cube`` is the calibrated
+    reflectance (the raw capture through :meth:`calibrate`, in memory), ``labels`` the sparse
+    pathologist-style annotation, ``patient`` and ``name`` the patient and specimen ids,
+    ``tumor_fraction`` the true fraction and ``tissue`` the specimen's pixels. The simulation
+    adds the capture and the truth under names of their own, so no name means two things.
 
     Attributes
     ----------
+    cube : Cube
+        Calibrated reflectance (float32, NaN where the references or the sensor fail).
+    labels : ndarray of uint8, shape (rows, cols)
+        Sparse pathologist-style annotation: eroded sure-tumor (2) and sure-normal (1)
+        regions, 0 elsewhere (formerly ``annotation``).
+    patient, name : str
+        Patient id and specimen id (formerly ``patient_id`` and ``specimen_id``).
+    tumor_fraction : ndarray of float32, shape (rows, cols)
+        Fraction of each pixel's area that is tumor (0..1), partial volume at the borders.
+    tissue : ndarray of bool, shape (rows, cols)
+        Pixels that are mostly specimen (``true_labels > 0``; formerly ``tissue_mask``).
     raw : Cube
         Raw counts, (rows, cols, bands), uint16 within ``[0, 2**bit_depth - 1]``.
     white, dark : Cube
@@ -142,15 +163,12 @@ class SimulatedSpecimen:
     reflectance : Cube
         The true (noise-free) reflectance the camera saw, float32: what a perfect calibration
         would give, including surface shading and specular glare.
-    tumor_fraction : ndarray of float32, shape (rows, cols)
-        Fraction of each pixel's area that is tumor (0..1), partial volume at the borders.
     specimen_fraction : ndarray of float32, shape (rows, cols)
         Fraction of each pixel's area covered by the specimen.
-    labels : ndarray of uint8, shape (rows, cols)
-        Hard labels: 0 background, 1 normal, 2 tumor (area majority); see :data:`CLASS_NAMES`.
-    annotation : ndarray of uint8, shape (rows, cols)
-        Sparse pathologist-style annotation: eroded sure-tumor (2) and sure-normal (1) regions,
-        0 elsewhere.
+    true_labels : ndarray of uint8, shape (rows, cols)
+        Hard truth: 0 background, 1 normal, 2 tumor (area majority); see :data:`CLASS_NAMES`
+        (before issue 13 this was ``labels``, which is now the annotation as on every
+        Specimen).
     mucosa_thickness : ndarray of float32, shape (rows, cols)
         Thickness of the normal mucosa over the tumor, mm (0 where exposed); NaN where there is
         no tumor.
@@ -158,9 +176,9 @@ class SimulatedSpecimen:
         Pixels with specular glare.
     tumors : tuple of Tumor
         Geometry and mucosa thickness of each tumor.
-    tissue : dict
-        ``{"normal": TissueComposition, "tumor": TissueComposition}`` of this patient.
-    patient_id, specimen_id : str
+    composition : dict
+        ``{"normal": TissueComposition, "tumor": TissueComposition}`` of this patient
+        (formerly ``tissue``).
     pixel_size : float
         mm per pixel.
     camera : Camera
@@ -172,16 +190,12 @@ class SimulatedSpecimen:
     white: Cube
     dark: Cube
     reflectance: Cube
-    tumor_fraction: np.ndarray
     specimen_fraction: np.ndarray
-    labels: np.ndarray
-    annotation: np.ndarray
+    true_labels: np.ndarray
     mucosa_thickness: np.ndarray
     glare: np.ndarray
     tumors: tuple[Tumor, ...]
-    tissue: dict[str, TissueComposition]
-    patient_id: str
-    specimen_id: str
+    composition: dict[str, TissueComposition]
     pixel_size: float
     camera: Camera
     seed: int
@@ -189,6 +203,34 @@ class SimulatedSpecimen:
 
     class_names: ClassVar[dict[int, str]] = CLASS_NAMES
     simulated: ClassVar[bool] = True
+
+    def __post_init__(self) -> None:
+        super().__post_init__()  # the Specimen's checks (shapes); keep the simulator's float32
+        self.tumor_fraction = self.tumor_fraction.astype(np.float32)
+
+    @property
+    def annotation(self) -> np.ndarray:
+        """Deprecated: the annotation is ``labels``, as on every Specimen."""
+        _renamed("annotation", "labels")
+        return self.labels
+
+    @property
+    def patient_id(self) -> str:
+        """Deprecated: ``patient``, as on every Specimen."""
+        _renamed("patient_id", "patient")
+        return self.patient
+
+    @property
+    def specimen_id(self) -> str:
+        """Deprecated: ``name``, as on every Specimen."""
+        _renamed("specimen_id", "name")
+        return self.name
+
+    @property
+    def tissue_mask(self) -> np.ndarray:
+        """Deprecated: ``tissue``, as on every Specimen."""
+        _renamed("tissue_mask", "tissue")
+        return self.tissue
 
     @property
     def wavelengths(self) -> np.ndarray:
@@ -199,11 +241,6 @@ class SimulatedSpecimen:
     def shape(self) -> tuple[int, int, int]:
         """(rows, cols, bands) of the raw cube."""
         return self.raw.shape
-
-    @property
-    def tissue_mask(self) -> np.ndarray:
-        """Pixels that are mostly specimen (labels > 0)."""
-        return self.labels > 0
 
     @property
     def saturation(self) -> int:
@@ -234,8 +271,8 @@ class SimulatedSpecimen:
         overwrite : bool, default=False
         ground_truth : bool, default=True
             Also write ``NAME/results/NAME_ground_truth.npz`` with ``tumor_fraction``,
-            ``labels``, ``annotation``, ``mucosa_thickness``, ``specimen_fraction``, ``glare``
-            and ``wavelengths``.
+            ``true_labels``, ``annotation``, ``mucosa_thickness``, ``specimen_fraction``,
+            ``glare``, ``wavelengths`` and ``patient``.
 
         Returns
         -------
@@ -253,22 +290,22 @@ class SimulatedSpecimen:
             np.savez_compressed(
                 results / f"{folder.name}_ground_truth.npz",
                 tumor_fraction=self.tumor_fraction,
-                labels=self.labels,
-                annotation=self.annotation,
+                true_labels=self.true_labels,
+                annotation=self.labels,
                 mucosa_thickness=self.mucosa_thickness,
                 specimen_fraction=self.specimen_fraction,
                 glare=self.glare,
                 wavelengths=self.wavelengths,
-                patient_id=np.array(self.patient_id),
+                patient=np.array(self.patient),
             )
-        logger.info("wrote simulated capture %s (patient %s)", folder, self.patient_id)
+        logger.info("wrote simulated capture %s (patient %s)", folder, self.patient)
         return folder
 
     def __repr__(self) -> str:
         rows, cols, bands = self.shape
         depths = ", ".join(f"{t.mucosa_thickness:.1f}" for t in self.tumors)
         return (
-            f"SimulatedSpecimen(patient {self.patient_id!r}, {rows}x{cols}x{bands}, "
+            f"SimulatedSpecimen(patient {self.patient!r}, {rows}x{cols}x{bands}, "
             f"{self.wavelengths[0]:.0f}–{self.wavelengths[-1]:.0f} nm, {len(self.tumors)} tumor(s) "
             f"under {depths} mm mucosa, {self.camera.bit_depth}-bit, SIMULATED)"
         )
@@ -287,7 +324,7 @@ class SimulatedCohort:
 
     @property
     def patient_ids(self) -> list[str]:
-        return [s.patient_id for s in self.specimens]
+        return [s.patient for s in self.specimens]
 
     def __len__(self) -> int:
         return len(self.specimens)
@@ -300,6 +337,15 @@ class SimulatedCohort:
 
     def __repr__(self) -> str:
         return f"SimulatedCohort({len(self)} patients, seed={self.seed}, SIMULATED)"
+
+
+def _renamed(old: str, new: str) -> None:
+    warnings.warn(
+        f"SimulatedSpecimen.{old} is now .{new}, the name every Specimen uses (issue 13); "
+        f"the old name will be removed in hsi_tumor 0.3",
+        DeprecationWarning,
+        stacklevel=3,
+    )
 
 
 def _seed_sequence(seed) -> np.random.SeedSequence:
@@ -381,6 +427,7 @@ def simulate_specimen(
     lateral_spread: float = 0.5,
     camera: Camera | None = None,
     patient_id: str | None = None,
+    composition: dict[str, TissueComposition] | None = None,
     tissue: dict[str, TissueComposition] | None = None,
 ) -> SimulatedSpecimen:
     """Simulate a raw NIR pushbroom capture of a tissue specimen with submucosal tumors.
@@ -419,16 +466,20 @@ def simulate_specimen(
         Sensor parameters; default :class:`Camera` (12-bit InGaAs-like).
     patient_id : str, optional
         Default ``"sim-<seed>"``.
-    tissue : dict, optional
+    composition : dict, optional
         ``{"normal": TissueComposition, "tumor": TissueComposition}``; default drawn with
         :func:`draw_patient` from the seed.
+    tissue : dict, optional
+        Deprecated name of ``composition`` (a Specimen's ``tissue`` is its mask).
 
     Returns
     -------
     SimulatedSpecimen
-        ``raw``, ``white``, ``dark`` (Cubes), ``reflectance`` (true), ``tumor_fraction``,
-        ``labels``, ``annotation``, ``mucosa_thickness``, ``patient_id``, ... and
-        ``.calibrate()`` / ``.write_capture(folder)``.
+        A :class:`~hsi_tumor.Specimen` (``cube`` the calibrated reflectance, ``labels`` the
+        annotation, ``patient``, ``name``, ``tumor_fraction``, ``tissue``) with the truth:
+        ``raw``, ``white``, ``dark`` (Cubes), ``reflectance`` (true), ``true_labels``,
+        ``mucosa_thickness``, ``composition``, ... and ``.calibrate()`` /
+        ``.write_capture(folder)``.
 
     Raises
     ------
@@ -474,7 +525,7 @@ def simulate_specimen(
     ((48, 60, 32), dtype('uint16'), (16, 60, 32))
     >>> int(spec.raw.data.max()) <= 4095
     True
-    >>> sorted(set(spec.labels.ravel().tolist()))
+    >>> sorted(set(spec.true_labels.ravel().tolist()))
     [0, 1, 2]
     """
     ss = _seed_sequence(seed)
@@ -497,8 +548,16 @@ def simulate_specimen(
         raise InvalidOptionError(
             f"bit_depth {camera.bit_depth}", field="camera.bit_depth", fix="use 12 or 16"
         )
-    drawn_tissue = draw_patient(rng_patient)
-    tissue = drawn_tissue if tissue is None else tissue
+    if tissue is not None:
+        warnings.warn(
+            "simulate_specimen(tissue=) is now composition= (a Specimen's tissue is its mask); "
+            "the old name will be removed in hsi_tumor 0.3",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        composition = tissue if composition is None else composition
+    drawn = draw_patient(rng_patient)
+    tissue = drawn if composition is None else composition
     pixel_size = float(field_of_view) / cols
     seed_value = int(ss.entropy) if isinstance(ss.entropy, int) else 0
     if patient_id is None:
@@ -526,21 +585,35 @@ def simulate_specimen(
         "sensor": f"simulated pushbroom NIR camera, {camera.bit_depth}-bit",
     }
     ref_meta = {"description": description, "simulated": True, "fwhm": fwhm}
+    raw_cube = Cube(raw, wl, meta)
+    white_cube = Cube(white, wl, {**ref_meta, "reference": "white"})
+    dark_cube = Cube(dark, wl, {**ref_meta, "reference": "dark"})
+    with warnings.catch_warnings():  # the simulated dead columns: logged, not warned, here
+        warnings.simplefilter("ignore", CalibrationWarning)
+        cube = calibrate(
+            raw_cube,
+            white_cube,
+            dark_cube,
+            saturation=camera.saturation,
+            white_reflectance=camera.white_reflectance,
+        ).load()
     spec = SimulatedSpecimen(
-        raw=Cube(raw, wl, meta),
-        white=Cube(white, wl, {**ref_meta, "reference": "white"}),
-        dark=Cube(dark, wl, {**ref_meta, "reference": "dark"}),
-        reflectance=Cube(reflectance, wl, {"description": "true reflectance (simulated)"}),
+        cube=cube,
+        labels=geometry.annotation,
+        patient=str(patient_id),
+        name=f"{patient_id}-1",
         tumor_fraction=geometry.tumor_fraction.astype(np.float32),
+        tissue=geometry.labels > 0,
+        raw=raw_cube,
+        white=white_cube,
+        dark=dark_cube,
+        reflectance=Cube(reflectance, wl, {"description": "true reflectance (simulated)"}),
         specimen_fraction=geometry.specimen_fraction.astype(np.float32),
-        labels=geometry.labels,
-        annotation=geometry.annotation,
+        true_labels=geometry.labels,
         mucosa_thickness=_depth_map(geometry, texture.thickness),
         glare=texture.glare > 0.05,
         tumors=tuple(geometry.tumors),
-        tissue=dict(tissue),
-        patient_id=str(patient_id),
-        specimen_id=f"{patient_id}-1",
+        composition=dict(tissue),
         pixel_size=pixel_size,
         camera=camera,
         seed=seed_value,
@@ -571,7 +644,7 @@ def simulate_cohort(
     Returns
     -------
     SimulatedCohort
-        ``cohort[i]`` is a :class:`SimulatedSpecimen` with ``patient_id`` ``"P01"``, ``"P02"``,
+        ``cohort[i]`` is a :class:`SimulatedSpecimen` with ``patient`` ``"P01"``, ``"P02"``,
         ...
 
     Examples

@@ -16,18 +16,16 @@ __all__ = ["Specimen", "as_specimens"]
 
 
 def _from_simulated(specimen) -> Specimen:
-    """A simulated specimen as the lab would have it: calibrated raw capture, annotation.
-
-    The reflectance is computed once and kept (the raw cube is in memory anyway), so folds
-    that read it again do not calibrate again.
-    """
+    """A simulated specimen as the lab would have it (calibrated reflectance, annotation, true
+    tumor fraction), without the raw capture and the rest of the truth: what evaluation sends
+    to its workers stays small."""
     return Specimen(
-        cube=specimen.calibrate().load(),
-        labels=specimen.annotation,
-        patient=specimen.patient_id,
-        name=specimen.specimen_id,
+        cube=specimen.cube,
+        labels=specimen.labels,
+        patient=specimen.patient,
+        name=specimen.name,
         tumor_fraction=specimen.tumor_fraction,
-        tissue=specimen.labels > 0,
+        tissue=specimen.tissue,
     )
 
 
@@ -71,10 +69,10 @@ def as_specimens(
             )
         out = []
         for i, item in enumerate(data):
-            if isinstance(item, Specimen):
-                out.append(item)
-            elif isinstance(item, SimulatedSpecimen):
+            if isinstance(item, SimulatedSpecimen):
                 out.append(_from_simulated(item))
+            elif isinstance(item, Specimen):
+                out.append(item)
             else:
                 raise InvalidTypeError(
                     f"data[{i}] is a {type(item).__name__}; without label_maps every item must "

@@ -171,9 +171,9 @@ def classify_cube(
     >>> import hsi_tumor as ht
     >>> spec = ht.simulate_specimen(seed=0, shape=(40, 48), n_bands=40)
     >>> cube = spec.calibrate()
-    >>> model = ht.train(cube, spec.annotation, classifier="lda", random_state=0,
+    >>> model = ht.train(cube, spec.labels, classifier="lda", random_state=0,
     ...                  class_names={1: "normal", 2: "tumor"})
-    >>> result = ht.classify_cube(cube, model, mask=spec.labels > 0)
+    >>> result = ht.classify_cube(cube, model, mask=spec.true_labels > 0)
     >>> result.tumor_probability.shape
     (40, 48)
     """

@@ -138,7 +138,7 @@ def smooth_tumor_map(
     >>> from hsi_tumor.inference import smooth_tumor_map
     >>> spec = ht.simulate_specimen(seed=0, shape=(40, 48), n_bands=40)
     >>> cube = spec.calibrate().load()
-    >>> model = ht.train(cube, spec.annotation, classifier="lda", random_state=0)
+    >>> model = ht.train(cube, spec.labels, classifier="lda", random_state=0)
     >>> raw = ht.classify_cube(cube, model)
     >>> smooth_tumor_map(raw, cube, method="majority", size=5).labels.shape
     (40, 48)

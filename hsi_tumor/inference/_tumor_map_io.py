@@ -129,9 +129,9 @@ def write_tumor_map(
     >>> from hsi_tumor.inference import write_tumor_map
     >>> spec = ht.simulate_specimen(seed=0, shape=(40, 48), n_bands=40)
     >>> cube = spec.calibrate()
-    >>> model = ht.train(cube, spec.annotation, classifier="lda", random_state=0,
+    >>> model = ht.train(cube, spec.labels, classifier="lda", random_state=0,
     ...                  class_names={1: "normal", 2: "tumor"})
-    >>> result = ht.classify_cube(cube, model, mask=spec.labels > 0)
+    >>> result = ht.classify_cube(cube, model, mask=spec.true_labels > 0)
     >>> out = os.path.join(tempfile.mkdtemp(), "result")
     >>> files = write_tumor_map(result, out, background=ht.pseudo_rgb(cube))
     >>> sorted(path.name for path in files.values())  # doctest: +NORMALIZE_WHITESPACE

@@ -115,7 +115,7 @@ def save_model(model: TumorModel, path: str | os.PathLike, *, overwrite: bool = 
     --------
     >>> import tempfile, pathlib, hsi_tumor as ht
     >>> spec = ht.simulate_specimen(seed=0, shape=(40, 48), n_bands=40)
-    >>> model = ht.train(spec.calibrate(), spec.annotation, classifier="lda", random_state=0)
+    >>> model = ht.train(spec.calibrate(), spec.labels, classifier="lda", random_state=0)
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "lda.htmodel"
     >>> ht.load_model(ht.save_model(model, path)).class_names
     {1: '1', 2: '2'}

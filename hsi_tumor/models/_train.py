@@ -437,7 +437,7 @@ def train(
     --------
     >>> import hsi_tumor as ht
     >>> spec = ht.simulate_specimen(seed=0, shape=(40, 48), n_bands=40)
-    >>> model = ht.train(spec.calibrate(), spec.annotation, classifier="lda",
+    >>> model = ht.train(spec.cube, spec.labels, classifier="lda",
     ...                  class_names={1: "normal", 2: "tumor"}, random_state=0)
     >>> model.class_names
     {1: 'normal', 2: 'tumor'}

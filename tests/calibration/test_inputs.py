@@ -75,7 +75,7 @@ def test_other_things_are_refused():
 def test_classify_cube_calibrates_a_capture_folder(specimen, folder):
     reflectance = _quiet(lambda: calibrate_capture(folder).load())
     model = ht.train(
-        reflectance, specimen.annotation, classifier="lda", class_names=CLASS_NAMES, random_state=0
+        reflectance, specimen.labels, classifier="lda", class_names=CLASS_NAMES, random_state=0
     )
     from_folder = _quiet(ht.classify_cube, folder, model)
     from_cube = _quiet(ht.classify_cube, calibrate_capture(folder), model)
@@ -85,8 +85,8 @@ def test_classify_cube_calibrates_a_capture_folder(specimen, folder):
 
 def test_train_calibrates_a_capture_folder(specimen, folder):
     options = {"classifier": "lda", "class_names": CLASS_NAMES, "random_state": 0}
-    from_folder = _quiet(ht.train, folder, specimen.annotation, **options)
-    from_cube = _quiet(ht.train, calibrate_capture(folder), specimen.annotation, **options)
+    from_folder = _quiet(ht.train, folder, specimen.labels, **options)
+    from_cube = _quiet(ht.train, calibrate_capture(folder), specimen.labels, **options)
     reflectance = _quiet(lambda: calibrate_capture(folder).load())
     x = reflectance.pixels()
     x = x[np.isfinite(x).all(axis=1)]

@@ -68,5 +68,5 @@ def test_simulated_specimen_mask_matches_ground_truth():
 
     specimen = simulate_specimen(seed=3, shape=(96, 128), n_bands=64)
     mask = tissue_mask(specimen.calibrate())
-    truth = specimen.tissue_mask
+    truth = specimen.tissue
     assert (mask == truth).mean() > 0.97

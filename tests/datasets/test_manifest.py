@@ -158,7 +158,7 @@ def test_a_capture_folder_is_calibrated_as_everywhere(tmp_path):
     reflectance, as classify_cube, train and the CLI do, never the raw counts."""
     spec = ht.simulate_specimen(seed=4, shape=(24, 30), n_bands=12)
     folder = spec.write_capture(tmp_path / "P01-1")
-    write_labels(spec.annotation, tmp_path / "P01-1.h5")
+    write_labels(spec.labels, tmp_path / "P01-1.h5")
     text = "cube,labels,patient\nP01-1,P01-1.h5,P01\n"
     (specimen,) = read_manifest(write_csv(tmp_path / "m.csv", text))
     expected = ht.calibrate_capture(folder).load().data

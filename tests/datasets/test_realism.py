@@ -40,7 +40,7 @@ def model():
 def training_set(specs, data, rng, per_class=300):
     X, y = [], []
     for spec, pixels in zip(specs, data, strict=True):
-        ann = spec.annotation.ravel()
+        ann = spec.labels.ravel()
         finite = np.isfinite(pixels).all(axis=1)
         for c in (1, 2):
             idx = np.flatnonzero((ann == c) & finite)
@@ -51,7 +51,7 @@ def training_set(specs, data, rng, per_class=300):
 
 
 def evaluate(m, spec, pixels, rng, n=2500):
-    lab = spec.labels.ravel()
+    lab = spec.true_labels.ravel()
     idx = np.flatnonzero(np.isfinite(pixels).all(axis=1) & (lab > 0))
     idx = rng.choice(idx, min(n, idx.size), replace=False)
     pred = m.predict(pixels[idx])

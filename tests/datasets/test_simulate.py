@@ -34,7 +34,7 @@ def quiet_calibrate(spec, **options):
 
 def test_deterministic_for_a_seed(specimen):
     again = simulate_specimen(seed=7, **SMALL)
-    for name in ("tumor_fraction", "labels", "annotation", "mucosa_thickness", "glare"):
+    for name in ("tumor_fraction", "labels", "true_labels", "tissue", "mucosa_thickness", "glare"):
         np.testing.assert_array_equal(getattr(again, name), getattr(specimen, name))
     for name in ("raw", "white", "dark", "reflectance"):
         np.testing.assert_array_equal(getattr(again, name).data, getattr(specimen, name).data)
@@ -53,19 +53,17 @@ def test_shapes_dtypes_ranges(specimen):
     assert 0 <= specimen.tumor_fraction.min() and specimen.tumor_fraction.max() <= 1
     partial = (specimen.tumor_fraction > 0) & (specimen.tumor_fraction < 1)
     assert partial.any()  # partial-volume border pixels
-    assert set(np.unique(specimen.labels)) <= {0, 1, 2} and CLASS_NAMES == {
+    assert set(np.unique(specimen.true_labels)) <= {0, 1, 2} and CLASS_NAMES == {
         1: "normal",
         2: "tumor",
     }
-    assert np.all(
-        specimen.labels[specimen.annotation > 0] == specimen.annotation[specimen.annotation > 0]
-    )
-    unlabelled_tissue = (specimen.labels > 0) & (specimen.annotation == 0)
-    assert unlabelled_tissue.sum() > 0.1 * (specimen.labels > 0).sum()  # sparse
+    assert np.all(specimen.true_labels[specimen.labels > 0] == specimen.labels[specimen.labels > 0])
+    unlabelled_tissue = (specimen.true_labels > 0) & (specimen.labels == 0)
+    assert unlabelled_tissue.sum() > 0.1 * (specimen.true_labels > 0).sum()  # sparse
     depth = specimen.mucosa_thickness
     assert np.all(np.isnan(depth[specimen.tumor_fraction == 0]))
     assert np.all(depth[specimen.tumor_fraction > 0] >= 0)
-    assert specimen.patient_id == "sim-7" and "SIMULATED" in repr(specimen)
+    assert specimen.patient == "sim-7" and "SIMULATED" in repr(specimen)
     assert "SIMULATED" in specimen.raw.metadata["description"]
 
 
@@ -107,14 +105,14 @@ def test_round_trip_through_capture_folder(tmp_path, specimen):
     assert np.median(error) < 0.004 and np.percentile(error, 99) < 0.03
     assert (~refl.valid).any()  # saturated glare, dead and hot elements are flagged
     truth_file = np.load(folder / "results" / "sim_007_ground_truth.npz")
-    np.testing.assert_array_equal(truth_file["labels"], specimen.labels)
+    np.testing.assert_array_equal(truth_file["true_labels"], specimen.true_labels)
 
 
 def test_water_features_in_calibrated_spectra():
     spec = simulate_specimen(seed=11, wavelength_range=(900, 2400), n_bands=151, shape=(64, 80))
     refl = quiet_calibrate(spec)
     wl = spec.wavelengths
-    tissue = (spec.labels > 0) & ~spec.glare
+    tissue = (spec.true_labels > 0) & ~spec.glare
     mean = np.nanmean(refl.data[tissue], axis=0)
     # water absorption bands are reflectance minima at 970, 1190, 1450 and 1930 nm (±20 nm)
     for nm in (970, 1190, 1450, 1930):
@@ -135,7 +133,7 @@ def test_lipid_features_in_calibrated_spectra():
     )
     spec = simulate_specimen(
         seed=2,
-        tissue={"normal": fatty, "tumor": lean},
+        composition={"normal": fatty, "tumor": lean},
         mucosa_thickness=0.0,
         n_tumors=1,
         wavelength_range=(1000, 1900),
@@ -144,8 +142,8 @@ def test_lipid_features_in_calibrated_spectra():
     )
     refl = quiet_calibrate(spec)
     wl = spec.wavelengths
-    normal = np.nanmean(refl.data[spec.annotation == 1], axis=0)
-    tumor = np.nanmean(refl.data[spec.annotation == 2], axis=0)
+    normal = np.nanmean(refl.data[spec.labels == 1], axis=0)
+    tumor = np.nanmean(refl.data[spec.labels == 2], axis=0)
     lipid = np.log(tumor / normal)  # absorbance of fatty minus lean tissue (+ a scale offset)
     for lo, hi, band in ((1150, 1300, 1210), (1650, 1850, 1730)):
         sel = (wl >= lo) & (wl <= hi)
@@ -157,7 +155,7 @@ def test_cohort():
     assert len(cohort) == 4 and cohort.patient_ids == ["P01", "P02", "P03", "P04"]
     bigger = simulate_cohort(5, seed=5, shape=(32, 40), n_bands=16)
     np.testing.assert_array_equal(bigger[2].raw.data, cohort[2].raw.data)
-    assert {s.tissue["normal"].water for s in cohort}.__len__() == 4  # patients differ
+    assert {s.composition["normal"].water for s in cohort}.__len__() == 4  # patients differ
     assert "SIMULATED" in repr(cohort)
 
 
@@ -182,3 +180,27 @@ def test_default_specimen_is_fast():
 def test_bad_options(options, error, match):
     with pytest.raises(error, match=match):
         simulate_specimen(**options)
+
+
+def test_a_simulated_specimen_is_a_specimen(specimen):
+    """One container (issue 13): the simulated specimen is a Specimen whose names mean what
+    they mean on every Specimen; the truth has names of its own; old names warn."""
+    assert isinstance(specimen, ht.Specimen)
+    np.testing.assert_array_equal(specimen.cube.data, quiet_calibrate(specimen).data)
+    assert (
+        specimen.labels.max() == 2
+        and (specimen.labels == 0).sum() > (specimen.true_labels == 0).sum()
+    )
+    np.testing.assert_array_equal(specimen.tissue, specimen.true_labels > 0)
+    assert set(specimen.composition) == {"normal", "tumor"}
+    for old, new in (
+        ("annotation", "labels"),
+        ("patient_id", "patient"),
+        ("specimen_id", "name"),
+        ("tissue_mask", "tissue"),
+    ):
+        with pytest.warns(DeprecationWarning, match=f"{old} is now .{new}"):
+            value = getattr(specimen, old)
+        np.testing.assert_array_equal(value, getattr(specimen, new))
+    model = ht.train([specimen], class_names=CLASS_NAMES, classifier="lda", random_state=0)
+    assert model.patients == ("sim-7",)

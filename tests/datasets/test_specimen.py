@@ -23,9 +23,9 @@ def test_simulated_specimens_are_calibrated_and_annotated(cohort):
         specimens = as_specimens(cohort)
         expected = cohort[1].calibrate().load().data
     assert [s.patient for s in specimens] == cohort.patient_ids
-    np.testing.assert_array_equal(specimens[1].labels, cohort[1].annotation)
+    np.testing.assert_array_equal(specimens[1].labels, cohort[1].labels)
     np.testing.assert_array_equal(specimens[1].cube.load().data, expected)
-    np.testing.assert_array_equal(specimens[1].tissue, cohort[1].labels > 0)
+    np.testing.assert_array_equal(specimens[1].tissue, cohort[1].true_labels > 0)
     assert specimens[0].tumor_fraction is not None and "tumor fraction known" in repr(specimens[0])
 
 

@@ -20,7 +20,7 @@ def model():
         cube = spec.calibrate().load()
     return ht.train(
         cube,
-        spec.annotation,
+        spec.labels,
         classifier="lda",
         random_state=0,
         class_names={1: "normal", 2: "tumor"},

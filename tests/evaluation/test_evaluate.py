@@ -119,11 +119,11 @@ def test_bootstrap_resamples_patients(lopo):
 def test_fraction_metrics_compare_the_probability_map_with_the_true_fraction(lopo, cohort):
     inter = sp = sf = 0.0
     for pred, spec in zip(lopo.predictions, cohort, strict=True):
-        tissue = spec.labels > 0
+        tissue = spec.true_labels > 0
         p = np.nan_to_num(pred.tumor_map.tumor_probability[tissue].astype(np.float64))
         f = spec.tumor_fraction[tissue].astype(np.float64)
         inter, sp, sf = inter + np.minimum(p, f).sum(), sp + p.sum(), sf + f.sum()
-        assert pred.tumor_map.shape == spec.labels.shape
+        assert pred.tumor_map.shape == spec.true_labels.shape
     assert lopo.pooled["fuzzy_dice"] == pytest.approx(2 * inter / (sp + sf), rel=1e-6)
     assert lopo.pooled["area_error"] == pytest.approx((sp - sf) / sf, rel=1e-6)
     assert lopo.reliability is not None and 0 <= lopo.reliability.ece <= 1
@@ -136,7 +136,7 @@ def test_random_pixel_split_is_explicit_and_labelled_optimistic(cohort):
     assert result.optimistic and "OPTIMISTIC" in repr(result)
     assert "Optimistic" in result.to_markdown() and result.to_dict()["optimistic"] is True
     for pred, spec in zip(result.predictions, cohort, strict=True):  # each pixel tested once
-        assert np.array_equal(np.sort(pred.flat), np.flatnonzero(spec.annotation))
+        assert np.array_equal(np.sort(pred.flat), np.flatnonzero(spec.labels))
     assert "fuzzy_dice" not in result.pooled  # the maps saw training pixels: not reported
 
 
@@ -157,10 +157,10 @@ def test_cubes_with_groups_keep_patients_together(cohort):
         warnings.simplefilter("ignore", ht.CalibrationWarning)
         for spec in cohort:
             cube = spec.calibrate().load()
-            half = spec.annotation.copy()
+            half = spec.labels.copy()
             cubes += [cube, cube]
             maps += [np.where(np.arange(48) < 24, half, 0), np.where(np.arange(48) >= 24, half, 0)]
-            groups += [spec.patient_id] * 2
+            groups += [spec.patient] * 2
         result = evaluate(
             cubes,
             maps,

@@ -33,7 +33,7 @@ def test_helicoid_spatial_spectral(tmp_path, capsys):
     assert image.ndim == 3 and image.shape[1] > 300
 
     maps = np.load(paths["label_maps"])
-    truth_sim = simulate_cohort(3, seed=0, shape=(40, 48), n_bands=40)[1].labels
+    truth_sim = simulate_cohort(3, seed=0, shape=(40, 48), n_bands=40)[1].true_labels
     np.testing.assert_array_equal(maps["truth"], truth_sim)
     classified = maps["classified"]
     assert classified.any() and not (classified & (truth_sim == 0)).any()

@@ -34,7 +34,7 @@ def test_tumor_fraction_maps(tmp_path, capsys):
 
     arrays = np.load(paths["arrays"])
     cohort = simulate_cohort(3, seed=0, shape=(40, 48), n_bands=40)
-    assert list(arrays["patients"]) == [s.patient_id for s in cohort]
+    assert list(arrays["patients"]) == [s.patient for s in cohort]
     text = paths["table"].read_text(encoding="utf-8")
     assert "SIMULATED data" in text
     rows = {
@@ -45,15 +45,15 @@ def test_tumor_fraction_maps(tmp_path, capsys):
     inter = total_p = total_f = 0.0
     for k, sim in enumerate(cohort):
         np.testing.assert_array_equal(arrays["fraction"][k], sim.tumor_fraction)
-        np.testing.assert_array_equal(arrays["specimen"][k], sim.labels > 0)
+        np.testing.assert_array_equal(arrays["specimen"][k], sim.true_labels > 0)
         prob = arrays["probability"][k].astype(np.float64)
         assert np.nanmin(prob) >= 0 and np.nanmax(prob) <= 1
-        m = sim.labels > 0
+        m = sim.true_labels > 0
         p = np.nan_to_num(prob[m], nan=0.0)
         f = sim.tumor_fraction[m].astype(np.float64)
         dice = 2 * np.minimum(p, f).sum() / (p.sum() + f.sum())
         error = (p.sum() - f.sum()) / f.sum()
-        cells = rows[sim.patient_id]
+        cells = rows[sim.patient]
         assert cells[0] == ", ".join(f"{t.mucosa_thickness:.2f}" for t in sim.tumors)
         assert cells[1] == f"{f.sum():.1f}"
         assert cells[2] == f"{p.sum():.1f}"

@@ -19,7 +19,7 @@ def specimen():
     cube = spec.calibrate().load()
     model = ht.train(
         cube,
-        spec.annotation,
+        spec.labels,
         classifier="lda",
         random_state=0,
         class_names={1: "normal", 2: "tumor"},

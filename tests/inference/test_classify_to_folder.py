@@ -25,7 +25,7 @@ def data(tmp_path_factory):
     spec = ht.simulate_specimen(seed=2, shape=(30, 36), n_bands=30)
     cube = spec.calibrate().load()
     model = ht.train(
-        cube, spec.annotation, classifier="lda", random_state=0, class_names={1: "n", 2: "tumor"}
+        cube, spec.labels, classifier="lda", random_state=0, class_names={1: "n", 2: "tumor"}
     )
     path = ht.save_model(model, tmp_path_factory.mktemp("m") / "m.htmodel")
     return cube, model, path

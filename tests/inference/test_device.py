@@ -196,7 +196,7 @@ def specimen():
         cube = lazy.load()
     model = ht.train(
         cube,
-        spec.annotation,
+        spec.labels,
         preprocessing=("snv", "pca"),
         classifier_params={"C": 10.0, "gamma": "scale"},
         class_names={1: "normal", 2: "tumor"},
@@ -269,7 +269,7 @@ def test_integer_counts_and_an_empty_mask(host_device, specimen):
     spec, _, _, _ = specimen
     model = ht.train(
         spec.raw,
-        spec.annotation,
+        spec.labels,
         classifier="lda",
         preprocessing=("snv",),
         class_names={1: "normal", 2: "tumor"},
@@ -341,7 +341,7 @@ def test_pinned_buffers_are_reused_and_returned_after_errors(specimen, monkeypat
 def test_unsupported_models_are_named(host_device, specimen, steps, named):
     spec, _, cube, _ = specimen
     x = np.nan_to_num(cube.data.reshape(-1, cube.n_bands))
-    y = spec.labels.reshape(-1)
+    y = spec.true_labels.reshape(-1)
     keep = y > 0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

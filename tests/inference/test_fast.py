@@ -266,7 +266,7 @@ def bright_specimen():
         spec = simulate_specimen(seed=0, shape=(64, 64), n_bands=224)
         cube = spec.calibrate().load()
     x = np.nan_to_num(cube.data, nan=0.5).astype(np.float32).reshape(-1, 224)
-    y = spec.annotation.reshape(-1)
+    y = spec.labels.reshape(-1)
     model = make_pipeline(
         StandardNormalVariate(),
         StandardScaler(),

@@ -19,8 +19,8 @@ def small_cohort(n: int = 3, shape=(40, 48), n_bands: int = 40, seed: int = 0):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ht.CalibrationWarning)
             cubes.append(spec.calibrate().load())
-        maps.append(spec.annotation)
-        truth.append(spec.labels)
+        maps.append(spec.labels)
+        truth.append(spec.true_labels)
         ids.append(f"P{i:02d}")
     return cubes, maps, ids, truth
 

@@ -137,7 +137,7 @@ def test_invalid_pixels_flagged_by_calibration_are_left_out(class_names):
     spec = ht.simulate_specimen(seed=1, shape=(40, 48), n_bands=40)
     with pytest.warns(ht.CalibrationWarning):
         cube = spec.calibrate()  # lazy: NaN marks what calibration could not compute
-    model = ht.train(cube, spec.annotation, classifier="lda", max_pixels_per_class=None)
+    model = ht.train(cube, spec.labels, classifier="lda", max_pixels_per_class=None)
     assert model.training["invalid_left_out"] > 0
 
 

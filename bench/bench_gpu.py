@@ -140,7 +140,7 @@ def main() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ht.CalibrationWarning)
         spec = ht.simulate_specimen(seed=0, shape=(rows, cols), n_bands=bands)
-        cube = spec.calibrate().load()
+    cube = spec.cube  # calibrated at simulation
     data = np.nan_to_num(cube.data, nan=0.5).astype(np.float32)
     cube = ht.Cube(data, cube.wavelengths)
     model = ht.train(

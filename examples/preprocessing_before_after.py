@@ -30,7 +30,7 @@ GASOLINE = Path(__file__).resolve().parents[2] / "shared" / "data" / "nir-pls-r"
 def main(out_dir: str = "out/examples") -> Path:
     specimen = simulate_specimen(seed=0, shape=(128, 160), n_bands=100)
     raw, white = specimen.raw, specimen.white
-    reflectance = specimen.calibrate().load()
+    reflectance = specimen.cube  # calibrated at simulation (specimen.calibrate())
     tissue = ht.tissue_mask(reflectance)
     wl = raw.wavelengths
     fig, axes = plt.subplots(2, 2, figsize=(10, 7), constrained_layout=True)

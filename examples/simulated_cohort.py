@@ -17,7 +17,6 @@ Run: ``python examples/simulated_cohort.py [OUT]`` (default ``out/examples``).
 from __future__ import annotations
 
 import sys
-import warnings
 from pathlib import Path
 
 import matplotlib
@@ -51,10 +50,7 @@ def main(
 
     spectra = {1: [], 2: []}
     for spec in cohort:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ht.CalibrationWarning)
-            refl = spec.calibrate().load()
-        pixels = refl.pixels()
+        pixels = spec.cube.pixels()  # calibrated at simulation
         ann = spec.labels.ravel()
         for c in spectra:
             rows = pixels[ann == c]
@@ -93,10 +89,7 @@ def main(
 
     # figure 2: pseudo-colour of the first specimen (calibrated)
     spec = cohort[0]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ht.CalibrationWarning)
-        refl = spec.calibrate().load()
-    rgb = ht.pseudo_rgb(refl, wavelengths=(1550.0, 1300.0, 1070.0))
+    rgb = ht.pseudo_rgb(spec.cube, wavelengths=(1550.0, 1300.0, 1070.0))
     paths["rgb"] = save_rgb_png(rgb, out / "simulator_rgb.png", overwrite=True)
 
     # figure 3: ground truth

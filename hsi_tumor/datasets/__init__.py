@@ -9,7 +9,7 @@ physical stand-in::
     spec.raw, spec.white, spec.dark              # uint16 Cubes (12-bit pushbroom camera)
     spec.cube, spec.labels                      # a Specimen: reflectance and annotation
     spec.tumor_fraction, spec.true_labels, spec.mucosa_thickness   # the exact truth
-    reflectance = spec.calibrate().load()        # through hsi_tumor.calibrate
+    reflectance = spec.cube                      # calibrated (spec.calibrate(): lazily again)
     spec.write_capture("out/sim_000")            # Specim-style folder via hsi_tumor.write_capture
     cohort = simulate_cohort(n_patients=10, seed=0)
 

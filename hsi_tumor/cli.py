@@ -81,8 +81,9 @@ def _demo(args) -> int:
     evaluation = result["evaluation"]
     print("hsi_tumor demo — SIMULATED data (hsi_tumor.datasets.simulate_cohort, not a measurement)")
     print(f"captures: {len(result['captures'])} Specim-style folders under {args.out}/captures")
-    print(f"{_demo.CLASSIFIER.upper()} on {' → '.join(_demo.PREPROCESSING)}, {evaluation.scheme}:")
-    print(evaluation.to_markdown())
+    print(f"cohort manifest (calibrated cubes, for train/evaluate): {result['manifest']}")
+    print(f"{_demo.CLASSIFIER.upper()} on {' → '.join(_demo.PREPROCESSING)}:")
+    print(evaluation.to_text())
     held = ", ".join(f"{k} {100 * v:.1f} %" for k, v in result["held_out_metrics"].items())
     print(f"held-out specimen (new patient): {held}")
     print(f"model: {result['model']}")
@@ -390,7 +391,7 @@ def _evaluate(args) -> int:
         )
     empty = out.is_dir() and not any(out.iterdir())  # a folder made for the report
     report = write_report(evaluation, out, overwrite=args.overwrite or empty)
-    print(evaluation.to_markdown())
+    print(evaluation.to_text())
     print(f"\nreport: {report}")
     return 0
 
@@ -479,7 +480,8 @@ def _add_calibrate(sub) -> None:
         "--saturation",
         type=float,
         metavar="N",
-        help="sensor's maximum count (e.g. 4095 for 12 bits; default: the dtype's maximum)",
+        help="sensor's maximum count (e.g. 4095 for 12 bits; default: from the raw header's "
+        "'bit depth', else the dtype's maximum)",
     )
     calibrate.add_argument(
         "--white-reflectance",

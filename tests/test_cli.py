@@ -25,8 +25,12 @@ def test_demo_runs_the_main_job(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(_demo, "run_demo", small)
     assert main(["--quiet", "demo", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "SIMULATED data" in out and "leave-one-patient-out (3 folds)" in out
-    assert "| P01 |" in out and "held-out specimen (new patient): accuracy" in out
+    assert "SIMULATED data" in out and "Scheme: leave-one-patient-out (3 folds)." in out
+    assert "P01 " in out and "held-out specimen (new patient): accuracy" in out
+    assert "**" not in out and "|" not in out  # plain text on the terminal (issue 17, item 14)
+    assert (
+        f"cohort manifest (calibrated cubes, for train/evaluate): {tmp_path / 'cohort.csv'}" in out
+    )
     report = (tmp_path / "report" / "report.md").read_text()
     assert "SIMULATED" in report and "![ROC curves](roc.png)" in report
     for name in ("roc.png", "confusion.png", "reliability.png", "patient_P01-1.png"):
@@ -36,10 +40,50 @@ def test_demo_runs_the_main_job(tmp_path, capsys, monkeypatch):
     model = ht.load_model(tmp_path / "model.htmodel")
     assert model.patients == ("P01", "P02", "P03")
     # the captures are real Specim folders, calibrated from disk: the water band shows
-    reflectance = ht.calibrate_capture(tmp_path / "captures" / "P01-1", saturation=4095)
+    reflectance = ht.calibrate_capture(tmp_path / "captures" / "P01-1")
     mean = np.nanmean(reflectance.load().pixels()[(ht.tissue_mask(reflectance)).ravel()], axis=0)
     assert mean[reflectance.band_index(1450)] < 0.8 * mean[reflectance.band_index(1300)]
     assert main(["--quiet", "demo", "--out", str(tmp_path)]) == 0  # reruns replace cleanly
+
+
+def test_demo_manifest_feeds_train_and_evaluate_as_it_is(tmp_path, capsys):
+    """Issue 17, item 10: the demo writes calibrated cubes and a cohort manifest that
+    ``hsi-tumor train`` and ``hsi-tumor evaluate`` take as they are."""
+    from hsi_tumor import _demo
+    from hsi_tumor.datasets import read_manifest
+
+    cohort = ht.simulate_cohort(3, seed=0, shape=(32, 40), n_bands=24)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ht.CalibrationWarning)  # dead columns, glare
+        manifest = _demo.write_cohort(cohort, tmp_path / "out")
+    assert manifest == tmp_path / "out" / "cohort.csv"
+    header, first = manifest.read_text().splitlines()[:2]
+    assert header == "cube,labels,patient,name,tumor_fraction,tissue"
+    npz = "captures/P01-1/results/P01-1_ground_truth.npz"
+    assert first == (
+        f"captures/P01-1/results/REFLECTANCE_P01-1.hdr,{npz}:annotation,P01,P01-1,"
+        f"{npz}:tumor_fraction,{npz}:true_labels"
+    )
+    for spec, sim in zip(read_manifest(manifest), cohort, strict=True):
+        # the library's calibration from disk is the simulator's (bit depth, 0.99 panel)
+        np.testing.assert_array_equal(spec.cube.load().data, sim.cube.data)
+        np.testing.assert_array_equal(spec.labels, sim.labels)  # the annotation
+        np.testing.assert_array_equal(spec.tumor_fraction, sim.tumor_fraction)
+        np.testing.assert_array_equal(spec.tissue, sim.true_labels > 0)
+        assert (spec.patient, spec.name) == (sim.patient, sim.name)
+
+    model = tmp_path / "model.htmodel"
+    options = ["--classifier", "lda", "--class-names", "1=normal", "2=tumor"]
+    argv = ["--quiet", "train", str(manifest), "-o", str(model), *options, "--random-state", "0"]
+    assert main(argv) == 0
+    trained = ht.load_model(model)
+    assert trained.patients == ("P01", "P02", "P03") and trained.training["invalid_left_out"] > 0
+    report = tmp_path / "report"
+    argv = ["--quiet", "evaluate", str(manifest), "-o", str(report), *options, "--bootstrap", "20"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "Scheme: leave-one-patient-out (3 folds)." in out and "fuzzy Dice" in out
+    assert (report / "report.md").is_file()
 
 
 def test_info(tmp_path, capsys, rng):
@@ -238,7 +282,8 @@ def test_evaluate_writes_a_report(cohort, tmp_path, capsys, request):
     argv += ["--classifier", "lda", "--class-names", "1=normal", "2=tumor", "--cv", "loo"]
     assert main([*argv, "--bootstrap", "20"]) == 0
     out = capsys.readouterr().out
-    assert "leave-one-patient-out" in out and "| P03 |" in out
+    assert "leave-one-patient-out" in out and "\nP03 " in out
+    assert "|" not in out and "**" not in out  # plain text on a terminal; report.md: Markdown
     assert (tmp_path / "report" / "report.md").is_file()
     assert main([*argv, "--bootstrap", "20"]) == 2
     assert "exists" in error_line(capsys)

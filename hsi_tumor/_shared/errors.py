@@ -181,4 +181,5 @@ class BatchError(HsiTumorError, RuntimeError):
 
 
 class CalibrationWarning(UserWarning):
-    """Calibration flagged pixel-bands it could not compute (bad references, saturation)."""
+    """Pixel-bands flagged invalid (bad references, saturation): by calibration, and where
+    training and evaluation leave labelled pixels out for them."""

@@ -22,7 +22,14 @@ logger = logging.getLogger("hsi_tumor.calibration")
 
 __all__ = ["CalibratedArray", "calibrate", "calibrate_capture"]
 
-_DROP_ON_CALIBRATION = ("envi_header", "interleave", "format", "header", "reflectance_scale_factor")
+_DROP_ON_CALIBRATION = (
+    "envi_header",
+    "interleave",
+    "format",
+    "header",
+    "reflectance_scale_factor",
+    "bit_depth",  # of the raw counts; the reflectance records calibration["saturation"]
+)
 
 
 class CalibratedArray:
@@ -159,8 +166,12 @@ def _reference_line(
 
 
 def _default_saturation(raw: Cube, saturation):
+    """``saturation`` if given, else ``2**bit_depth - 1`` of the raw cube's metadata (a
+    header's ``bit depth``), else the dtype's maximum for integers, else None."""
     if saturation is not None:
         return float(saturation)
+    if raw.metadata.get("bit_depth") is not None:
+        return float(2 ** int(raw.metadata["bit_depth"]) - 1)
     if raw.dtype.kind in "ui":
         return float(np.iinfo(raw.dtype).max)
     return None
@@ -200,8 +211,10 @@ def calibrate(
         How reference frames are combined (median resists dead frames and specks).
     saturation : float, optional
         The sensor's maximum count; raw or white values at or above it are saturated. Default:
-        the dtype's maximum for integer data (give 4095 for a 12-bit camera stored in uint16),
-        none for float data.
+        ``2**bit_depth - 1`` when the raw cube's metadata has ``bit_depth`` (an ENVI header's
+        ``bit depth`` field, as :func:`hsi_tumor.datasets.simulate_specimen` writes it: 4095
+        for 12 bits), else the dtype's maximum for integer data (give 4095 for a 12-bit camera
+        stored in uint16 without that field), none for float data. A value given here wins.
     out : path-like, optional
         Write the reflectance here (``.hdr``/``.img``/... ENVI, ``.h5`` HDF5) and return it
         memory-mapped.
@@ -335,7 +348,8 @@ def calibrate_capture(capture, **options) -> Cube:
         The capture folder, read with :func:`hsi_tumor.read_capture`.
     **options
         Passed to :func:`calibrate` (``white_reflectance``, ``saturation``, ``out``, ...). The
-        capture's ``WHITEDARKREF`` frames, when present, are used as ``white_dark``.
+        capture's ``WHITEDARKREF`` frames, when present, are used as ``white_dark``; the raw
+        header's ``bit depth``, when present, sets the default ``saturation``.
 
     Returns
     -------

@@ -9,13 +9,16 @@ from __future__ import annotations
 import csv
 import logging
 import os
+import re
 from pathlib import Path
 
 import numpy as np
 
 from hsi_tumor._shared.errors import CubeFormatError, HsiTumorError, TrainingDataError
 from hsi_tumor.calibration._inputs import as_cube
+from hsi_tumor.io import read_cube
 from hsi_tumor.io._common import existing_file
+from hsi_tumor.io._hdf5 import HDF5_EXTENSIONS
 from hsi_tumor.io._labels import read_labels, read_map
 from hsi_tumor.specimen import Specimen
 
@@ -26,6 +29,14 @@ __all__ = ["MANIFEST_COLUMNS", "read_manifest"]
 #: The columns a manifest may have; ``cube`` and ``labels`` are required.
 MANIFEST_COLUMNS = ("cube", "labels", "patient", "name", "tumor_fraction", "tissue")
 _REQUIRED = ("cube", "labels")
+#: A cell ``FILE:NAME`` names one array of a file that holds several: an ``.npz`` array, an
+#: HDF5 dataset (``maps.h5:P01/labels``), a MATLAB variable.
+_NAMED = re.compile(
+    r"^(?P<file>.+?(?:\.npz|\.mat|"
+    + "|".join(re.escape(e) for e in HDF5_EXTENSIONS)
+    + r")):(?P<name>[^:]+)$",
+    re.IGNORECASE,
+)
 
 
 class FiniteValues:
@@ -76,6 +87,28 @@ def _with_nan_as_invalid(cube):
     return Cube(cube.data, cube.wavelengths, cube.metadata, valid=FiniteValues(cube.data))
 
 
+def _file_and_name(value: str, folder: Path) -> tuple[Path, str | None]:
+    """The file a cell names (relative to the manifest's folder) and, for ``FILE:NAME`` on an
+    ``.npz``, HDF5 or MATLAB file, the array inside it."""
+
+    def located(text: str) -> Path:
+        candidate = Path(os.path.expanduser(text))
+        return candidate if candidate.is_absolute() else folder / candidate
+
+    whole = located(value)
+    match = None if whole.exists() else _NAMED.match(value)  # a file named 'a.npz:b' wins
+    return (located(match["file"]), match["name"]) if match else (whole, None)
+
+
+def _read_cube(file: Path, array: str | None):
+    """The cube of a ``cube`` cell: :func:`as_cube` (a capture folder is calibrated), or the
+    named array of a container file (an HDF5 ``dataset``, an ``.npz``/MATLAB ``variable``)."""
+    if array is None:
+        return as_cube(file)
+    option = "dataset" if file.suffix.lower() in HDF5_EXTENSIONS else "variable"
+    return read_cube(file, **{option: array})
+
+
 def _delimiter(first_line: str) -> str:
     """',' unless the header only uses ';' (spreadsheets in many locales) or tabs."""
     if "," in first_line:
@@ -109,9 +142,12 @@ def read_manifest(path: str | os.PathLike) -> list:
         ``tissue`` (optional)
             A 2-D mask (nonzero = tissue) over which tumor area is compared.
 
-        Relative paths are relative to the manifest's folder. Empty cells of optional columns
-        mean "not given"; blank lines are skipped. The delimiter is ``,`` (or ``;``/tab when
-        the header uses only that).
+        Relative paths are relative to the manifest's folder. A cell ``FILE:NAME`` names one
+        array of a file that holds several: an ``.npz`` array (``truth.npz:tumor_fraction``),
+        an HDF5 dataset (``maps.h5:P01/labels``) or a MATLAB variable; without ``:NAME`` the
+        array is ``labels`` or the file's only 2-D array (a cube file's only cube). Empty cells
+        of optional columns mean "not given"; blank lines are skipped. The delimiter is ``,``
+        (or ``;``/tab when the header uses only that).
 
     Returns
     -------
@@ -140,6 +176,11 @@ def read_manifest(path: str | os.PathLike) -> list:
         cube,labels,patient
         P01/reflectance.hdr,P01/labels.hdr,P01
         P02/reflectance.hdr,P02/labels.hdr,P02
+
+    Maps as arrays of an ``.npz`` (``hsi-tumor demo`` writes ``out/cohort.csv`` so)::
+
+        cube,labels,patient,tumor_fraction
+        P01/reflectance.hdr,P01/truth.npz:annotation,P01,P01/truth.npz:tumor_fraction
     """
     path = existing_file(path)
     folder = path.parent
@@ -233,7 +274,8 @@ def _row_specimen(
         )
     record = dict(zip(header, cells + [""] * (len(header) - len(cells)), strict=True))
 
-    def resolve(column: str, *, required: bool, where=where, record=record) -> Path | None:
+    def resolve(column: str, *, required: bool, where=where, record=record):
+        """``(file, array name or None)`` of a cell; ``(None, None)`` for an empty one."""
         value = record.get(column, "")
         if not value:
             if required:
@@ -243,9 +285,8 @@ def _row_specimen(
                     field=column,
                     fix=f"give the {column} file of every row",
                 )
-            return None
-        candidate = Path(os.path.expanduser(value))
-        return candidate if candidate.is_absolute() else folder / candidate
+            return None, None
+        return _file_and_name(value, folder)
 
     def wrapped(exc: HsiTumorError, column: str, where=where) -> HsiTumorError:
         inner = f"{exc.file}: " if exc.file else ""
@@ -253,7 +294,8 @@ def _row_specimen(
         return type(exc)(f"{where}: {inner}{exc.problem}", file=path, field=column, fix=exc.fix)
 
     try:
-        cube = _with_nan_as_invalid(as_cube(resolve("cube", required=True)))
+        cube_file, array = resolve("cube", required=True)
+        cube = _with_nan_as_invalid(_read_cube(cube_file, array))
     except HsiTumorError as exc:
         if exc.file == os.fspath(path):
             raise
@@ -264,9 +306,9 @@ def _row_specimen(
         ("tumor_fraction", read_map),
         ("tissue", read_map),
     ):
-        file = resolve(column, required=column == "labels")
+        file, array = resolve(column, required=column == "labels")
         try:
-            maps[column] = None if file is None else read(file)
+            maps[column] = None if file is None else read(file, name=array)
         except HsiTumorError as exc:
             raise wrapped(exc, column) from None
         value = maps[column]
@@ -288,7 +330,8 @@ def _row_specimen(
                 field="tumor_fraction",
                 fix="give fractions between 0 and 1",
             )
-    name = record.get("name") or Path(record["cube"]).with_suffix("").as_posix()
+    cube_cell = _NAMED.sub(r"\g<file>", record["cube"])  # 'cubes.h5:P01' is named 'cubes'
+    name = record.get("name") or Path(cube_cell).with_suffix("").as_posix()
     patient = record.get("patient") or name
     specimen = Specimen(
         cube,

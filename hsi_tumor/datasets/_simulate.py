@@ -250,11 +250,11 @@ class SimulatedSpecimen(Specimen):
     def calibrate(self, **options) -> Cube:
         """Calibrate the raw cube with its references (lazy; see :func:`hsi_tumor.calibrate`).
 
-        ``saturation`` and ``white_reflectance`` default to the simulated camera's.
+        ``white_reflectance`` defaults to the simulated panel's; ``saturation`` to the
+        camera's (the raw cube's ``bit_depth``, as for every cube that records it).
         """
         from hsi_tumor.calibration import calibrate
 
-        options.setdefault("saturation", self.saturation)
         options.setdefault("white_reflectance", self.camera.white_reflectance)
         return calibrate(self.raw, self.white, self.dark, **options)
 
@@ -278,8 +278,9 @@ class SimulatedSpecimen(Specimen):
         -------
         pathlib.Path
             The capture folder. Calibrate it with
-            ``ht.calibrate_capture(folder, saturation=4095, white_reflectance=0.99)``
-            (the simulated camera's values, also in the header's description).
+            ``ht.calibrate_capture(folder, white_reflectance=0.99)`` (the simulated panel's
+            reflectance, also in the header's description); the raw header's ``bit depth``
+            field (12) sets the saturation (4095) by itself.
         """
         from hsi_tumor.io import write_capture
 
@@ -583,19 +584,21 @@ def simulate_specimen(
         "patient_id": patient_id,
         "fwhm": fwhm,
         "sensor": f"simulated pushbroom NIR camera, {camera.bit_depth}-bit",
+        "bit_depth": camera.bit_depth,  # ENVI 'bit depth': calibrate's default saturation
     }
-    ref_meta = {"description": description, "simulated": True, "fwhm": fwhm}
+    ref_meta = {
+        "description": description,
+        "simulated": True,
+        "fwhm": fwhm,
+        "bit_depth": camera.bit_depth,
+    }
     raw_cube = Cube(raw, wl, meta)
     white_cube = Cube(white, wl, {**ref_meta, "reference": "white"})
     dark_cube = Cube(dark, wl, {**ref_meta, "reference": "dark"})
     with warnings.catch_warnings():  # the simulated dead columns: logged, not warned, here
         warnings.simplefilter("ignore", CalibrationWarning)
-        cube = calibrate(
-            raw_cube,
-            white_cube,
-            dark_cube,
-            saturation=camera.saturation,
-            white_reflectance=camera.white_reflectance,
+        cube = calibrate(  # saturation: the raw cube's bit_depth
+            raw_cube, white_cube, dark_cube, white_reflectance=camera.white_reflectance
         ).load()
     spec = SimulatedSpecimen(
         cube=cube,

@@ -4,6 +4,7 @@ bootstrap CIs. The folds, their running and the summary live in sibling private 
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,7 +13,7 @@ import numpy as np
 from hsi_tumor._shared.classes import class_name_map
 from hsi_tumor._shared.classes import tumor_class as find_tumor_class
 from hsi_tumor._shared.dask import check_client, dask_client
-from hsi_tumor._shared.errors import InvalidOptionError, TrainingDataError
+from hsi_tumor._shared.errors import CalibrationWarning, InvalidOptionError, TrainingDataError
 from hsi_tumor.datasets._specimen import as_specimens
 from hsi_tumor.evaluation._folds import (
     LEAVE_ONE_PATIENT_OUT,
@@ -24,6 +25,7 @@ from hsi_tumor.evaluation._folds import (
 from hsi_tumor.evaluation._results import Evaluation, Prediction
 from hsi_tumor.evaluation._run import _merge, _run_all, _Settings
 from hsi_tumor.evaluation._summary import _summarise
+from hsi_tumor.models._train import _valid
 
 logger = logging.getLogger("hsi_tumor.evaluation")
 
@@ -41,6 +43,32 @@ def _default_class_names(data, class_names):
     if isinstance(data, (list, tuple)) and all(isinstance(s, SimulatedSpecimen) for s in data):
         return CLASS_NAMES
     return None
+
+
+def _without_invalid_training_pixels(specimens, splits: list) -> list:
+    """``splits`` with the invalid labelled pixels (NaN, flagged in ``cube.valid``) left out of
+    every training side, said once for the evaluation: not by each fold's ``train``. Where
+    tested, they are not classified (``n_unclassified``)."""
+    invalid, n_labelled = [], 0
+    for i, specimen in enumerate(specimens):
+        labelled = np.flatnonzero(specimen.labels.reshape(-1))
+        n_labelled += labelled.size
+        flags = np.zeros(specimen.labels.size, dtype=bool)
+        flags[labelled[~_valid(specimen.cube, labelled, i)]] = True
+        invalid.append(flags)
+    n_invalid = int(sum(flags.sum() for flags in invalid))
+    if not n_invalid:
+        return splits
+    warnings.warn(
+        f"evaluate: {n_invalid} of {n_labelled} labelled pixels are invalid (NaN/saturated): "
+        "left out of every fold's training, and counted as not classified where tested",
+        CalibrationWarning,
+        stacklevel=4,  # the caller of evaluate
+    )
+    return [
+        ([None if f is None else f[~invalid[i][f]] for i, f in enumerate(train)], test)
+        for train, test in splits
+    ]
 
 
 _CONFIGURATION_KEYS = {"classifier", "classifier_params", "preprocessing", "max_pixels_per_class"}
@@ -131,7 +159,7 @@ def compare(
             "ROC AUC and Dice are not computed"
         )
     patient_wise = cv != RANDOM
-    splits = list(_splits(specimens, cv, seed))
+    splits = _without_invalid_training_pixels(specimens, list(_splits(specimens, cv, seed)))
     if cv == LEAVE_ONE_PATIENT_OUT:
         scheme = f"leave-one-patient-out ({len(splits)} folds)"
     elif cv == RANDOM:
@@ -266,6 +294,13 @@ def evaluate(
     Returns
     -------
     Evaluation
+
+    Warns
+    -----
+    CalibrationWarning
+        Once, when labelled pixels are invalid (NaN, or flagged in ``cube.valid``: saturated,
+        unusable references): they are left out of every fold's training and counted in
+        ``n_unclassified`` where tested.
 
     Raises
     ------

@@ -184,39 +184,68 @@ class Evaluation:
             "random_state": self.random_state,
         }
 
+    def _tables(self) -> tuple[list[list[str]], list[list[str]]]:
+        """The cells of the two tables (first row: metric keys for the headers): pooled and
+        patient mean with their intervals, and one row per patient."""
+        names = self.metric_names
+        summary = [
+            ["", *names],
+            ["pooled pixels", *(_cell(self.pooled[m], self.ci.get(m), m) for m in names)],
+            [
+                "mean of patients",
+                *(_cell(self.patient_mean.get(m), self.ci_patient_mean.get(m), m) for m in names),
+            ],
+        ]
+        patients = [["patient", "pixels", "tumor pixels", *names]]
+        patients += [
+            [str(row["patient"]), str(row["n_pixels"]), str(row["n_tumor"])]
+            + [_cell(row.get(m), None, m) for m in names]
+            for row in self.per_patient
+        ]
+        return summary, patients
+
+    def _notes(self) -> tuple[str, str | None, str]:
+        """The scheme, the optimism warning (or None) and the intervals' note, as plain text."""
+        optimistic = (
+            "random pixel splits put pixels of every test patient in training too; these "
+            "figures overstate performance on new patients."
+            if self.optimistic
+            else None
+        )
+        return (
+            self.scheme,
+            optimistic,
+            f"95 % intervals: bootstrap over patients ({self.n_bootstrap} resamples).",
+        )
+
     def to_markdown(self) -> str:
         """The metrics as Markdown tables: pooled and patient mean with 95 % CIs, per patient."""
-        names = self.metric_names
-        lines = [f"Scheme: **{self.scheme}**."]
-        if self.optimistic:
-            lines.append(
-                "**Optimistic:** random pixel splits put pixels of every test patient in "
-                "training too; these figures overstate performance on new patients."
-            )
-        lines += [
-            "",
-            "| | " + " | ".join(_LABELS[m] for m in names) + " |",
-            "|---|" + "---:|" * len(names),
-            "| pooled pixels | "
-            + " | ".join(_cell(self.pooled[m], self.ci.get(m), m) for m in names)
-            + " |",
-            "| mean of patients | "
-            + " | ".join(
-                _cell(self.patient_mean.get(m), self.ci_patient_mean.get(m), m) for m in names
-            )
-            + " |",
-            "",
-            f"95 % intervals: bootstrap over patients ({self.n_bootstrap} resamples).",
-            "",
-            "| patient | pixels | tumor pixels | " + " | ".join(_LABELS[m] for m in names) + " |",
-            "|---|---:|---:|" + "---:|" * len(names),
+        scheme, optimistic, intervals = self._notes()
+        lines = [f"Scheme: **{scheme}**."]
+        if optimistic:
+            lines.append(f"**Optimistic:** {optimistic}")
+        summary, patients = self._tables()
+        lines += ["", *_markdown(summary), "", intervals, "", *_markdown(patients)]
+        return "\n".join(lines)
+
+    def to_text(self) -> str:
+        """The metrics as plain-text tables for a terminal (what ``hsi-tumor`` prints).
+
+        The numbers of :meth:`to_markdown` without its Markdown: the pooled and patient-mean
+        metrics with their 95 % intervals one metric per line, then one line per patient.
+        """
+        scheme, optimistic, intervals = self._notes()
+        lines = [f"Scheme: {scheme}."]
+        if optimistic:
+            lines.append(f"OPTIMISTIC: {optimistic}")
+        (names, pooled, mean), patients = self._tables()
+        by_metric = [["metric", "pooled pixels (95 % CI)", "mean of patients (95 % CI)"]]
+        by_metric += [
+            [_LABELS[m], p, q] for m, p, q in zip(names[1:], pooled[1:], mean[1:], strict=True)
         ]
-        for row in self.per_patient:
-            lines.append(
-                f"| {row['patient']} | {row['n_pixels']} | {row['n_tumor']} | "
-                + " | ".join(_cell(row.get(m), None, m) for m in names)
-                + " |"
-            )
+        patients[0] = [_SHORT.get(h, h) for h in patients[0]]
+        lines += ["", *_aligned(by_metric, right=False), intervals, ""]
+        lines += _aligned(patients, right=True)
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -242,6 +271,19 @@ _LABELS = {
     "fuzzy_dice": "fuzzy Dice",
     "area_error": "area error",
 }
+#: Shorter column heads of the per-patient lines of :meth:`Evaluation.to_text`.
+_SHORT = {
+    "tumor pixels": "tumor",
+    "accuracy": "acc.",
+    "sensitivity": "sens.",
+    "specificity": "spec.",
+    "balanced_accuracy": "bal. acc.",
+    "roc_auc": "AUC",
+    "dice": "Dice",
+    "kappa": "kappa",
+    "fuzzy_dice": "fuzzy Dice",
+    "area_error": "area err.",
+}
 _PERCENT = {"accuracy", "sensitivity", "specificity", "balanced_accuracy", "area_error"}
 
 
@@ -257,3 +299,27 @@ def _cell(value, interval, metric) -> str:
     if interval is not None and np.all(np.isfinite(interval)):
         text += f" ({interval[0]:.3f} to {interval[1]:.3f})"
     return text
+
+
+def _aligned(rows: list[list[str]], *, right: bool) -> list[str]:
+    """Rows of cells as lines of aligned columns (the first left-aligned, the others right-
+    aligned when ``right``), two spaces apart."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return [
+        "  ".join(
+            cell.ljust(w) if i == 0 or not right else cell.rjust(w)
+            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+        ).rstrip()
+        for row in rows
+    ]
+
+
+def _markdown(rows: list[list[str]]) -> list[str]:
+    """A Markdown table: the header row (metric keys as labels), then right-aligned columns
+    after the first."""
+    head = [_LABELS.get(h, h) for h in rows[0]]
+    return [
+        "|" + "|".join(f" {h} " if h else " " for h in head) + "|",
+        "|---|" + "---:|" * (len(head) - 1),
+        *("| " + " | ".join(row) + " |" for row in rows[1:]),
+    ]

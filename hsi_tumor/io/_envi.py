@@ -306,6 +306,16 @@ class EnviReader:
         for key in ("description", "sensor type", "acquisition time", "data ignore value"):
             if key in hdr:
                 metadata[key.replace(" ", "_")] = hdr[key]
+        if "bit depth" in hdr:  # the sensor's: calibrate's default saturation 2**bits - 1
+            metadata["bit_depth"] = _int_field(hdr, "bit depth", header, minimum=1)
+            if metadata["bit_depth"] > 32:
+                raise CubeFormatError(
+                    f"bit depth {metadata['bit_depth']} is not a sensor's",
+                    file=header,
+                    field="bit depth",
+                    fix="write the bits per count of the camera's converter (e.g. 12), or "
+                    "remove the field",
+                )
         metadata["envi_header"] = hdr
 
         file_wl = _float_list(hdr, "wavelength", header) if wavelengths is None else None
@@ -358,8 +368,9 @@ def write_envi(
     Notes
     -----
     The header records ``wavelength`` (nm, exact to the last bit), ``wavelength units``,
-    ``fwhm``, ``bbl``, ``band names``, ``default bands`` and ``reflectance scale factor`` when the
-    cube has them. The data is written first and the header last, each under a temporary name
+    ``fwhm``, ``bbl``, ``band names``, ``default bands``, ``reflectance scale factor`` and
+    ``bit depth`` (``metadata["bit_depth"]``, the sensor's bits per count) when the cube has
+    them. The data is written first and the header last, each under a temporary name
     renamed into place, so a header on disk always describes a complete data file.
     """
     from spectral.io import envi
@@ -436,6 +447,8 @@ def write_envi(
         hdr["default bands"] = [int(b) + 1 for b in meta["default_bands"]]
     if meta.get("reflectance_scale_factor") is not None:
         hdr["reflectance scale factor"] = _header_number(meta["reflectance_scale_factor"])
+    if meta.get("bit_depth") is not None:
+        hdr["bit depth"] = int(meta["bit_depth"])
 
     # The data file is renamed into place first and the header after it, so a header on disk
     # always describes a complete data file.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,7 +18,12 @@ from sklearn.preprocessing import StandardScaler
 
 from hsi_tumor._shared.arrays import materialize, rows_per_tile
 from hsi_tumor._shared.classes import check_label_map, class_name_map
-from hsi_tumor._shared.errors import InvalidOptionError, InvalidTypeError, TrainingDataError
+from hsi_tumor._shared.errors import (
+    CalibrationWarning,
+    InvalidOptionError,
+    InvalidTypeError,
+    TrainingDataError,
+)
 from hsi_tumor._shared.version import __version__
 from hsi_tumor._shared.wavelengths import match_wavelengths
 from hsi_tumor.calibration._inputs import as_cube
@@ -408,6 +414,13 @@ def train(
         The fitted pipeline with its wavelengths, class names, preprocessing description,
         training summary (``model.training``) and patient ids.
 
+    Warns
+    -----
+    CalibrationWarning
+        Once, with their number, when labelled pixels are invalid (NaN or flagged in
+        ``cube.valid``: saturated, unusable references) and so left out
+        (``model.training["invalid_left_out"]``).
+
     Raises
     ------
     TrainingDataError
@@ -558,8 +571,12 @@ def _training_set(cubes, maps, units, classes, budget, rng, resamplers):
         n_invalid += int((~ok).sum())
         usable.append(labels.copy())
         usable[-1].reshape(-1)[labelled[~ok]] = 0
-    if n_invalid:
-        logger.warning("train: %d labelled pixels are invalid (NaN/saturated), left out", n_invalid)
+    if n_invalid:  # a warning, not a log line: evaluate and the demo say it once for many
+        warnings.warn(
+            f"train: {n_invalid} labelled pixels are invalid (NaN/saturated) and left out",
+            CalibrationWarning,
+            stacklevel=3,
+        )
     chosen, available = _sample(usable, units, classes, budget, rng)
 
     spectra, labels, unit_of = [], [], []

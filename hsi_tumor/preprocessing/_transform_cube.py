@@ -153,5 +153,6 @@ def transform_cube(
     if wavelengths is None or wavelengths.size != cube.n_bands:
         for key in ("fwhm", "bbl", "band_names", "default_bands", "band_order"):
             meta.pop(key, None)
+    meta.pop("bit_depth", None)  # the sensor's counts are gone: no default saturation
     meta["transformer"] = repr(transformer)
     return Cube(result, wavelengths, meta, valid=None if valid.all() else valid)

@@ -172,3 +172,43 @@ def test_large_memmapped_cube_calibrates_to_file_in_bounded_memory(tmp_path):
     assert r.shape == (rows, cols, bands) and r.dtype == np.float32
     assert peak < 96 * 2**20, f"peak heap {peak / 2**20:.0f} MiB for a 256 MiB output"
     assert peak > 2**20  # the measurement sees the tiles (it can fail)
+
+
+def test_bit_depth_in_the_metadata_sets_the_default_saturation():
+    # a 12-bit camera in 16-bit words: 4095 is saturated though the dtype holds 65535
+    raw = np.full((2, 3, 3), 1000, np.uint16)
+    raw[0, 1, 2] = 4095
+    cube = ht.Cube(raw, WL, {"bit_depth": 12})
+    with pytest.warns(ht.CalibrationWarning, match=r"1 raw pixel-bands saturated \(≥ 4095\)"):
+        r = calibrate(cube, np.full(3, 3000), np.full(3, 100))
+    expected = np.ones(raw.shape, bool)
+    expected[0, 1, 2] = False
+    np.testing.assert_array_equal(np.asarray(r.valid), expected)
+    assert r.metadata["calibration"]["saturation"] == 4095
+    assert "bit_depth" not in r.metadata  # reflectance is no longer 12-bit counts
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an explicit saturation still wins
+        explicit = calibrate(cube, np.full(3, 3000), np.full(3, 100), saturation=5000)
+    assert np.asarray(explicit.valid).all()
+
+
+def test_capture_header_records_bit_depth_and_defaults_flag_saturated_glare(tmp_path):
+    """A simulated 12-bit camera's capture: calibrate_capture(folder) needs no saturation=."""
+    spec = ht.simulate_specimen(seed=3, shape=(32, 40), n_bands=30)
+    assert (spec.raw.data[spec.glare] == 4095).any()  # the glare saturates the sensor
+    folder = spec.write_capture(tmp_path / "P01-1")
+    header = (folder / "capture" / "P01-1.hdr").read_text()
+    assert "bit depth = 12" in header
+    assert ht.read_capture(folder).raw.metadata["bit_depth"] == 12
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ht.CalibrationWarning)
+        default = calibrate_capture(folder)
+        explicit = calibrate_capture(folder, saturation=4095)
+        dtype_max = calibrate_capture(folder, saturation=65535)
+    assert default.metadata["calibration"]["saturation"] == 4095
+    saturated = (np.asarray(spec.raw.data) >= 4095).any(axis=2)
+    valid = np.asarray(default.valid)
+    assert saturated.any() and not valid[saturated].all(axis=-1).any()
+    np.testing.assert_array_equal(valid, np.asarray(explicit.valid))
+    np.testing.assert_array_equal(default.load().data, explicit.load().data)
+    assert np.asarray(dtype_max.valid).sum() > valid.sum()  # 65535: glare passes as tissue

@@ -164,3 +164,44 @@ def test_a_capture_folder_is_calibrated_as_everywhere(tmp_path):
     expected = ht.calibrate_capture(folder).load().data
     np.testing.assert_array_equal(specimen.cube.load().data, expected)
     assert specimen.cube.dtype == np.float32 and specimen.patient == "P01"
+
+
+def test_a_cell_names_the_array_inside_a_container_file(cohort, rng):
+    """``FILE:NAME`` picks one array of an ``.npz`` (HDF5 dataset, MATLAB variable): pointing
+    tumor_fraction at a ground-truth ``.npz`` no longer reads its ``labels``."""
+    import h5py
+
+    folder, arrays = cohort
+    cube, _, data, labels, _ = arrays[0]
+    fraction = rng.random((5, 6))
+    np.savez(
+        folder / "truth.npz",
+        labels=np.ones((5, 6), np.uint8),  # what a bare truth.npz reads: not these
+        annotation=labels,
+        tumor_fraction=fraction,
+        true_labels=(fraction > 0.3).astype(np.uint8) * 2,
+    )
+    with h5py.File(folder / "maps.h5", "w") as f:
+        f["P01/labels"] = labels
+    text = (
+        "cube,labels,tumor_fraction,tissue\n"
+        f"{cube},truth.npz:annotation,truth.npz:tumor_fraction,truth.npz:true_labels\n"
+        f"{cube},{folder / 'maps.h5'}:P01/labels,,\n"  # absolute, a dataset in a group
+    )
+    first, second = read_manifest(write_csv(folder / "m.csv", text))
+    np.testing.assert_array_equal(first.labels, labels)
+    np.testing.assert_array_equal(first.tumor_fraction, fraction)
+    np.testing.assert_array_equal(first.tissue, fraction > 0.3)
+    np.testing.assert_array_equal(second.labels, labels)
+    # the cube column too: an HDF5 dataset or an .npz array of a file holding several
+    ht.write_cube(ht.Cube(data, WL), folder / "cubes.h5", dataset="refl")
+    text = "cube,labels\ncubes.h5:refl,truth.npz:annotation\n"
+    (third,) = read_manifest(write_csv(folder / "m.csv", text))
+    np.testing.assert_array_equal(third.cube.load().data, data)
+    # a name that is not there: the manifest, row and column, and the names that are
+    text = f"cube,labels\n{cube},truth.npz:annotations\n"
+    with pytest.raises(ht.CubeFormatError) as info:
+        read_manifest(write_csv(folder / "m.csv", text))
+    message = str(info.value)
+    assert str(folder / "m.csv") in message and "row 1" in message and "'annotations'" in message
+    assert "tumor_fraction" in message and info.value.field == "labels"

@@ -239,3 +239,49 @@ def test_folds_on_a_dask_cluster_equal_the_local_run(
             np.testing.assert_array_equal(a.tumor_score, b.tumor_score)
             assert b.specimen.name == a.specimen.name
     assert by_address.pooled == local_comparison[0].pooled
+
+
+def test_invalid_labelled_pixels_are_reported_once_not_once_per_fold(cohort, caplog):
+    """The simulated camera's dead columns and saturated glare make labelled pixels invalid:
+    one CalibrationWarning for the evaluation (the folds' trainings stay quiet)."""
+    labelled = [spec.labels > 0 for spec in cohort]
+    invalid = [~np.asarray(spec.cube.valid).all(axis=2) for spec in cohort]
+    expected = sum(int((lab & bad).sum()) for lab, bad in zip(labelled, invalid, strict=True))
+    assert expected > 0
+    with warnings.catch_warnings(record=True) as caught, caplog.at_level("INFO"):
+        warnings.simplefilter("always")
+        result = evaluate(cohort, classifier="lda", n_bootstrap=0)
+    said = [str(w.message) for w in caught if issubclass(w.category, ht.CalibrationWarning)]
+    assert len(said) == 1 and f"{expected} of " in said[0] and "labelled pixels" in said[0]
+    assert not [r for r in caplog.records if "labelled pixels" in r.getMessage()]
+    # left out of every training, and counted as not classified where tested
+    assert sum(row["n_unclassified"] for row in result.per_patient) == expected
+
+
+def test_train_says_once_that_it_left_invalid_labelled_pixels_out(cohort):
+    spec = cohort[0]
+    expected = int(((spec.labels > 0) & ~np.asarray(spec.cube.valid).all(axis=2)).sum())
+    with pytest.warns(ht.CalibrationWarning, match=f"{expected} labelled pixels") as record:
+        model = ht.train([spec], classifier="lda", random_state=0)
+    assert len(record) == 1 and model.training["invalid_left_out"] == expected
+
+
+def test_plain_text_summary_for_a_terminal(lopo):
+    """to_text: the numbers of to_markdown, aligned for a terminal, without Markdown."""
+    text = lopo.to_text()
+    assert "**" not in text and "|" not in text and "---" not in text
+    lines = text.splitlines()
+    assert lines[0] == f"Scheme: {lopo.scheme}."
+    markdown = lopo.to_markdown()
+    for row in lopo.per_patient:  # every patient's row, with the cells of the Markdown table
+        cells = next(
+            line for line in markdown.splitlines() if line.startswith(f"| {row['patient']} |")
+        )
+        values = [c.strip() for c in cells.strip("|").split("|")]
+        line = next(line for line in lines if line.startswith(row["patient"] + " "))
+        assert line.split() == " ".join(values).split()
+    pooled = next(line for line in lines if line.startswith("accuracy "))
+    assert f"{100 * lopo.pooled['accuracy']:.1f} %" in pooled
+    assert max(len(line) for line in lines) <= 110  # fits a terminal, unlike the Markdown rows
+    headed = [line for line in lines if line.startswith("patient ")]
+    assert len(headed) == 1 and len({len(line) for line in lines[lines.index(headed[0]) :]}) <= 2

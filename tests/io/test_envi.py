@@ -334,3 +334,20 @@ def test_wavelength_override_from_csv(tmp_path, rng):
     cube = ht.read_cube(tmp_path / "w.hdr", wavelengths=tmp_path / "bands.csv")
     np.testing.assert_array_equal(cube.wavelengths, [1000, 1010, 1020, 1030, 1040])
     np.testing.assert_array_equal(cube.metadata["fwhm"], [3, 4, 5, 6, 7])
+
+
+def test_bit_depth_field_round_trips_and_is_checked(tmp_path, rng):
+    """``bit depth`` (a field acquisition programs write; ENVI keeps unknown fields)."""
+    cube = ht.Cube(rng.integers(0, 4096, (2, 3, 5), dtype=np.uint16), WL, {"bit_depth": 12})
+    ht.write_cube(cube, tmp_path / "raw.hdr")
+    assert "bit depth = 12" in (tmp_path / "raw.hdr").read_text()
+    assert ht.read_cube(tmp_path / "raw.hdr").metadata["bit_depth"] == 12
+    ht.write_cube(ht.Cube(cube.data, WL), tmp_path / "plain.hdr")
+    assert "bit_depth" not in ht.read_cube(tmp_path / "plain.hdr").metadata
+    data = np.zeros((2, 2, 2), np.uint16)
+    for value in ("twelve", "0", "65"):
+        extra = ["wavelength = {1000, 1100}", f"bit depth = {value}"]
+        hdr = write_raw(tmp_path, data, base_header(2, 2, 2, extra=extra), name=f"b{value}")
+        with pytest.raises(ht.CubeFormatError) as err:
+            ht.read_cube(hdr)
+        assert err.value.field == "bit depth" and str(hdr) in str(err.value)

@@ -13,6 +13,7 @@ from hsi_tumor._shared.errors import (
     CubeFormatError,
     CubeIndexError,
     InvalidOptionError,
+    InvalidTypeError,
     WavelengthError,
 )
 from hsi_tumor._shared.wavelengths import check_wavelengths
@@ -332,6 +333,13 @@ class Cube:
         """
         if tile_rows is None:
             tile_rows = rows_per_tile(self.shape, self.dtype.itemsize)
+        if isinstance(tile_rows, bool) or not isinstance(tile_rows, (int, np.integer)):
+            raise InvalidTypeError(
+                f"tile_rows must be a whole number of rows, got {type(tile_rows).__name__} "
+                f"{str(tile_rows)[:40]!r}",
+                field="tile_rows",
+                fix="give a positive int, or None for tiles of about 8 MB",
+            )
         if tile_rows < 1:
             raise InvalidOptionError(
                 f"tile_rows must be at least 1, got {tile_rows}",

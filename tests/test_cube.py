@@ -35,6 +35,9 @@ def test_index_and_tile_errors(data):
     assert isinstance(info.value, IndexError) and info.value.fix
     with pytest.raises(ht.InvalidOptionError, match="tile_rows"):
         next(cube.tiles(0))
+    for wrong in (2.5, "a", True):  # before: TypeError from range() or from '<'
+        with pytest.raises(ht.InvalidTypeError, match="whole number of rows"):
+            next(cube.tiles(wrong))
 
 
 def test_wavelengths_are_read_only(data):

@@ -282,6 +282,18 @@ def calibrate(
             field="white_reflectance",
             fix="give the panel's reflectance, e.g. 0.99",
         )
+    for line, field in (
+        (dark_line, "dark"),
+        (white_line, "white"),
+        (white_dark_line, "white_dark"),
+    ):
+        if not np.isfinite(line).any():
+            raise CalibrationError(
+                f"the {field} reference is NaN or infinite in every column and band",
+                field=field,
+                fix=f"give a {field} reference recorded by the camera (finite counts); check "
+                "that the right file or array was passed",
+            )
     span = white_line - white_dark_line
     non_positive = ~(span > 0)  # also catches NaN
     bad = non_positive | white_sat | dark_sat | ~np.isfinite(dark_line)

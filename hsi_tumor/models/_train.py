@@ -283,6 +283,24 @@ def _splitter(y: np.ndarray, groups: np.ndarray | None, seed: int, n_folds: int 
     return StratifiedKFold(k, shuffle=True, random_state=seed), f"{k} stratified pixel folds"
 
 
+def _check_components(pipeline: Pipeline, n_pixels: int, where: str) -> None:
+    """Refuse steps that ask for more components than the pixels a fit sees: scikit-learn's
+    own ValueError (e.g. PCA's "n_components=20 must be between 0 and ...") names neither the
+    labelled pixels nor the fix."""
+    for name, step in pipeline.steps[:-1]:
+        wanted = getattr(step, "n_components", None)
+        if isinstance(wanted, (int, np.integer)) and not isinstance(wanted, bool):
+            if wanted > n_pixels:
+                raise TrainingDataError(
+                    f"preprocessing step {name!r} asks for n_components={int(wanted)} but "
+                    f"{where} has only {n_pixels} training pixels",
+                    field="label_maps",
+                    fix=f"label more pixels of every class, or give {name!r} at most "
+                    f"{max(n_pixels, 1)} components, e.g. preprocessing=('snv', "
+                    f"('{name}', {{'n_components': {max(min(n_pixels // 2, 5), 1)}}}))",
+                )
+
+
 def _subsample(y: np.ndarray, per_class: int, rng: np.random.Generator) -> np.ndarray:
     keep = []
     for c in np.unique(y):
@@ -296,11 +314,13 @@ def _tune(pipeline, grid, X, y, groups, seed, n_jobs, rng) -> dict[str, Any]:
     sub = _subsample(y, TUNING_PIXELS_PER_CLASS, rng)
     Xs, ys, gs = X[sub], y[sub], None if groups is None else groups[sub]
     splitter, cv_text = _splitter(ys, gs, seed)
+    folds = list(splitter.split(Xs, ys, gs))
+    _check_components(pipeline, min(len(fit) for fit, _ in folds), "a tuning fold")
     search = GridSearchCV(
         pipeline,
         {f"classifier__{k}": v for k, v in grid.items()},
         scoring="balanced_accuracy",
-        cv=list(splitter.split(Xs, ys, gs)),
+        cv=folds,
         n_jobs=n_jobs,
         refit=False,
     )
@@ -504,7 +524,9 @@ def train(
         "groups": "patients" if patients is not None else "none (pixels balanced per cube)",
         "resampled_cubes": [i for i, m in enumerate(resamplers) if m is not None],
     }
+    _check_components(pipeline, int(y.size), "the training set")
     probe = _subsample(y, 100, rng)
+    _check_components(pipeline, int(probe.size), "the sample that sizes the search grid")
     grid = _grid(recipe, classifier_params, pipeline, X[probe], y[probe])
     if grid:
         summary["tuning"] = _tune(pipeline, grid, X, y, groups_arr, seed, n_jobs, rng)
@@ -600,6 +622,16 @@ def _training_set(cubes, maps, units, classes, budget, rng, resamplers):
             field="label_maps",
             fix="label valid pixels of at least two classes",
         )
+    values, counts = np.unique(y, return_counts=True)
+    if counts.min() < 2:
+        single = ", ".join(str(int(v)) for v in values[counts < 2])
+        raise TrainingDataError(
+            f"class id(s) {single} have a single valid labelled pixel; a classifier cannot "
+            "learn a class from one spectrum",
+            field="label_maps",
+            fix="label at least 2 valid pixels of every class (in practice hundreds, from "
+            "several patients)",
+        )
     return X, y, unit_arr, available, n_invalid
 
 
@@ -614,10 +646,12 @@ def _fit(pipeline: Pipeline, X, y, groups, recipe, seed: int) -> dict | None:
             pipeline.fit(X, y)
         return None
     splitter, cv_text = _splitter(y, groups, seed)
+    folds = list(splitter.split(X, y, groups))
+    _check_components(pipeline, min(len(fit) for fit, _ in folds), "a calibration fold")
     head = pipeline.steps[:-1]
     features = Pipeline(head).fit_transform(X, y) if head else X
     calibrated = CalibratedClassifierCV(final, method="sigmoid", ensemble=False)
-    calibrated.set_params(cv=list(splitter.split(features, y, groups)))
+    calibrated.set_params(cv=folds)
     calibrated.fit(features, y)
     calibrated.set_params(cv=splitter)  # record the scheme, not the fold indices
     pipeline.steps[-1] = ("classifier", calibrated)

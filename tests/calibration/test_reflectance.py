@@ -96,6 +96,17 @@ def test_errors():
         calibrate(np.ones((2, 4, 3)), np.ones(3), np.zeros(3))
 
 
+@pytest.mark.parametrize("field", ["dark", "white"])
+def test_an_all_nan_reference_is_blamed_on_itself(field):
+    # Before: an all-NaN dark reference was reported as field 'white', without saying NaN.
+    raw = ht.Cube(np.ones((2, 4, 3), np.uint16), WL)
+    refs = {"white": np.full(3, 5.0), "dark": np.zeros(3)}
+    refs[field] = np.full(3, np.nan)
+    with pytest.raises(ht.CalibrationError, match=f"the {field} reference is NaN") as info:
+        calibrate(raw, refs["white"], refs["dark"])
+    assert info.value.field == field
+
+
 def test_lazy_selection_and_reads(rng):
     raw = rng.integers(200, 3000, (30, 8, 3)).astype(np.uint16)
     white, dark = rng.uniform(3500, 3900, (8, 3)), rng.uniform(50, 150, (8, 3))

@@ -151,6 +151,48 @@ def test_single_class_is_an_error(cohort):
         ht.train(cubes[0], one)
 
 
+def _tiny(pixels_per_class: int, patients: int, bands: int = 30) -> list:
+    """Specimens with ``pixels_per_class`` random spectra of class 1 and of class 2 each."""
+    rng = np.random.default_rng(7)
+    wavelengths = np.linspace(1000, 1600, bands)
+    labels = np.repeat([[1, 2]], pixels_per_class, axis=0).T.reshape(1, -1)
+    return [
+        ht.Specimen(
+            ht.Cube(rng.random((1, labels.size, bands), np.float32), wavelengths=wavelengths),
+            labels,
+            patient=f"P{p}",
+        )
+        for p in range(patients)
+    ]
+
+
+@pytest.mark.parametrize("classifier", sorted(ht.models.CLASSIFIERS))
+def test_one_pixel_per_class_is_a_training_data_error(classifier):
+    # Before: scikit-learn's ValueError ("n_components=20 must be between 0 and
+    # min(n_samples, n_features)=4", LDA's "number of samples must be more than the number
+    # of classes") escaped for every classifier.
+    for preprocessing in (None, ()):
+        with pytest.raises(ht.TrainingDataError, match="single valid labelled pixel") as info:
+            ht.train(_tiny(1, 1), classifier=classifier, preprocessing=preprocessing)
+        assert "label at least 2" in str(info.value)
+
+
+@pytest.mark.parametrize("pixels_per_class", [1, 3, 6])
+def test_more_components_than_training_pixels_names_the_step_and_the_fix(pixels_per_class):
+    # 2 patients x 2 classes x n pixels: PCA(20) has too few pixels in the whole set (n=1, 3)
+    # or in an inner fold (n=6: 24 pixels, a fold trains on 12-16).
+    specimens = _tiny(pixels_per_class, 2)
+    with pytest.raises(ht.TrainingDataError, match=r"'pca' asks for n_components=20") as info:
+        ht.train(specimens, classifier="svm")
+    suggested = int(str(info.value).split("'n_components': ")[1].split("}")[0])
+    assert suggested == {1: 2, 3: 5, 6: 5}[pixels_per_class]
+    # the fix the message gives works
+    model = ht.train(
+        specimens, classifier="svm", preprocessing=("snv", ("pca", {"n_components": suggested}))
+    )
+    assert model.pipeline.named_steps["pca"].n_components_ == suggested
+
+
 def test_no_labels_is_an_error(cohort):
     cubes, maps, _, _ = cohort
     with pytest.raises(ht.TrainingDataError, match="no labelled pixel"):

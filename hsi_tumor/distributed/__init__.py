@@ -27,8 +27,9 @@ unchanged.
 **Resuming and crashes.** An output folder appears by one rename when it is complete, so a
 folder that exists is whole: a second run skips it (``overwrite=True`` redoes it). A worker
 that dies mid-cube (killed, out of memory, node lost) leaves at most a hidden
-``.<name>.xxxxxxxx.partial`` folder; Dask reruns its task elsewhere, each output is written
-exactly once, and the leftovers of this batch's names are deleted when the batch ends. A
+``.<name>.xxxxxxxx.partial`` staging folder; Dask reruns its task elsewhere, each output is
+written exactly once, and the leftovers of this batch's names whose writer is gone are deleted
+when the batch starts and when it ends (a live writer's are locked and kept). A
 batch interrupted as a whole (Ctrl-C, the client's machine rebooted) is resumed by running it
 again.
 

@@ -6,7 +6,6 @@ import json
 import logging
 import os
 import re
-import shutil
 import time
 import uuid
 import warnings
@@ -17,6 +16,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from hsi_tumor._shared.atomic import remove_stale
 from hsi_tumor._shared.dask import LOCAL, check_client, dask_client, require_distributed
 from hsi_tumor._shared.errors import BatchError, HsiTumorError, InvalidOptionError, InvalidTypeError
 from hsi_tumor.cube import Cube
@@ -35,8 +35,8 @@ CUBE_ERRORS = (HsiTumorError, OSError, ValueError)
 
 WRITTEN, SKIPPED, FAILED = "written", "skipped", "failed"
 
-# the temporary names of hsi_tumor._shared.atomic: ".NAME." + 8 tempfile characters + ".partial"
-_PARTIAL = re.compile(r"^\.(?P<name>.+)\.[a-z0-9_]{8}\.partial$")
+# the staging folders of hsi_tumor._shared.atomic: ".NAME." + 8 tempfile characters + ".partial"
+_PARTIAL = re.compile(r"\.(?P<name>.+)\.[a-z0-9_]{8}\.partial")
 
 
 @dataclass(frozen=True)
@@ -346,21 +346,15 @@ def _named_sources(inputs) -> dict[str, str | Cube]:
 
 
 def _remove_leftovers(out_dir: Path, names: Iterable[str]) -> list[Path]:
-    """Delete the temporary folders of ``names`` that killed workers left behind."""
+    """Delete what killed tasks left of these outputs: staging folders whose writer is gone
+    (:func:`hsi_tumor._shared.atomic.remove_stale`; a live writer's are locked and kept)."""
     names = set(names)
-    removed = []
+    found = set()
     for entry in out_dir.iterdir():
-        match = _PARTIAL.match(entry.name)
-        if match is None or match.group("name") not in names:
-            continue
-        if entry.is_dir() and not entry.is_symlink():
-            shutil.rmtree(entry, ignore_errors=True)
-        else:
-            entry.unlink(missing_ok=True)
-        removed.append(entry)
-    if removed:
-        logger.info("removed %d unfinished outputs of interrupted tasks", len(removed))
-    return removed
+        match = _PARTIAL.fullmatch(entry.name)
+        if match is not None and match.group("name") in names:
+            found.add(match.group("name"))
+    return [path for name in sorted(found) for path in remove_stale(out_dir / name)]
 
 
 def _task_error(exc: BaseException) -> str:
@@ -560,13 +554,15 @@ def classify_many(
 
     Notes
     -----
-    **Exactly once, atomically.** Each output folder is written under a temporary name
-    (``.NAME.xxxxxxxx.partial``) and renamed into place when complete, so a folder ``NAME``
-    is always whole and is written once: a task whose worker dies is rerun by Dask on another
-    worker, and a rerun that finds the folder complete (the dead worker had renamed it)
-    reports it written without redoing it. Temporary folders that killed workers left behind
-    are deleted at the end of the batch (only those of this batch's names; do not run two
-    batches into one folder at the same time).
+    **Exactly once, atomically.** Each output folder is written in a staging folder
+    (``.NAME.xxxxxxxx.partial``) and renamed into place when complete (with ``overwrite=True``,
+    swapped with the old one in one atomic exchange), so a folder ``NAME`` is always whole and
+    is written once: a task whose worker dies is rerun by Dask on another worker, and a rerun
+    that finds the folder complete (the dead worker had renamed it) reports it written without
+    redoing it. Staging folders that killed workers left behind are deleted when the batch
+    starts and when it ends (only those of this batch's names whose writer is gone: a live
+    writer holds a lock on its own; see :mod:`hsi_tumor._shared.atomic`). Do not run two
+    batches into one folder at the same time.
 
     **Failures.** A cube that cannot be read or classified (missing or truncated file,
     corrupt header, wrong wavelengths, an output name taken by a file) is reported as failed
@@ -641,6 +637,7 @@ def classify_many(
         format, mask, bool(resample), bool(overwrite), n_jobs, str(device), spatial_filter
     )
 
+    _remove_leftovers(out_dir, sources)  # first: it may complete a folder a kill left unswapped
     items: dict[str, BatchItem] = {}
     pending: dict[str, str | Cube] = {}
     for name, source in sources.items():

@@ -74,8 +74,10 @@ def write_tumor_map(
     tumor_map : TumorMap
         From :func:`hsi_tumor.classify_cube`.
     out_dir : str or os.PathLike
-        The folder to create. It is written under a temporary name and renamed into place
-        when complete, so a folder of that name is always whole.
+        The folder to create. It is written in a hidden staging folder beside it and renamed
+        into place when complete (an existing one, with ``overwrite=True``, is swapped with it
+        in one atomic exchange), so a folder of that name is always whole, old or new, even if
+        the process is killed.
     format : {'envi', 'hdf5'}, default='envi'
         Format of the label and probability files.
     background : array of shape (rows, cols, 3) or Cube, optional

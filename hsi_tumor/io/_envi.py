@@ -1,23 +1,62 @@
-"""ENVI: header parsed by ``spectral``; data memory-mapped in any interleave, type, byte order."""
+"""ENVI: header parsed by ``spectral``; data memory-mapped in any interleave, type, byte order.
+
+Writing a header + data pair atomically
+---------------------------------------
+An ENVI cube is two files side by side, ``NAME.hdr`` and ``NAME.img``, and no single rename can
+replace two files. The writer therefore makes the data file describe itself and makes its
+rename the commit point:
+
+1. both files are written in a staging folder (:mod:`hsi_tumor._shared.atomic`); the header
+   carries a fresh random ``hsi_tumor write id`` and ``header offset = N``, and the data file
+   starts with the same header text (NUL-padded to ``N`` bytes, a multiple of 512) before the
+   data: ENVI's own embedded-header layout, which every ENVI reader skips;
+2. the data file is renamed into place (**the commit point**), then the header.
+
+A reader of ours (:func:`read_envi_pair`) takes the side-car header when it belongs to the data
+file beside it: it carries that file's write id or, carrying none, is newer than the data (a
+header edited after the write). Otherwise (missing, another write's id, or no id and no newer
+than the data: a kill between the two renames left the old header, or none, beside the new
+data) it reads the header embedded in the data file and logs a warning. Every state a killed
+write can leave is thus read as the whole old version (killed before the commit) or the whole
+new one (after it), never old wavelengths over new data. The next write to the destination,
+even one refused because the output exists, puts the embedded header back in place of such a
+stale one (:func:`repair_envi_pair`); a header edited after the write is never replaced. Other
+programs read the side-car header and may see a mix in the moment between the two renames, or
+after a kill there until that next write. (A header longer than 1 MiB, e.g. tens of thousands
+of named bands, is embedded too but not looked for: such a pair has only the other guarantees.)
+"""
 
 from __future__ import annotations
 
 import logging
 import os
+import re
+import stat
+import uuid
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from hsi_tumor._shared.atomic import atomic_path
+from hsi_tumor._shared.atomic import atomic_files, atomic_path, refuse_overwrite
 from hsi_tumor._shared.errors import CubeFormatError, MissingFileError, WavelengthError
 from hsi_tumor.cube import Cube
 from hsi_tumor.io._common import build_cube
 
 logger = logging.getLogger("hsi_tumor.io")
 
-__all__ = ["EnviReader", "find_envi_pair", "read_envi_header", "write_envi"]
+__all__ = [
+    "WRITE_ID",
+    "EnviReader",
+    "find_envi_pair",
+    "read_envi_header",
+    "read_envi_pair",
+    "repair_envi_pair",
+    "write_envi",
+    "write_envi_files",
+]
 
 #: Data-file extensions tried beside a header, in this order (and their upper-case forms).
 DATA_EXTENSIONS = ("", ".raw", ".img", ".dat", ".bin", ".bsq", ".bil", ".bip", ".hyspex", ".sli")
@@ -38,6 +77,14 @@ ENVI_DTYPES: dict[int, np.dtype] = {
     15: np.dtype(np.uint64),
 }
 _DTYPE_CODES = {dt: code for code, dt in ENVI_DTYPES.items()}
+
+#: The header field that ties a header to its data file: the id of the write that made both.
+WRITE_ID = "hsi_tumor write id"
+_WRITE_ID_LINE = re.compile(r"^hsi_tumor write id = ([0-9a-f]{32})[ \t\r]*$", re.MULTILINE)
+#: Embedded headers are padded to a multiple of this and are never longer than _EMBED_MAX
+#: (a reader reads at most that much of a data file looking for one).
+_EMBED_ALIGN = 512
+_EMBED_MAX = 1 << 20
 
 
 def find_envi_pair(path: Path) -> tuple[Path, Path]:
@@ -122,6 +169,177 @@ def _unclosed_brace_field(header: Path) -> str | None:
     return open_field
 
 
+def _is_regular_file(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(path.stat().st_mode)
+    except OSError:
+        return False
+
+
+class _Embedded(NamedTuple):
+    """A header an hsi_tumor write embedded at the start of its data file."""
+
+    text: str
+    write_id: str
+    offset: int | None  # its ``header offset``: where the data begins
+
+
+def _embedded_header(data_file: Path) -> _Embedded | None:
+    """The header embedded in ``data_file`` by an hsi_tumor write, or None (another program's
+    file, or no header in it). Reads at most ``_EMBED_MAX`` bytes."""
+    if not _is_regular_file(data_file):  # never open a FIFO or device: it can block forever
+        return None
+    try:
+        with open(data_file, "rb") as f:
+            head = f.read(4)
+            if head != b"ENVI":
+                return None
+            while (end := head.find(b"\0")) < 0 and len(head) < _EMBED_MAX:
+                chunk = f.read(min(64 * 1024, _EMBED_MAX - len(head)))
+                if not chunk:
+                    return None
+                head += chunk
+    except OSError:
+        return None
+    try:
+        text = head[:end].decode("utf-8") if end >= 0 else ""
+    except UnicodeDecodeError:
+        return None
+    found = _WRITE_ID_LINE.search(text)
+    if found is None:
+        return None
+    offset = re.search(r"^header offset = (\d{1,12})\s*$", text, re.MULTILINE)
+    return _Embedded(text, found.group(1), int(offset.group(1)) if offset else None)
+
+
+def _parse_header_text(text: str, file: Path) -> dict[str, Any]:
+    """Parse header text as ``spectral.io.envi.read_envi_header`` parses a header file (keys
+    lower-cased, ``{ a , b }`` lists split at commas, ``description`` kept whole)."""
+    lines = text.splitlines()
+    hdr: dict[str, Any] = {}
+    i = 1
+    while i < len(lines):
+        line = lines[i]
+        i += 1
+        if "=" not in line or line.startswith(";"):
+            continue
+        key, _, value = line.partition("=")
+        key, value = key.strip().lower(), value.strip()
+        if value.startswith("{"):
+            while not value.endswith("}"):
+                if i == len(lines):
+                    raise CubeFormatError(
+                        "the embedded header's value opens '{' but never closes it",
+                        file=file,
+                        field=key,
+                        fix="write the cube again",
+                    )
+                if not lines[i].startswith(";"):
+                    value += "\n" + lines[i].strip()
+                i += 1
+            if key == "description":
+                hdr[key] = value.strip("{}").strip()
+            else:
+                hdr[key] = [v.strip() for v in value[1:-1].split(",")]
+        else:
+            hdr[key] = value
+    return hdr
+
+
+def _sidecar_write_id(header: Path) -> str | None:
+    """The write id a header file carries, or None (none, unreadable, or not a small file)."""
+    try:
+        if not _is_regular_file(header) or header.stat().st_size > _EMBED_MAX:
+            return None
+        found = _WRITE_ID_LINE.search(header.read_bytes().decode("utf-8", errors="replace"))
+    except OSError:
+        return None
+    return found.group(1) if found else None
+
+
+def _stale_header(header: Path, data_file: Path, embedded: _Embedded) -> bool:
+    """Whether ``header`` was not written for the data of ``data_file`` (which embeds a header
+    of ours): it is missing, carries another write id of ours, or carries none and is no newer
+    than the data (another program's or an earlier version's header, left beside our new data
+    by an overwrite killed between its renames). A header without a write id that is newer than
+    the data was edited (or written) after it, and is taken as it is."""
+    try:
+        header_time = header.stat().st_mtime_ns
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False  # read as it is: its reader says what is wrong
+    current = _sidecar_write_id(header)
+    if current is not None:
+        return current != embedded.write_id
+    try:
+        return header_time <= data_file.stat().st_mtime_ns
+    except OSError:
+        return False
+
+
+def read_envi_pair(path: Path) -> tuple[Path, Path, dict[str, Any]]:
+    """The header that describes a data file, checked against it (see the module's notes).
+
+    Parameters
+    ----------
+    path : Path
+        The header or the data file.
+
+    Returns
+    -------
+    described_by : Path
+        The side-car header, or the data file itself when its embedded header is used.
+    data_file : Path
+    hdr : dict
+        The parsed header.
+
+    Raises
+    ------
+    MissingFileError
+        If the partner file is missing (and the data file embeds no header of ours).
+    CubeFormatError
+        If the header cannot be parsed.
+    """
+    path = Path(path)
+    try:
+        header, data_file = find_envi_pair(path)
+    except MissingFileError:
+        embedded = None if path.suffix.lower() == ".hdr" else _embedded_header(path)
+        if embedded is None:
+            raise
+        header, data_file = path.with_suffix(".hdr"), path
+    else:
+        embedded = _embedded_header(data_file)
+    if embedded is not None and _stale_header(header, data_file, embedded):
+        logger.warning(
+            "%s does not describe %s (a write was killed between renaming the data file and "
+            "its header): the header embedded in the data file is used; the next write to it "
+            "puts the header back",
+            header,
+            data_file,
+        )
+        return data_file, data_file, _parse_header_text(embedded.text, data_file)
+    hdr = read_envi_header(header)
+    if embedded is not None and embedded.offset is not None:
+        hdr.setdefault("header offset", str(embedded.offset))  # the data follows the embedded one
+    return header, data_file, hdr
+
+
+def repair_envi_pair(header: Path, data_file: Path) -> bool:
+    """Put back the header a killed write left out: the header embedded in ``data_file``
+    replaces ``header`` when that is stale (missing, another write's, or one without a write id
+    older than the data). A header edited after the data was written is never replaced.
+    Returns True if the header was written."""
+    embedded = _embedded_header(data_file) if data_file.is_file() else None
+    if embedded is None or not _stale_header(header, data_file, embedded):
+        return False
+    with atomic_path(header) as tmp:
+        tmp.write_bytes(embedded.text.encode("utf-8"))
+    logger.warning("%s: put back the header a killed write had not renamed into place", header)
+    return True
+
+
 def _int_field(hdr: dict, key: str, header: Path, *, default=None, minimum=0) -> int:
     if key not in hdr:
         if default is not None:
@@ -187,7 +405,7 @@ class EnviReader:
         try:
             find_envi_pair(path)
         except MissingFileError:
-            return False
+            return _embedded_header(path) is not None  # a header a killed write left out
         return True
 
     def open(self, path: Path, *, wavelengths=None) -> Cube:
@@ -204,8 +422,7 @@ class EnviReader:
         wavelengths : array-like or path, optional
             Band centres in nm (or a CSV band table) overriding the header's ``wavelength``.
         """
-        header, data_file = find_envi_pair(Path(path))
-        hdr = read_envi_header(header)
+        header, data_file, hdr = read_envi_pair(Path(path))
         file_type = str(hdr.get("file type", "ENVI Standard")).strip()
         if "library" in file_type.lower():
             raise CubeFormatError(
@@ -370,13 +587,12 @@ def write_envi(
     The header records ``wavelength`` (nm, exact to the last bit), ``wavelength units``,
     ``fwhm``, ``bbl``, ``band names``, ``default bands``, ``reflectance scale factor`` and
     ``bit depth`` (``metadata["bit_depth"]``, the sensor's bits per count) when the cube has
-    them. The data is written first and the header last, each under a temporary name
-    renamed into place, so a header on disk always describes a complete data file.
+    them, and the ``hsi_tumor write id`` that ties it to its data file. The data file begins
+    with the same header (``header offset`` is its padded length; every ENVI reader skips it)
+    and is renamed into place before the header, so that a reader of ours never sees new data
+    under an old header, even if the process is killed between the renames (see the module's
+    notes).
     """
-    from spectral.io import envi
-
-    from hsi_tumor._shared.atomic import refuse_overwrite
-
     path = Path(path)
     if path.suffix.lower() == ".hdr":
         header, data_file = path, path.with_suffix(".img")
@@ -407,7 +623,6 @@ def write_envi(
         )
     if byte_order not in (0, 1):
         raise CubeFormatError(f"byte order {byte_order}", field="byte_order", fix="use 0 or 1")
-    refuse_overwrite(header, data_file, overwrite=overwrite)
     rows, cols, bands = cube.shape
     file_dtype = base.newbyteorder("<" if byte_order == 0 else ">")
     file_shape = {
@@ -450,18 +665,86 @@ def write_envi(
     if meta.get("bit_depth") is not None:
         hdr["bit depth"] = int(meta["bit_depth"])
 
-    # The data file is renamed into place first and the header after it, so a header on disk
-    # always describes a complete data file.
-    with atomic_path(header) as tmp_header, atomic_path(data_file) as tmp_data:
-        if cube.nbytes:
-            out = np.memmap(tmp_data, dtype=file_dtype, mode="w+", shape=file_shape[interleave])
-            view = out.transpose(to_cube)
-            for rows_slice, tile in cube.tiles():
-                view[rows_slice] = tile.load().data
-            out.flush()
-            del out, view
-        envi.write_envi_header(os.fspath(tmp_header), hdr)
+    def fill(out: np.memmap) -> None:
+        view = out.transpose(to_cube)
+        for rows_slice, tile in cube.tiles():
+            view[rows_slice] = tile.load().data
+
+    write_envi_files(
+        header,
+        data_file,
+        hdr,
+        dtype=file_dtype,
+        shape=file_shape[interleave],
+        fill=fill,
+        overwrite=overwrite,
+    )
     logger.debug("wrote %s (%s, %s)", header, interleave, file_dtype)
+
+
+def write_envi_files(
+    header: Path,
+    data_file: Path,
+    hdr: dict[str, Any],
+    *,
+    dtype: np.dtype,
+    shape: tuple[int, ...],
+    fill: Callable[[np.memmap], None],
+    overwrite: bool,
+) -> None:
+    """Write an ENVI header and data file pair, atomically even if the process is killed.
+
+    Parameters
+    ----------
+    header, data_file : Path
+        The two files, in one folder.
+    hdr : dict
+        The header's fields (``header offset`` and ``hsi_tumor write id`` are set here).
+    dtype, shape
+        The data as stored in the file (byte order and interleave included).
+    fill : callable
+        ``fill(out)`` writes the data into ``out``, a writable memory map of ``shape``.
+    overwrite : bool
+        Replace existing files; without it an existing file is never touched.
+
+    Notes
+    -----
+    The data file begins with the header (see the module's notes) and is renamed into place
+    before the header. First, a header that a killed write left out is put back
+    (:func:`repair_envi_pair`) and staging folders of dead writes are deleted.
+    """
+    from spectral.io import envi
+
+    repair_envi_pair(header, data_file)
+    refuse_overwrite(header, data_file, overwrite=overwrite)
+    hdr = {key: _without_nul(value) for key, value in hdr.items()}
+    hdr[WRITE_ID] = uuid.uuid4().hex
+    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    with atomic_files(data_file, header) as (tmp_data, tmp_header):
+        offset = _EMBED_ALIGN
+        while True:  # the offset is written in the header: grow it until the header fits
+            envi.write_envi_header(os.fspath(tmp_header), {**hdr, "header offset": offset})
+            text = tmp_header.read_bytes()
+            if len(text) < offset:
+                break
+            offset = -(-(len(text) + 1) // _EMBED_ALIGN) * _EMBED_ALIGN
+        with open(tmp_data, "r+b") as f:
+            f.write(text.ljust(offset, b"\0"))
+            f.truncate(offset + nbytes)
+        if nbytes:
+            out = np.memmap(tmp_data, dtype=dtype, mode="r+", offset=offset, shape=shape)
+            fill(out)
+            out.flush()
+            del out
+
+
+def _without_nul(value):
+    """A header value without NUL characters (a NUL ends an embedded header)."""
+    if isinstance(value, str):
+        return value.replace("\0", "")
+    if isinstance(value, (list, tuple)):
+        return [_without_nul(v) for v in value]
+    return value
 
 
 def _clean_description(text) -> str:

@@ -21,7 +21,7 @@ from hsi_tumor._shared.atomic import atomic_path, refuse_overwrite
 from hsi_tumor._shared.classes import check_label_map, class_colors, class_name_map
 from hsi_tumor._shared.errors import CubeFormatError
 from hsi_tumor.io._common import existing_file
-from hsi_tumor.io._envi import _DTYPE_CODES, EnviReader, find_envi_pair, read_envi_header
+from hsi_tumor.io._envi import _DTYPE_CODES, EnviReader, read_envi_pair, write_envi_files
 from hsi_tumor.io._hdf5 import HDF5_EXTENSIONS, reading_hdf5
 from hsi_tumor.io._matlab import load_v5
 
@@ -282,8 +282,7 @@ def _read_hdf5(path: Path, name, what) -> tuple[np.ndarray, str, dict | None]:
 
 def _read_envi(path: Path) -> tuple[np.ndarray, str, dict | None]:
 
-    header, _ = find_envi_pair(path)
-    hdr = read_envi_header(header)
+    header, _, hdr = read_envi_pair(path)  # the header that describes the data beside it
     bands = str(hdr.get("bands", "")).strip()
     if bands != "1":
         raise CubeFormatError(
@@ -382,13 +381,10 @@ def _storage_dtype(labels: np.ndarray) -> np.dtype:
 
 
 def _write_envi_labels(labels: np.ndarray, path: Path, names: dict[int, str], overwrite) -> Path:
-    from spectral.io import envi
-
     if path.suffix.lower() == ".hdr":
         header, data_file = path, path.with_suffix(".img")
     else:
         header, data_file = path.with_suffix(".hdr"), path
-    refuse_overwrite(header, data_file, overwrite=overwrite)
     dtype = _storage_dtype(labels)
     n_classes = max([int(labels.max()) if labels.size else 0, *names]) + 1
     class_names = ["Unclassified"] + [
@@ -413,9 +409,15 @@ def _write_envi_labels(labels: np.ndarray, path: Path, names: dict[int, str], ov
         "class lookup": lookup,
         "band names": ["labels"],
     }
-    with atomic_path(header) as tmp_header, atomic_path(data_file) as tmp_data:
-        tmp_data.write_bytes(labels.astype(dtype.newbyteorder("<")).tobytes())
-        envi.write_envi_header(os.fspath(tmp_header), hdr)
+    write_envi_files(
+        header,
+        data_file,
+        hdr,
+        dtype=dtype.newbyteorder("<"),
+        shape=(1, *labels.shape),
+        fill=lambda out: out.__setitem__(0, labels),
+        overwrite=overwrite,
+    )
     logger.debug("wrote %s (%d classes)", header, n_classes)
     return header
 

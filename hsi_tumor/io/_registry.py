@@ -141,7 +141,7 @@ def write_cube(
     overwrite: bool = False,
     **options,
 ) -> None:
-    """Write a cube to ENVI or HDF5, atomically (temporary file, then rename).
+    """Write a cube to ENVI or HDF5, atomically (staged beside the target, then renamed).
 
     Parameters
     ----------
@@ -164,6 +164,13 @@ def write_cube(
         If the output exists and ``overwrite`` is False.
     CubeFormatError
         If the cube's dtype cannot be stored in the format.
+
+    Notes
+    -----
+    A reader sees the whole old output or the whole new one (or, for a new name, nothing)
+    even if the process is killed at any point: an ENVI pair's data file begins with its
+    header and is renamed first (see :mod:`hsi_tumor.io._envi`); what a killed write left is
+    deleted by the next write to the same name (:mod:`hsi_tumor._shared.atomic`).
     """
     path = Path(path)
     if format is None:

@@ -48,9 +48,9 @@ def save_figure(
 
     Notes
     -----
-    The figure is written to a hidden temporary file beside ``path`` and renamed into place
+    The figure is written in a hidden staging folder beside ``path`` and renamed into place
     (:func:`hsi_tumor._shared.atomic.atomic_path`), so an error or interruption leaves either
-    the old file or none, never a truncated one.
+    the old file or none, never a truncated one (the next write deletes what a killed one left).
 
     Examples
     --------

@@ -227,14 +227,29 @@ def test_scheduler_address(cluster, client, cubes, model, serial, tmp_path):
 
 
 def test_stale_partials_of_the_batch_are_removed(client, cubes, model, tmp_path):
+    import fcntl
+
     out = tmp_path / "maps"
-    (out / ".specimen_0.abc_1234.partial").mkdir(parents=True)  # a killed worker's leftovers
-    (out / ".specimen_0.abc_1234.partial" / "labels.img").write_bytes(b"\0" * 10)
+    dead = out / ".specimen_0.abc_1234.partial"  # a killed worker's staging folder: unlocked
+    (dead / "new" / "specimen_0").mkdir(parents=True)
+    (dead / "new" / "specimen_0" / "labels.img").write_bytes(b"\0" * 10)
+    (dead / "lock").touch()
+    old = out / ".specimen_0.old_5678.partial"  # an earlier version's (no lock), 2 minutes old
+    old.mkdir()
+    os.utime(old, (time.time() - 120,) * 2)
+    live = out / ".specimen_0.live_123.partial"  # a writer still at work holds its lock: kept
+    live.mkdir()
     (out / ".specimen_9.abc_1234.partial").mkdir()  # not this batch's: kept
     (out / ".specimen_0.notes").write_text("kept")  # not a temporary name
-    result = classify_many([cubes["specimen_0"]], model, out, client=client)
-    assert len(result.written) == 1
-    assert _hidden(out) == [".specimen_0.notes", ".specimen_9.abc_1234.partial"]
+    with open(live / "lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        result = classify_many([cubes["specimen_0"]], model, out, client=client)
+        assert len(result.written) == 1
+        assert _hidden(out) == [
+            ".specimen_0.live_123.partial",
+            ".specimen_0.notes",
+            ".specimen_9.abc_1234.partial",
+        ]
 
 
 def test_unexpected_errors_are_retried_then_reported(client, tmp_path, model):
@@ -267,7 +282,8 @@ def test_a_worker_killed_mid_batch(own_client, cubes, model, serial, tmp_path):
         original = viz.save_rgb_png
 
         def slow_png(image, path):
-            if Path(path).parent.name.startswith(".slow.") and not os.path.exists(marker):
+            # path: maps/.slow.xxxxxxxx.partial/new/slow/NAME.png (the folder being staged)
+            if Path(path).parents[2].name.startswith(".slow.") and not os.path.exists(marker):
                 Path(marker + ".tmp").write_text(str(os.getpid()))
                 os.replace(marker + ".tmp", marker)
                 time.sleep(120)  # until killed

@@ -83,3 +83,33 @@ def test_tissue_mask_is_deprecated_for_mask(no_dask, cubes, model, tmp_path):
     assert new["specimen_0"].n_masked > 0
     with pytest.raises(ht.InvalidOptionError, match="mask"):
         classify_many([cubes["specimen_0"]], model, tmp_path / "x", mask=np.ones((30, 36), bool))
+
+
+def test_the_batch_begins_by_finishing_what_killed_writes_left(
+    no_dask, cubes, model, tmp_path, monkeypatch
+):
+    """Issue 18: where folders cannot be exchanged in one step (NFS), a rewrite killed between
+    moving the old folder out and the new one in leaves no folder under the name; the batch's
+    start completes the move (the new folder was whole), so the cube counts as done."""
+    from hsi_tumor._shared import atomic
+    from hsi_tumor.inference import classify_to_folder
+    from tests._shared.killing import Killed, dying_at
+
+    out = tmp_path / "maps"
+    classify_many([cubes["specimen_0"]], model, out)
+    monkeypatch.setattr(atomic, "_exchange", lambda a, b: False)
+
+    def rewrite():
+        classify_to_folder(cubes["specimen_0"], model, out / "specimen_0", overwrite=True)
+
+    with dying_at(10**6, deletions=False) as steps:
+        rewrite()
+    with dying_at(len(steps), deletions=False), pytest.raises(Killed):
+        rewrite()  # killed before its last rename
+    assert [p.name for p in out.iterdir()] != ["specimen_0"]
+    assert not (out / "specimen_0").exists()
+    result = classify_many([cubes["specimen_0"]], model, out)
+    assert result["specimen_0"].status == "skipped"
+    assert [p.name for p in out.iterdir()] == ["specimen_0"]
+    expected = ht.classify_cube(cubes["specimen_0"], model)
+    np.testing.assert_array_equal(read_labels(out / "specimen_0" / "labels.hdr"), expected.labels)

@@ -351,3 +351,134 @@ def test_bit_depth_field_round_trips_and_is_checked(tmp_path, rng):
         with pytest.raises(ht.CubeFormatError) as err:
             ht.read_cube(hdr)
         assert err.value.field == "bit depth" and str(hdr) in str(err.value)
+
+
+# -- the header + data pair, written atomically (issue 18) ------------------------------------
+
+
+def _pair_cube(seed, wavelengths, **metadata):
+    data = np.random.default_rng(seed).random((5, 4, 3)).astype(np.float32)
+    return ht.Cube(data, np.asarray(wavelengths, float), metadata)
+
+
+OLD_WL, NEW_WL = [900.0, 1000.0, 1100.0], [1500.0, 1600.0, 1700.0]
+
+
+def test_the_data_file_begins_with_its_header(tmp_path):
+    """ENVI's embedded-header layout: the data file starts with the header text (NUL-padded to
+    ``header offset``, a multiple of 512) and spectral, an independent reader, skips it."""
+    cube = _pair_cube(0, OLD_WL, band_names=["a", "b", "c"], description="two\nlines")
+    ht.write_cube(cube, tmp_path / "c.hdr", interleave="bil")
+    text = (tmp_path / "c.hdr").read_bytes()
+    hdr = spectral.io.envi.read_envi_header(str(tmp_path / "c.hdr"))
+    offset = int(hdr["header offset"])
+    assert offset % 512 == 0 and len(text) < offset
+    assert len(hdr["hsi_tumor write id"]) == 32
+    data = (tmp_path / "c.img").read_bytes()
+    assert data[:offset] == text.ljust(offset, b"\0")
+    assert len(data) == offset + cube.nbytes
+    other = spectral.io.envi.open(str(tmp_path / "c.hdr"), str(tmp_path / "c.img"))
+    np.testing.assert_array_equal(np.asarray(other.load()), cube.data)
+
+
+@pytest.mark.parametrize("n_bands", [1, 3, 400])
+def test_the_embedded_header_parses_as_spectral_parses_the_header(tmp_path, n_bands):
+    from hsi_tumor.io._envi import _embedded_header, _parse_header_text
+
+    wl = 900.0 + 1.7 * np.arange(n_bands)
+    meta = {
+        "description": "first line\nsecond, with a comma",
+        "fwhm": np.full(n_bands, 3.25),
+        "bbl": np.arange(n_bands) % 5 != 0,
+        "band_names": [f"band {i}, {{x}}" for i in range(n_bands)],
+        "default_bands": [0],
+        "reflectance_scale_factor": 10000.0,
+    }
+    cube = ht.Cube(np.zeros((2, 2, n_bands), np.uint16), wl, meta)
+    ht.write_cube(cube, tmp_path / "c.hdr")
+    embedded = _embedded_header(tmp_path / "c.img")
+    assert embedded.offset == int(
+        spectral.io.envi.read_envi_header(str(tmp_path / "c.hdr"))["header offset"]
+    )
+    assert _parse_header_text(embedded.text, tmp_path / "c.img") == (
+        spectral.io.envi.read_envi_header(str(tmp_path / "c.hdr"))
+    )
+    features = ht.Cube(np.zeros((2, 2, 2), np.float32), None)
+    ht.write_cube(features, tmp_path / "f.hdr")
+    assert _parse_header_text(_embedded_header(tmp_path / "f.img").text, tmp_path) == (
+        spectral.io.envi.read_envi_header(str(tmp_path / "f.hdr"))
+    )
+
+
+def _new_data_beside_old_header(tmp_path, old_header_edit=None):
+    """The state a write killed between its two renames leaves: the new data file in place,
+    the old header (or, with ``old_header_edit``, an edited one) beside it."""
+    ht.write_cube(_pair_cube(1, OLD_WL), tmp_path / "c.hdr")
+    if old_header_edit is not None:
+        old_header_edit(tmp_path / "c.hdr")
+    (tmp_path / "new").mkdir()
+    ht.write_cube(_pair_cube(2, NEW_WL), tmp_path / "new" / "c.hdr")
+    (tmp_path / "new" / "c.img").replace(tmp_path / "c.img")
+    return (tmp_path / "new" / "c.hdr").read_bytes()
+
+
+@pytest.mark.parametrize("read", ["header", "data file"])
+def test_new_data_is_never_read_with_an_old_header(tmp_path, caplog, read):
+    """Issue 18: old header + new data read without error as a mix (old wavelengths); the data
+    file's own header is used instead, and the next write puts it back."""
+    new_header = _new_data_beside_old_header(tmp_path)
+    back = ht.read_cube(tmp_path / ("c.hdr" if read == "header" else "c.img"))
+    np.testing.assert_array_equal(back.wavelengths, NEW_WL)
+    np.testing.assert_array_equal(back.load().data, _pair_cube(2, NEW_WL).data)
+    assert "does not describe" in caplog.text and "embedded in the data file" in caplog.text
+    with pytest.raises(ht.OutputExistsError):  # the killed write had committed its data
+        ht.write_cube(_pair_cube(3, OLD_WL), tmp_path / "c.hdr")
+    assert (tmp_path / "c.hdr").read_bytes() == new_header  # put back by that write
+
+
+def test_a_header_without_write_id_older_than_the_data_is_stale(tmp_path):
+    """An earlier version's header (no write id) beside data an overwrite killed between its
+    renames put there: the data's own header is read."""
+
+    def earlier_version(header):
+        lines = header.read_text().splitlines(keepends=True)
+        header.write_text("".join(line for line in lines if "write id" not in line))
+
+    _new_data_beside_old_header(tmp_path, earlier_version)
+    np.testing.assert_array_equal(ht.read_cube(tmp_path / "c.hdr").wavelengths, NEW_WL)
+
+
+def test_a_header_edited_after_the_write_is_read_as_it_is(tmp_path):
+    """An edit made after the data was written (even one that drops the write id, or the
+    header offset) is the user's: read, and never replaced by a later refused write."""
+    cube = _pair_cube(1, OLD_WL)
+    ht.write_cube(cube, tmp_path / "c.hdr")
+    header = tmp_path / "c.hdr"
+    lines = header.read_text().splitlines(keepends=True)
+    kept = [line for line in lines if not line.startswith(("hsi_tumor write id", "header offset"))]
+    edited = "".join(kept).replace("1100.0", "1150.0")
+    header.write_text(edited)
+    back = ht.read_cube(header)
+    np.testing.assert_array_equal(back.wavelengths, [900.0, 1000.0, 1150.0])
+    np.testing.assert_array_equal(back.load().data, cube.data)  # the data after the embedded one
+    with pytest.raises(ht.OutputExistsError):
+        ht.write_cube(cube, header)
+    assert header.read_text() == edited
+
+
+def test_a_nul_in_a_description_does_not_cut_the_embedded_header(tmp_path):
+    cube = _pair_cube(1, OLD_WL, description="before\0after")
+    ht.write_cube(cube, tmp_path / "c.hdr")
+    back = ht.read_cube(tmp_path / "c.img")
+    assert back.metadata["description"] == "beforeafter"
+    np.testing.assert_array_equal(back.wavelengths, OLD_WL)
+
+
+def test_looking_for_an_embedded_header_never_opens_a_fifo(tmp_path):
+    import os
+
+    from hsi_tumor.io._envi import _embedded_header, _sidecar_write_id
+
+    os.mkfifo(tmp_path / "pipe.img")
+    assert _embedded_header(tmp_path / "pipe.img") is None  # returns at once, no reader waits
+    assert _sidecar_write_id(tmp_path / "pipe.img") is None

@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from hsi_tumor._shared.classes import class_colors
+from hsi_tumor._shared.display import Html, facts_table, grid_table, swatch
 from hsi_tumor.datasets._specimen import Specimen
 from hsi_tumor.inference import TumorMap
 from hsi_tumor.metrics._calibration import ReliabilityCurve
@@ -184,40 +186,83 @@ class Evaluation:
             "random_state": self.random_state,
         }
 
+    def _metric_table(self) -> tuple[list[str], list[list[str]]]:
+        """(header, rows): pooled and patient-mean metrics with their 95 % intervals."""
+        names = self.metric_names
+        return ["", *(_LABELS[m] for m in names)], [
+            ["pooled pixels", *(_cell(self.pooled[m], self.ci.get(m), m) for m in names)],
+            [
+                "mean of patients",
+                *(_cell(self.patient_mean.get(m), self.ci_patient_mean.get(m), m) for m in names),
+            ],
+        ]
+
+    def _patient_table(self) -> tuple[list[str], list[list]]:
+        """(header, rows): each patient's pixels, tumor pixels and metrics."""
+        names = self.metric_names
+        return ["patient", "pixels", "tumor pixels", *(_LABELS[m] for m in names)], [
+            [
+                row["patient"],
+                row["n_pixels"],
+                row["n_tumor"],
+                *(_cell(row.get(m), None, m) for m in names),
+            ]
+            for row in self.per_patient
+        ]
+
     def to_markdown(self) -> str:
         """The metrics as Markdown tables: pooled and patient mean with 95 % CIs, per patient."""
-        names = self.metric_names
+        n = len(self.metric_names)
         lines = [f"Scheme: **{self.scheme}**."]
         if self.optimistic:
             lines.append(
                 "**Optimistic:** random pixel splits put pixels of every test patient in "
                 "training too; these figures overstate performance on new patients."
             )
+        header, rows = self._metric_table()
+        lines += ["", _markdown_row(header), "|---|" + "---:|" * n]
+        lines += [_markdown_row(r) for r in rows]
         lines += [
-            "",
-            "| | " + " | ".join(_LABELS[m] for m in names) + " |",
-            "|---|" + "---:|" * len(names),
-            "| pooled pixels | "
-            + " | ".join(_cell(self.pooled[m], self.ci.get(m), m) for m in names)
-            + " |",
-            "| mean of patients | "
-            + " | ".join(
-                _cell(self.patient_mean.get(m), self.ci_patient_mean.get(m), m) for m in names
-            )
-            + " |",
             "",
             f"95 % intervals: bootstrap over patients ({self.n_bootstrap} resamples).",
             "",
-            "| patient | pixels | tumor pixels | " + " | ".join(_LABELS[m] for m in names) + " |",
-            "|---|---:|---:|" + "---:|" * len(names),
         ]
-        for row in self.per_patient:
-            lines.append(
-                f"| {row['patient']} | {row['n_pixels']} | {row['n_tumor']} | "
-                + " | ".join(_cell(row.get(m), None, m) for m in names)
-                + " |"
-            )
+        header, rows = self._patient_table()
+        lines += [_markdown_row(header), "|---|---:|---:|" + "---:|" * n]
+        lines += [_markdown_row(r) for r in rows]
         return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        """The scheme and model, the metrics table with intervals and the per-patient table."""
+        colours = class_colors(self.classes, self.class_names)
+        rows = [("scheme", self.scheme)]
+        if self.optimistic:
+            rows.append(
+                (
+                    "OPTIMISTIC",
+                    "random pixel splits put pixels of every test patient in training too; "
+                    "these figures overstate performance on new patients",
+                )
+            )
+        tumor = self.class_names.get(self.tumor_class) if self.tumor_class is not None else None
+        rows += [
+            ("classifier", self.classifier),
+            ("preprocessing", " → ".join(self.preprocessing) or "none"),
+            (
+                "classes",
+                Html(
+                    ", ".join(
+                        swatch(colours[int(c)], f"{self.class_names[int(c)]} ({int(c)})")
+                        for c in self.classes
+                    )
+                ),
+            ),
+            ("tumor class", tumor or "none named tumor: no tumor metrics"),
+            ("metrics", grid_table(*self._metric_table())),
+            ("intervals", f"95 %, bootstrap over patients ({self.n_bootstrap} resamples)"),
+            ("per patient", grid_table(*self._patient_table())),
+        ]
+        return facts_table("hsi_tumor.Evaluation", rows)
 
     def __repr__(self) -> str:
         shown = ", ".join(
@@ -229,6 +274,10 @@ class Evaluation:
             f"Evaluation({self.scheme}, {len(self.per_patient)} patients, {self.classifier}: "
             f"{shown}{', OPTIMISTIC' if self.optimistic else ''})"
         )
+
+
+def _markdown_row(cells) -> str:
+    return "|" + "|".join(f" {c} " if str(c) else " " for c in cells) + "|"
 
 
 _LABELS = {

@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 from sklearn.model_selection import train_test_split
+from tqdm.auto import tqdm
 
 import hsi_tumor as ht
 from hsi_tumor.evaluation import pixel_metrics
@@ -118,44 +119,46 @@ def main(
     classes = list(CLASS_NAMES)
     splits = {"random 10 %": random_split(truth), "spatially disjoint": checkerboard_split(truth)}
     rows, maps = [], {}
-    for split, (train_map, test_map) in splits.items():
+    runs = [(split, name) for split in splits for name in classifiers]
+    # one bar over the runs; each ht.train's bar (over its fits) shows under it while it runs
+    for split, name in tqdm(runs, desc="Indian Pines", unit="run"):
+        train_map, test_map = splits[split]
         missing = sorted(set(np.unique(test_map)) - set(np.unique(train_map)) - {0})
-        for name in classifiers:
-            start = time.perf_counter()
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)  # tiny classes in the inner CV
-                model = ht.train(
-                    cube,
-                    train_map,
-                    classifier=name,
-                    classifier_params=(classifier_params or {}).get(name),
-                    preprocessing=("snv",),
-                    class_names=CLASS_NAMES,
-                    random_state=0,
-                )
-            result = ht.classify_cube(cube, model)
-            seconds = time.perf_counter() - start
-            test = test_map > 0
-            scores = pixel_metrics(test_map[test], result.labels[test], classes=classes)
-            rows.append(
-                {
-                    "split": split,
-                    "classifier": name,
-                    "train": int(np.count_nonzero(train_map)),
-                    "test": int(test.sum()),
-                    "OA": scores["accuracy"],
-                    "AA": scores["balanced_accuracy"],
-                    "kappa": scores["kappa"],
-                    "seconds": seconds,
-                    "missing": missing,
-                }
+        start = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # tiny classes in the inner CV
+            model = ht.train(
+                cube,
+                train_map,
+                classifier=name,
+                classifier_params=(classifier_params or {}).get(name),
+                preprocessing=("snv",),
+                class_names=CLASS_NAMES,
+                random_state=0,
             )
-            maps[(split, name)] = result.labels
-            print(
-                f"{split:>18} | {name:>13} | OA {scores['accuracy']:.3f} | "
-                f"AA {scores['balanced_accuracy']:.3f} | kappa {scores['kappa']:.3f} | "
-                f"{seconds:.1f} s"
-            )
+        result = ht.classify_cube(cube, model)
+        seconds = time.perf_counter() - start
+        test = test_map > 0
+        scores = pixel_metrics(test_map[test], result.labels[test], classes=classes)
+        rows.append(
+            {
+                "split": split,
+                "classifier": name,
+                "train": int(np.count_nonzero(train_map)),
+                "test": int(test.sum()),
+                "OA": scores["accuracy"],
+                "AA": scores["balanced_accuracy"],
+                "kappa": scores["kappa"],
+                "seconds": seconds,
+                "missing": missing,
+            }
+        )
+        maps[(split, name)] = result.labels
+        tqdm.write(  # printed above the bars, not through them
+            f"{split:>18} | {name:>13} | OA {scores['accuracy']:.3f} | "
+            f"AA {scores['balanced_accuracy']:.3f} | kappa {scores['kappa']:.3f} | "
+            f"{seconds:.1f} s"
+        )
     files = {"table": out / "indian_pines_metrics.md"}
     files["table"].write_text(_table(rows), encoding="utf-8")
     files["maps"] = save_figure(

@@ -162,7 +162,7 @@ def run_demo(
     n_patients: int = 6,
     shape: tuple[int, int] = (96, 120),
     n_bands: int = 100,
-    progress: bool = False,
+    progress: bool = True,
     seed: int | None = None,
 ) -> dict:
     """Run the demo; returns what it wrote.
@@ -177,8 +177,8 @@ def run_demo(
         Patients in the evaluated cohort; one more patient is the held-out specimen.
     shape : (rows, cols), default=(96, 120)
     n_bands : int, default=100
-    progress : bool, default=False
-        Progress bars on the evaluation and the classification.
+    progress : bool, default=True
+        Progress bars on the evaluation, the training and the classification.
     seed : int, optional
         Deprecated name of ``random_state`` (DeprecationWarning).
 
@@ -228,6 +228,7 @@ def run_demo(
             preprocessing=PREPROCESSING,
             class_names=CLASS_NAMES,
             random_state=seed,
+            progress=progress,
         )
     model_path = save_model(model, out / "model.htmodel", overwrite=True)
     held_files, tumor_map, held_metrics = _classify_held_out(

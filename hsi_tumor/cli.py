@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from hsi_tumor._shared.errors import (
@@ -313,7 +314,7 @@ def _train(args) -> int:
     options = _model_options(args)
     specimens = read_manifest(args.manifest)
     with _sklearn_errors():
-        model = train(specimens, **options)
+        model = train(specimens, **options, progress=not args.quiet)
     save_model(model, out, overwrite=args.overwrite)
     _print_training(model)
     print(f"wrote {out}")
@@ -647,7 +648,8 @@ def _add_demo(sub) -> None:
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    print(f"hsi-tumor: warning: {message}", file=sys.stderr)
+    # tqdm.write: above an open progress bar, not through it
+    tqdm.write(f"hsi-tumor: warning: {message}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import html
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
 
 from hsi_tumor._shared.arrays import is_dask_array, materialize, rows_per_tile
+from hsi_tumor._shared.display import facts_table
 from hsi_tumor._shared.errors import (
     CubeFormatError,
     CubeIndexError,
@@ -368,15 +368,11 @@ class Cube:
         return "Cube(" + ", ".join(self._summary().values()) + ")"
 
     def _repr_html_(self) -> str:
-        rows = "".join(
-            f"<tr><th style='text-align:left'>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
-            for k, v in self._summary().items()
-        )
+        rows = list(self._summary().items())
         source = self.metadata.get("source")
         if source:
-            cell = html.escape(str(source))
-            rows += f"<tr><th style='text-align:left'>source</th><td>{cell}</td></tr>"
-        return f"<table><caption><b>hsi_tumor.Cube</b></caption>{rows}</table>"
+            rows.append(("source", str(source)))
+        return facts_table("hsi_tumor.Cube", rows)
 
 
 def _select(data, key):

@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hsi_tumor._shared.display import facts_table
 from hsi_tumor._shared.errors import TrainingDataError
+from hsi_tumor._shared.wavelengths import describe_grid
 from hsi_tumor.cube import Cube
 
 __all__ = ["Specimen"]
@@ -72,3 +74,27 @@ class Specimen:
             + (", tumor fraction known" if self.tumor_fraction is not None else "")
             + ")"
         )
+
+    def _repr_html_(self) -> str:
+        """Name, patient, the cube's size and wavelengths, the labelled pixels per class id."""
+        rows, cols = self.cube.shape[:2]
+        ids, n = np.unique(self.labels[self.labels != 0], return_counts=True)
+        labelled = ", ".join(
+            f"class {i}: {k}" for i, k in zip(ids.tolist(), n.tolist(), strict=True)
+        )
+        facts = [("data", "SIMULATED, not a measurement")] if self._simulated() else []
+        facts += [
+            ("name", self.name),
+            ("patient", self.patient),
+            ("cube", f"{rows} rows x {cols} cols, {describe_grid(self.cube.wavelengths)}"),
+            ("labelled pixels", f"{int(n.sum())} ({labelled})" if n.size else "none"),
+            ("tumor fraction", "known" if self.tumor_fraction is not None else "not known"),
+        ]
+        if self.tissue is not None:
+            facts.append(("tissue", f"{int(self.tissue.sum())} pixels"))
+        return facts_table(f"hsi_tumor.{type(self).__name__}", facts)
+
+    def _simulated(self) -> bool:
+        """A simulated specimen (``SimulatedSpecimen``), or a cube its header calls simulated."""
+        flag = self.cube.metadata.get("simulated") if hasattr(self.cube, "metadata") else None
+        return bool(getattr(self, "simulated", False)) or flag in (True, "true", "True", "1")

@@ -24,9 +24,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from threadpoolctl import ThreadpoolController
-from tqdm.auto import tqdm
 
 from hsi_tumor._shared.arrays import aligned_tile_rows, materialize, rows_per_tile, valid_pixels
+from hsi_tumor._shared.progress import progress_bar
 
 __all__ = ["blas_controller", "blas_single_thread", "default_tile_rows", "for_each_tile"]
 
@@ -107,7 +107,7 @@ def for_each_tile(
         BLAS threads spinning between them cost more than they give). With several tiles at
         once, BLAS always runs single-threaded, so the cores are not oversubscribed.
     progress : bool, default=False
-        Show a progress bar (tqdm) over the tiles.
+        Show a progress bar over the tiles (:func:`~hsi_tumor._shared.progress.progress_bar`).
     desc : str, default="tiles"
         The progress bar's label.
 
@@ -147,17 +147,16 @@ def for_each_tile(
 
     workers = max(1, min(n_jobs or os.cpu_count() or 1, len(tiles))) if threads else 1
     limit = workers > 1 or one_blas_thread
-    bar = tqdm(total=len(tiles), desc=desc, unit="tile", disable=not progress)
-    try:
-        with blas_single_thread() if limit else contextlib.nullcontext():
-            if workers > 1:
-                with ThreadPoolExecutor(workers) as pool:
-                    for _ in pool.map(run, range(len(tiles))):
-                        bar.update()
-            else:
-                for i in range(len(tiles)):
-                    run(i)
+    with (
+        progress_bar(len(tiles), desc=desc, unit="tile", enabled=progress) as bar,
+        blas_single_thread() if limit else contextlib.nullcontext(),
+    ):
+        if workers > 1:
+            with ThreadPoolExecutor(workers) as pool:
+                for _ in pool.map(run, range(len(tiles))):
                     bar.update()
-    finally:
-        bar.close()
+        else:
+            for i in range(len(tiles)):
+                run(i)
+                bar.update()
     return valid

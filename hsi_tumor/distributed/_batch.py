@@ -14,11 +14,10 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
 from hsi_tumor._shared.atomic import remove_stale
 from hsi_tumor._shared.dask import LOCAL, check_client, dask_client, require_distributed
 from hsi_tumor._shared.errors import BatchError, HsiTumorError, InvalidOptionError, InvalidTypeError
+from hsi_tumor._shared.progress import progress_bar
 from hsi_tumor.cube import Cube
 from hsi_tumor.inference import TUMOR_MAP_FORMATS, check_smoothing
 from hsi_tumor.models._model import TumorModel
@@ -237,11 +236,14 @@ def _identity(value):
     return value
 
 
-def _classify_one(name: str, source, model: TumorModel, target: str, options: _Options):
+def _classify_one(
+    name: str, source, model: TumorModel, target: str, options: _Options, progress: bool = False
+):
     """One Dask task: read, classify and write one cube. Returns its :class:`BatchItem`.
 
     Errors of the cube (:data:`CUBE_ERRORS`) come back as a failed item; anything else is
-    raised, for Dask to retry.
+    raised, for Dask to retry. ``progress`` shows the cube's tile bar (an inner bar, under
+    the cubes'); never in a Dask task.
     """
     from hsi_tumor.inference import classify_to_folder
 
@@ -264,6 +266,7 @@ def _classify_one(name: str, source, model: TumorModel, target: str, options: _O
             overwrite=options.overwrite,
             n_jobs=options.n_jobs,
             device=worker_device(options.device),
+            progress=progress,
         )
     except CUBE_ERRORS as exc:
         logger.warning("%s failed: %s", described, _message(exc))
@@ -370,12 +373,13 @@ def _task_error(exc: BaseException) -> str:
 def _run_here(pending: dict, model: TumorModel, out_dir: Path, options, retries, progress):
     """``client=None``: the same tasks, one after another in this process (no Dask)."""
     items: dict[str, BatchItem] = {}
-    bar = tqdm(total=len(pending), desc="classify_many", unit="cube", disable=not progress)
+    bar = progress_bar(len(pending), desc="classify_many", unit="cube", enabled=progress)
     try:
         for name, source in pending.items():
             for attempt in range(retries + 1):  # as Dask does: retried, then reported
                 try:
-                    item = _classify_one(name, source, model, os.fspath(out_dir / name), options)
+                    target = os.fspath(out_dir / name)
+                    item = _classify_one(name, source, model, target, options, progress)
                     break
                 except Exception as exc:
                     item = BatchItem(
@@ -416,7 +420,7 @@ def _run(client, pending: dict, model: TumorModel, out_dir: Path, options, retri
         )
         futures[future] = name
     items: dict[str, BatchItem] = {}
-    bar = tqdm(total=len(futures), desc="classify_many", unit="cube", disable=not progress)
+    bar = progress_bar(len(futures), desc="classify_many", unit="cube", enabled=progress)
     try:
         # the client's own loop: a Client made with set_as_default=False is not the default one
         for future in distributed.as_completed(futures, loop=client.loop):
@@ -459,7 +463,7 @@ def classify_many(
     retries: int = 2,
     n_jobs: int | None = None,
     n_workers: int | None = None,
-    progress: bool = False,
+    progress: bool = True,
     device: str = "cpu",
     tissue_mask: bool | None = None,
 ) -> BatchResult:
@@ -518,8 +522,10 @@ def classify_many(
     n_workers : int, optional
         Worker processes of the local cluster (only with ``client="local"``); default one per
         core, or with ``device="cuda"`` one per GPU.
-    progress : bool, default=False
-        Show a progress bar (tqdm) over the cubes as they complete.
+    progress : bool, default=True
+        A progress bar over the cubes as they complete (tqdm: on stderr, or a widget in a
+        notebook), and with ``client=None`` each cube's tile bar under it, cleared when done.
+        Shown once the call has run a second; False writes nothing.
     device : {'cpu', 'cuda', 'cuda:N'}, default='cpu'
         Where each task classifies (``classify_cube``'s ``device``). ``'cuda'`` gives each
         worker a GPU of its own (:func:`worker_device`: worker ``i`` of a local cluster uses

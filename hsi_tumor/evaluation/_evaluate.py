@@ -88,7 +88,7 @@ def compare(
     keep_maps: bool = False,
     n_jobs: int | None = None,
     client=None,
-    progress: bool = False,
+    progress: bool = True,
 ) -> list[Evaluation]:
     """Evaluate several classifier/preprocessing configurations on the same folds.
 
@@ -110,8 +110,8 @@ def compare(
         As in :func:`evaluate`: None runs the folds here, one after another; otherwise they
         run as Dask tasks, with results equal to the local run's for the same
         ``random_state``.
-    progress : bool, default=False
-        A progress bar over the folds.
+    progress : bool, default=True
+        As in :func:`evaluate`.
 
     Returns
     -------
@@ -243,7 +243,7 @@ def evaluate(
     keep_maps: bool = False,
     n_jobs: int | None = None,
     client=None,
-    progress: bool = False,
+    progress: bool = True,
 ) -> Evaluation:
     """Cross-validate a classifier with patients never split across folds.
 
@@ -288,8 +288,10 @@ def evaluate(
         the same ``random_state``.
         Specimens are sent to the workers once (in-memory and memory-mapped cubes as arrays,
         lazy HDF5 cubes as their file path). See :func:`compare` for several configurations.
-    progress : bool, default=False
-        Show a progress bar over the folds.
+    progress : bool, default=True
+        A progress bar over the folds (tqdm: on stderr, or a widget in a notebook), and,
+        when the folds run here, each fold's training bar under it, cleared when done.
+        Shown once the call has run a second; False writes nothing.
 
     Returns
     -------

@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from hsi_tumor._shared.classes import class_colors
+from hsi_tumor._shared.display import Html, facts_table, grid_table, swatch
 from hsi_tumor.datasets._specimen import Specimen
 from hsi_tumor.inference import TumorMap
 from hsi_tumor.metrics._calibration import ReliabilityCurve
@@ -248,6 +250,48 @@ class Evaluation:
         lines += _aligned(patients, right=True)
         return "\n".join(lines)
 
+    def _metric_table(self) -> tuple[list[str], list[list[str]]]:
+        """(header, rows) of the pooled and patient-mean metrics, headers as labels."""
+        summary, _ = self._tables()
+        return ["", *(_LABELS[m] for m in self.metric_names)], summary[1:]
+
+    def _patient_table(self) -> tuple[list[str], list[list[str]]]:
+        """(header, rows) of the per-patient table, headers as labels."""
+        _, patients = self._tables()
+        return [*patients[0][:3], *(_LABELS[m] for m in self.metric_names)], patients[1:]
+
+    def _repr_html_(self) -> str:
+        """The scheme and model, the metrics table with intervals and the per-patient table."""
+        colours = class_colors(self.classes, self.class_names)
+        rows = [("scheme", self.scheme)]
+        if self.optimistic:
+            rows.append(
+                (
+                    "OPTIMISTIC",
+                    "random pixel splits put pixels of every test patient in training too; "
+                    "these figures overstate performance on new patients",
+                )
+            )
+        tumor = self.class_names.get(self.tumor_class) if self.tumor_class is not None else None
+        rows += [
+            ("classifier", self.classifier),
+            ("preprocessing", " → ".join(self.preprocessing) or "none"),
+            (
+                "classes",
+                Html(
+                    ", ".join(
+                        swatch(colours[int(c)], f"{self.class_names[int(c)]} ({int(c)})")
+                        for c in self.classes
+                    )
+                ),
+            ),
+            ("tumor class", tumor or "none named tumor: no tumor metrics"),
+            ("metrics", grid_table(*self._metric_table())),
+            ("intervals", f"95 %, bootstrap over patients ({self.n_bootstrap} resamples)"),
+            ("per patient", grid_table(*self._patient_table())),
+        ]
+        return facts_table("hsi_tumor.Evaluation", rows)
+
     def __repr__(self) -> str:
         shown = ", ".join(
             f"{m} {self.pooled[m]:.3f}"
@@ -258,6 +302,10 @@ class Evaluation:
             f"Evaluation({self.scheme}, {len(self.per_patient)} patients, {self.classifier}: "
             f"{shown}{', OPTIMISTIC' if self.optimistic else ''})"
         )
+
+
+def _markdown_row(cells) -> str:
+    return "|" + "|".join(f" {c} " if str(c) else " " for c in cells) + "|"
 
 
 _LABELS = {

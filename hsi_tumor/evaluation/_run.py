@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from hsi_tumor._shared.progress import progress_bar
 from hsi_tumor.datasets._specimen import Specimen
 from hsi_tumor.evaluation._results import Fold, Prediction
 from hsi_tumor.inference import TumorMap, classify_cube
@@ -54,11 +55,19 @@ class _Tested:
     fraction_sums: np.ndarray | None
 
 
-def _run_fold(k: int, specimens: list[Specimen], train_flat, test_flat, settings: _Settings):
+def _run_fold(
+    k: int,
+    specimens: list[Specimen],
+    train_flat,
+    test_flat,
+    settings: _Settings,
+    progress: bool = False,
+):
     """Train on one fold's training pixels, classify its test specimens.
 
     Returns ``(fold, tested, preprocessing description, classifier name)``. A plain function
-    of its arguments, so it runs the same in this process and as a Dask task.
+    of its arguments, so it runs the same in this process and as a Dask task. ``progress``
+    shows the training's bar (an inner bar, under the folds'); never in a Dask task.
     """
     used = [i for i, f in enumerate(train_flat) if f is not None and f.size]
     model = train(
@@ -79,6 +88,7 @@ def _run_fold(k: int, specimens: list[Specimen], train_flat, test_flat, settings
         resample=settings.resample,
         random_state=settings.seed + k,
         n_jobs=settings.n_jobs,
+        progress=progress,
     )
     tested = [i for i, f in enumerate(test_flat) if f is not None and f.size]
     out = []
@@ -92,7 +102,12 @@ def _run_fold(k: int, specimens: list[Specimen], train_flat, test_flat, settings
             mask[flat] = True
             mask = mask.reshape(spec.labels.shape)
         result = classify_cube(
-            spec.cube, model, mask=mask, resample=settings.resample, n_jobs=settings.n_jobs
+            spec.cube,
+            model,
+            mask=mask,
+            resample=settings.resample,
+            n_jobs=settings.n_jobs,
+            progress=False,  # a test specimen takes well under a second
         )
         score = sums = None
         if settings.tumor_class is not None and result.probabilities is not None:
@@ -122,13 +137,13 @@ def _run_fold(k: int, specimens: list[Specimen], train_flat, test_flat, settings
 
 
 def _run_all(jobs: list[tuple], specimens: list[Specimen], client, progress: bool) -> list:
-    """Run ``_run_fold(*job)`` for every job: here, or as Dask tasks on ``client``."""
-    bar = _progress(len(jobs), progress)
-    try:
+    """Run ``_run_fold(*job)`` for every job: here, or as Dask tasks on ``client``; a progress
+    bar over the folds (and here, each fold's training bar under it)."""
+    with progress_bar(len(jobs), desc="evaluate", unit="fold", enabled=progress) as bar:
         if client is None:
             results = []
             for k, train_flat, test_flat, settings in jobs:
-                results.append(_run_fold(k, specimens, train_flat, test_flat, settings))
+                results.append(_run_fold(k, specimens, train_flat, test_flat, settings, progress))
                 bar.update(1)
             return results
         from distributed import as_completed
@@ -141,14 +156,6 @@ def _run_all(jobs: list[tuple], specimens: list[Specimen], client, progress: boo
         for _ in as_completed(futures, loop=client.loop):  # the client's, default or not
             bar.update(1)
         return client.gather(futures)
-    finally:
-        bar.close()
-
-
-def _progress(total: int, enabled: bool):
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc="evaluate", unit="fold", disable=not enabled, leave=False)
 
 
 def _merge(parts: list[Prediction]) -> Prediction:

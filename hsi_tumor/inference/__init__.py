@@ -3,7 +3,7 @@
 ::
 
     import hsi_tumor as ht
-    result = ht.classify_cube(cube, model, mask=ht.tissue_mask(cube), progress=True)
+    result = ht.classify_cube(cube, model, mask=ht.tissue_mask(cube))
     result.labels, result.tumor_probability, result.uncertainty
 
 SVMs, linear classifiers and affine preprocessing are evaluated exactly with chunked matrix

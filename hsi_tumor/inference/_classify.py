@@ -80,7 +80,7 @@ def classify_cube(
     resample: bool = False,
     tile_rows: int | None = None,
     n_jobs: int | None = None,
-    progress: bool = False,
+    progress: bool = True,
     device: str = "cpu",
 ) -> TumorMap:
     """Classify every pixel of a cube into a tumor map with class probabilities.
@@ -108,8 +108,9 @@ def classify_cube(
     n_jobs : int, optional
         Tiles classified at once on threads; default the number of cores. Estimators that run
         their own threads (``n_jobs > 1``, gradient boosting's OpenMP) get one tile at a time.
-    progress : bool, default=False
-        Show a progress bar (tqdm) over the tiles.
+    progress : bool, default=True
+        A progress bar over the tiles (tqdm: on stderr, or a widget in a notebook), shown once
+        the call has run a second; False writes nothing.
     device : {'cpu', 'cuda', 'cuda:N'}, default='cpu'
         Where to classify. On a GPU (CuPy or PyTorch, ``pip install 'hsi_tumor[gpu]'``),
         calibration of raw counts, SNV, the affine preprocessing and SVM / linear decisions

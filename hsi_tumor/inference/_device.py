@@ -35,10 +35,10 @@ import warnings
 import weakref
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from hsi_tumor._shared.arrays import materialize
 from hsi_tumor._shared.errors import DeviceError, InvalidOptionError, MissingDependencyError
+from hsi_tumor._shared.progress import progress_bar
 from hsi_tumor.calibration._reflectance import CalibratedArray
 from hsi_tumor.cube import _select
 from hsi_tumor.inference._device_model import DeviceModel, device_model, emulated_snv32
@@ -493,7 +493,7 @@ def classify_on_device(
                 backend.download(p, buf.proba[:n], stream)
             pending[slot] = (rows, n, backend.record(stream))
 
-    bar = tqdm(total=n_tiles, desc=f"classify ({backend.name})", unit="tile", disable=not progress)
+    bar = progress_bar(n_tiles, desc=f"classify ({backend.name})", unit="tile", enabled=progress)
     try:
         for t, r0 in enumerate(range(0, n_rows, tile_rows)):
             _queue(t, r0)

@@ -224,7 +224,7 @@ def classify_to_folder(
     overwrite: bool = False,
     n_jobs: int | None = None,
     device: str = "cpu",
-    progress: bool = False,
+    progress: bool = True,
     wavelengths=None,
 ) -> TumorMap:
     """Classify one cube and write its tumor map folder: the routine of ``hsi-tumor classify``

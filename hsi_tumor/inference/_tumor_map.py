@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hsi_tumor._shared.classes import tumor_class
+from hsi_tumor._shared.classes import class_colors, tumor_class
+from hsi_tumor._shared.display import facts_table, grid_table, swatch
 from hsi_tumor._shared.errors import InvalidOptionError, UnknownClassError
 
 __all__ = ["TumorMap"]
@@ -124,4 +125,41 @@ class TumorMap:
         return (
             f"TumorMap({self.shape[0]}×{self.shape[1]}; {counts}; "
             f"{self.n_masked} masked, {self.n_invalid} invalid)"
+        )
+
+    def _repr_html_(self) -> str:
+        """The map's size, its classes (colour, id, pixels, share) and what was left out."""
+        ids, n = np.unique(self.labels[self.valid], return_counts=True)
+        found = dict(zip(ids.tolist(), n.tolist(), strict=True))
+        total = int(self.valid.sum())
+        colours = class_colors(self.classes, self.class_names)
+        classes = grid_table(
+            ["class", "id", "pixels", "share"],
+            [
+                [
+                    swatch(colours[c], self.class_names[c]),
+                    c,
+                    found.get(c, 0),
+                    f"{100 * found.get(c, 0) / total:.1f} %" if total else "–",
+                ]
+                for c in (int(c) for c in self.classes)
+            ],
+        )
+        cid = tumor_class(self.class_names)
+        return facts_table(
+            "hsi_tumor.TumorMap",
+            [
+                ("shape", f"{self.shape[0]} rows x {self.shape[1]} cols"),
+                ("classified", f"{total} pixels ({100 * total / max(1, self.labels.size):.1f} %)"),
+                ("classes", classes),
+                ("tumor class", "none named tumor" if cid is None else self.class_names[cid]),
+                (
+                    "probabilities",
+                    "none (the model has no predict_proba)"
+                    if self.probabilities is None
+                    else f"{self.probabilities.dtype}, one map per class",
+                ),
+                ("outside the mask", f"{self.n_masked} pixels"),
+                ("not classified", f"{self.n_invalid} pixels (NaN/inf or flagged invalid)"),
+            ],
         )

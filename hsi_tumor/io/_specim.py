@@ -25,12 +25,14 @@ from pathlib import Path
 import numpy as np
 
 from hsi_tumor._shared.atomic import atomic_directory
+from hsi_tumor._shared.display import facts_table
 from hsi_tumor._shared.errors import (
     CubeFormatError,
     InvalidOptionError,
     MissingFileError,
     WavelengthError,
 )
+from hsi_tumor._shared.wavelengths import describe_grid
 from hsi_tumor.cube import Cube
 from hsi_tumor.io._envi import EnviReader, write_envi
 
@@ -74,6 +76,30 @@ class Capture:
             for k in ("white", "dark", "white_dark")
         )
         return f"Capture({self.name!r}, raw={self.raw.shape}, {refs})"
+
+    def _repr_html_(self) -> str:
+        """The raw cube, its wavelengths and the reference frames."""
+
+        def frames(cube: Cube | None) -> str:
+            if cube is None:
+                return "none"
+            return f"{cube.n_rows} frames, {cube.dtype}"
+
+        raw = self.raw
+        rows = [
+            ("name", self.name),
+            ("folder", str(self.folder)),
+            (
+                "raw",
+                f"{raw.n_rows} lines x {raw.n_cols} samples x {raw.n_bands} bands, {raw.dtype}",
+            ),
+            ("wavelengths", describe_grid(raw.wavelengths)),
+            ("white reference", frames(self.white)),
+            ("dark reference", frames(self.dark)),
+        ]
+        if self.white_dark is not None:
+            rows.append(("dark of the white", frames(self.white_dark)))
+        return facts_table("hsi_tumor.Capture", rows)
 
 
 def _capture_dir(folder: Path) -> Path:

@@ -9,7 +9,8 @@ import numpy as np
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
-from hsi_tumor._shared.classes import class_name_map, tumor_class
+from hsi_tumor._shared.classes import class_colors, class_name_map, tumor_class
+from hsi_tumor._shared.display import facts_table, grid_table, swatch
 from hsi_tumor._shared.errors import InvalidOptionError, InvalidTypeError
 from hsi_tumor._shared.version import __version__
 from hsi_tumor._shared.wavelengths import check_wavelengths, describe_grid
@@ -151,3 +152,60 @@ class TumorModel:
             f"TumorModel({steps}; classes {names}; {describe_grid(self.wavelengths)}; "
             f"{len(self.patients)} patients; hsi_tumor {self.version})"
         )
+
+    def _repr_html_(self) -> str:
+        """The classifier and its tuning, preprocessing, classes (colour, id, training
+        pixels), wavelengths, probabilities, patients and version."""
+        info = self.training
+        tuning = info.get("tuning") or {}
+        classifier = self.classifier or type(self.pipeline).__name__
+        if tuning:
+            params = ", ".join(f"{k}={v}" for k, v in tuning.get("best_params", {}).items())
+            classifier += (
+                f", tuned: {params} (balanced accuracy {tuning.get('best_score', float('nan')):.3f}"
+                f", {tuning.get('cv', '')})"
+            )
+        pixels = info.get("pixels", {})
+        colours = class_colors(self.classes, self.class_names)
+        classes = grid_table(
+            ["class", "id", "training pixels"],
+            [
+                [
+                    swatch(colours[c], self.class_names[c]),
+                    c,
+                    sum(pixels.get(self.class_names[c], {}).values()) if pixels else "–",
+                ]
+                for c in (int(c) for c in self.classes)
+            ],
+        )
+        calibration = info.get("calibration")
+        probabilities = "no (labels only)"
+        if self.has_probabilities:
+            probabilities = "yes" + (
+                f" (calibrated: {calibration['method']}, {calibration['cv']})"
+                if calibration
+                else ""
+            )
+        patients = ", ".join(self.patients[:12]) + (" ..." if len(self.patients) > 12 else "")
+        rows = [
+            ("classifier", classifier),
+            ("preprocessing", " → ".join(self.preprocessing) or "none"),
+            ("classes", classes),
+            ("wavelengths", describe_grid(self.wavelengths)),
+            ("probabilities", probabilities),
+            ("patients", f"{len(self.patients)}" + (f" ({patients})" if patients else "")),
+        ]
+        if "n_pixels" in info:
+            rows.append(
+                (
+                    "training",
+                    f"{info['n_pixels']} pixels, random_state={info.get('random_state')}"
+                    + (
+                        f", {info['invalid_left_out']} invalid labelled pixels left out"
+                        if info.get("invalid_left_out")
+                        else ""
+                    ),
+                )
+            )
+        rows.append(("hsi_tumor", self.version))
+        return facts_table("hsi_tumor.TumorModel", rows)

@@ -12,7 +12,13 @@ import numpy as np
 import sklearn
 from sklearn.base import clone, is_classifier
 from sklearn.calibration import CalibratedClassifierCV
-from sklearn.model_selection import GridSearchCV, StratifiedGroupKFold, StratifiedKFold
+from sklearn.metrics import get_scorer
+from sklearn.model_selection import (
+    GridSearchCV,
+    ParameterGrid,
+    StratifiedGroupKFold,
+    StratifiedKFold,
+)
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -24,6 +30,7 @@ from hsi_tumor._shared.errors import (
     InvalidTypeError,
     TrainingDataError,
 )
+from hsi_tumor._shared.progress import progress_bar
 from hsi_tumor._shared.version import __version__
 from hsi_tumor._shared.wavelengths import match_wavelengths
 from hsi_tumor.calibration._inputs import as_cube
@@ -309,22 +316,43 @@ def _subsample(y: np.ndarray, per_class: int, rng: np.random.Generator) -> np.nd
     return np.sort(np.concatenate(keep))
 
 
-def _tune(pipeline, grid, X, y, groups, seed, n_jobs, rng) -> dict[str, Any]:
-    """Grid search on a class-balanced subsample; sets the best parameters on ``pipeline``."""
-    sub = _subsample(y, TUNING_PIXELS_PER_CLASS, rng)
-    Xs, ys, gs = X[sub], y[sub], None if groups is None else groups[sub]
-    splitter, cv_text = _splitter(ys, gs, seed)
-    folds = list(splitter.split(Xs, ys, gs))
-    _check_components(pipeline, min(len(fit) for fit, _ in folds), "a tuning fold")
+class _CountingScorer:
+    """Balanced accuracy that advances a progress bar by one fit each time it scores.
+
+    The search calls its scorer once per fit (on the test split), so a bar over the fits
+    follows the search without changing how it runs. A copy sent to a worker process (the
+    search's ``n_jobs > 1``) counts nothing: the bar then catches up when the search ends.
+    """
+
+    def __init__(self, bar) -> None:
+        self.bar = bar
+        self.score = get_scorer("balanced_accuracy")
+
+    def __call__(self, estimator, X, y) -> float:
+        try:
+            return self.score(estimator, X, y)
+        finally:
+            if self.bar is not None:
+                self.bar.update()
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "bar": None}
+
+
+def _tune(pipeline, grid, Xs, ys, splits, cv_text, n_jobs, bar) -> dict[str, Any]:
+    """Grid search on the class-balanced subsample ``Xs, ys`` over ``splits``; sets the best
+    parameters on ``pipeline``; one step of ``bar`` per fit."""
+    done = bar.n + len(ParameterGrid(grid)) * len(splits)
     search = GridSearchCV(
         pipeline,
         {f"classifier__{k}": v for k, v in grid.items()},
-        scoring="balanced_accuracy",
-        cv=folds,
+        scoring=_CountingScorer(bar),
+        cv=splits,
         n_jobs=n_jobs,
         refit=False,
     )
     search.fit(Xs, ys)
+    bar.update(done - bar.n)  # fits that failed, or ran in other processes
     best = {k.removeprefix("classifier__"): v for k, v in search.best_params_.items()}
     pipeline.set_params(**{f"classifier__{k}": v for k, v in best.items()})
     logger.info("tuned %s: balanced accuracy %.3f (%s)", best, search.best_score_, cv_text)
@@ -334,7 +362,7 @@ def _tune(pipeline, grid, X, y, groups, seed, n_jobs, rng) -> dict[str, Any]:
         "best_score": float(search.best_score_),
         "scoring": "balanced_accuracy",
         "cv": cv_text,
-        "pixels": int(sub.size),
+        "pixels": int(ys.size),
     }
 
 
@@ -376,6 +404,7 @@ def train(
     resample: bool = False,
     random_state: int | None = None,
     n_jobs: int | None = None,
+    progress: bool = True,
 ) -> TumorModel:
     """Train a per-pixel classifier on annotated cubes of several patients.
 
@@ -427,6 +456,10 @@ def train(
         drawn and recorded in ``model.training["random_state"]``, so the run can be repeated.
     n_jobs : int, optional
         Parallel jobs of the search and of classifiers that have ``n_jobs``.
+    progress : bool, default=True
+        A progress bar over the fits (tqdm: on stderr, or a widget in a notebook): those of
+        the hyperparameter search (candidates x folds), of the probability calibration, and
+        the final fit. Shown once the call has run a second; False writes nothing.
 
     Returns
     -------
@@ -528,9 +561,11 @@ def train(
     probe = _subsample(y, 100, rng)
     _check_components(pipeline, int(probe.size), "the sample that sizes the search grid")
     grid = _grid(recipe, classifier_params, pipeline, X[probe], y[probe])
-    if grid:
-        summary["tuning"] = _tune(pipeline, grid, X, y, groups_arr, seed, n_jobs, rng)
-    calibration = _fit(pipeline, X, y, groups_arr, recipe, seed)
+    tuning, calibration = _tune_and_fit(
+        pipeline, grid, X, y, groups_arr, recipe, seed, n_jobs, rng, progress
+    )
+    if tuning:
+        summary["tuning"] = tuning
     if calibration:
         summary["calibration"] = calibration
 
@@ -635,19 +670,49 @@ def _training_set(cubes, maps, units, classes, budget, rng, resamplers):
     return X, y, unit_arr, available, n_invalid
 
 
-def _fit(pipeline: Pipeline, X, y, groups, recipe, seed: int) -> dict | None:
-    """Fit ``pipeline`` (in place); a classifier with a decision function but no probabilities
-    (or whose recipe asks for it) is calibrated by sigmoid on folds by patient. Returns the
-    calibration's summary, or None."""
+def _tune_and_fit(pipeline, grid, X, y, groups, recipe, seed, n_jobs, rng, progress):
+    """Tune ``pipeline`` on ``grid`` (if any), then fit it in place, under one progress bar
+    over every fit: the search's (candidates x folds), the calibration's folds, the final fit.
+    Returns the summaries ``(tuning, calibration)``, each None when not done."""
+    n_fits, tuning, calibration = 1, None, None
+    if grid:  # a class-balanced subsample, split once: the folds are counted and recorded
+        sub = _subsample(y, TUNING_PIXELS_PER_CLASS, rng)
+        Xs, ys, gs = X[sub], y[sub], None if groups is None else groups[sub]
+        splitter, tune_cv = _splitter(ys, gs, seed)
+        splits = list(splitter.split(Xs, ys, gs))
+        _check_components(pipeline, min(len(fit) for fit, _ in splits), "a tuning fold")
+        n_fits += len(ParameterGrid(grid)) * len(splits)
+    calibration_cv = _splitter(y, groups, seed) if _calibrates(pipeline, recipe) else None
+    if calibration_cv is not None:
+        n_fits += calibration_cv[0].get_n_splits()
+    with progress_bar(n_fits, desc="train", unit="fit", enabled=progress) as bar:
+        if grid:
+            tuning = _tune(pipeline, grid, Xs, ys, splits, tune_cv, n_jobs, bar)
+        calibration = _fit(pipeline, X, y, groups, calibration_cv)
+        bar.update(n_fits - bar.n)
+    return tuning, calibration
+
+
+def _calibrates(pipeline: Pipeline, recipe) -> bool:
+    """Whether the final fit calibrates the classifier: one with a decision function but no
+    probabilities, or whose recipe asks for it."""
     final = pipeline.steps[-1][1]
     calibrate = recipe.calibrate if recipe is not None else not hasattr(final, "predict_proba")
-    if not (calibrate and hasattr(final, "decision_function")):
+    return bool(calibrate and hasattr(final, "decision_function"))
+
+
+def _fit(pipeline: Pipeline, X, y, groups, calibration_cv) -> dict | None:
+    """Fit ``pipeline`` (in place); with ``calibration_cv`` (a splitter and its description,
+    see :func:`_calibrates`) its classifier is calibrated by sigmoid on those folds (by
+    patient when possible). Returns the calibration's summary, or None."""
+    if calibration_cv is None:
         with sklearn.config_context(assume_finite=True):
             pipeline.fit(X, y)
         return None
-    splitter, cv_text = _splitter(y, groups, seed)
+    splitter, cv_text = calibration_cv
     folds = list(splitter.split(X, y, groups))
     _check_components(pipeline, min(len(fit) for fit, _ in folds), "a calibration fold")
+    final = pipeline.steps[-1][1]
     head = pipeline.steps[:-1]
     features = Pipeline(head).fit_transform(X, y) if head else X
     calibrated = CalibratedClassifierCV(final, method="sigmoid", ensemble=False)

@@ -122,7 +122,8 @@ def test_blas_threads(cube, n_jobs, threads, one_blas_thread, limited):
     assert _blas_threads() == outside
 
 
-def test_progress_bar(cube, capsys):
+def test_progress_bar(cube, capsys, monkeypatch):
+    monkeypatch.setattr("hsi_tumor._shared.progress.DELAY", 0.0)  # show at once
     for_each_tile(cube, lambda *args: None, tile_rows=10, progress=True, desc="checking")
     err = capsys.readouterr().err
     assert "checking" in err and "4/4" in err

@@ -52,3 +52,24 @@ def test_bad_forms():
         as_specimens([Specimen(cube, np.ones((3, 4)), "p")], groups=["p"])
     with pytest.raises(TrainingDataError, match="no specimens"):
         as_specimens([])
+
+
+def test_html_display_escapes_the_names():
+    from tests._shared.test_display import check_html
+
+    cube = ht.Cube(np.ones((3, 4, 5), np.float32), np.linspace(1000, 1400, 5))
+    labels = np.array([[0, 1, 1, 2], [0, 0, 2, 2], [1, 0, 0, 0]])
+    spec = Specimen(cube, labels, "<script>x</script>", name="S<1>")
+    page = spec._repr_html_()
+    check_html(page)
+    assert "&lt;script&gt;x&lt;/script&gt;" in page and "S&lt;1&gt;" in page
+    assert "3 rows x 4 cols, 5 bands, 1000–1400 nm" in page
+    assert "6 (class 1: 3, class 2: 3)" in page
+    assert "not known" in page
+
+
+def test_html_display_of_a_simulated_specimen_says_so(cohort):
+    page = cohort[0]._repr_html_()
+    assert "hsi_tumor.SimulatedSpecimen" in page and "SIMULATED" in page
+    plain = Specimen(cohort[0].cube, cohort[0].labels, "P01")
+    assert "SIMULATED" in plain._repr_html_()  # its cube's header says simulated

@@ -113,3 +113,39 @@ def test_the_batch_begins_by_finishing_what_killed_writes_left(
     assert [p.name for p in out.iterdir()] == ["specimen_0"]
     expected = ht.classify_cube(cubes["specimen_0"], model)
     np.testing.assert_array_equal(read_labels(out / "specimen_0" / "labels.hdr"), expected.labels)
+
+
+def test_progress_over_the_cubes_with_each_cubes_tiles_under_it(
+    no_dask, cubes, model, tmp_path, monkeypatch, capsys
+):
+    from hsi_tumor._shared import tiles
+    from hsi_tumor._shared.progress import progress_bar
+    from hsi_tumor.distributed import _batch
+
+    monkeypatch.setattr("hsi_tumor._shared.progress.DELAY", 0.0)  # show at once
+    bars = []
+
+    def spy(total, **kwargs):
+        bars.append(progress_bar(total, **kwargs))
+        return bars[-1]
+
+    monkeypatch.setattr(_batch, "progress_bar", spy)
+    monkeypatch.setattr(tiles, "progress_bar", spy)
+    inputs = [cubes["specimen_0"], cubes["specimen_1"]]
+    classify_many(inputs, model, tmp_path / "maps")
+    out, err = capsys.readouterr()
+    outer, *inner = bars
+    assert (outer.desc, outer.unit, outer.n, outer.total, outer.leave) == (
+        "classify_many",
+        "cube",
+        2,
+        2,
+        True,
+    )
+    assert [(b.desc, b.unit, b.leave) for b in inner] == [("classify", "tile", False)] * 2
+    assert out == "" and "classify_many" in err and "2/2" in err
+
+    bars.clear()
+    classify_many(inputs, model, tmp_path / "quiet", progress=False)
+    assert bars and all(b.disable for b in bars)
+    assert capsys.readouterr() == ("", "")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import warnings
 
@@ -285,3 +286,64 @@ def test_plain_text_summary_for_a_terminal(lopo):
     assert max(len(line) for line in lines) <= 110  # fits a terminal, unlike the Markdown rows
     headed = [line for line in lines if line.startswith("patient ")]
     assert len(headed) == 1 and len({len(line) for line in lines[lines.index(headed[0]) :]}) <= 2
+
+
+# --- progress and display -------------------------------------------------------------------
+
+
+def _spy_bars(monkeypatch):
+    """The bars evaluate and its trainings open: (desc, total, n, leave) of each, once closed."""
+    from hsi_tumor._shared.progress import progress_bar
+
+    monkeypatch.setattr("hsi_tumor._shared.progress.DELAY", 0.0)  # show at once
+    made = []
+
+    def spy(total, **kwargs):
+        bar = progress_bar(total, **kwargs)
+        made.append(bar)
+        return bar
+
+    monkeypatch.setattr(module, "progress_bar", spy)
+    monkeypatch.setattr("hsi_tumor.models._train.progress_bar", spy)
+    return made
+
+
+def test_progress_over_the_folds_with_each_training_under_it(cohort, monkeypatch, capsys):
+    bars = _spy_bars(monkeypatch)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ht.CalibrationWarning)
+        evaluate(cohort, classifier="lda", n_bootstrap=0)
+    out, err = capsys.readouterr()
+    outer, *inner = bars
+    assert (outer.desc, outer.unit, outer.total, outer.n, outer.leave) == (
+        "evaluate",
+        "fold",
+        4,
+        4,
+        True,
+    )
+    assert [(b.desc, b.n, b.leave) for b in inner] == [("train", 1, False)] * 4  # cleared
+    assert out == "" and "evaluate" in err and "4/4" in err
+
+
+def test_progress_false_writes_nothing(cohort, monkeypatch, capsys):
+    bars = _spy_bars(monkeypatch)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ht.CalibrationWarning)
+        evaluate(cohort, classifier="lda", n_bootstrap=0, progress=False)
+    assert all(b.disable for b in bars)
+    assert capsys.readouterr() == ("", "")
+
+
+def test_html_display_shows_the_metrics_and_escapes_names(lopo):
+    from tests._shared.test_display import check_html
+
+    page = lopo._repr_html_()
+    check_html(page)
+    for fact in ("hsi_tumor.Evaluation", lopo.scheme, "balanced acc.", "pooled pixels", "lda"):
+        assert fact in page
+    assert all(row["patient"] in page for row in lopo.per_patient)
+    evil = dataclasses.replace(lopo, class_names={1: "<script>x</script>", 2: "tumor"})
+    page = evil._repr_html_()
+    check_html(page)
+    assert "&lt;script&gt;x&lt;/script&gt;" in page

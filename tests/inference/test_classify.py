@@ -161,12 +161,16 @@ def test_bare_fitted_estimator_checks_band_count(data, model):
         ht.classify_cube(cube.sel(wavelengths=(1000, 1600)), model.pipeline)
 
 
-def test_progress_bar_only_when_asked(data, model, capsys):
+def test_progress_bar_by_default_and_silenced(data, model, capsys, monkeypatch):
+    monkeypatch.setattr("hsi_tumor._shared.progress.DELAY", 0.0)  # show at once
     cube = _finite_cube(data[0][2])
+    n_tiles = -(-cube.n_rows // 4)
     ht.classify_cube(cube, model, tile_rows=4)
-    assert "classify" not in capsys.readouterr().err
-    ht.classify_cube(cube, model, tile_rows=4, progress=True)
-    assert "classify" in capsys.readouterr().err
+    out, err = capsys.readouterr()
+    assert "classify" in err and f"{n_tiles}/{n_tiles}" in err and "tile" in err
+    assert out == ""
+    ht.classify_cube(cube, model, tile_rows=4, progress=False)
+    assert capsys.readouterr() == ("", "")
 
 
 # --- memory: a memory-mapped cube far larger than the tile budget --------------------------

@@ -91,3 +91,25 @@ def test_data_first_and_the_old_order_deprecated(tmp_path, rng):
         ht.write_capture(capture, tmp_path / "d", white, dark)
     with pytest.raises(ht.InvalidOptionError, match="needs a Capture"):
         ht.write_capture(raw, tmp_path / "e")
+
+
+def test_html_display(tmp_path, parts):
+    from hsi_tumor.io import Capture
+    from tests._shared.test_display import check_html
+
+    cap = ht.read_capture(ht.write_capture(parts[0], tmp_path / "specimen_07", *parts[1:]))
+    page = cap._repr_html_()
+    check_html(page)
+    for fact in (
+        "hsi_tumor.Capture",
+        "specimen_07",
+        "20 lines x 16 samples x 12 bands, uint16",
+        "12 bands, 935.61–1720.2 nm",
+        "5 frames, uint16",
+    ):
+        assert fact in page, fact
+    assert "dark of the white" not in page  # none recorded
+    evil = Capture(cap.raw, None, None, name="<script>x</script>")
+    page = evil._repr_html_()
+    check_html(page)
+    assert "&lt;script&gt;" in page and ">none<" in page

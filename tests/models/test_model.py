@@ -93,3 +93,36 @@ def test_class_name_errors(spectra):
         ht.TumorModel.from_pipeline(lda, class_names=["tumor"])
     with pytest.raises(ht.InvalidOptionError, match=r"no name for class id\(s\) \[2\]"):
         ht.TumorModel.from_pipeline(lda, class_names={1: "normal"})
+
+
+def test_html_shows_classifier_preprocessing_classes_and_training(model):
+    from tests._shared.test_display import check_html
+
+    page = model._repr_html_()
+    check_html(page)
+    for fact in (
+        "hsi_tumor.TumorModel",
+        "lda",
+        "snv → pca",
+        "normal",
+        "tumor",
+        "#d62728",  # the tumor class's colour
+        f"{model.wavelengths.size} bands",
+        ", ".join(model.patients),
+        f"{model.training['n_pixels']} pixels",
+    ):
+        assert fact in page, fact
+    for name, per_patient in model.training["pixels"].items():
+        assert f">{sum(per_patient.values())}<" in page, name  # training pixels per class
+
+
+def test_html_escapes_class_names(model):
+    from tests._shared.test_display import check_html
+
+    evil = ht.TumorModel.from_pipeline(
+        model.pipeline, class_names={1: "<script>x</script>", 2: "tumor"}
+    )
+    page = evil._repr_html_()
+    check_html(page)
+    assert "&lt;script&gt;x&lt;/script&gt;" in page
+    assert "yes" in page  # probabilities

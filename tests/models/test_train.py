@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pytest
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedGroupKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
 import hsi_tumor as ht
-from hsi_tumor.models._train import _quota, _splitter
+from hsi_tumor._shared.progress import progress_bar
+from hsi_tumor.models._train import _CountingScorer, _quota, _splitter
 from hsi_tumor.preprocessing import StandardNormalVariate
 from tests.models.conftest import valid_labelled
 
@@ -295,3 +299,78 @@ def test_specimens_and_cubes_do_not_mix_and_cubes_need_label_maps(cohort):
         ht.train([ht.Specimen(cubes[0], maps[0], "P0"), cubes[1]])
     with pytest.raises(ht.TrainingDataError, match="no label_maps"):
         ht.train(cubes)
+
+
+# --- progress: one bar over every fit (search, calibration, final fit) ------------------------
+
+
+def _n_folds(cv_text: str) -> int:
+    return int(cv_text.split()[0])  # "3 folds by patient", "2 stratified pixel folds"
+
+
+@pytest.fixture
+def bars(monkeypatch):
+    """The bars train opens, each with the steps it was advanced by (``bar.steps``)."""
+    monkeypatch.setattr("hsi_tumor._shared.progress.DELAY", 0.0)  # show at once
+    made = []
+
+    def spy(total, **kwargs):
+        bar = progress_bar(total, **kwargs)
+        bar.steps, update = [], bar.update
+
+        def counted(n=1):
+            bar.steps.append(n)
+            return update(n)
+
+        bar.update = counted
+        made.append(bar)
+        return bar
+
+    monkeypatch.setattr("hsi_tumor.models._train.progress_bar", spy)
+    return made
+
+
+def test_progress_bar_counts_every_fit_by_default(cohort, class_names, capsys, bars):
+    cubes, maps, ids, _ = cohort
+    options = dict(
+        classifier="svm",
+        classifier_params={"gamma": 0.05},  # the search runs over C alone: 4 candidates
+        class_names=class_names,
+        groups=ids,
+        max_pixels_per_class=300,
+        random_state=0,
+    )
+    model = ht.train(cubes, maps, **options)
+    out, err = capsys.readouterr()
+    tuning, calibration = model.training["tuning"], model.training["calibration"]
+    assert len(tuning["grid"]["C"]) == 4
+    n_search = 4 * _n_folds(tuning["cv"])
+    n_fits = n_search + _n_folds(calibration["cv"]) + 1
+    (bar,) = bars
+    assert (bar.total, bar.n, bar.unit, bar.desc) == (n_fits, n_fits, "fit", "train")
+    assert bar.steps[:n_search] == [1] * n_search  # the search's fits, one by one
+    assert out == ""
+    assert "train" in err and f"{n_fits}/{n_fits}" in err
+    # progress=False: nothing written, and the same model
+    quiet = ht.train(cubes, maps, **options, progress=False)
+    assert capsys.readouterr() == ("", "")
+    assert quiet.training == model.training
+    x, _ = valid_labelled(cubes[0], maps[0])
+    np.testing.assert_array_equal(quiet.pipeline.predict_proba(x), model.pipeline.predict_proba(x))
+
+
+def test_progress_without_a_search_counts_the_final_fit(cohort, class_names, bars):
+    cubes, maps, _, _ = cohort
+    ht.train(cubes, maps, classifier="lda", class_names=class_names, random_state=0)
+    (bar,) = bars
+    assert (bar.total, bar.n, bar.steps) == (1, 1, [1])
+
+
+def test_the_scorer_sent_to_a_worker_process_counts_nothing():
+    scorer = _CountingScorer(progress_bar(3, desc="t", unit="fit", enabled=False))
+    copy = pickle.loads(pickle.dumps(scorer))
+    assert copy.bar is None and scorer.bar is not None
+    x = np.array([[0.0], [1.0], [0.0], [1.0]])
+    y = np.array([1, 2, 1, 2])
+    model = LogisticRegression().fit(x, y)
+    assert copy(model, x, y) == scorer(model, x, y) == 1.0  # balanced accuracy

@@ -6,7 +6,7 @@
     model = ht.train(cubes, label_maps, classifier="svm", preprocessing=("snv", "pca"),
                      class_names={1: "normal", 2: "tumor"}, groups=patient_ids)
     ht.save_model(model, "gist_svm.htm")     # no code runs when it is loaded
-    model = ht.load_model("gist_svm.htm")
+    model = ht.load_model("gist_svm.htm")    # checked: sizes, checksums, schema, fitted arrays
     as_model("gist_svm.htm")                 # a TumorModel, a model file or a fitted estimator
 
 
@@ -15,7 +15,14 @@ any scikit-learn classifier, transformer or Pipeline is accepted as well.
 """
 
 from hsi_tumor.models._model import TumorModel
-from hsi_tumor.models._persistence import TRUSTED_TYPES, as_model, load_model, save_model
+from hsi_tumor.models._persistence import (
+    KEY_VARIABLE,
+    NEVER_TRUSTED,
+    TRUSTED_TYPES,
+    as_model,
+    load_model,
+    save_model,
+)
 from hsi_tumor.models._pls_da import PLSDAClassifier
 from hsi_tumor.models._registry import (
     CLASSIFIERS,
@@ -28,6 +35,8 @@ from hsi_tumor.models._train import DEFAULT_PREPROCESSING, TUNING_PIXELS_PER_CLA
 __all__ = [
     "CLASSIFIERS",
     "DEFAULT_PREPROCESSING",
+    "KEY_VARIABLE",
+    "NEVER_TRUSTED",
     "PREPROCESSING",
     "TRUSTED_TYPES",
     "TUNING_PIXELS_PER_CLASS",

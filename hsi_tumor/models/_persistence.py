@@ -1,16 +1,28 @@
 """Model files that cannot run code when loaded: skops for the pipeline, JSON for the rest.
 
-A model file is a zip archive with two members:
+A model file (format version 2) is a zip archive with three members:
 
 ``model.json``
     The format name and version, the wavelengths, class names, preprocessing description,
-    training summary, patient ids, the hsi_tumor version, and the SHA-256 of the pipeline.
+    training summary, patient ids and the hsi_tumor version (schema: :mod:`._schema`).
 ``pipeline.skops``
     The fitted scikit-learn pipeline in the `skops <https://skops.readthedocs.io>`_ format,
     which rebuilds objects from a declared schema instead of unpickling them. Before loading,
     every type the file would create is checked against skops' own safe defaults plus
     :data:`TRUSTED_TYPES`; a file that names any other type is refused unless the caller
-    trusts that type explicitly.
+    trusts that type explicitly, and types that can run code (:data:`NEVER_TRUSTED`) are
+    refused even then.
+``integrity.json``
+    The SHA-256 of the two other members and, for a file saved with a key, their HMAC-SHA256
+    (:mod:`._archive`).
+
+What :func:`load_model` checks, in this order, before the model can be used: the archive and
+each member's size against :data:`~hsi_tumor.models._archive.MEMBER_BUDGETS` (inflated in
+bounded chunks); the checksums and, with a key, the signature; ``model.json`` against its
+schema; the pipeline archive's sizes and array headers; the types it would create; then every
+fitted array of the rebuilt pipeline against what its predictor needs (:mod:`._fitted`), and
+the class ids against the class names. Version 1 files (hsi_tumor 0.1: a checksum of the
+pipeline only, in ``model.json``) are read with every check but the checksum of ``model.json``.
 
 Raw pickle and joblib are never used: unpickling runs whatever code the file names.
 """
@@ -18,8 +30,10 @@ Raw pickle and joblib are never used: unpickling runs whatever code the file nam
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import os
+import re
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,17 +43,35 @@ import numpy as np
 
 from hsi_tumor._shared.atomic import atomic_path
 from hsi_tumor._shared.errors import (
+    HsiTumorError,
     InvalidOptionError,
     InvalidTypeError,
     MissingFileError,
     ModelFileError,
     OutputExistsError,
 )
+from hsi_tumor.models._archive import (
+    INTEGRITY,
+    KEY_VARIABLE,
+    MEMBER_BUDGETS,
+    META,
+    PIPELINE,
+    as_key,
+    check_integrity,
+    check_skops_archive,
+    integrity_record,
+    read_members,
+    short,
+)
+from hsi_tumor.models._fitted import check_fitted
 from hsi_tumor.models._model import TumorModel
+from hsi_tumor.models._schema import FORMAT, MAX_BANDS, check_meta, parse_meta
 
 __all__ = [
     "FORMAT",
     "FORMAT_VERSION",
+    "KEY_VARIABLE",
+    "NEVER_TRUSTED",
     "TRUSTED_TYPES",
     "as_model",
     "jsonable",
@@ -47,13 +79,14 @@ __all__ = [
     "save_model",
 ]
 
-FORMAT = "hsi_tumor-model"
-FORMAT_VERSION = 1
-_META, _PIPELINE = "model.json", "pipeline.skops"
+#: The format version :func:`save_model` writes.
+FORMAT_VERSION = 2
 
 #: Types a model file may contain beyond those skops trusts by default (numpy, scipy and
 #: scikit-learn's estimators): our own estimators and the scikit-learn internals the named
-#: classifiers are made of.
+#: classifiers are made of. skops itself does not trust ``Tree`` and ``TreePredictor``, whose
+#: node arrays scikit-learn indexes without bounds checks: hsi_tumor checks every node of them
+#: after loading (:mod:`._fitted`), so a crafted file is refused rather than crashing.
 TRUSTED_TYPES: tuple[str, ...] = (
     "hsi_tumor.models._pls_da.PLSDAClassifier",
     "hsi_tumor.preprocessing._absorbance.Absorbance",
@@ -75,6 +108,24 @@ TRUSTED_TYPES: tuple[str, ...] = (
     "sklearn.tree._tree.Tree",
 )
 
+#: Types that are refused even when the caller names them in ``trusted=``: anything from a
+#: module that runs code, spawns processes, reaches files or the network or rebuilds objects
+#: from bytes (os, subprocess, pickle, operator, ... — the operator functions are the code
+#: reuse route of skops' CVE-2025-54412), built-ins other than plain data types (eval, exec,
+#: getattr, open, ...), and functions named like loaders, savers or runners anywhere.
+NEVER_TRUSTED = re.compile(
+    r"(?:os|posix|nt|subprocess|sys|shutil|importlib|runpy|pickle|_pickle|copyreg|marshal"
+    r"|shelve|dill|cloudpickle|joblib|code|codeop|ctypes|cffi|socket|ssl|multiprocessing|pty"
+    r"|operator|_operator|functools|types|inspect|io|_io|pathlib|tempfile|webbrowser|urllib"
+    r"|http|asyncio|threading|_thread|signal|gc|pdb|bdb|timeit|trace|platform|glob|pkgutil"
+    r"|site|sysconfig|zipimport|requests|dask|distributed)(?:\..*)?"
+    r"|builtins\.(?!(?:complex|bytes|bytearray|frozenset|range|slice|NoneType)$).*"
+    r"|.*\.(?:load|loads|save|savez|fromfile|tofile|memmap|loadtxt|genfromtxt|read_pickle"
+    r"|system|popen|spawn\w*|exec\w*|eval|call|run|open|compile|__import__)"
+)
+
+_REPAIR = "use an unaltered copy of the model file, or train and save the model again"
+
 
 def jsonable(value: Any) -> Any:
     """``value`` with numpy scalars and arrays turned into JSON types (recursively)."""
@@ -89,7 +140,9 @@ def jsonable(value: Any) -> Any:
     return value
 
 
-def save_model(model: TumorModel, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
+def save_model(
+    model: TumorModel, path: str | os.PathLike, *, overwrite: bool = False, key=None
+) -> Path:
     """Write a model file (atomically: a temporary file, then one rename).
 
     Parameters
@@ -100,6 +153,13 @@ def save_model(model: TumorModel, path: str | os.PathLike, *, overwrite: bool = 
         The file to write (any name; ``.htmodel`` is customary).
     overwrite : bool, default=False
         Replace an existing file.
+    key : bytes or str, optional
+        Sign the file with this key (HMAC-SHA256 of every member), so that
+        ``load_model(path, key=...)`` can tell it was written by a holder of the key. At least
+        16 bytes; a str is encoded as UTF-8. Without it, the environment variable
+        ``HSI_TUMOR_MODEL_KEY`` is used when it is set; else the file is not signed. Keep the
+        key out of code and repositories: in that variable, or in a file only the lab's
+        accounts can read (make one with ``secrets.token_hex(32)``).
 
     Returns
     -------
@@ -110,6 +170,11 @@ def save_model(model: TumorModel, path: str | os.PathLike, *, overwrite: bool = 
     ------
     OutputExistsError
         If ``path`` exists and ``overwrite`` is False.
+    ModelFileError
+        If the model could not be read back: wavelengths outside 200–20,000 nm, a member
+        over its size budget, more than 16,384 bands.
+    InvalidOptionError, InvalidTypeError
+        If the key is shorter than 16 bytes, or neither bytes nor str.
 
     Examples
     --------
@@ -122,17 +187,16 @@ def save_model(model: TumorModel, path: str | os.PathLike, *, overwrite: bool = 
     """
     import skops.io as sio
 
+    key = as_key(key)
     path = Path(path)
     if path.exists() and not overwrite:
         raise OutputExistsError(
             "the model file exists already", file=path, fix="choose another name or overwrite=True"
         )
-    pipeline = sio.dumps(model.pipeline)
     meta = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "hsi_tumor_version": model.version,
-        "pipeline_sha256": hashlib.sha256(pipeline).hexdigest(),
         "wavelengths": None if model.wavelengths is None else model.wavelengths.tolist(),
         "class_names": {str(k): v for k, v in model.class_names.items()},
         "preprocessing": list(model.preprocessing),
@@ -140,68 +204,116 @@ def save_model(model: TumorModel, path: str | os.PathLike, *, overwrite: bool = 
         "training": jsonable(model.training),
         "patients": list(model.patients),
     }
+    members = {
+        META: json.dumps(meta, indent=1, allow_nan=True).encode(),
+        PIPELINE: sio.dumps(model.pipeline),
+    }
+    _check_readable(path, members)
+    members[INTEGRITY] = integrity_record(members, key)
     with atomic_path(path) as tmp:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            archive.writestr(_META, json.dumps(meta, indent=1, allow_nan=True))
-            archive.writestr(_PIPELINE, pipeline)
+            for name, data in members.items():
+                archive.writestr(name, data)
     return path
 
 
-def _read_archive(path: Path) -> tuple[dict, bytes]:
+def _check_readable(path: Path, members: dict[str, bytes]) -> None:
+    """Refuse to write what :func:`load_model` would refuse to read (the schema, the budgets)."""
+    fix = (
+        f"a model file holds wavelengths in nm (200–20,000), at most {MAX_BANDS} bands and at "
+        "most 1 GiB of fitted arrays: train on fewer pixels (pixels_per_class=) or fewer trees"
+    )
+    for name, data in members.items():
+        if len(data) > MEMBER_BUDGETS[name]:
+            raise ModelFileError(
+                f"the model cannot be saved: {len(data)} bytes, over {MEMBER_BUDGETS[name]}",
+                file=path,
+                field=name,
+                fix=fix,
+            )
     try:
-        with zipfile.ZipFile(path) as archive:
-            names = set(archive.namelist())
-            if not {_META, _PIPELINE} <= names:
-                raise ModelFileError(
-                    f"not an hsi_tumor model file (members {sorted(names)[:5]})",
-                    file=path,
-                    field=_META,
-                    fix="give a file written by hsi_tumor.save_model",
-                )
-            meta_bytes = archive.read(_META)
-            pipeline = archive.read(_PIPELINE)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError) as exc:
-        if isinstance(exc, ModelFileError):
-            raise
+        check_meta(path, parse_meta(path, members[META]), FORMAT_VERSION)
+    except ModelFileError as exc:
         raise ModelFileError(
-            f"not a readable model file ({type(exc).__name__}: {exc})",
-            file=path,
-            fix="give a file written by hsi_tumor.save_model; the file may be truncated",
+            f"the model cannot be saved: {exc.problem}", file=path, field=exc.field, fix=fix
         ) from None
-    try:
-        meta = json.loads(meta_bytes)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelFileError(
-            f"the model description is not valid JSON ({exc})",
-            file=path,
-            field=_META,
-            fix="the file is corrupt; save the model again with hsi_tumor.save_model",
-        ) from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise ModelFileError(
-            "not an hsi_tumor model file", file=path, field="format", fix="check the file"
-        )
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise ModelFileError(
-            f"model file format version {meta.get('format_version')!r}; this hsi_tumor reads "
-            f"version {FORMAT_VERSION}",
-            file=path,
-            field="format_version",
-            fix="load it with the hsi_tumor version that wrote it "
-            f"({meta.get('hsi_tumor_version')}) and retrain or re-save",
-        )
-    if hashlib.sha256(pipeline).hexdigest() != meta.get("pipeline_sha256"):
-        raise ModelFileError(
-            "the pipeline does not match its checksum: the file was altered or damaged",
-            file=path,
-            field="pipeline_sha256",
-            fix="use an unaltered copy of the model file",
-        )
-    return meta, pipeline
 
 
-def load_model(path: str | os.PathLike, *, trusted: Sequence[str] = ()) -> TumorModel:
-    """Read a model file without running code from it.
+def _rebuild(path: Path, data: bytes, trusted: Sequence[str]):
+    """The pipeline, rebuilt by skops from checked bytes, creating only allowed types."""
+    import skops.io as sio
+
+    check_skops_archive(path, data)
+    try:
+        untrusted = sio.get_untrusted_types(data=data)
+    except Exception as exc:  # skops raises bare Exceptions on malformed schemas
+        raise ModelFileError(
+            f"the pipeline cannot be read ({type(exc).__name__}: {short(str(exc))})",
+            file=path,
+            field=PIPELINE,
+            fix=_REPAIR,
+        ) from None
+    dangerous = sorted(t for t in untrusted if NEVER_TRUSTED.fullmatch(t))
+    if dangerous:
+        raise ModelFileError(
+            f"the pipeline names {short(', '.join(dangerous))}, which can run code or reach "
+            "files: such types are never loaded, whatever trusted= says",
+            file=path,
+            field=PIPELINE,
+            fix="do not use this file; train the model again, or ask its author for a model "
+            "file written by hsi_tumor.save_model",
+        )
+    allowed = set(TRUSTED_TYPES) | set(trusted)
+    refused = sorted(t for t in untrusted if t not in allowed)
+    if refused:
+        raise ModelFileError(
+            f"the pipeline would create types that are not trusted: {short(', '.join(refused))}",
+            file=path,
+            field=PIPELINE,
+            fix="if you know the file and these types are safe, pass "
+            "load_model(path, trusted=[...]) with those names",
+        )
+    try:
+        return sio.loads(data, trusted=list(untrusted))
+    except Exception as exc:
+        raise ModelFileError(
+            f"the pipeline cannot be rebuilt ({type(exc).__name__}: {short(str(exc))})",
+            file=path,
+            field=PIPELINE,
+            fix="load it with the scikit-learn and hsi_tumor versions that wrote it, or "
+            "train and save the model again",
+        ) from None
+
+
+def _check_classes(path: Path, pipeline, class_names: dict[int, str], n_bands) -> int:
+    """The bands the model takes; the classifier's classes must be the named ones."""
+    classes = getattr(pipeline, "classes_", None)
+    ids = np.asarray(classes).tolist() if isinstance(classes, np.ndarray) else None
+    if ids is None or sorted(class_names) != ids:
+        raise ModelFileError(
+            f"class names for ids {short(sorted(class_names))}, the classifier's classes are "
+            f"{short(ids)}",
+            file=path,
+            field=f"{META}: class_names",
+            fix=_REPAIR,
+        )
+    n = getattr(pipeline, "n_features_in_", None)
+    if n_bands is not None and n != n_bands:
+        raise ModelFileError(
+            f"{n_bands} wavelengths for a pipeline that takes {short(n)} bands",
+            file=path,
+            field=f"{META}: wavelengths",
+            fix=_REPAIR,
+        )
+    if not isinstance(n, (int, np.integer)) or not 1 <= n <= MAX_BANDS:
+        raise ModelFileError(
+            f"the pipeline takes {short(n)} bands", file=path, field=PIPELINE, fix=_REPAIR
+        )
+    return int(n)
+
+
+def load_model(path: str | os.PathLike, *, trusted: Sequence[str] = (), key=None) -> TumorModel:
+    """Read a model file without running code from it, and check it before it is used.
 
     Parameters
     ----------
@@ -209,7 +321,12 @@ def load_model(path: str | os.PathLike, *, trusted: Sequence[str] = ()) -> Tumor
         A file written by :func:`save_model`.
     trusted : sequence of str, optional
         Further fully qualified type names to allow (for pipelines with estimators from
-        other libraries). Only add types you know are safe to construct.
+        other libraries). Only add types you know are safe to construct; types that can run
+        code (:data:`NEVER_TRUSTED`) are refused anyway.
+    key : bytes or str, optional
+        Accept only a file signed with this key (``save_model(..., key=)``). Without it, the
+        environment variable ``HSI_TUMOR_MODEL_KEY`` is used when it is set; else signatures
+        are not required (checksums still detect damage, but anyone can recompute them).
 
     Returns
     -------
@@ -221,62 +338,59 @@ def load_model(path: str | os.PathLike, *, trusted: Sequence[str] = ()) -> Tumor
     MissingFileError
         If the file does not exist.
     ModelFileError
-        If the file is not a model file, is truncated, was altered (checksum), comes from an
-        unknown format version, or would create a type that is not trusted.
+        If the file is not a model file, is truncated or damaged (checksums), unsigned or
+        signed with another key while a key is given, larger than its budgets, from an
+        unknown format version, if ``model.json`` breaks its schema, if the pipeline would
+        create a type that is not trusted, or if its fitted arrays are not what its
+        predictors need (see the module docstring).
+    InvalidOptionError, InvalidTypeError
+        If the key is shorter than 16 bytes, or neither bytes nor str.
     """
-    import skops.io as sio
-
+    key = as_key(key)
     path = Path(path)
     if not path.is_file():
+        if path.exists():  # a folder, a FIFO (reading it would wait forever), a device
+            raise ModelFileError(
+                "not a regular file", file=path, field="path", fix="give a model file's path"
+            )
         raise MissingFileError("no such model file", file=path, fix="check the path")
-    meta, pipeline_bytes = _read_archive(path)
-    try:
-        untrusted = sio.get_untrusted_types(data=pipeline_bytes)
-    except Exception as exc:  # skops raises bare Exceptions on malformed schemas
+    members = read_members(path, (META, PIPELINE))
+    version = 2 if INTEGRITY in members else 1
+    check_integrity(path, members, key)
+    meta = parse_meta(path, members[META])
+    values = check_meta(path, meta, version)
+    if version == 1 and not hmac.compare_digest(
+        hashlib.sha256(members[PIPELINE]).hexdigest(), str(meta["pipeline_sha256"])
+    ):
         raise ModelFileError(
-            f"the pipeline cannot be read ({type(exc).__name__}: {exc})",
+            "the pipeline does not match its checksum: the file was altered or damaged",
             file=path,
-            field=_PIPELINE,
-            fix="the file is corrupt; save the model again with hsi_tumor.save_model",
-        ) from None
-    allowed = set(TRUSTED_TYPES) | set(trusted)
-    refused = sorted(t for t in untrusted if t not in allowed)
-    if refused:
-        raise ModelFileError(
-            f"the pipeline would create types that are not trusted: {', '.join(refused)}",
-            file=path,
-            field=_PIPELINE,
-            fix="if you know the file and these types are safe, pass "
-            "load_model(path, trusted=[...]) with those names",
+            field="pipeline_sha256",
+            fix="use an unaltered copy of the model file",
         )
+    pipeline = _rebuild(path, members[PIPELINE], trusted)
+    wavelengths = values["wavelengths"]
+    n_bands = _check_classes(
+        path, pipeline, values["class_names"], None if wavelengths is None else wavelengths.size
+    )
+    check_fitted(pipeline, path=path, n_features=n_bands)
     try:
-        pipeline = sio.loads(pipeline_bytes, trusted=list(untrusted))
-    except Exception as exc:
-        raise ModelFileError(
-            f"the pipeline cannot be rebuilt ({type(exc).__name__}: {exc})",
-            file=path,
-            field=_PIPELINE,
-            fix="load it with the scikit-learn and hsi_tumor versions that wrote it "
-            f"(hsi_tumor {meta.get('hsi_tumor_version')})",
-        ) from None
-    try:
-        wavelengths = meta["wavelengths"]
         return TumorModel(
             pipeline,
-            None if wavelengths is None else np.asarray(wavelengths, dtype=np.float64),
-            {int(k): v for k, v in meta["class_names"].items()},
-            preprocessing=tuple(meta.get("preprocessing", ())),
-            classifier=str(meta.get("classifier", "")),
-            training=dict(meta.get("training", {})),
-            patients=tuple(meta.get("patients", ())),
-            version=str(meta.get("hsi_tumor_version", "")),
+            wavelengths,
+            values["class_names"],
+            preprocessing=values["preprocessing"],
+            classifier=values["classifier"],
+            training=values["training"],
+            patients=values["patients"],
+            version=values["version"],
         )
-    except (KeyError, TypeError, ValueError) as exc:
+    except HsiTumorError as exc:
         raise ModelFileError(
-            f"the model description is incomplete ({type(exc).__name__}: {exc})",
+            f"the model cannot be rebuilt: {exc.problem}",
             file=path,
-            field=_META,
-            fix="give a file written by hsi_tumor.save_model, or save the model again",
+            field=exc.field,
+            fix=_REPAIR,
         ) from None
 
 

@@ -13,7 +13,7 @@ from hsi_tumor.datasets._specimen import Specimen
 from hsi_tumor.inference import TumorMap
 from hsi_tumor.metrics._calibration import ReliabilityCurve
 
-__all__ = ["METRICS", "Evaluation", "Fold", "Prediction"]
+__all__ = ["METRICS", "Evaluation", "Fold", "Prediction", "no_tumor_class_note"]
 
 #: Metrics in the order reports show them.
 METRICS = (
@@ -85,7 +85,8 @@ class Evaluation:
         Positive class of the tumor metrics (the class named "tumor").
     folds : list of Fold
     per_patient : list of dict
-        ``patient``, ``n_pixels``, ``n_tumor``, ``n_unclassified`` and each metric.
+        ``patient``, ``n_pixels``, ``n_tumor`` (None without a tumor class),
+        ``n_unclassified`` and each metric.
     pooled : dict of str to float
         Metrics over all test pixels of all patients together.
     patient_mean : dict of str to float
@@ -193,6 +194,8 @@ class Evaluation:
                 "**Optimistic:** random pixel splits put pixels of every test patient in "
                 "training too; these figures overstate performance on new patients."
             )
+        if self.tumor_class is None:
+            lines.append("**No tumor class:** " + no_tumor_class_note(self.class_names) + ".")
         lines += [
             "",
             "| | " + " | ".join(_LABELS[m] for m in names) + " |",
@@ -208,15 +211,18 @@ class Evaluation:
             "",
             f"95 % intervals: bootstrap over patients ({self.n_bootstrap} resamples).",
             "",
-            "| patient | pixels | tumor pixels | " + " | ".join(_LABELS[m] for m in names) + " |",
-            "|---|---:|---:|" + "---:|" * len(names),
+        ]
+        counts = ["pixels"] + (["tumor pixels"] if self.tumor_class is not None else [])
+        lines += [
+            "| patient | " + " | ".join(counts + [_LABELS[m] for m in names]) + " |",
+            "|---|" + "---:|" * (len(counts) + len(names)),
         ]
         for row in self.per_patient:
-            lines.append(
-                f"| {row['patient']} | {row['n_pixels']} | {row['n_tumor']} | "
-                + " | ".join(_cell(row.get(m), None, m) for m in names)
-                + " |"
-            )
+            cells = [str(row["n_pixels"])]
+            if self.tumor_class is not None:
+                cells.append(str(row["n_tumor"]))
+            cells += [_cell(row.get(m), None, m) for m in names]
+            lines.append(f"| {row['patient']} | " + " | ".join(cells) + " |")
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -227,8 +233,19 @@ class Evaluation:
         )
         return (
             f"Evaluation({self.scheme}, {len(self.per_patient)} patients, {self.classifier}: "
-            f"{shown}{', OPTIMISTIC' if self.optimistic else ''})"
+            f"{shown}{', no tumor class' if self.tumor_class is None else ''}"
+            f"{', OPTIMISTIC' if self.optimistic else ''})"
         )
+
+
+def no_tumor_class_note(class_names: dict[int, str]) -> str:
+    """Why an evaluation has no tumor metrics, and how to get them."""
+    listed = ", ".join(f"{c} {n!r}" for c, n in class_names.items())
+    return (
+        f"no class is named 'tumor' (classes: {listed}), so sensitivity, specificity, ROC AUC, "
+        "Dice and the tumor-area metrics are not computed. If one of them is the tumor, name it "
+        "with class_names=, e.g. {1: 'normal', 2: 'tumor'}, or in the specimens' class_names"
+    )
 
 
 _LABELS = {

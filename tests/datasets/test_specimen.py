@@ -52,3 +52,15 @@ def test_bad_forms():
         as_specimens([Specimen(cube, np.ones((3, 4)), "p")], groups=["p"])
     with pytest.raises(TrainingDataError, match="no specimens"):
         as_specimens([])
+
+
+def test_simulated_specimens_carry_their_class_names(cohort):
+    """Issue 17: the simulator's class names travel with its specimens."""
+    assert cohort[0].class_names == {1: "normal", 2: "tumor"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ht.CalibrationWarning)
+        specimens = as_specimens(cohort)
+    assert all(s.class_names == {1: "normal", 2: "tumor"} for s in specimens)
+    # each specimen has its own dict: changing one changes neither the others nor CLASS_NAMES
+    assert cohort[0].class_names is not cohort[1].class_names
+    assert cohort[0].class_names is not ht.datasets.CLASS_NAMES

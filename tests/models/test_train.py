@@ -253,3 +253,26 @@ def test_specimens_and_cubes_do_not_mix_and_cubes_need_label_maps(cohort):
         ht.train([ht.Specimen(cubes[0], maps[0], "P0"), cubes[1]])
     with pytest.raises(ht.TrainingDataError, match="no label_maps"):
         ht.train(cubes)
+
+
+def test_specimens_class_names_are_used_when_none_are_passed(cohort, class_names):
+    """Issue 17: Specimens know what their label ids mean; train uses that unless told."""
+    cubes, maps, ids, _ = cohort
+    named = [
+        ht.Specimen(c, m, p, class_names=class_names)
+        for c, m, p in zip(cubes, maps, ids, strict=True)
+    ]
+    model = ht.train(named, classifier="lda", random_state=0)
+    assert model.class_names == {1: "normal", 2: "tumor"} and model.tumor_class == 2
+    given = ht.train(named, classifier="lda", random_state=0, class_names={1: "a", 2: "b"})
+    assert given.class_names == {1: "a", 2: "b"}  # what is passed wins
+    partly = [ht.Specimen(cubes[0], maps[0], "P0", class_names={2: "tumor"}), *named[1:2]]
+    partly[1] = ht.Specimen(cubes[1], maps[1], "P1")  # no names at all
+    assert ht.train(partly, classifier="lda", random_state=0).class_names == {1: "1", 2: "tumor"}
+    unnamed = [ht.Specimen(c, m, p) for c, m, p in zip(cubes, maps, ids, strict=True)]
+    assert ht.train(unnamed, classifier="lda", random_state=0).class_names == {1: "1", 2: "2"}
+    clash = [named[0], ht.Specimen(cubes[1], maps[1], "P1", class_names={2: "normal"})]
+    with pytest.raises(ht.TrainingDataError, match="name class 2 'tumor' and 'normal'"):
+        ht.train(clash, classifier="lda")
+    with pytest.raises(ht.InvalidTypeError, match="class_names"):
+        ht.Specimen(cubes[0], maps[0], "P0", class_names=["normal", "tumor"])

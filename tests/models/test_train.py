@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.model_selection import StratifiedGroupKFold
@@ -276,3 +277,39 @@ def test_specimens_class_names_are_used_when_none_are_passed(cohort, class_names
         ht.train(clash, classifier="lda")
     with pytest.raises(ht.InvalidTypeError, match="class_names"):
         ht.Specimen(cubes[0], maps[0], "P0", class_names=["normal", "tumor"])
+
+
+class _RecordsBlasThreads(TransformerMixin, BaseEstimator):
+    """An identity step that records how many threads BLAS may use while it is fitted."""
+
+    seen: list[int] = []
+
+    def fit(self, X, y=None):
+        from threadpoolctl import threadpool_info
+
+        blas = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+        type(self).seen.extend(blas)
+        return self
+
+    def transform(self, X):
+        return X
+
+
+def test_fits_run_with_one_blas_thread(cohort, class_names):
+    """Idle BLAS threads spinning between the search's small fits took 2-5x the CPU time."""
+    from threadpoolctl import threadpool_info
+
+    if not any(i["user_api"] == "blas" for i in threadpool_info()):
+        pytest.skip("no BLAS library reported by threadpoolctl")
+    cubes, maps, ids, _ = cohort
+    _RecordsBlasThreads.seen = []
+    ht.train(
+        cubes,
+        maps,
+        groups=ids,
+        classifier="logistic",  # tuned: a grid search, then the final fit
+        preprocessing=[_RecordsBlasThreads()],
+        class_names=class_names,
+        random_state=0,
+    )
+    assert len(_RecordsBlasThreads.seen) > 3 and set(_RecordsBlasThreads.seen) == {1}

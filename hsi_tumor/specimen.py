@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
+from hsi_tumor._shared.classes import class_name_map
 from hsi_tumor._shared.display import facts_table
 from hsi_tumor._shared.errors import TrainingDataError
 from hsi_tumor._shared.wavelengths import describe_grid
 from hsi_tumor.cube import Cube
 
-__all__ = ["Specimen"]
+__all__ = ["Specimen", "class_names_of"]
 
 
 @dataclass(eq=False)
@@ -34,6 +36,10 @@ class Specimen:
     tissue : ndarray of bool, shape (rows, cols), optional
         The specimen's pixels, over which tumor fraction and area are compared. Default: every
         pixel.
+    class_names : mapping of int to str, optional
+        What the label ids mean, e.g. ``{1: "normal", 2: "tumor"}`` (simulated specimens carry
+        the simulator's). :func:`hsi_tumor.train` and :func:`hsi_tumor.evaluate` use them when
+        no ``class_names`` is passed; the class named "tumor" is the positive class.
     """
 
     cube: Cube
@@ -42,6 +48,7 @@ class Specimen:
     name: str = ""
     tumor_fraction: np.ndarray | None = None
     tissue: np.ndarray | None = None
+    class_names: Mapping[int, str] | None = None
 
     def __post_init__(self) -> None:
         self.patient = str(self.patient)
@@ -64,6 +71,8 @@ class Specimen:
             self.tumor_fraction = np.asarray(self.tumor_fraction, dtype=np.float64)
         if self.tissue is not None:
             self.tissue = np.asarray(self.tissue, dtype=bool)
+        if self.class_names is not None:
+            self.class_names = class_name_map(self.class_names)
 
     def __repr__(self) -> str:
         rows, cols, bands = self.cube.shape
@@ -98,3 +107,26 @@ class Specimen:
         """A simulated specimen (``SimulatedSpecimen``), or a cube its header calls simulated."""
         flag = self.cube.metadata.get("simulated") if hasattr(self.cube, "metadata") else None
         return bool(getattr(self, "simulated", False)) or flag in (True, "true", "True", "1")
+
+
+def class_names_of(specimens: Iterable[Specimen]) -> dict[int, str] | None:
+    """The class names the specimens carry, merged; None when none carries any.
+
+    Raises
+    ------
+    TrainingDataError
+        If two specimens give one class id different names.
+    """
+    names: dict[int, str] = {}
+    named_by: dict[int, str] = {}
+    for specimen in specimens:
+        for class_id, name in (specimen.class_names or {}).items():
+            if names.setdefault(class_id, name) != name:
+                raise TrainingDataError(
+                    f"specimens {named_by[class_id]!r} and {specimen.name!r} name class "
+                    f"{class_id} {names[class_id]!r} and {name!r}",
+                    field="class_names",
+                    fix="give class_names= explicitly, or make the specimens' class_names agree",
+                )
+            named_by.setdefault(class_id, specimen.name)
+    return names or None

@@ -9,18 +9,19 @@ from pathlib import Path
 
 import numpy as np
 
-from hsi_tumor._shared.arrays import split_key
+from hsi_tumor._shared.arrays import materialize, split_key
 from hsi_tumor._shared.errors import (
     CalibrationError,
     CalibrationWarning,
     InvalidTypeError,
     WavelengthError,
 )
+from hsi_tumor._shared.masks import LazyMask
 from hsi_tumor.cube import Cube, _select
 
 logger = logging.getLogger("hsi_tumor.calibration")
 
-__all__ = ["CalibratedArray", "calibrate", "calibrate_capture"]
+__all__ = ["CalibratedArray", "CalibratedValidity", "calibrate", "calibrate_capture"]
 
 _DROP_ON_CALIBRATION = (
     "envi_header",
@@ -33,11 +34,11 @@ _DROP_ON_CALIBRATION = (
 
 
 class CalibratedArray:
-    """Lazy reflectance (or validity) of a raw cube: computed only for what is read.
+    """Lazy reflectance of a raw cube: computed only for what is read.
 
     ``R = (raw − dark) · gain`` with ``gain = white_reflectance / (white − white_dark)`` per
     column and band, in float32. Pixel-bands whose references are unusable or whose raw value is
-    saturated are NaN in the reflectance and False in the validity output.
+    saturated are NaN; :meth:`as_valid` is the matching lazy validity mask.
 
     Parameters
     ----------
@@ -48,63 +49,51 @@ class CalibratedArray:
         NaN where the references are unusable.
     saturation : float or None
         Raw values at or above it are saturated.
-    output : {'reflectance', 'valid'}
     """
 
     storage_kind = "calibrated on read"
     parallel_reads = True
     ndim = 3
-    #: For the validity output: True exactly where the reflectance is finite, so readers of
-    #: the reflectance need not compute it separately.
-    finite_means_valid = True
+    dtype = np.dtype(np.float32)
 
-    def __init__(self, raw, offset, gain, saturation, *, output: str = "reflectance") -> None:
+    def __init__(self, raw, offset, gain, saturation) -> None:
         self.raw = raw
         self.offset = offset
         self.gain = gain
         self.saturation = saturation
-        self.output = output
 
     @property
     def shape(self) -> tuple[int, int, int]:
         return tuple(self.raw.shape)
 
-    @property
-    def dtype(self) -> np.dtype:
-        return np.dtype(np.float32 if self.output == "reflectance" else bool)
-
-    def _replace(self, raw, cols, bands, output=None) -> CalibratedArray:
+    def select(self, key) -> CalibratedArray:
+        key, _ = split_key(key, self.shape)
+        _, cols, bands = key
         return CalibratedArray(
-            raw,
+            _select(self.raw, key),
             self.offset[cols][:, bands],
             self.gain[cols][:, bands],
             self.saturation,
-            output=output or self.output,
         )
 
-    def select(self, key) -> CalibratedArray:
-        key, _ = split_key(key, self.shape)
-        return self._replace(_select(self.raw, key), key[1], key[2])
+    def as_valid(self) -> CalibratedValidity:
+        """The validity of the same calibration: a lazy boolean mask."""
+        return CalibratedValidity(self)
 
-    def as_valid(self) -> CalibratedArray:
-        """The validity view of the same calibration."""
-        return CalibratedArray(self.raw, self.offset, self.gain, self.saturation, output="valid")
-
-    def __getitem__(self, key) -> np.ndarray:
-        key, squeeze = split_key(key, self.shape)
+    def _read(self, key) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """The raw block of a (rows, cols, bands) key, its gain, and its saturated values."""
         _, cols, bands = key
         block = np.asarray(_select(self.raw, key))
         gain = self.gain[cols][:, bands]
         saturated = None
         if self.saturation is not None and block.size and block.max() >= self.saturation:
             saturated = block >= self.saturation
-        if self.output == "valid":
-            valid = np.broadcast_to(np.isfinite(gain), block.shape).copy()
-            if block.dtype.kind in "fc":
-                valid &= np.isfinite(block)
-            if saturated is not None:
-                valid &= ~saturated
-            return valid[squeeze]
+        return block, gain, saturated
+
+    def __getitem__(self, key) -> np.ndarray:
+        key, squeeze = split_key(key, self.shape)
+        _, cols, bands = key
+        block, gain, saturated = self._read(key)
         out = np.subtract(block, self.offset[cols][:, bands], dtype=np.float32)
         out *= gain
         if saturated is not None:
@@ -112,9 +101,42 @@ class CalibratedArray:
         return out[squeeze]
 
     def __array__(self, dtype=None, copy=None):
-        from hsi_tumor._shared.arrays import materialize
-
         return materialize(self, dtype=dtype)
+
+
+class CalibratedValidity(LazyMask):
+    """Which pixel-bands of a calibrated cube hold trustworthy reflectance, computed when read.
+
+    False where the column-band's references are unusable (white − dark ≤ 0, saturated or
+    non-finite) or the raw value is saturated or non-finite: exactly where the reflectance is
+    NaN. A :class:`~hsi_tumor._shared.masks.LazyMask`: ``~``, ``&``, ``|``, ``.sum()``,
+    ``.all(axis=2)``, ``np.asarray`` behave as on a boolean array, in bounded memory.
+    """
+
+    storage_kind = "calibrated on read"
+    meaning = "False where a reference failed or the sensor saturated"
+    #: True exactly where the reflectance is finite, so readers of the reflectance need not
+    #: compute it separately.
+    finite_means_valid = True
+
+    def __init__(self, calibration: CalibratedArray) -> None:
+        self.calibration = calibration
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return self.calibration.shape
+
+    def select(self, key) -> CalibratedValidity:
+        return CalibratedValidity(self.calibration.select(key))
+
+    def _block(self, key) -> np.ndarray:
+        block, gain, saturated = self.calibration._read(key)
+        valid = np.broadcast_to(np.isfinite(gain), block.shape).copy()
+        if block.dtype.kind in "fc":
+            valid &= np.isfinite(block)
+        if saturated is not None:
+            valid &= ~saturated
+        return valid
 
 
 def _reference_line(
@@ -224,9 +246,11 @@ def calibrate(
     Returns
     -------
     Cube
-        float32 reflectance with the raw cube's wavelengths. ``cube.valid`` (rows, cols, bands)
-        is False where white − dark ≤ 0, a reference is saturated or non-finite, or the raw
-        value is saturated; those values are NaN.
+        float32 reflectance with the raw cube's wavelengths. ``cube.valid``, a lazy
+        (rows, cols, bands) boolean mask (:class:`CalibratedValidity`: ``~``, ``&``, ``.sum()``,
+        ``.all(axis=2)``, ``np.asarray`` as on a numpy array), is False where white − dark ≤ 0,
+        a reference is saturated or non-finite, or the raw value is saturated; those values
+        are NaN.
 
     Warns
     -----

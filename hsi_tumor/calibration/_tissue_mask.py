@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import warnings
 
 import numpy as np
@@ -9,6 +10,8 @@ from scipy import ndimage
 
 from hsi_tumor._shared.errors import InvalidOptionError, NoValidPixelsError
 from hsi_tumor.cube import Cube
+
+logger = logging.getLogger("hsi_tumor.calibration")
 
 __all__ = ["otsu_threshold", "tissue_mask"]
 
@@ -53,17 +56,47 @@ def otsu_threshold(values, *, bins: int = 256) -> float:
     return float(edges[k + 1])
 
 
-def _band_mean(cube: Cube) -> np.ndarray:
+def _band_mean(cube: Cube) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per pixel, the mean over its valid bands and whether every band is valid; per band, in
+    how many pixels with a valid band it is invalid. One pass over the cube, tile by tile."""
     level = np.empty(cube.shape[:2], dtype=np.float64)
+    complete = np.empty(cube.shape[:2], dtype=bool)
+    band_invalid = np.zeros(cube.n_bands, dtype=np.int64)
     for rows, tile in cube.tiles():
         data = np.asarray(tile.data, dtype=np.float64)
-        if tile.valid is not None:
+        if tile.valid is not None and not getattr(tile.valid, "finite_means_valid", False):
             valid = np.asarray(tile.valid)
             data = np.where(valid if valid.ndim == 3 else valid[..., None], data, np.nan)
+        finite = np.isfinite(data)
+        complete[rows] = finite.all(axis=2)
+        band_invalid += (~finite & finite.any(axis=2, keepdims=True)).sum(axis=(0, 1))
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN pixels: NaN, as meant
             level[rows] = np.nanmean(data, axis=2)
-    return level
+    return level, complete, band_invalid
+
+
+def _warn_incomplete_bands(
+    cube: Cube, band_invalid: np.ndarray, n_pixels: int, n_partial: int
+) -> None:
+    """Name the bands invalid in most of the ``n_pixels`` pixels that have a valid band: they
+    empty the mask, and selecting the other bands first keeps those pixels."""
+    bad = np.flatnonzero(band_invalid > 0.5 * n_pixels)
+    if bad.size == 0:
+        return
+    if cube.wavelengths is not None:
+        where = ", ".join(f"{cube.wavelengths[b]:g} nm" for b in bad[:8])
+    else:
+        where = ", ".join(f"feature {b}" for b in bad[:8])
+    more = f" and {bad.size - 8} more" if bad.size > 8 else ""
+    logger.warning(
+        "tissue_mask: %d of the specimen's pixels are left out because a band is invalid there; "
+        "band(s) %s%s are invalid in most pixels. Select the valid bands first, e.g. "
+        "cube.sel(wavelengths=(lo, hi)), to keep those pixels",
+        n_partial,
+        where,
+        more,
+    )
 
 
 def tissue_mask(
@@ -106,14 +139,18 @@ def tissue_mask(
     -----
     Steps: mean reflectance per pixel over its valid bands; Otsu threshold (or ``threshold``);
     a 3x3 opening and hole filling of the specimen; removal of glare, of pixels failing the water
-    ratio and of invalid pixels (``cube.valid`` false in every band); removal of regions smaller
-    than ``min_region``. The cube is read tile by tile.
+    ratio and of pixels that cannot be classified — NaN/inf or ``cube.valid`` False in **any**
+    band, as :func:`hsi_tumor.classify_cube` leaves them out; removal of regions smaller than
+    ``min_region``. So ``cube.pixels()[mask.ravel()]`` holds only finite spectra and
+    ``classify_cube(cube, model, mask=mask)`` classifies every pixel of the mask. A band invalid
+    in most pixels (a failed reference) would empty the mask: it is named in a logged warning,
+    to be dropped with ``cube.sel`` first. The cube is read tile by tile.
     """
     if background not in ("dark", "bright"):
         raise InvalidOptionError(
             f"background={background!r}", field="background", fix="use 'dark' or 'bright'"
         )
-    level = _band_mean(cube)
+    level, complete, band_invalid = _band_mean(cube)
     if not np.isfinite(level).any():
         raise NoValidPixelsError(
             "no valid pixel in the cube", field="cube", fix="check the calibration (cube.valid)"
@@ -134,6 +171,13 @@ def tissue_mask(
             r = np.asarray(cube.data[:, :, cube.band_index(reference)], dtype=np.float64)
             with np.errstate(all="ignore"):
                 tissue &= a / r <= max_water_ratio
+    partial = tissue & ~complete
+    if partial.any():
+        logger.info("tissue_mask: %d pixels invalid in some band left out", partial.sum())
+        if partial.sum() > 0.5 * tissue.sum():
+            n_pixels = int(np.isfinite(level).sum())
+            _warn_incomplete_bands(cube, band_invalid, n_pixels, int(partial.sum()))
+        tissue &= complete
     if min_region > 1 and tissue.any():
         labels, n = ndimage.label(tissue)
         sizes = np.bincount(labels.ravel(), minlength=n + 1)

@@ -156,6 +156,9 @@ class SimulatedSpecimen(Specimen):
         Fraction of each pixel's area that is tumor (0..1), partial volume at the borders.
     tissue : ndarray of bool, shape (rows, cols)
         Pixels that are mostly specimen (``true_labels > 0``; formerly ``tissue_mask``).
+    class_names : dict
+        :data:`CLASS_NAMES`, ``{1: "normal", 2: "tumor"}``: ``train`` and ``evaluate`` use
+        them when no ``class_names`` is passed.
     raw : Cube
         Raw counts, (rows, cols, bands), uint16 within ``[0, 2**bit_depth - 1]``.
     white, dark : Cube
@@ -201,10 +204,11 @@ class SimulatedSpecimen(Specimen):
     seed: int
     metadata: dict[str, Any] = field(default_factory=dict)
 
-    class_names: ClassVar[dict[int, str]] = CLASS_NAMES
     simulated: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
+        if self.class_names is None:
+            self.class_names = dict(CLASS_NAMES)
         super().__post_init__()  # the Specimen's checks (shapes); keep the simulator's float32
         self.tumor_fraction = self.tumor_fraction.astype(np.float32)
 

@@ -26,6 +26,7 @@ def _from_simulated(specimen) -> Specimen:
         name=specimen.name,
         tumor_fraction=specimen.tumor_fraction,
         tissue=specimen.tissue,
+        class_names=specimen.class_names,
     )
 
 

@@ -22,27 +22,15 @@ from hsi_tumor.evaluation._folds import (
     _check_cv,
     _splits,
 )
-from hsi_tumor.evaluation._results import Evaluation, Prediction
+from hsi_tumor.evaluation._results import Evaluation, Prediction, no_tumor_class_note
 from hsi_tumor.evaluation._run import _merge, _run_all, _Settings
 from hsi_tumor.evaluation._summary import _summarise
 from hsi_tumor.models._train import _valid
+from hsi_tumor.specimen import class_names_of
 
 logger = logging.getLogger("hsi_tumor.evaluation")
 
 __all__ = ["compare", "evaluate"]
-
-
-def _default_class_names(data, class_names):
-    """The simulator's class names for simulated data, unless names were given."""
-    if class_names is not None:
-        return class_names
-    from hsi_tumor.datasets._simulate import CLASS_NAMES, SimulatedCohort, SimulatedSpecimen
-
-    if isinstance(data, (SimulatedCohort, SimulatedSpecimen)):
-        return CLASS_NAMES
-    if isinstance(data, (list, tuple)) and all(isinstance(s, SimulatedSpecimen) for s in data):
-        return CLASS_NAMES
-    return None
 
 
 def _without_invalid_training_pixels(specimens, splits: list) -> list:
@@ -140,7 +128,6 @@ def compare(
             )
     cv = _check_cv(cv)
     check_client(client)
-    class_names = _default_class_names(data, class_names)
     specimens = as_specimens(data, label_maps, groups)
     seed = int(random_state)
     classes = np.unique(np.concatenate([np.unique(s.labels) for s in specimens]))
@@ -151,13 +138,13 @@ def compare(
             field="label_maps",
             fix="label pixels of at least two classes",
         )
+    if class_names is None:  # the names the specimens carry (simulated ones: normal, tumor)
+        carried = class_names_of(specimens) or {}
+        class_names = {int(c): carried.get(int(c), str(c)) for c in classes}
     names = class_name_map(class_names, classes)
     tumor_class = find_tumor_class(names)
     if tumor_class is None:
-        logger.warning(
-            "no class is named 'tumor' (or 'tumour', any case): sensitivity, specificity, "
-            "ROC AUC and Dice are not computed"
-        )
+        logger.warning("%s", no_tumor_class_note(names))
     patient_wise = cv != RANDOM
     splits = _without_invalid_training_pixels(specimens, list(_splits(specimens, cv, seed)))
     if cv == LEAVE_ONE_PATIENT_OUT:
@@ -263,9 +250,11 @@ def evaluate(
     groups : sequence, optional
         Patient id per cube, when ``data`` holds cubes.
     classifier, classifier_params, preprocessing, class_names, max_pixels_per_class, resample
-        As in :func:`hsi_tumor.train`. ``class_names`` defaults to the simulator's
-        ``{1: "normal", 2: "tumor"}`` for simulated data. The class named ``"tumor"`` is the
-        positive class of sensitivity, specificity, ROC AUC and Dice.
+        As in :func:`hsi_tumor.train`. ``class_names`` defaults to the names the specimens
+        carry (``Specimen.class_names``; simulated specimens: ``{1: "normal", 2: "tumor"}``).
+        The class named ``"tumor"`` is the positive class of sensitivity, specificity, ROC AUC
+        and Dice; without one, these are not computed, and the log and ``to_markdown()`` say
+        so.
     cv : "leave-one-patient-out", int or "random", default="leave-one-patient-out"
         ``"leave-one-patient-out"``: one fold per patient. An int k: k folds of whole patients
         (:class:`~sklearn.model_selection.GroupKFold`, shuffled with ``random_state``).

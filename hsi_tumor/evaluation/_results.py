@@ -15,7 +15,7 @@ from hsi_tumor.datasets._specimen import Specimen
 from hsi_tumor.inference import TumorMap
 from hsi_tumor.metrics._calibration import ReliabilityCurve
 
-__all__ = ["METRICS", "Evaluation", "Fold", "Prediction"]
+__all__ = ["METRICS", "Evaluation", "Fold", "Prediction", "no_tumor_class_note"]
 
 #: Metrics in the order reports show them.
 METRICS = (
@@ -87,7 +87,8 @@ class Evaluation:
         Positive class of the tumor metrics (the class named "tumor").
     folds : list of Fold
     per_patient : list of dict
-        ``patient``, ``n_pixels``, ``n_tumor``, ``n_unclassified`` and each metric.
+        ``patient``, ``n_pixels``, ``n_tumor`` (None without a tumor class),
+        ``n_unclassified`` and each metric.
     pooled : dict of str to float
         Metrics over all test pixels of all patients together.
     patient_mean : dict of str to float
@@ -198,9 +199,10 @@ class Evaluation:
                 *(_cell(self.patient_mean.get(m), self.ci_patient_mean.get(m), m) for m in names),
             ],
         ]
-        patients = [["patient", "pixels", "tumor pixels", *names]]
+        tumor = self.tumor_class is not None  # no tumor class: no tumor pixels to count
+        patients = [["patient", "pixels", *(["tumor pixels"] if tumor else []), *names]]
         patients += [
-            [str(row["patient"]), str(row["n_pixels"]), str(row["n_tumor"])]
+            [str(row["patient"]), str(row["n_pixels"]), *([str(row["n_tumor"])] if tumor else [])]
             + [_cell(row.get(m), None, m) for m in names]
             for row in self.per_patient
         ]
@@ -226,6 +228,8 @@ class Evaluation:
         lines = [f"Scheme: **{scheme}**."]
         if optimistic:
             lines.append(f"**Optimistic:** {optimistic}")
+        if self.tumor_class is None:
+            lines.append("**No tumor class:** " + no_tumor_class_note(self.class_names) + ".")
         summary, patients = self._tables()
         lines += ["", *_markdown(summary), "", intervals, "", *_markdown(patients)]
         return "\n".join(lines)
@@ -240,6 +244,8 @@ class Evaluation:
         lines = [f"Scheme: {scheme}."]
         if optimistic:
             lines.append(f"OPTIMISTIC: {optimistic}")
+        if self.tumor_class is None:
+            lines.append("NO TUMOR CLASS: " + no_tumor_class_note(self.class_names) + ".")
         (names, pooled, mean), patients = self._tables()
         by_metric = [["metric", "pooled pixels (95 % CI)", "mean of patients (95 % CI)"]]
         by_metric += [
@@ -258,7 +264,8 @@ class Evaluation:
     def _patient_table(self) -> tuple[list[str], list[list[str]]]:
         """(header, rows) of the per-patient table, headers as labels."""
         _, patients = self._tables()
-        return [*patients[0][:3], *(_LABELS[m] for m in self.metric_names)], patients[1:]
+        counts = patients[0][: len(patients[0]) - len(self.metric_names)]
+        return [*counts, *(_LABELS[m] for m in self.metric_names)], patients[1:]
 
     def _repr_html_(self) -> str:
         """The scheme and model, the metrics table with intervals and the per-patient table."""
@@ -300,12 +307,19 @@ class Evaluation:
         )
         return (
             f"Evaluation({self.scheme}, {len(self.per_patient)} patients, {self.classifier}: "
-            f"{shown}{', OPTIMISTIC' if self.optimistic else ''})"
+            f"{shown}{', no tumor class' if self.tumor_class is None else ''}"
+            f"{', OPTIMISTIC' if self.optimistic else ''})"
         )
 
 
-def _markdown_row(cells) -> str:
-    return "|" + "|".join(f" {c} " if str(c) else " " for c in cells) + "|"
+def no_tumor_class_note(class_names: dict[int, str]) -> str:
+    """Why an evaluation has no tumor metrics, and how to get them."""
+    listed = ", ".join(f"{c} {n!r}" for c, n in class_names.items())
+    return (
+        f"no class is named 'tumor' (classes: {listed}), so sensitivity, specificity, ROC AUC, "
+        "Dice and the tumor-area metrics are not computed. If one of them is the tumor, name it "
+        "with class_names=, e.g. {1: 'normal', 2: 'tumor'}, or in the specimens' class_names"
+    )
 
 
 _LABELS = {

@@ -54,7 +54,7 @@ def _summarise(
             "patient": patient,
             "specimens": [p.specimen.name for p in preds],
             "n_pixels": int(y.size),
-            "n_tumor": int(np.sum(y == tumor_class)) if tumor_class is not None else 0,
+            "n_tumor": int(np.sum(y == tumor_class)) if tumor_class is not None else None,
             "n_unclassified": int(np.sum(yp == 0)),
         }
         row.update({k: float(v) for k, v in metrics_from_confusion(cm, tumor_index).items()})

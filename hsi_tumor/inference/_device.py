@@ -367,7 +367,7 @@ class _Source:
 
     def __init__(self, cube, backend) -> None:
         data = cube.data
-        self.calibrated = isinstance(data, CalibratedArray) and data.output == "reflectance"
+        self.calibrated = isinstance(data, CalibratedArray)
         if self.calibrated:
             self.stored = data.raw
             self.offset = backend.put(np.asarray(data.offset, np.float32))

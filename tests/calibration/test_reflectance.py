@@ -223,3 +223,29 @@ def test_capture_header_records_bit_depth_and_defaults_flag_saturated_glare(tmp_
     np.testing.assert_array_equal(valid, np.asarray(explicit.valid))
     np.testing.assert_array_equal(default.load().data, explicit.load().data)
     assert np.asarray(dtype_max.valid).sum() > valid.sum()  # 65535: glare passes as tissue
+
+
+def test_valid_is_a_lazy_mask_with_numpy_manners():
+    """Issue 17: ``reflectance.valid`` showed ``<...CalibratedArray object at 0x...>`` and
+    ``~reflectance.valid`` raised TypeError."""
+    raw = np.full((6, 3, 3), 1000, np.uint16)
+    raw[1, 2, 0] = 4095  # saturated
+    white = np.full((3, 3), 3000.0)
+    white[0, 1] = 100.0  # white == dark: column 0, band 1 unusable
+    with pytest.warns(ht.CalibrationWarning):
+        r = calibrate(ht.Cube(raw, WL), white, np.full((3, 3), 100.0), saturation=4095)
+    invalid = np.isnan(r.load().data)  # the independent reference: NaN reflectance
+    assert invalid.sum() == 6 + 1
+    valid = r.valid
+    assert repr(valid) == (
+        "CalibratedValidity(6 rows x 3 cols x 3 bands, bool, lazy (calibrated on read): "
+        "False where a reference failed or the sensor saturated)"
+    )
+    np.testing.assert_array_equal(np.asarray(~valid), invalid)
+    np.testing.assert_array_equal(np.asarray(valid & ~invalid), ~invalid)
+    np.testing.assert_array_equal(np.asarray(valid | invalid), np.ones(raw.shape, bool))
+    assert valid.sum() == raw.size - 7 and (~valid).sum() == 7
+    np.testing.assert_array_equal(valid.all(axis=2), ~invalid.any(axis=2))
+    np.testing.assert_array_equal(valid[1, 2], ~invalid[1, 2])
+    np.testing.assert_array_equal(r[2:5, 1:].valid.all(axis=2), ~invalid[2:5, 1:].any(axis=2))
+    assert valid.shape == raw.shape and valid.dtype == bool

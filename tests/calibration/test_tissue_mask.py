@@ -54,6 +54,66 @@ def test_invalid_pixels_are_excluded(rng):
     assert not mask[30, 40] and mask[30, 41]
 
 
+def test_pixels_invalid_in_any_band_are_excluded(rng):
+    """Issue 17: a pixel with one invalid band (a dead column-band) stayed in the mask, and
+    ``pixels()[mask]`` held NaN that scikit-learn refuses; classify_cube cannot classify it."""
+    cube, expected, _, _ = synthetic_scene(rng)
+    valid = np.ones(cube.shape, bool)
+    valid[:, 40, 7] = False  # a dead column in one band, flagged
+    data = cube.data.copy()
+    data[20, 30, 3] = np.nan  # one NaN pixel-band, unflagged
+    mask = tissue_mask(ht.Cube(data, cube.wavelengths, valid=valid))
+    assert expected[20, 30] and expected[30, 40]
+    assert not mask[:, 40].any() and not mask[20, 30]
+    assert mask[30, 39] and mask[30, 41] and mask[20, 31]
+    assert (mask == (expected & (np.arange(80) != 40))).mean() > 0.99
+
+
+def test_simulated_capture_mask_holds_only_classifiable_pixels(tmp_path):
+    """The README's quick start: fit scikit-learn on ``pixels()[tissue.ravel()]`` of the
+    library's own simulated capture (616 NaN pixels in the mask before issue 17)."""
+    from sklearn.decomposition import PCA
+
+    from hsi_tumor.datasets import simulate_specimen
+
+    specimen = simulate_specimen(seed=0, shape=(96, 128), n_bands=48)
+    specimen.write_capture(tmp_path / "specimen_07")
+    with pytest.warns(ht.CalibrationWarning):
+        reflectance = ht.calibrate_capture(tmp_path / "specimen_07")
+    dead = ~np.asarray(reflectance.valid).all(axis=2)
+    tissue = tissue_mask(reflectance)
+    assert (dead & specimen.tissue).sum() > 50  # the capture has dead column-bands in tissue
+    assert not (tissue & dead).any()
+    assert (tissue == (specimen.tissue & ~dead)).mean() > 0.97
+    pixels = reflectance.load().pixels()[tissue.ravel()]
+    assert np.isfinite(pixels).all()
+    PCA(n_components=5).fit(pixels)  # raised "Input X contains NaN"
+    model = ht.TumorModel.from_pipeline(
+        _fitted_lda(reflectance, specimen.true_labels), wavelengths=reflectance.wavelengths
+    )
+    result = ht.classify_cube(reflectance, model, mask=tissue)
+    assert result.n_invalid == 0  # the same pixels as classify_cube can classify
+    np.testing.assert_array_equal(result.valid, tissue)
+
+
+def _fitted_lda(cube, labels):
+    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+
+    pixels, y = cube.load().pixels(), labels.ravel()
+    ok = np.isfinite(pixels).all(axis=1) & (y > 0)
+    return LinearDiscriminantAnalysis().fit(pixels[ok], y[ok])
+
+
+def test_a_band_invalid_in_most_of_the_specimen_is_named(rng, caplog):
+    cube, _, _, _ = synthetic_scene(rng)
+    valid = np.ones(cube.shape, bool)
+    valid[:, :, 0] = False  # a band whose references failed everywhere
+    with caplog.at_level("WARNING", logger="hsi_tumor.calibration"):
+        mask = tissue_mask(ht.Cube(cube.data, cube.wavelengths, valid=valid))
+    assert not mask.any()
+    assert "1000 nm" in caplog.text and "cube.sel(wavelengths=" in caplog.text
+
+
 def test_bright_background(rng):
     cube, expected, _, _ = synthetic_scene(rng)
     data = np.where(expected[..., None], cube.data, 0.8 * np.ones_like(cube.data))

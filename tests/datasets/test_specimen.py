@@ -73,3 +73,15 @@ def test_html_display_of_a_simulated_specimen_says_so(cohort):
     assert "hsi_tumor.SimulatedSpecimen" in page and "SIMULATED" in page
     plain = Specimen(cohort[0].cube, cohort[0].labels, "P01")
     assert "SIMULATED" in plain._repr_html_()  # its cube's header says simulated
+
+
+def test_simulated_specimens_carry_their_class_names(cohort):
+    """Issue 17: the simulator's class names travel with its specimens."""
+    assert cohort[0].class_names == {1: "normal", 2: "tumor"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ht.CalibrationWarning)
+        specimens = as_specimens(cohort)
+    assert all(s.class_names == {1: "normal", 2: "tumor"} for s in specimens)
+    # each specimen has its own dict: changing one changes neither the others nor CLASS_NAMES
+    assert cohort[0].class_names is not cohort[1].class_names
+    assert cohort[0].class_names is not ht.datasets.CLASS_NAMES

@@ -347,3 +347,36 @@ def test_html_display_shows_the_metrics_and_escapes_names(lopo):
     page = evil._repr_html_()
     check_html(page)
     assert "&lt;script&gt;x&lt;/script&gt;" in page
+
+
+def test_specimens_name_the_tumor_class_when_class_names_are_not_passed(cohort):
+    """Issue 17: ``evaluate(specimens, ...)`` without class_names logged "no class is named
+    tumor" and showed "tumor pixels 0" for patients full of class-2 pixels."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ht.CalibrationWarning)
+        specimens = ht.datasets.as_specimens(cohort)  # plain Specimens, not simulated ones
+    result = evaluate(specimens, classifier="lda", n_bootstrap=0)
+    assert result.tumor_class == 2 and result.class_names == {1: "normal", 2: "tumor"}
+    for row, spec in zip(result.per_patient, cohort, strict=True):
+        assert row["n_tumor"] == int((spec.labels == 2).sum()) > 0
+    assert "sensitivity" in result.metric_names and "| tumor pixels |" in result.to_markdown()
+
+
+def test_without_a_tumor_class_the_report_says_so(cohort, caplog):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ht.CalibrationWarning)
+        specimens = [
+            ht.Specimen(s.cube, s.labels, s.patient, class_names={1: "mucosa", 2: "stroma"})
+            for s in cohort
+        ]
+    with caplog.at_level("WARNING", logger="hsi_tumor.evaluation"):
+        result = evaluate(specimens, classifier="lda", n_bootstrap=0)
+    assert "no class is named 'tumor' (classes: 1 'mucosa', 2 'stroma')" in caplog.text
+    table = result.to_markdown()
+    assert "**No tumor class:** no class is named 'tumor'" in table and "class_names=" in table
+    headers = [line for line in table.splitlines() if line.startswith(("| |", "| patient |"))]
+    assert len(headers) == 2 and headers[1].startswith("| patient | pixels | accuracy |"), headers
+    assert not any("tumor pixels" in h or "sensitivity" in h for h in headers)
+    assert all(row["n_tumor"] is None for row in result.per_patient)
+    assert "no tumor class" in repr(result)
+    assert json.dumps(result.to_dict())  # still serialisable

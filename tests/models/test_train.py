@@ -6,6 +6,7 @@ import pickle
 
 import numpy as np
 import pytest
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
@@ -374,3 +375,62 @@ def test_the_scorer_sent_to_a_worker_process_counts_nothing():
     y = np.array([1, 2, 1, 2])
     model = LogisticRegression().fit(x, y)
     assert copy(model, x, y) == scorer(model, x, y) == 1.0  # balanced accuracy
+
+
+def test_specimens_class_names_are_used_when_none_are_passed(cohort, class_names):
+    """Issue 17: Specimens know what their label ids mean; train uses that unless told."""
+    cubes, maps, ids, _ = cohort
+    named = [
+        ht.Specimen(c, m, p, class_names=class_names)
+        for c, m, p in zip(cubes, maps, ids, strict=True)
+    ]
+    model = ht.train(named, classifier="lda", random_state=0)
+    assert model.class_names == {1: "normal", 2: "tumor"} and model.tumor_class == 2
+    given = ht.train(named, classifier="lda", random_state=0, class_names={1: "a", 2: "b"})
+    assert given.class_names == {1: "a", 2: "b"}  # what is passed wins
+    partly = [ht.Specimen(cubes[0], maps[0], "P0", class_names={2: "tumor"}), *named[1:2]]
+    partly[1] = ht.Specimen(cubes[1], maps[1], "P1")  # no names at all
+    assert ht.train(partly, classifier="lda", random_state=0).class_names == {1: "1", 2: "tumor"}
+    unnamed = [ht.Specimen(c, m, p) for c, m, p in zip(cubes, maps, ids, strict=True)]
+    assert ht.train(unnamed, classifier="lda", random_state=0).class_names == {1: "1", 2: "2"}
+    clash = [named[0], ht.Specimen(cubes[1], maps[1], "P1", class_names={2: "normal"})]
+    with pytest.raises(ht.TrainingDataError, match="name class 2 'tumor' and 'normal'"):
+        ht.train(clash, classifier="lda")
+    with pytest.raises(ht.InvalidTypeError, match="class_names"):
+        ht.Specimen(cubes[0], maps[0], "P0", class_names=["normal", "tumor"])
+
+
+class _RecordsBlasThreads(TransformerMixin, BaseEstimator):
+    """An identity step that records how many threads BLAS may use while it is fitted."""
+
+    seen: list[int] = []
+
+    def fit(self, X, y=None):
+        from threadpoolctl import threadpool_info
+
+        blas = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+        type(self).seen.extend(blas)
+        return self
+
+    def transform(self, X):
+        return X
+
+
+def test_fits_run_with_one_blas_thread(cohort, class_names):
+    """Idle BLAS threads spinning between the search's small fits took 2-5x the CPU time."""
+    from threadpoolctl import threadpool_info
+
+    if not any(i["user_api"] == "blas" for i in threadpool_info()):
+        pytest.skip("no BLAS library reported by threadpoolctl")
+    cubes, maps, ids, _ = cohort
+    _RecordsBlasThreads.seen = []
+    ht.train(
+        cubes,
+        maps,
+        groups=ids,
+        classifier="logistic",  # tuned: a grid search, then the final fit
+        preprocessing=[_RecordsBlasThreads()],
+        class_names=class_names,
+        random_state=0,
+    )
+    assert len(_RecordsBlasThreads.seen) > 3 and set(_RecordsBlasThreads.seen) == {1}

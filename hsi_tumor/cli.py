@@ -2,16 +2,18 @@
 
 ::
 
-    hsi-tumor info CUBE                                  # what a cube file or capture holds
+    hsi-tumor info PATH                                  # what any file hsi_tumor writes holds
     hsi-tumor calibrate CAPTURE_FOLDER -o reflectance.hdr
     hsi-tumor train cohort.csv -o model.htmodel --class-names 1=normal 2=tumor
     hsi-tumor classify reflectance.hdr --model model.htmodel -o result/ --tissue-mask
     hsi-tumor evaluate cohort.csv -o report/ --cv loo
     hsi-tumor demo
 
-Bad input ends with a one-line message and exit code 2 (``--debug`` shows the traceback);
-progress bars, notes and warnings go to stderr (``--quiet`` silences them). Outputs are written
-atomically and never replace existing files unless ``--overwrite`` is given.
+Every option is checked before any data is read. A mistake ends with exit code 2 and one line
+that names the argument and the fix in the command line's words (``--resample``, not the
+library's ``resample=True``; :func:`_error_line`), usage errors included (``--debug`` shows the
+traceback); progress bars, notes and warnings go to stderr (``--quiet`` silences them). Outputs
+are written atomically and never replace existing files unless ``--overwrite`` is given.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import sys
 import warnings
 from collections.abc import Sequence
@@ -41,37 +44,12 @@ from hsi_tumor._shared.errors import (
 __all__ = ["main"]
 
 
-def _summary(cube) -> str:
-    wl = cube.wavelengths
-    step = np.diff(wl)
-    lines = [
-        repr(cube),
-        f"  bands: {cube.n_bands}, {wl[0]:.2f}–{wl[-1]:.2f} nm"
-        + (f", spacing {step.min():.2f}–{step.max():.2f} nm" if step.size else ""),
-    ]
-    for key in ("source", "format", "interleave", "dataset", "variable", "description"):
-        if cube.metadata.get(key):
-            lines.append(f"  {key}: {cube.metadata[key]}")
-    if cube.metadata.get("bbl") is not None:
-        lines.append(f"  bad bands (bbl = 0): {int(np.sum(~np.asarray(cube.metadata['bbl'])))}")
-    return "\n".join(lines)
-
-
 def _info(args) -> int:
-    from hsi_tumor.io import read_capture, read_cube
-    from hsi_tumor.io._specim import SpecimReader
+    from hsi_tumor._info import describe
 
-    options = {"wavelengths": args.wavelengths} if args.wavelengths else {}
-    if SpecimReader().guess_can_open(Path(args.cube)):
-        capture = read_capture(args.cube, **options)
-        print(f"Specim capture '{capture.name}' in {capture.folder}")
-        for role in ("raw", "white", "dark", "white_dark"):
-            part = getattr(capture, role)
-            if part is not None:
-                print(f"{role}: " + _summary(part))
-        return 0
-    cube = read_cube(args.cube, format=args.format, **options)
-    print(_summary(cube))
+    with _blame("path"):
+        lines = describe(args.path, format=args.format, wavelengths=args.wavelengths or None)
+    print("\n".join(lines))
     return 0
 
 
@@ -163,6 +141,14 @@ def _class_names(items: Sequence[str] | None):
         return None
     pairs = ["=" in item for item in items]
     if not any(pairs):
+        colon = [item for item in items if re.fullmatch(r"\s*\d+\s*:.*", item)]
+        if colon:
+            raise InvalidOptionError(
+                f"{colon[0]!r} looks like ID:NAME",
+                field="--class-names",
+                fix="write ID=NAME pairs (e.g. --class-names 1=normal 2=tumor), or only names in "
+                "ascending id order",
+            )
         return list(items)
     names = {}
     for item in items:
@@ -213,21 +199,6 @@ def _refuse_existing(*paths: Path, overwrite: bool) -> None:
             )
 
 
-@contextlib.contextmanager
-def _sklearn_errors():
-    """Turn scikit-learn's parameter validation errors (a bad --param value) into ours."""
-    from sklearn.utils._param_validation import InvalidParameterError
-
-    try:
-        yield
-    except HsiTumorError:  # hsi_tumor's InvalidParameterError names the field and the fix
-        raise
-    except InvalidParameterError as exc:
-        raise InvalidOptionError(
-            str(exc), field="--param", fix="give a value the classifier accepts"
-        ) from None
-
-
 # -- subcommands -------------------------------------------------------------------------------
 def _calibrate(args) -> int:
     from hsi_tumor.calibration import calibrate_capture
@@ -240,7 +211,6 @@ def _calibrate(args) -> int:
     partners = [out.with_suffix(".img" if out.suffix.lower() == ".hdr" else ".hdr")] if envi else []
     _refuse_existing(out, *partners, overwrite=args.overwrite)
     options = {"wavelengths": args.wavelengths} if args.wavelengths else {}
-    capture = read_capture(args.capture, **options)
     calibration = {}
     if args.saturation is not None:
         calibration["saturation"] = args.saturation
@@ -248,8 +218,11 @@ def _calibrate(args) -> int:
         calibration["white_reflectance"] = args.white_reflectance
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", CalibrationWarning)
-        cube = calibrate_capture(capture, **calibration)
-        write_cube(cube, out, format=args.format, overwrite=args.overwrite)
+        with _blame("capture"):
+            capture = read_capture(args.capture, **options)
+            cube = calibrate_capture(capture, **calibration)
+        with _blame("out"):
+            write_cube(cube, out, format=args.format, overwrite=args.overwrite)
     notes = [w for w in caught if issubclass(w.category, CalibrationWarning)]
     for w in caught:
         if w not in notes:
@@ -260,8 +233,9 @@ def _calibrate(args) -> int:
         f"calibrated {capture.folder} → {out}: {rows} x {cols} x {bands} float32 reflectance, "
         f"{wl[0]:g}–{wl[-1]:g} nm" + ("; flagged pixel-bands are NaN" if notes else "")
     )
-    for w in notes:
-        print(f"  note: {w.message}")
+    if not args.quiet:  # notes, like warnings, go to stderr
+        for w in notes:
+            print(f"hsi-tumor: note: {w.message}", file=sys.stderr)
     return 0
 
 
@@ -293,8 +267,11 @@ def _print_training(model) -> None:
 
 
 def _model_options(args) -> dict:
-    """The options ``train`` and ``evaluate`` share, checked before any data is read."""
-    return {
+    """The options ``train`` and ``evaluate`` share, checked before any data is read (the
+    pipeline is built once unfitted, so a bad step or parameter value fails at once)."""
+    from hsi_tumor.models._train import build_pipeline
+
+    options = {
         "classifier": _classifier_name(args.classifier),
         "classifier_params": _key_values(args.param, "--param", "C=10") or None,
         "preprocessing": _preprocessing(args.preprocessing),
@@ -303,6 +280,14 @@ def _model_options(args) -> dict:
         "random_state": args.random_state,
         "n_jobs": args.jobs,
     }
+    build_pipeline(
+        options["classifier"],
+        options["classifier_params"],
+        options["preprocessing"],
+        random_state=args.random_state or 0,
+        n_jobs=args.jobs,
+    )
+    return options
 
 
 def _train(args) -> int:
@@ -312,8 +297,8 @@ def _train(args) -> int:
     out = Path(args.out)
     _refuse_existing(out, overwrite=args.overwrite)
     options = _model_options(args)
-    specimens = read_manifest(args.manifest)
-    with _sklearn_errors():
+    with _blame("manifest"):
+        specimens = read_manifest(args.manifest)
         model = train(specimens, **options, progress=not args.quiet)
     save_model(model, out, overwrite=args.overwrite)
     _print_training(model)
@@ -323,8 +308,10 @@ def _train(args) -> int:
 
 def _classify(args) -> int:
     from hsi_tumor.calibration import as_cube, tissue_mask
-    from hsi_tumor.inference import check_smoothing, classify_to_folder
+    from hsi_tumor.inference import check_smoothing
+    from hsi_tumor.inference._device import _parse_device
     from hsi_tumor.io import read_labels
+    from hsi_tumor.models import as_model
 
     out = Path(args.out)
     _refuse_existing(out, overwrite=args.overwrite)
@@ -336,10 +323,16 @@ def _classify(args) -> int:
             else {}
         )
         spatial_filter = check_smoothing({"method": args.spatial_filter, **options})
-    cube = as_cube(args.cube, wavelengths=args.wavelengths or None)
+    if args.device != "cpu":
+        _parse_device(args.device)
+    with _blame("model"):
+        model = as_model(args.model)
+    with _blame("cube"):
+        cube = as_cube(args.cube, wavelengths=args.wavelengths or None)
     mask = "tissue" if args.tissue_mask or args.mask == "tissue" else None
     if args.mask and args.mask != "tissue":
-        mask = read_labels(args.mask) != 0
+        with _blame("mask"):
+            mask = read_labels(args.mask) != 0
         if mask.shape != cube.shape[:2]:
             raise CubeFormatError(
                 f"the mask has {mask.shape} pixels, the cube {cube.shape[:2]}",
@@ -349,19 +342,8 @@ def _classify(args) -> int:
             )
         if args.tissue_mask:
             mask &= tissue_mask(cube)
-    result = classify_to_folder(
-        cube,
-        args.model,  # a path: loaded there with as_model, and recorded in summary.json
-        out,
-        mask=mask,
-        spatial_filter=spatial_filter,
-        resample=args.resample,
-        format=args.format,
-        overwrite=args.overwrite,
-        n_jobs=args.jobs,
-        device=args.device,
-        progress=not args.quiet,
-    )
+    with _blame("cube"):  # what no flag explains is about the cube (bands, values, pixels)
+        result = _classify_and_write(args, cube, model, mask, spatial_filter)
     counts = ", ".join(f"{name} {n}" for name, n in result.counts().items())
     print(
         f"classified {int(result.valid.sum())} of {result.labels.size} pixels: {counts}; "
@@ -373,6 +355,31 @@ def _classify(args) -> int:
     return 0
 
 
+def _classify_and_write(args, cube, model, mask, spatial_filter):
+    """``classify_to_folder`` with the command's options, recording its command line."""
+    from hsi_tumor.inference import classify_to_folder
+
+    return classify_to_folder(
+        cube,
+        model,
+        args.out,
+        mask=mask,
+        spatial_filter=spatial_filter,
+        resample=args.resample,
+        format=args.format,
+        overwrite=args.overwrite,
+        n_jobs=args.jobs,
+        device=args.device,
+        progress=not args.quiet,
+        settings={
+            "model_file": args.model,
+            "mask_file": None if args.mask in (None, "tissue") else args.mask,
+            "tissue_mask": bool(args.tissue_mask or args.mask == "tissue"),
+            "command": ["hsi-tumor", *args.argv],
+        },
+    )
+
+
 def _evaluate(args) -> int:
     from hsi_tumor.datasets import read_manifest
     from hsi_tumor.evaluation import evaluate, write_report
@@ -380,8 +387,8 @@ def _evaluate(args) -> int:
     out = Path(args.out)
     _refuse_existing(out, overwrite=args.overwrite)
     options = _model_options(args)
-    specimens = read_manifest(args.manifest)
-    with _sklearn_errors():
+    with _blame("manifest"):
+        specimens = read_manifest(args.manifest)
         evaluation = evaluate(
             specimens,
             cv=args.cv,
@@ -397,7 +404,169 @@ def _evaluate(args) -> int:
     return 0
 
 
+# -- messages: one line, naming the flag ---------------------------------------------------------
+#: Library argument names spelt differently from the flag's dest here (the others are alike:
+#: resample, format, mask, wavelengths, device, classifier, preprocessing, class_names, ...).
+_DESTS = {
+    "n_neighbors": "neighbors",
+    "classifier_params": "param",
+    "n_jobs": "jobs",
+    "n_bootstrap": "bootstrap",
+    "client": "scheduler",
+    "out_dir": "out",
+    "seed": "random_state",
+    # what train and evaluate read from the manifest
+    "cubes": "manifest",
+    "label_maps": "manifest",
+    "groups": "manifest",
+    "data": "manifest",
+}
+#: Library calls a message may name, and the command that does the same.
+_COMMANDS = {
+    "hsi_tumor.calibrate_capture": "hsi-tumor calibrate",
+    "hsi_tumor.save_model": "hsi-tumor train",
+    "hsi_tumor.train": "hsi-tumor train",
+}
+_ASSIGNMENT = re.compile(r"(?<![\w.\-])([A-Za-z_]\w*)=([^\s,;)]*)")
+_CALL = re.compile(r"[\w.]+\([^()]*\)")
+
+
+@contextlib.contextmanager
+def _blame(dest: str):
+    """Errors raised in the block that name no flag themselves are about argument ``dest``."""
+    try:
+        yield
+    except HsiTumorError as exc:
+        if getattr(exc, "cli_dest", None) is None:
+            exc.cli_dest = dest
+        raise
+
+
+def _flags(parser: argparse.ArgumentParser) -> dict[str, tuple[str, bool]]:
+    """dest → (the flag as the user writes it, whether it is a switch without a value)."""
+    flags = {}
+    for action in parser._actions:
+        if action.dest in ("help", argparse.SUPPRESS):
+            continue
+        if action.option_strings:
+            long = [o for o in action.option_strings if o.startswith("--")]
+            flags[action.dest] = ((long or action.option_strings)[0], action.nargs == 0)
+        else:
+            flags[action.dest] = (str(action.metavar or action.dest.upper()), False)
+    return flags
+
+
+def _in_flags(text: str, flags: dict[str, tuple[str, bool]]) -> str:
+    """``text`` with the library's ``name=value`` spellings written as this command's flags
+    (``resample=True`` → ``--resample``, ``n_neighbors=40`` → ``--neighbors 40``, ``format=``
+    → ``--format``, ``client=None`` → ``no --scheduler``), except inside a call such as
+    ``load_model(path, trusted=...)``."""
+    calls = [m.span() for m in _CALL.finditer(text)]
+
+    def flag(match: re.Match) -> str:
+        name, value = match.groups()
+        dest = _DESTS.get(name, name)
+        if dest not in flags or any(a <= match.start() < b for a, b in calls):
+            return match.group(0)
+        written, switch = flags[dest]
+        if not written.startswith("-"):
+            return match.group(0)  # a positional argument has no flag to write
+        if value in ("None", "False") or (switch and value not in ("True", "")):
+            return f"no {written}"  # leaving a flag out is how None is written here
+        return written if switch else f"{written} {value}".rstrip()
+
+    text = _ASSIGNMENT.sub(flag, text)
+    for call, command in _COMMANDS.items():
+        text = re.sub(rf"{re.escape(call)}\b(\(\))?", command, text)
+    return text
+
+
+def _same_path(file: str, value) -> bool:
+    """Whether an error's ``file`` is the argument ``value`` (a file, its ENVI partner, or a
+    file inside it when it is a folder)."""
+    if not isinstance(value, str) or not value:
+        return False
+    try:
+        a, b = Path(file).resolve(), Path(value).resolve()
+    except (OSError, RuntimeError):
+        return False
+    return a == b or b in a.parents or (a.parent == b.parent and a.stem == b.stem)
+
+
+def _argument(exc: BaseException, file, args, parser) -> tuple[str | None, bool]:
+    """The argument an error is about, as the user writes it, and whether it is the error's
+    ``field``: a flag the user gave named by the field, else the argument naming the error's
+    file, else the argument of the step that failed (:func:`_blame`), else the field's flag."""
+    flags = _flags(parser)
+    field = getattr(exc, "field", None)
+    if field and field.startswith("-"):
+        return field, True
+    dest = _DESTS.get(field, field) if field else None
+    given = {d for d, v in vars(args).items() if d in flags and v != parser.get_default(d)}
+    if dest in given:
+        return flags[dest][0], True
+    if file is not None:
+        for name, value in vars(args).items():
+            if name in flags and _same_path(file, value):
+                return flags[name][0], False
+    if getattr(exc, "cli_dest", None) in flags:
+        return flags[exc.cli_dest][0], False
+    if dest in flags:
+        return flags[dest][0], True
+    return None, False
+
+
+def _error_line(exc: BaseException, args, parser: argparse.ArgumentParser) -> str:
+    """The one line of an error: the argument it is about, the file, the problem, the fix,
+    in the words of the command line."""
+    flags = _flags(parser)
+    if isinstance(exc, HsiTumorError):
+        file, field, problem, fix = exc.file, exc.field, exc.problem, exc.fix
+    else:  # OSError: permissions, a full disk, a file where a folder is needed, a network
+        file, field = getattr(exc, "filename", None), None
+        problem = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        fix = "check the path, its permissions and the free space" if file else None
+    argument, is_field = _argument(exc, file, args, parser)
+    parts = [f"argument {argument}:"] if argument else []
+    if file is not None:
+        parts.append(f"{file}:")
+    if field and not is_field:
+        parts.append(f"field '{field}':")
+    parts.append(_in_flags(problem, flags).rstrip(".") + ".")
+    if fix:
+        parts.append(f"Fix: {_in_flags(fix, flags).rstrip('.')}.")
+    return " ".join(" ".join(parts).split())  # one line, whatever the message holds
+
+
 # -- parser and entry point ----------------------------------------------------------------------
+class _Parser(argparse.ArgumentParser):
+    """argparse, with usage errors on one line (the usage is in ``--help``)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}. Fix: see '{self.prog} --help'.\n")
+
+
+def _at_least(minimum, convert=int, *, inclusive: bool = True):
+    """An argparse type: a number (int by default) ≥ ``minimum`` (> without ``inclusive``)."""
+    kind = "a whole number" if convert is int else "a number"
+    bound = f"{'≥' if inclusive else '>'} {minimum:g}"
+
+    def parse(text: str):
+        try:
+            value = convert(text)
+        except ValueError:
+            value = None
+        if (
+            value is None
+            or not np.isfinite(value)
+            or (value < minimum if inclusive else value <= minimum)
+        ):
+            raise argparse.ArgumentTypeError(f"{text!r} is not {kind} {bound}")
+        return value
+
+    return parse
+
+
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--classifier",
@@ -427,15 +596,17 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--max-pixels-per-class",
-        type=int,
+        type=_at_least(2),
         metavar="N",
         help="bound on training pixels per class (default: the classifier's)",
     )
-    parser.add_argument("--jobs", type=int, metavar="N", help="parallel jobs (default: all)")
+    parser.add_argument(
+        "--jobs", type=_at_least(1), metavar="N", help="parallel jobs (default: all)"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="hsi-tumor",
         description="Calibrate, train, classify and evaluate NIR hyperspectral tumor images.",
         epilog="Run 'hsi-tumor COMMAND --help' for a command's options.",
@@ -449,14 +620,26 @@ def build_parser() -> argparse.ArgumentParser:
     _add_classify(sub)
     _add_evaluate(sub)
     _add_demo(sub)
+    for command in sub.choices.values():  # the flags of errors are the command's own
+        command.set_defaults(command_parser=command)
     return parser
 
 
 def _add_info(sub) -> None:
     """Declare the info command: what a cube or capture folder holds."""
-    info = sub.add_parser("info", help="summarise a cube file or Specim capture folder")
-    info.add_argument("cube", help="ENVI .hdr/data file, capture folder, .h5, .mat, .npy/.npz")
-    info.add_argument("--format", help="force a reader: envi, specim, hdf5, matlab, numpy")
+    info = sub.add_parser(
+        "info", help="say what a file or folder holds (anything hsi_tumor reads or writes)"
+    )
+    info.add_argument(
+        "path",
+        metavar="PATH",
+        help="a cube (ENVI .hdr or data file, .h5, .mat, .npy/.npz), a label map, a Specim "
+        "capture folder, a model file, a tumor-map or report folder or any file in one, a "
+        "cohort manifest or band table (.csv), or a folder of these",
+    )
+    info.add_argument(
+        "--format", help="read PATH as a cube with this reader: envi, specim, hdf5, matlab, numpy"
+    )
     info.add_argument(
         "--wavelengths", help="CSV band table (nm) supplying or overriding wavelengths"
     )
@@ -479,14 +662,14 @@ def _add_calibrate(sub) -> None:
     )
     calibrate.add_argument(
         "--saturation",
-        type=float,
+        type=_at_least(0.0, float, inclusive=False),
         metavar="N",
         help="sensor's maximum count (e.g. 4095 for 12 bits; default: from the raw header's "
         "'bit depth', else the dtype's maximum)",
     )
     calibrate.add_argument(
         "--white-reflectance",
-        type=float,
+        type=_at_least(0.0, float, inclusive=False),
         metavar="R",
         help="reflectance of the white panel (default: 1.0)",
     )
@@ -509,7 +692,7 @@ def _add_train(sub) -> None:
         "--random-state",
         "--seed",
         dest="random_state",
-        type=int,
+        type=_at_least(0),
         metavar="N",
         help="random seed, train's random_state (default: drawn and recorded; --seed is the "
         "old name)",
@@ -562,11 +745,15 @@ def _add_classify(sub) -> None:
         "component) or majority (3 x 3 majority vote of the labels)",
     )
     classify.add_argument(
-        "--neighbors", type=int, default=40, metavar="K", help="KNN filter's K (default: 40)"
+        "--neighbors",
+        type=_at_least(1),
+        default=40,
+        metavar="K",
+        help="KNN filter's K (default: 40)",
     )
     classify.add_argument(
         "--spatial-weight",
-        type=float,
+        type=_at_least(0.0, float),
         default=1.0,
         metavar="LAMBDA",
         help="KNN filter's weight of position against the guide (default: 1.0)",
@@ -574,7 +761,9 @@ def _add_classify(sub) -> None:
     classify.add_argument(
         "--wavelengths", metavar="CSV", help="CSV band table (nm) overriding the cube's"
     )
-    classify.add_argument("--jobs", type=int, metavar="N", help="threads (default: all cores)")
+    classify.add_argument(
+        "--jobs", type=_at_least(1), metavar="N", help="threads (default: all cores)"
+    )
     classify.add_argument(
         "--device",
         default="cpu",
@@ -607,7 +796,7 @@ def _add_evaluate(sub) -> None:
     )
     evaluate.add_argument(
         "--bootstrap",
-        type=int,
+        type=_at_least(0),
         default=2000,
         metavar="N",
         help="bootstrap resamples of patients for confidence intervals (default: 2000)",
@@ -616,7 +805,7 @@ def _add_evaluate(sub) -> None:
         "--random-state",
         "--seed",
         dest="random_state",
-        type=int,
+        type=_at_least(0),
         default=0,
         metavar="N",
         help="random seed, evaluate's random_state (default: 0; --seed is the old name)",
@@ -642,7 +831,7 @@ def _add_demo(sub) -> None:
     )
     demo.add_argument("--out", default="out", help="output folder (default: out)")
     demo.add_argument(
-        "--random-state", "--seed", dest="random_state", type=int, default=0, metavar="N"
+        "--random-state", "--seed", dest="random_state", type=_at_least(0), default=0, metavar="N"
     )
     demo.set_defaults(func=_demo)
 
@@ -655,14 +844,30 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``hsi-tumor`` command; returns the exit code."""
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
+    args.argv = argv
+    # main() may run several times in one process (tests, notebooks): the logging set here is
+    # undone on return, so that it neither leaks into the caller nor sticks to the next call
+    root, package = logging.getLogger(), logging.getLogger("hsi_tumor")
+    before = (list(root.handlers), root.level, package.level)
     logging.basicConfig(
         level=logging.WARNING if args.quiet else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    # set every time: main() may run several times in one process (tests, notebooks)
-    logging.getLogger("hsi_tumor").setLevel(logging.ERROR if args.quiet else logging.NOTSET)
+    package.setLevel(logging.ERROR if args.quiet else logging.NOTSET)
+    try:
+        return _run(args)
+    finally:
+        for handler in set(root.handlers) - set(before[0]):
+            root.removeHandler(handler)
+        root.setLevel(before[1])
+        package.setLevel(before[2])
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Run the chosen command; a user's mistake becomes one line on stderr and exit code 2."""
     try:
         with warnings.catch_warnings(), logging_redirect_tqdm():  # notes above progress bars
             if args.quiet:
@@ -677,8 +882,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (HsiTumorError, OSError) as exc:  # OSError: permissions, a full disk (file named)
         if args.debug:
             raise
-        message = " ".join(str(exc).split())  # one line, whatever the message holds
-        print(f"hsi-tumor: error: {message}", file=sys.stderr)
+        message = _error_line(exc, args, args.command_parser)
+        print(f"hsi-tumor {args.command}: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         if args.debug:

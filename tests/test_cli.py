@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import subprocess
+import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +16,8 @@ import pytest
 import hsi_tumor as ht
 from hsi_tumor.cli import main
 from hsi_tumor.io import read_labels, write_labels
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.slow
@@ -96,7 +102,10 @@ def test_info(tmp_path, capsys, rng):
 def test_bad_input_is_one_line(tmp_path, capsys):
     assert main(["info", str(tmp_path / "missing.hdr")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err[-1].startswith("hsi-tumor: error: ") and "missing.hdr" in err[-1]
+    assert err == [
+        f"hsi-tumor info: error: argument PATH: {tmp_path / 'missing.hdr'}: no such file or "
+        "folder. Fix: check the path (and the working folder)."
+    ]
     with pytest.raises(ht.MissingFileError):
         main(["--debug", "info", str(tmp_path / "missing.hdr")])
 
@@ -146,10 +155,10 @@ def model_file(cohort):
 
 
 def error_line(capsys) -> str:
-    """The one line a failing command writes on stderr."""
+    """The one line a failing command writes on stderr: ``hsi-tumor COMMAND: error: ...``."""
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1, err
-    assert err[0].startswith("hsi-tumor: error: ")
+    assert err[0].startswith("hsi-tumor ") and ": error: " in err[0] and "Fix: " in err[0]
     return err[0]
 
 
@@ -253,6 +262,14 @@ def test_classify_with_masks_and_spatial_filter(cohort, model_file, tmp_path):
     )
     tumor = ht.read_cube(tmp_path / "out" / "tumor_probability.h5").load().data[..., 0]
     np.testing.assert_array_equal(tumor, probabilities[..., 1])
+    # issue 17: summary.json records every option that changes the output, and the version
+    settings = json.loads((tmp_path / "out" / "summary.json").read_text())["settings"]
+    assert settings["cube"] == str(cube_path) and settings["model_file"] == str(model_file)
+    assert settings["spatial_filter"] == {"method": "knn", "n_neighbors": 8, "spatial_weight": 1.0}
+    assert settings["mask_file"] == str(tmp_path / "roi.npy") and settings["tissue_mask"] is True
+    assert settings["resample"] is False and settings["hsi_tumor_version"] == ht.__version__
+    out = ["-o", str(tmp_path / "out"), "--format", "hdf5"]
+    assert settings["command"] == ["hsi-tumor", *argv, *out]
 
 
 def test_calibrate_keeps_invalid_pixels_as_nan(cohort, tmp_path, capsys):
@@ -260,8 +277,12 @@ def test_calibrate_keeps_invalid_pixels_as_nan(cohort, tmp_path, capsys):
     argv = ["calibrate", str(folder / "specimen"), "--saturation", "4095"]
     argv += ["--white-reflectance", str(simulated[0].camera.white_reflectance)]
     assert main([*argv, "-o", str(tmp_path / "refl.hdr")]) == 0
-    out = capsys.readouterr().out
-    assert "40 x 48 x 40 float32 reflectance" in out and "note: calibrate:" in out
+    captured = capsys.readouterr()
+    assert "40 x 48 x 40 float32 reflectance" in captured.out and "note:" not in captured.out
+    assert "hsi-tumor: note: calibrate:" in captured.err  # notes go to stderr
+    assert main(["--quiet", *argv, "-o", str(tmp_path / "quiet.hdr")]) == 0
+    captured = capsys.readouterr()  # issue 17: --quiet did not silence the notes
+    assert "reflectance" in captured.out and "note" not in captured.out + captured.err
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ht.CalibrationWarning)
         expected = simulated[0].calibrate().load()
@@ -272,6 +293,7 @@ def test_calibrate_keeps_invalid_pixels_as_nan(cohort, tmp_path, capsys):
     assert np.isnan(written.data).any()
     assert main([*argv, "-o", str(tmp_path / "refl"), "--format", "hdf5"]) == 0
     np.testing.assert_array_equal(ht.read_cube(tmp_path / "refl.h5").load().data, expected.data)
+    capsys.readouterr()
     assert main([*argv, "-o", str(tmp_path / "refl.hdr")]) == 2
     assert "refl.hdr" in error_line(capsys)
 
@@ -293,55 +315,214 @@ def test_evaluate_writes_a_report(cohort, tmp_path, capsys, request):
     assert capsys.readouterr().out == out.replace("report/report.md", "on_cluster/report.md")
 
 
-@pytest.mark.parametrize(
-    ("args", "expected"),
-    [
-        (["train", "{folder}/missing.csv", "-o", "{tmp}/m"], "missing.csv"),
-        (["train", "{folder}/cohort.csv", "-o", "{tmp}/m", "--classifier", "svn"], "'svn'"),
-        (["train", "{folder}/cohort.csv", "-o", "{tmp}/m", "--param", "C"], "KEY=VALUE"),
-        (
-            ["train", "{folder}/cohort.csv", "-o", "{tmp}/m", "--classifier", "logistic"]
-            + ["--param", "C=-1"],
-            "--param",
-        ),
-        (["train", "{folder}/cohort.csv", "-o", "{tmp}/m", "--preprocessing", "snd"], "'snd'"),
-        (["train", "{folder}/bad.csv", "-o", "{tmp}/m"], "no 'labels' column"),
-        (
-            ["train", "{folder}/cohort.csv", "-o", "{tmp}/m", "--class-names", "1=a", "b"],
-            "ID=NAME",
-        ),
-        (
-            ["train", "{folder}/cohort.csv", "-o", "{tmp}/m", "--class-names", "one=a", "2=b"],
-            "'one=a' is not ID=NAME",
-        ),
-        (["classify", "{tmp}/short.h5", "--model", "{model}", "-o", "{tmp}/o"], "wavelengths"),
-        (["classify", "{folder}/P01-1.hdr", "--model", "{folder}/cohort.csv", "-o", "{tmp}/o"], ""),
-        (
-            ["classify", "{folder}/P01-1.hdr", "--model", "{model}", "-o", "{tmp}/o"]
-            + ["--mask", "{tmp}/small.npy"],
-            "small.npy",
-        ),
-        (
-            ["classify", "{folder}/P01-1.hdr", "--model", "{model}", "-o", "{tmp}/o"]
-            + ["--spatial-filter", "--neighbors", "0"],
-            "n_neighbors=0",
-        ),
-        (["calibrate", "{folder}/P01-1.hdr", "-o", "{tmp}/r.hdr"], "P01-1.hdr"),
-        (["evaluate", "{folder}/missing.csv", "-o", "{tmp}/r"], "missing.csv"),
-    ],
-)
-def test_bad_input_is_exit_2_and_one_line(cohort, model_file, tmp_path, capsys, args, expected):
+@pytest.fixture(scope="module")
+def mistakes(cohort, tmp_path_factory):
+    """Files for the table of user mistakes: each wrong in one way."""
     folder, _ = cohort
-    (folder / "bad.csv").write_text("cube,patient\nP01-1.hdr,P01\n")
-    np.save(tmp_path / "small.npy", np.ones((3, 3), np.uint8))
+    tmp = tmp_path_factory.mktemp("mistakes")
+    (tmp / "bad.csv").write_text("cube,patient\nP01-1.hdr,P01\n")
+    (tmp / "gone.csv").write_text("cube,labels\nnope.hdr,nope_labels.hdr\n")
+    np.save(tmp / "small.npy", np.ones((3, 3), np.uint8))
     cube = ht.read_cube(folder / "P01-1.hdr")
-    ht.write_cube(cube.sel(wavelengths=(900, 1600)), tmp_path / "short.h5")
-    argv = [a.format(folder=folder, tmp=tmp_path, model=model_file) for a in args]
-    assert main(["--quiet", *argv]) == 2
-    assert expected in error_line(capsys)
-    assert not (tmp_path / "m").exists() and not (tmp_path / "o").exists()
-    with pytest.raises(ht.HsiTumorError):
-        main(["--quiet", "--debug", *argv])
+    ht.write_cube(cube.sel(wavelengths=(950, 1600)), tmp / "short.h5")
+    ht.write_cube(ht.Cube(cube.load().data * 100, cube.wavelengths), tmp / "percent.h5")
+    (tmp / "notes.hdr").write_text("my notes, not a header\n")
+    (tmp / "weird.xyz").write_text("?")
+    (tmp / "empty").mkdir()
+    (tmp / "a_file").write_text("")
+    (tmp / "taken").mkdir()
+    (tmp / "taken" / "x").write_text("")
+    (tmp / "bands.csv").write_text("name\nA\n")
+    return tmp
+
+
+#: (argv, the flag or argument the line must name, a further text it must hold). {folder}: the
+#: cohort; {m}: the mistakes' files; {model}: a model file; {out}: a fresh folder per row.
+TRAIN = ["train", "{folder}/cohort.csv", "-o", "{out}/m"]
+CLASSIFY = ["classify", "{folder}/P01-1.hdr", "--model", "{model}", "-o", "{out}/o"]
+EVALUATE = ["evaluate", "{folder}/cohort.csv", "-o", "{out}/r"]
+CALIBRATE = ["calibrate", "{folder}/specimen"]
+MISTAKES = [
+    # info
+    (["info", "{m}/missing.hdr"], "PATH", "no such file"),
+    (["info", "{m}/notes.hdr"], "PATH", "not an ENVI header"),
+    (["info", "{m}/weird.xyz"], "PATH", "Pass --format to choose one"),
+    (["info", "{m}/empty"], "PATH", "nothing hsi_tumor reads"),
+    (["info", "{folder}/P01-1.hdr", "--format", "xyz"], "--format", "unknown format"),
+    (["info", "{folder}/P01-1.hdr", "--wavelengths", "{m}/bands.csv"], "--wavelengths", ""),
+    # calibrate
+    (["calibrate", "{folder}/P01-1.hdr", "-o", "{out}/r.hdr"], "CAPTURE_FOLDER", "capture"),
+    ([*CALIBRATE, "-o", "{out}/r.xyz"], "--out", "'.xyz'"),
+    ([*CALIBRATE, "-o", "{m}/taken"], "--out", "--overwrite"),
+    ([*CALIBRATE, "-o", "{out}/r.hdr", "--saturation", "-5"], "--saturation", ""),
+    ([*CALIBRATE, "-o", "{out}/r.hdr", "--wavelengths", "{m}/no.csv"], "--wavelengths", ""),
+    # train
+    (["train", "{m}/missing.csv", "-o", "{out}/m"], "MANIFEST", "no such file"),
+    (["train", "{m}/bad.csv", "-o", "{out}/m"], "MANIFEST", "no 'labels' column"),
+    (["train", "{m}/gone.csv", "-o", "{out}/m"], "MANIFEST", "nope.hdr"),
+    ([*TRAIN, "--classifier", "svn"], "--classifier", "'svn'"),
+    ([*TRAIN, "--param", "C"], "--param", "KEY=VALUE"),
+    ([*TRAIN, "--param", "C=abc"], "--param", "SVC"),
+    ([*TRAIN, "--classifier", "lda", "--param", "C=1"], "--param", "'C'"),
+    ([*TRAIN, "--classifier", "logistic", "--param", "C=-1"], "--param", "LogisticRegression"),
+    ([*TRAIN, "--preprocessing", "snd"], "--preprocessing", "'snd'"),
+    ([*TRAIN, "--preprocessing", "snv", "pca:n_comps=10"], "--preprocessing", "n_components"),
+    (
+        [*TRAIN, "--preprocessing", "pca:n_components=abc"],
+        "--preprocessing",
+        "'n_components' parameter of PCA",
+    ),
+    ([*TRAIN, "--class-names", "1:normal", "2:tumor"], "--class-names", "1=normal 2=tumor"),
+    ([*TRAIN, "--class-names", "1=a", "b"], "--class-names", "ID=NAME"),
+    ([*TRAIN, "--class-names", "one=a", "2=b"], "--class-names", "'one=a'"),
+    ([*TRAIN, "--seed", "-1"], "--random-state", ""),
+    ([*TRAIN, "--max-pixels-per-class", "1"], "--max-pixels-per-class", ""),
+    # options are checked before the data: a missing manifest is not reached
+    (["train", "{m}/missing.csv", "-o", "{out}/m", "--param", "C=abc"], "--param", "SVC"),
+    # classify
+    (
+        ["classify", "{m}/short.h5", "--model", "{model}", "-o", "{out}/o"],
+        "CUBE",
+        "pass --resample",
+    ),
+    (
+        [
+            "classify",
+            "{folder}/specimen/capture/specimen.hdr",
+            "--model",
+            "{model}",
+            "-o",
+            "{out}/o",
+        ],
+        "CUBE",
+        "raw camera counts",
+    ),
+    (["classify", "{m}/percent.h5", "--model", "{model}", "-o", "{out}/o"], "CUBE", "percent"),
+    (
+        ["classify", "{folder}/P01-1_labels.hdr", "--model", "{model}", "-o", "{out}/o"],
+        "CUBE",
+        "--wavelengths",
+    ),
+    (
+        ["classify", "{folder}/P01-1.hdr", "--model", "{folder}/cohort.csv", "-o", "{out}/o"],
+        "--model",
+        "hsi-tumor train",
+    ),
+    (
+        ["classify", "{folder}/P01-1.hdr", "--model", "{m}/none.htmodel", "-o", "{out}/o"],
+        "--model",
+        "no such model file",
+    ),
+    (["classify", "{folder}/P01-1.hdr", "-o", "{out}/o"], "--model", "required"),
+    ([*CLASSIFY, "--mask", "{m}/small.npy"], "--mask", "small.npy"),
+    ([*CLASSIFY, "--spatial-filter", "--neighbors", "0"], "--neighbors", ""),
+    ([*CLASSIFY, "--spatial-filter", "--neighbors", "x"], "--neighbors", ""),
+    ([*CLASSIFY, "--device", "gpu"], "--device", "'cuda'"),
+    ([*CLASSIFY, "--format", "tiff"], "--format", "invalid choice"),
+    (
+        ["classify", "{folder}/P01-1.hdr", "--model", "{model}", "-o", "{m}/taken"],
+        "--out",
+        "--overwrite",
+    ),
+    (
+        [
+            "classify",
+            "{m}/missing.hdr",
+            "--model",
+            "{model}",
+            "-o",
+            "{out}/o",
+            "--spatial-filter",
+            "--spatial-weight",
+            "-1",
+        ],
+        "--spatial-weight",
+        "",
+    ),
+    # evaluate
+    (["evaluate", "{m}/missing.csv", "-o", "{out}/r"], "MANIFEST", "no such file"),
+    ([*EVALUATE, "--cv", "1"], "--cv", "folds"),
+    ([*EVALUATE, "--bootstrap", "-1"], "--bootstrap", ""),
+    ([*EVALUATE, "--classifier", "lda", "--scheduler", "foo"], "--scheduler", "tcp://"),
+    (
+        ["evaluate", "{m}/missing.csv", "-o", "{out}/r", "--preprocessing", "pca:n_comps=3"],
+        "--preprocessing",
+        "",
+    ),
+    # demo
+    (["demo", "--random-state", "x"], "--random-state", ""),
+    (["demo", "--out", "{m}/a_file"], "--out", "a_file"),
+]
+
+
+def run(argv) -> int:
+    """``main(argv)``'s exit code, also for argparse's usage errors (SystemExit)."""
+    try:
+        return main(argv)
+    except SystemExit as exc:
+        return exc.code
+
+
+@pytest.mark.parametrize(("args", "flag", "expected"), MISTAKES)
+def test_every_mistake_is_one_line_naming_the_flag_and_exit_2(
+    cohort, model_file, mistakes, tmp_path, capsys, args, flag, expected
+):
+    """Issue 17: every user mistake ends with ONE line naming the flag and the fix, exit 2."""
+    if "--scheduler" in args:
+        pytest.importorskip("distributed")
+    folder, _ = cohort
+    argv = [a.format(folder=folder, m=mistakes, model=model_file, out=tmp_path) for a in args]
+    assert run(["--quiet", *argv]) == 2
+    line = error_line(capsys)
+    assert "Traceback" not in line and flag in line and expected in line, line
+    assert not any(tmp_path.iterdir()), "a failed command left output behind"
+    try:  # --debug: the error itself (argparse's usage errors stay usage errors)
+        code = run(["--quiet", "--debug", *argv])
+    except (ht.HsiTumorError, OSError):
+        return
+    assert code == 2
+
+
+def test_the_table_covers_every_command():
+    commands = {args[0] for args, _, _ in MISTAKES}
+    assert commands == {"info", "calibrate", "train", "classify", "evaluate", "demo"}
+    assert len(MISTAKES) >= 25
+
+
+@pytest.mark.slow
+def test_mistakes_through_the_installed_command(cohort, model_file, mistakes, tmp_path):
+    """The real entry point (the console script, else ``python -m hsi_tumor.cli``) in fresh
+    processes: the same one line and exit code 2 (run at once: each start imports numpy, ...)."""
+    folder, _ = cohort
+    script = Path(sys.executable).with_name("hsi-tumor")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "hsi_tumor.cli"]
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
+    picked = ("not an ENVI header", "'.xyz'", "KEY=VALUE", "raw camera counts", "folds")
+    rows = [row for row in MISTAKES if row[2] in picked]  # one per command, and a usage error
+    processes = [
+        subprocess.Popen(
+            [
+                *command,
+                *(
+                    a.format(folder=folder, m=mistakes, model=model_file, out=tmp_path)
+                    for a in args
+                ),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for args, _, _ in rows
+    ]
+    for process, (_, flag, expected) in zip(processes, rows, strict=True):
+        out, err = process.communicate(timeout=300)
+        lines = err.strip().splitlines()
+        assert process.returncode == 2 and out == "" and len(lines) == 1, err
+        assert flag in lines[0] and expected in lines[0] and "Fix: " in lines[0]
 
 
 def test_usage_errors_keep_argparse_behaviour(capsys):

@@ -101,7 +101,8 @@ def dask_client(
     Raises
     ------
     InvalidOptionError
-        For any other ``client``, or ``n_workers`` without ``client="local"``.
+        For any other ``client``, ``n_workers`` without ``client="local"``, or a scheduler
+        address that is malformed or where no scheduler answers.
     MissingDependencyError
         If ``client`` is not None and dask.distributed is not installed.
     """
@@ -127,7 +128,16 @@ def dask_client(
         ):
             yield own
     elif isinstance(client, str):
-        with distributed.Client(client) as own:
+        try:
+            own = distributed.Client(client)
+        except (ValueError, OSError) as exc:  # a malformed address, no scheduler there
+            raise InvalidOptionError(
+                f"cannot connect to the Dask scheduler {client!r} ({exc})",
+                field="client",
+                fix="give the address of a running scheduler, e.g. tcp://10.0.0.5:8786, or "
+                "leave it out to work in this process",
+            ) from None
+        with own:
             yield own
     else:
         yield client

@@ -25,7 +25,7 @@ from hsi_tumor.evaluation._folds import (
 from hsi_tumor.evaluation._results import Evaluation, Prediction, no_tumor_class_note
 from hsi_tumor.evaluation._run import _merge, _run_all, _Settings
 from hsi_tumor.evaluation._summary import _summarise
-from hsi_tumor.models._train import _valid
+from hsi_tumor.models._train import _valid, build_pipeline
 from hsi_tumor.specimen import class_names_of
 
 logger = logging.getLogger("hsi_tumor.evaluation")
@@ -126,6 +126,12 @@ def compare(
                 field="configurations",
                 fix=f"use {', '.join(sorted(_CONFIGURATION_KEYS))}",
             )
+        build_pipeline(  # a bad classifier, step or parameter fails before any data is read
+            config.get("classifier", "svm"),
+            config.get("classifier_params"),
+            config.get("preprocessing"),
+            random_state=int(random_state),
+        )
     cv = _check_cv(cv)
     check_client(client)
     specimens = as_specimens(data, label_maps, groups)

@@ -15,7 +15,7 @@ a result (label and probability maps, PNG overlays, a summary) into a folder;
 one cube, as ``hsi-tumor classify`` and each task of :func:`hsi_tumor.classify_many` do.
 """
 
-from hsi_tumor.inference._classify import classify_cube
+from hsi_tumor.inference._classify import check_input_range, classify_cube
 from hsi_tumor.inference._device import empty_pinned
 from hsi_tumor.inference._fast import FastPredictor, fast_predictor
 from hsi_tumor.inference._to_folder import (
@@ -32,6 +32,7 @@ __all__ = [
     "TUMOR_MAP_FORMATS",
     "FastPredictor",
     "TumorMap",
+    "check_input_range",
     "check_smoothing",
     "classify_cube",
     "classify_to_folder",

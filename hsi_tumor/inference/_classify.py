@@ -13,7 +13,7 @@ from sklearn.ensemble._forest import ForestClassifier
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.tree import BaseDecisionTree
 
-from hsi_tumor._shared.arrays import check_mask
+from hsi_tumor._shared.arrays import check_mask, is_dask_array, materialize
 from hsi_tumor._shared.errors import InvalidOptionError, NoValidPixelsError, WavelengthError
 from hsi_tumor._shared.tiles import blas_single_thread, for_each_tile
 from hsi_tumor._shared.wavelengths import describe_grid, match_wavelengths
@@ -25,7 +25,7 @@ from hsi_tumor.models._persistence import as_model
 
 logger = logging.getLogger("hsi_tumor.inference")
 
-__all__ = ["classify_cube"]
+__all__ = ["RANGE_TOLERANCE", "check_input_range", "classify_cube"]
 
 # estimators whose predict is the argmax of their predict_proba: one call gives both
 _PREDICT_IS_ARGMAX = (
@@ -131,8 +131,10 @@ def classify_cube(
         If the cube's wavelengths differ from the model's (both ranges are named) and
         ``resample`` is False, or resampling would extrapolate.
     InvalidOptionError
-        If the mask has the wrong shape (:class:`~hsi_tumor.InvalidTypeError`, a subclass, if
-        ``cube`` or ``model`` is of the wrong type).
+        If the mask has the wrong shape, or the cube's values lie far outside those the model
+        was trained on, e.g. raw camera counts given to a reflectance model
+        (:func:`~hsi_tumor.inference.check_input_range`); :class:`~hsi_tumor.InvalidTypeError`,
+        a subclass, if ``cube`` or ``model`` is of the wrong type.
     NoValidPixelsError
         If the mask is empty, or no pixel is valid.
     DeviceError
@@ -209,6 +211,10 @@ def classify_cube(
 
         mask = tissue_mask(cube)
     mask = check_mask(mask.data if isinstance(mask, Cube) else mask, cube.shape[:2])
+    # a dask cube is checked on its first tile (sampled rows would compute chunks twice)
+    on_first_tile = is_dask_array(cube.data)
+    if not on_first_tile:
+        check_input_range(cube, model)
     classes = np.asarray(model.classes)
     shape = cube.shape[:2]
     labels = np.zeros(shape, dtype=_label_dtype(classes))
@@ -244,6 +250,8 @@ def classify_cube(
     work_dtype = np.float32 if cube.dtype != np.float64 else np.float64
 
     def run(rows: slice, pixels: np.ndarray, ok: np.ndarray) -> None:
+        if on_first_tile and rows.start == 0:
+            check_input_range(cube, model, values=pixels[ok])
         every = bool(ok.all())
         x = np.ascontiguousarray(pixels if every else pixels[ok], dtype=work_dtype)
         if resampler is not None:
@@ -273,6 +281,97 @@ def classify_cube(
         desc="classify",
     )
     return _tumor_map(model, labels, probabilities, valid, mask)
+
+
+#: A cube is refused when the 90th percentile of its sampled values lies further than this
+#: many training-range widths above the model's ``training["input_range"]`` (or the 10th
+#: percentile as far below it).
+RANGE_TOLERANCE = 3.0
+
+
+def _sample_values(cube: Cube, n_rows: int = 8, n_values: int = 16_000) -> np.ndarray:
+    """Finite values of a few evenly spaced rows of the cube (read alone, whatever the storage)."""
+    rows = np.unique(np.linspace(0, cube.n_rows - 1, min(n_rows, cube.n_rows)).round())
+    step = max(1, (rows.size * cube.n_cols * cube.n_bands) // n_values)
+    parts = []
+    for r in rows.astype(int):
+        data = cube.data[r] if isinstance(cube.data, np.ndarray) else None
+        if data is None:
+            data = materialize(cube[int(r)].data)[0]
+        parts.append(np.asarray(data[:: min(step, cube.n_cols)], dtype=np.float64).ravel())
+    values = np.concatenate(parts)
+    return values[np.isfinite(values)]
+
+
+def check_input_range(cube: Cube, model, *, values: np.ndarray | None = None) -> None:
+    """Refuse a cube whose values lie far outside those the model was trained on.
+
+    A model from :func:`hsi_tumor.train` records the 0.1–99.9 percentile range ``[lo, hi]``
+    of its training spectra (``model.training["input_range"]``). Of the finite values sampled
+    from a few evenly spaced rows of ``cube``, the 90th percentile must not exceed
+    ``hi + k (hi − lo)`` and the 10th must not fall below ``lo − k (hi − lo)``, with
+    ``k =`` :data:`RANGE_TOLERANCE`; otherwise the cube is in other units: raw camera counts
+    (or reflectance in percent) given to a model trained on reflectance would give a
+    plausible-looking but meaningless map. Percentiles, not the extremes, so that glare and a
+    black background (a minority of pixels) pass; the upper one, because a dark background
+    in percent can still overlap the bright end of reflectance. Models without the record
+    (older files, ``TumorModel.from_pipeline``) are not checked.
+
+    Parameters
+    ----------
+    cube : Cube
+        The cube to classify (named in the error).
+    model : TumorModel
+    values : ndarray, optional
+        Values of the cube already read: :func:`classify_cube` passes a dask cube's first
+        tile, which it reads anyway (sampled rows would compute chunks twice). By default a
+        few rows are read.
+
+    Raises
+    ------
+    InvalidOptionError
+        Field ``cube``; the fix names calibration (integer raw counts) or the units.
+    """
+    bounds = (model.training or {}).get("input_range") or ()
+    if len(bounds) != 2:
+        return
+    lo, hi = (float(b) for b in bounds)
+    if values is None:
+        values = _sample_values(cube)
+    else:
+        values = np.asarray(values).ravel()
+        values = values[:: max(1, values.size // 16_000)].astype(np.float64)
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return
+    span = max(hi - lo, 1e-12)
+    low, high = np.percentile(values, [10, 90])
+    if lo - RANGE_TOLERANCE * span <= low and high <= hi + RANGE_TOLERANCE * span:
+        return
+    trained = f"values in [{lo:.3g}, {hi:.3g}]"
+    if lo > -0.5 and hi < 2.0:
+        trained += " (calibrated reflectance)"
+    typical = f"10th–90th percentile {low:.3g}–{high:.3g}"
+    if cube.dtype.kind in "iu":
+        problem = (
+            f"the cube holds integers ({typical}), raw camera counts, but the model was "
+            f"trained on {trained}"
+        )
+        fix = (
+            "calibrate it first (hsi_tumor.calibrate_capture), or give the Specim capture "
+            "folder instead, which is calibrated to reflectance automatically"
+        )
+    else:
+        problem = (
+            f"the cube's values ({typical}) lie far outside those the model was trained on, "
+            f"{trained}"
+        )
+        fix = (
+            "give the cube in the units of the training cubes (raw counts: calibrate them "
+            "first, or give the Specim capture folder; reflectance in percent: divide by 100)"
+        )
+    source = cube.metadata.get("source")
+    raise InvalidOptionError(problem, file=source, field="cube", fix=fix)
 
 
 def _tumor_map(model, labels, probabilities, valid, mask) -> TumorMap:

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from hsi_tumor._shared.errors import InvalidOptionError, InvalidTypeError
+from hsi_tumor._shared.version import __version__
 from hsi_tumor.calibration._inputs import as_cube
 from hsi_tumor.cube import Cube
 from hsi_tumor.inference._classify import classify_cube
@@ -226,6 +227,7 @@ def classify_to_folder(
     device: str = "cpu",
     progress: bool = True,
     wavelengths=None,
+    settings: Mapping[str, Any] | None = None,
 ) -> TumorMap:
     """Classify one cube and write its tumor map folder: the routine of ``hsi-tumor classify``
     and of each task of :func:`hsi_tumor.classify_many`.
@@ -254,6 +256,9 @@ def classify_to_folder(
         Replace an existing output folder.
     wavelengths : array-like or path, optional
         Wavelengths overriding the file's (only for a path).
+    settings : mapping, optional
+        Further settings to record in ``summary.json`` (JSON-compatible; e.g. the command
+        line that made the map).
 
     Returns
     -------
@@ -270,9 +275,11 @@ def classify_to_folder(
 
     Notes
     -----
-    ``summary.json`` records in ``settings`` the model file (when the model was given as a
-    path), the mask (``"tissue"``, ``"array"`` or None), the spatial filter's settings,
-    ``resample`` and the device.
+    ``summary.json`` records in ``settings`` the cube's source file (the capture's raw cube
+    for a capture folder, None for a cube made in memory), where its wavelengths came from,
+    the model file (when the model was given as a path), the mask (``"tissue"``, ``"array"``
+    or None), the spatial filter's settings, ``resample``, the device, the hsi_tumor version,
+    and ``settings``.
     """
     smoothing = check_smoothing(spatial_filter)
     mask = _check_mask(mask)
@@ -299,12 +306,16 @@ def classify_to_folder(
     from hsi_tumor.viz import pseudo_rgb
 
     background = pseudo_rgb(cube) if cube.wavelengths is not None else None
-    settings = {
+    recorded = {
+        "cube": cube.metadata.get("source", cube.metadata.get("raw_source")),
+        "wavelengths": cube.metadata.get("wavelength_source"),
         "model_file": model_file,
         "mask": mask if mask is None or isinstance(mask, str) else "array",
         "spatial_filter": smoothing,
         "resample": bool(resample),
         "device": str(device),
+        "hsi_tumor_version": __version__,
+        **(settings or {}),
     }
     write_tumor_map(
         result,
@@ -312,6 +323,6 @@ def classify_to_folder(
         format=format,
         background=background,
         overwrite=overwrite,
-        settings=settings,
+        settings=recorded,
     )
     return result

@@ -61,6 +61,9 @@ __all__ = [
 #: Data-file extensions tried beside a header, in this order (and their upper-case forms).
 DATA_EXTENSIONS = ("", ".raw", ".img", ".dat", ".bin", ".bsq", ".bil", ".bip", ".hyspex", ".sli")
 INTERLEAVES = ("bsq", "bil", "bip")
+#: Extensions that are never an ENVI data file, even beside a header of the same name (the
+#: PNG overlays and JSON summary of a tumor-map folder sit beside its ENVI maps).
+NOT_ENVI_DATA = (".png", ".jpg", ".jpeg", ".json", ".csv", ".md", ".txt", ".htmodel", ".zip")
 
 # ENVI data type codes (ENVI header documentation) and their numpy types.
 ENVI_DTYPES: dict[int, np.dtype] = {
@@ -96,6 +99,7 @@ def find_envi_pair(path: Path) -> tuple[Path, Path]:
         If the partner file cannot be found; the message lists the names tried.
     """
     if path.suffix.lower() == ".hdr":
+        check_envi_magic(path)
         stem = path.with_suffix("")
         tried = [stem.with_name(stem.name + ext) for ext in DATA_EXTENSIONS]
         tried += [stem.with_name(stem.name + ext.upper()) for ext in DATA_EXTENSIONS if ext]
@@ -125,6 +129,22 @@ def find_envi_pair(path: Path) -> tuple[Path, Path]:
         file=path,
         fix="put the .hdr file next to the data file with the same name",
     )
+
+
+def check_envi_magic(header: Path) -> None:
+    """Refuse a file named ``.hdr`` whose first line is not ``ENVI`` (before looking for its
+    data file: a renamed text file is not an ENVI header, whatever lies beside it)."""
+    try:
+        with open(header, "rb") as f:
+            first = f.readline(64)
+    except OSError:
+        return  # a missing or unreadable header is reported where it is opened
+    if not first.lstrip(b"\xef\xbb\xbf").strip().startswith(b"ENVI"):
+        raise CubeFormatError(
+            "not an ENVI header (the first line must be 'ENVI')",
+            file=header,
+            fix="give an ENVI header (.hdr), or a file of another format read_cube reads",
+        )
 
 
 def read_envi_header(header: Path) -> dict[str, Any]:
@@ -402,6 +422,8 @@ class EnviReader:
             return False
         if path.suffix.lower() == ".hdr":
             return True
+        if path.suffix.lower() in NOT_ENVI_DATA:
+            return False
         try:
             find_envi_pair(path)
         except MissingFileError:

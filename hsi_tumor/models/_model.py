@@ -42,7 +42,11 @@ class TumorModel:
         The classifier's registry name, or its class name when it was given as an estimator.
     training : dict
         Training summary (JSON-compatible): pixels used per class and patient, pixels left out
-        as invalid, the tuning search and its score, the cross-validation scheme, seeds.
+        as invalid, the tuning search and its score, the cross-validation scheme, seeds, and
+        ``input_range``, the 0.1–99.9 percentile range of the training spectra's values, which
+        :func:`hsi_tumor.classify_cube` checks a cube against (raw counts given to a
+        reflectance model are refused; models without it, e.g. from older files or
+        :meth:`from_pipeline`, are not checked).
     patients : tuple of str
         Patient ids (``groups``) of the training data, for honest evaluation later: a cube of
         one of these patients is not an independent test.

@@ -21,12 +21,14 @@ from sklearn.model_selection import (
 )
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils._param_validation import InvalidParameterError as SklearnInvalidParameterError
 
 from hsi_tumor._shared.arrays import materialize, rows_per_tile
 from hsi_tumor._shared.classes import check_label_map, class_name_map
 from hsi_tumor._shared.errors import (
     CalibrationWarning,
     InvalidOptionError,
+    InvalidParameterError,
     InvalidTypeError,
     TrainingDataError,
 )
@@ -47,7 +49,13 @@ from hsi_tumor.specimen import Specimen, class_names_of
 
 logger = logging.getLogger("hsi_tumor.models")
 
-__all__ = ["DEFAULT_PREPROCESSING", "TUNING_PIXELS_PER_CLASS", "train"]
+__all__ = [
+    "DEFAULT_PREPROCESSING",
+    "TUNING_PIXELS_PER_CLASS",
+    "build_pipeline",
+    "input_range",
+    "train",
+]
 
 #: Preprocessing when none is given (and the classifier is not a Pipeline of its own).
 DEFAULT_PREPROCESSING = ("snv", "pca")
@@ -252,7 +260,7 @@ def _preprocessing_steps(preprocessing, wavelengths, seed) -> tuple[list, list[s
         if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str):
             item, params = item[0], dict(item[1])
         if isinstance(item, str):
-            transformer = preprocessing_recipe(item).make(wavelengths, seed, **params)
+            transformer = _make_step(item, params, wavelengths, seed)
             name = item
             described.append(_describe_step(item, params))
         elif hasattr(item, "fit") and hasattr(item, "transform"):
@@ -270,6 +278,114 @@ def _preprocessing_steps(preprocessing, wavelengths, seed) -> tuple[list, list[s
         names.add(name)
         steps.append((name, transformer))
     return steps, described
+
+
+def _make_step(name: str, params: dict, wavelengths, seed):
+    """The named preprocessing step with ``params``; a parameter it lacks is an option error."""
+    recipe = preprocessing_recipe(name)
+    try:
+        return recipe.make(wavelengths, seed, **params)
+    except TypeError as exc:  # an unexpected keyword argument
+        known = sorted(recipe.make(wavelengths, seed).get_params(deep=False))
+        unknown = sorted(set(params) - set(known)) or sorted(params)
+        raise InvalidOptionError(
+            f"preprocessing step {name!r} has no parameter {', '.join(map(repr, unknown))} ({exc})",
+            field="preprocessing",
+            fix=f"the parameters of {name!r} are: {', '.join(known) or 'none'}",
+        ) from None
+
+
+def _check_parameters(pipeline: Pipeline) -> None:
+    """Check every step's parameters against its declared constraints (scikit-learn's
+    ``_parameter_constraints``) before any data is read: a bad value fails at once, named."""
+    for name, step in pipeline.steps:
+        validate = getattr(step, "_validate_params", None)
+        if validate is None or not hasattr(step, "_parameter_constraints"):
+            continue  # a BaseEstimator without declared constraints: nothing to check
+        try:
+            validate()
+        except InvalidParameterError:
+            raise
+        except SklearnInvalidParameterError as exc:
+            field = "classifier_params" if name == "classifier" else "preprocessing"
+            raise InvalidParameterError(
+                str(exc),
+                field=field,
+                fix="give a value of the kind the message names"
+                + (f" (step {name!r})" if field == "preprocessing" else ""),
+            ) from None
+
+
+def build_pipeline(
+    classifier: str | Any = "svm",
+    classifier_params: dict[str, Any] | None = None,
+    preprocessing: Sequence | None = None,
+    *,
+    wavelengths=None,
+    random_state: int = 0,
+    n_jobs: int | None = None,
+):
+    """The unfitted pipeline :func:`train` fits, every parameter checked; no data is read.
+
+    ``train`` and ``compare`` call it before reading any pixel, and the ``hsi-tumor`` command
+    before reading a manifest, so a bad classifier, step or parameter fails at once.
+
+    Parameters
+    ----------
+    classifier, classifier_params, preprocessing, random_state, n_jobs
+        As in :func:`train`.
+    wavelengths : ndarray, optional
+        The training cubes' wavelengths (steps that select bands need them; None to check
+        the options alone).
+
+    Returns
+    -------
+    pipeline : sklearn.pipeline.Pipeline
+        Preprocessing steps, a scaler where the classifier wants one, then ``"classifier"``.
+    recipe : ClassifierRecipe or None
+        The named classifier's recipe (None for an estimator).
+    classifier_name : str
+    described : list of str
+        The preprocessing steps, described.
+
+    Raises
+    ------
+    InvalidOptionError
+        An unknown classifier or step name, a parameter a step or the classifier does not
+        have, or a value its constraints refuse (:class:`~hsi_tumor.InvalidParameterError`,
+        field ``classifier_params`` or ``preprocessing``).
+    """
+    seed = int(random_state)
+    estimator, recipe, clf_name = _classifier(classifier, classifier_params, seed, n_jobs)
+    if preprocessing is None:
+        preprocessing = () if isinstance(estimator, Pipeline) else DEFAULT_PREPROCESSING
+    steps, described = _preprocessing_steps(preprocessing, wavelengths, seed)
+    if recipe is not None and recipe.standardize:
+        steps.append(("scale", StandardScaler()))
+    if isinstance(estimator, Pipeline):
+        steps.extend(estimator.steps[:-1])
+        described.extend(repr(s) for _, s in estimator.steps[:-1])
+        estimator = estimator.steps[-1][1]
+    pipeline = Pipeline([*steps, ("classifier", estimator)])
+    _check_parameters(pipeline)
+    return pipeline, recipe, clf_name, described
+
+
+def input_range(X: np.ndarray) -> list[float]:
+    """The range of the values a model was trained on: the 0.1 and 99.9 percentiles of the
+    training spectra (at most about 20,000 of them), recorded as ``training["input_range"]``.
+
+    :func:`hsi_tumor.classify_cube` compares a cube with it, so that raw camera counts (or
+    reflectance in percent) given to a model trained on reflectance fail with a clear message
+    instead of a plausible-looking but meaningless map.
+    """
+    step = max(1, X.shape[0] // 20000)
+    values = X[::step]
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return []
+    lo, hi = np.percentile(values, [0.1, 99.9])
+    return [float(lo), float(hi)]
 
 
 def _splitter(y: np.ndarray, groups: np.ndarray | None, seed: int, n_folds: int = INNER_FOLDS):
@@ -529,7 +645,14 @@ def train(
         class_names = {int(c): carried.get(int(c), str(c)) for c in classes}
     names = class_name_map(class_names, classes)
 
-    estimator, recipe, clf_name = _classifier(classifier, classifier_params, seed, n_jobs)
+    pipeline, recipe, clf_name, described = build_pipeline(
+        classifier,
+        classifier_params,
+        preprocessing,
+        wavelengths=reference,
+        random_state=seed,
+        n_jobs=n_jobs,
+    )
     budget = max_pixels_per_class
     if budget is None and recipe is not None:
         budget = recipe.pixels_per_class
@@ -541,17 +664,6 @@ def train(
     X, y, unit_arr, available, n_invalid = _training_set(
         cubes, maps, units, classes, budget, rng, resamplers
     )
-
-    if preprocessing is None:
-        preprocessing = () if isinstance(estimator, Pipeline) else DEFAULT_PREPROCESSING
-    steps, described = _preprocessing_steps(preprocessing, reference, seed)
-    if recipe is not None and recipe.standardize:
-        steps.append(("scale", StandardScaler()))
-    if isinstance(estimator, Pipeline):
-        steps.extend(estimator.steps[:-1])
-        described.extend(repr(s) for _, s in estimator.steps[:-1])
-        estimator = estimator.steps[-1][1]
-    pipeline = Pipeline([*steps, ("classifier", estimator)])
     groups_arr = unit_arr if patients is not None else None
 
     summary: dict[str, Any] = {
@@ -563,6 +675,7 @@ def train(
         "random_state": seed,
         "groups": "patients" if patients is not None else "none (pixels balanced per cube)",
         "resampled_cubes": [i for i, m in enumerate(resamplers) if m is not None],
+        "input_range": input_range(X),
     }
     _check_components(pipeline, int(y.size), "the training set")
     # BLAS on one thread: the search fits the preprocessing (SNV, PCA) dozens of times on a few

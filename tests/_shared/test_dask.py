@@ -49,6 +49,15 @@ def test_a_given_client_is_used_as_it_is():
         assert client is fake
 
 
+def test_a_bad_scheduler_address_is_an_option_error():
+    """Issue 17: `hsi-tumor evaluate --scheduler foo` ended in distributed's ValueError."""
+    pytest.importorskip("distributed")
+    with pytest.raises(ht.InvalidOptionError, match="missing port number") as info:
+        with dask_client("foo"):
+            raise AssertionError("never reached")
+    assert info.value.field == "client" and "tcp://" in info.value.fix
+
+
 def test_local_cluster_size():
     assert local_workers(1) == 1
     assert local_workers(10_000, 3) == 3

@@ -38,6 +38,11 @@ ALLOWED = {
         "argparse's protocol for a type= function: argparse catches it and prints a usage error "
         "naming the option (exit code 2); it never leaves the parser"
     ),
+    ("hsi_tumor/cli.py", "_at_least.parse", "argparse.ArgumentTypeError"): (
+        "argparse's protocol for a type= function (a number with a lower bound: --neighbors, "
+        "--jobs, --bootstrap, ...): argparse prints it as a one-line usage error naming the "
+        "option (exit code 2); it never leaves the parser"
+    ),
     ("hsi_tumor/datasets/_manifest.py", "_row_specimen", "wrapped"): (
         "a re-raise: rebuilds the caught error's own class, type(exc), with the manifest row "
         "added to the message; that error comes from a raise this test checks"

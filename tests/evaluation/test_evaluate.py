@@ -189,6 +189,16 @@ def test_bad_input(cohort):
         evaluate([one.cube, one.cube], label_maps=[np.ones((4, 4), int)] * 2, groups=["a", "b"])
 
 
+def test_bad_configurations_fail_before_any_fold(cohort, monkeypatch):
+    """A bad step or parameter value fails at once, not in the first fold (or on a worker)."""
+    monkeypatch.setattr(module, "_run_fold", None)  # calling it would be a TypeError
+    with pytest.raises(ht.InvalidParameterError, match="'C' parameter of LogisticRegression"):
+        evaluate(cohort, classifier="logistic", classifier_params={"C": "abc"})
+    with pytest.raises(InvalidOptionError, match="n_comps") as info:
+        compare(cohort, [{"classifier": "lda"}, {"preprocessing": [("pca", {"n_comps": 3})]}])
+    assert info.value.field == "preprocessing"
+
+
 CONFIGURATIONS = [
     {"classifier": "lda"},
     {"classifier": "logistic", "preprocessing": ["snv", ("pca", {"n_components": 5})]},

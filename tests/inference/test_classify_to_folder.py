@@ -39,17 +39,42 @@ def test_writes_what_classify_cube_gives_and_records_settings(data, tmp_path):
     np.testing.assert_array_equal(read_labels(tmp_path / "out" / "labels.hdr"), expected.labels)
     settings = json.loads((tmp_path / "out" / "summary.json").read_text())["settings"]
     assert settings == {
+        "cube": None,  # made in memory
+        "wavelengths": None,
         "model_file": str(path),
         "mask": "tissue",
         "spatial_filter": None,
         "resample": False,
         "device": "cpu",
+        "hsi_tumor_version": ht.__version__,
     }
     with pytest.raises(ht.OutputExistsError):
         classify_to_folder(cube, model, tmp_path / "out")
     classify_to_folder(cube, model, tmp_path / "out", overwrite=True, mask=expected.valid)
     settings = json.loads((tmp_path / "out" / "summary.json").read_text())["settings"]
     assert settings["model_file"] is None and settings["mask"] == "array"
+
+
+def test_records_the_cube_file_and_further_settings(data, tmp_path):
+    """summary.json names what was classified (the file, or the capture's raw cube), the
+    wavelength override, the version and the caller's own settings (the command line)."""
+    cube, _, path = data
+    ht.write_cube(cube, tmp_path / "c.hdr")
+    np.savetxt(tmp_path / "bands.csv", cube.wavelengths, header="wavelength_nm", comments="")
+    classify_to_folder(
+        tmp_path / "c.hdr",
+        path,
+        tmp_path / "out",
+        spatial_filter={"method": "knn", "n_neighbors": 8},
+        wavelengths=tmp_path / "bands.csv",
+        settings={"command": ["hsi-tumor", "classify"]},
+    )
+    settings = json.loads((tmp_path / "out" / "summary.json").read_text())["settings"]
+    assert settings["cube"] == str(tmp_path / "c.hdr")
+    assert settings["wavelengths"] == str(tmp_path / "bands.csv")
+    assert settings["spatial_filter"] == {"method": "knn", "n_neighbors": 8, "spatial_weight": 1.0}
+    assert settings["command"] == ["hsi-tumor", "classify"]
+    assert settings["hsi_tumor_version"] == ht.__version__
 
 
 def test_knn_filter_is_the_helicoid_chain(data, tmp_path):

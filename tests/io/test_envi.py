@@ -482,3 +482,26 @@ def test_looking_for_an_embedded_header_never_opens_a_fifo(tmp_path):
     os.mkfifo(tmp_path / "pipe.img")
     assert _embedded_header(tmp_path / "pipe.img") is None  # returns at once, no reader waits
     assert _sidecar_write_id(tmp_path / "pipe.img") is None
+
+
+def test_a_text_file_named_hdr_is_not_an_envi_header(tmp_path):
+    """Issue 17: reported as 'the ENVI data file beside this header is missing' before."""
+    (tmp_path / "notes.hdr").write_text("these are my notes\nsamples = 3\n")
+    for beside in (False, True):
+        if beside:
+            (tmp_path / "notes.img").write_bytes(b"\0" * 64)
+        with pytest.raises(ht.CubeFormatError, match="not an ENVI header") as info:
+            ht.read_cube(tmp_path / "notes.hdr")
+        assert info.value.file == str(tmp_path / "notes.hdr") and info.value.fix
+    (tmp_path / "bom.hdr").write_bytes(b"\xef\xbb\xbfENVI\nsamples = 1\n")  # a BOM is fine
+    with pytest.raises(ht.MissingFileError, match="data file"):
+        ht.read_cube(tmp_path / "bom.hdr")
+
+
+def test_png_and_json_beside_a_header_are_not_its_data_file(tmp_path, rng):
+    """A tumor-map folder holds tumor_probability.hdr/.img beside tumor_probability.png."""
+    ht.write_cube(random_cube(rng, np.float32), tmp_path / "map.hdr")
+    (tmp_path / "map.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    with pytest.raises(ht.CubeFormatError, match="no reader recognises"):
+        ht.read_cube(tmp_path / "map.png")
+    assert ht.read_cube(tmp_path / "map.img").shape == ht.read_cube(tmp_path / "map.hdr").shape

@@ -434,3 +434,64 @@ def test_fits_run_with_one_blas_thread(cohort, class_names):
         random_state=0,
     )
     assert len(_RecordsBlasThreads.seen) > 3 and set(_RecordsBlasThreads.seen) == {1}
+
+
+# -- options checked before any data is read (issue 17: tracebacks from PCA and SVC) ----------
+@pytest.mark.parametrize(
+    ("options", "field", "match"),
+    [
+        ({"preprocessing": ["snv", ("pca", {"n_comps": 10})]}, "preprocessing", "n_comps"),
+        ({"preprocessing": [("pca", {"n_components": "abc"})]}, "preprocessing", "n_components"),
+        ({"classifier_params": {"C": "abc"}}, "classifier_params", "'C' parameter of SVC"),
+        ({"classifier": "lda", "classifier_params": {"C": 1.0}}, "classifier_params", "'C'"),
+        ({"classifier": "svn"}, "classifier", "svn"),
+    ],
+)
+def test_bad_options_fail_before_any_pixel_is_read(cohort, monkeypatch, options, field, match):
+    from hsi_tumor.models import _train
+
+    def never(*args, **kwargs):
+        raise AssertionError("training pixels were read before the options were checked")
+
+    monkeypatch.setattr(_train, "_training_set", never)
+    cubes, maps, _, _ = cohort
+    with pytest.raises(ht.InvalidOptionError, match=match) as info:
+        ht.train(cubes[:1], maps[:1], **options)
+    assert info.value.field == field and info.value.fix
+    with pytest.raises(ht.InvalidOptionError, match=match):
+        _train.build_pipeline(
+            options.get("classifier", "svm"),
+            options.get("classifier_params"),
+            options.get("preprocessing"),
+        )
+
+
+def test_a_rejected_value_is_also_scikit_learns_error():
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    from hsi_tumor.models._train import build_pipeline
+
+    with pytest.raises(InvalidParameterError) as info:
+        build_pipeline("logistic", {"C": -1.0})
+    assert isinstance(info.value, ht.InvalidParameterError)
+    pipeline, recipe, name, described = build_pipeline(
+        "svm", {"C": 10.0}, ["snv", ("pca", {"n_components": 5})]
+    )
+    assert [s for s, _ in pipeline.steps] == ["snv", "pca", "scale", "classifier"]
+    assert pipeline.named_steps["pca"].n_components == 5 and name == "svm"
+    assert described == ["snv", "pca(n_components=5)"] and recipe.calibrate
+
+
+def test_the_training_value_range_is_recorded(cohort):
+    from hsi_tumor.models._train import input_range
+
+    cubes, maps, _, _ = cohort
+    model = ht.train(cubes, maps, classifier="lda", random_state=0)
+    lo, hi = model.training["input_range"]
+    x, _ = valid_labelled(cubes[0], maps[0])
+    assert 0 < lo < np.median(x) < hi < 2  # calibrated reflectance
+    values = np.random.default_rng(0).normal(size=(500, 7))
+    values[0, 0] = np.nan
+    expected = np.percentile(values[np.isfinite(values)], [0.1, 99.9])
+    np.testing.assert_allclose(input_range(values), expected)
+    assert input_range(np.full((3, 2), np.nan)) == []

@@ -24,7 +24,7 @@ from hsi_tumor.datasets import CLASS_NAMES, Specimen, simulate_cohort
 from hsi_tumor.evaluation import LEAVE_ONE_PATIENT_OUT, evaluate, write_report
 from hsi_tumor.inference import classify_cube, write_tumor_map
 from hsi_tumor.models import save_model, train
-from hsi_tumor.viz import plot_patient_report, pseudo_rgb, save_figure
+from hsi_tumor.viz import plot_patient_report, save_figure
 
 logger = logging.getLogger("hsi_tumor.demo")
 
@@ -135,8 +135,8 @@ def run_demo(
 
     mask = tissue_mask(held.cube)
     tumor_map = classify_cube(held.cube, model, mask=mask, progress=progress)
-    rgb = pseudo_rgb(held.cube)
-    held_files = write_tumor_map(tumor_map, out / "held_out", background=rgb, overwrite=True)
+    # the cube, not its pseudo-RGB: the maps then mark its invalid pixels and say SIMULATED
+    held_files = write_tumor_map(tumor_map, out / "held_out", background=held.cube, overwrite=True)
     truth = cohort[-1].true_labels
     scored = (truth > 0) & tumor_map.valid
     y, p = truth[scored], tumor_map.labels[scored]

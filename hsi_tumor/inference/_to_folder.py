@@ -296,9 +296,7 @@ def classify_to_folder(
     )
     if smoothing is not None:
         result = smooth_tumor_map(result, cube, **smoothing, n_jobs=n_jobs)
-    from hsi_tumor.viz import pseudo_rgb
-
-    background = pseudo_rgb(cube) if cube.wavelengths is not None else None
+    background = cube if cube.wavelengths is not None else None  # maps drawn on its pseudo-RGB
     settings = {
         "model_file": model_file,
         "mask": mask if mask is None or isinstance(mask, str) else "array",

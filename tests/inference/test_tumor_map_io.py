@@ -147,7 +147,7 @@ def test_existing_output_is_kept_unless_overwrite(tmp_path, tumor_map):
 def test_a_failure_leaves_nothing(tmp_path, tumor_map, monkeypatch):
     from hsi_tumor.inference import _tumor_map_io
 
-    def broken(fig, path):
+    def broken(fig, path, **options):
         raise OSError("disk full")
 
     monkeypatch.setattr(_tumor_map_io, "save_figure", broken)

@@ -36,7 +36,6 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.patches import Patch
 
 import hsi_tumor as ht
 from hsi_tumor.datasets import CLASS_NAMES, simulate_cohort
@@ -132,10 +131,12 @@ def main(
     scores = {name: stage_metrics(truth, labels, classified) for name, labels in stages.items()}
 
     # figure: 2 rows x 4
-    fig = Figure(figsize=(13.0, 6.2), layout="constrained")
+    fig = Figure(figsize=(14.0, 7.0), layout="constrained")
     ax = fig.subplots(2, 4)
     plot_rgb(cube, ax=ax[0, 0], title="pseudo-RGB")
-    plot_class_map(truth, class_names=CLASS_NAMES, ax=ax[0, 1], title="truth (labels)")
+    plot_class_map(
+        truth, class_names=CLASS_NAMES, ax=ax[0, 1], title="truth (labels; 0: not tissue)"
+    )
     plot_probability(svm, background=cube, ax=ax[0, 2], title="SVM tumor probability")
     tumor_column = list(svm.classes).index(2)
     plot_probability(
@@ -151,31 +152,41 @@ def main(
             background=cube,
             class_names=CLASS_NAMES,
             alpha=0.6,
+            zero_means="not classified",
             ax=a,
             title=f"{name}\nacc {100 * s['accuracy']:.1f} %, Dice {s['dice']:.3f}",
         )
     errors = np.zeros_like(truth)
+    errors[classified] = 3  # right
     errors[classified & (final == 2) & (truth == 1)] = 1  # false tumor
     errors[classified & (final == 1) & (truth == 2)] = 2  # missed tumor
     plot_class_map(
         errors,
         background=cube,
-        colors={1: "gold", 2: "magenta"},
-        class_names={1: "false tumor", 2: "missed tumor"},
-        alpha=0.8,
+        colors={1: "gold", 2: "deepskyblue", 3: "white"},
+        class_names={1: "false tumor", 2: "missed tumor", 3: "right"},
+        alpha=0.6,
+        zero_means="not classified",
         ax=ax[1, 3],
         title="errors of the final map",
     )
-    if ax[1, 3].get_legend() is None:  # no error at all: say so
-        ax[1, 3].legend(handles=[Patch(color="none", label="no errors")], frameon=False)
+    shared = {}  # one legend for the figure: the panels share their colours
     for a in ax.ravel():
         a.title.set_fontsize(9)
+        legend = a.get_legend()
+        if legend is not None:
+            for handle, text in zip(legend.legend_handles, legend.get_texts(), strict=True):
+                shared.setdefault(text.get_text(), handle)
+            legend.remove()
+    states = [t for t in shared if t.startswith(("unlabelled", "not classified", "invalid"))]
+    order = [t for t in shared if t not in states] + states  # the classes, then the states
+    fig.legend([shared[t] for t in order], order, loc="outside lower center", ncol=4, frameon=False)
     fig.suptitle(
         f"{SIMULATED}: HELICoiD chain on held-out patient {held_out.patient} "
         f"(trained on {len(training)} others)",
         fontsize=11,
     )
-    paths = {"maps": save_figure(fig, out / "helicoid_maps.png", dpi=75, overwrite=True)}
+    paths = {"maps": save_figure(fig, out / "helicoid_maps.png", dpi=80, overwrite=True)}
 
     elapsed = time.perf_counter() - start
     head = "| stage | " + " | ".join(METRICS) + " | pixels changed |\n|---|" + "---:|" * 5

@@ -195,10 +195,23 @@ def _maps_figure(truth, splits, maps, classifiers) -> Figure:
         for c, name in enumerate(classifiers, start=2):
             shown = np.where(truth > 0, maps[(split, name)], 0)
             plot_class_map(shown, class_names=CLASS_NAMES, ax=axes[r, c], title=name)
+    shared = {}  # one legend for the figure: every colour shown, once
     for ax in axes.flat:
         legend = ax.get_legend()
         if legend is not None:
+            for handle, text in zip(legend.legend_handles, legend.get_texts(), strict=True):
+                shared.setdefault(text.get_text(), handle)
             legend.remove()
+    names = [CLASS_NAMES[c] for c in sorted(CLASS_NAMES) if CLASS_NAMES[c] in shared]
+    order = names + [t for t in shared if t not in names]  # the classes, then "unlabelled"
+    fig.legend(
+        [shared[t] for t in order],
+        order,
+        loc="outside lower center",
+        ncol=6,
+        fontsize="small",
+        frameon=False,
+    )
     return fig
 
 

@@ -13,16 +13,14 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.figure import Figure
 from sklearn.pipeline import make_pipeline
 
 import hsi_tumor as ht
 from hsi_tumor.datasets import simulate_specimen
 from hsi_tumor.preprocessing import SavitzkyGolay, StandardNormalVariate
+from hsi_tumor.viz import mark_simulated, save_figure
 
 GASOLINE = Path(__file__).resolve().parents[2] / "shared" / "data" / "nir-pls-r" / "gasoline.csv"
 
@@ -33,16 +31,20 @@ def main(out_dir: str = "out/examples") -> Path:
     reflectance = specimen.cube  # calibrated at simulation (specimen.calibrate())
     tissue = ht.tissue_mask(reflectance)
     wl = raw.wavelengths
-    fig, axes = plt.subplots(2, 2, figsize=(10, 7), constrained_layout=True)
+    real = GASOLINE.exists()
+    if not real:
+        print(f"real gasoline spectra not found ({GASOLINE}): the figure shows the top row only")
+    fig = Figure(figsize=(10, 7 if real else 3.9), layout="constrained")
+    axes = fig.subplots(2 if real else 1, 2, squeeze=False)
     pixels_raw = raw.pixels().astype(float)
     pixels_refl = reflectance.pixels()
     for mask, label in ((tissue.ravel(), "tissue"), (~tissue.ravel(), "background")):
         axes[0, 0].plot(wl, pixels_raw[mask].mean(0), label=label)
         axes[0, 1].plot(wl, np.nanmean(pixels_refl[mask], 0), label=label)
     axes[0, 0].plot(wl, white.pixels().mean(0), "k--", label="white reference")
-    axes[0, 0].set(title="simulated capture: raw counts", ylabel="counts")
+    axes[0, 0].set(title="SIMULATED capture: raw counts", ylabel="counts")
     axes[0, 1].set(title="after calibration: reflectance", ylabel="R")
-    if GASOLINE.exists():
+    if real:
         table = np.genfromtxt(GASOLINE, delimiter=",", skip_header=1)
         spectra, gwl = table[:, 1:], np.arange(900.0, 1701.0, 2.0)
         chain = make_pipeline(
@@ -56,11 +58,14 @@ def main(out_dir: str = "out/examples") -> Path:
         ax.set_xlabel("wavelength (nm)")
     axes[0, 0].legend()
     axes[0, 1].legend()
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / "preprocessing_before_after.png"
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    fig.suptitle(
+        "SIMULATED specimen (top, hsi_tumor.datasets)"
+        + (" and real gasoline spectra (bottom, Kalivas 1997)" if real else "")
+    )
+    mark_simulated(fig, specimen)  # (the title says it already)
+    path = save_figure(
+        fig, Path(out_dir) / "preprocessing_before_after.png", dpi=90, overwrite=True
+    )
     print("figure:", path)
     return path
 

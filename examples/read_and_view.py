@@ -1,7 +1,8 @@
 """Read a cube in any format, select a region and a wavelength range lazily, save a picture.
 
 Uses the real Indian Pines AVIRIS cube from ../shared/data when it is there (200 bands,
-400–2489 nm), otherwise a simulated capture folder. Run: ``python examples/read_and_view.py [OUT]``.
+400–2489 nm), otherwise a simulated capture folder (the picture's title then says SIMULATED).
+Run: ``python examples/read_and_view.py [OUT]``.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import sys
 from pathlib import Path
 
 import hsi_tumor as ht
-from hsi_tumor.viz import save_rgb_png
+from hsi_tumor.viz import plot_rgb, save_figure
 
 HERE = Path(__file__).resolve().parent
 INDIAN_PINES = HERE.parent.parent / "shared" / "data" / "indian-pines"
@@ -34,7 +35,8 @@ def main(out_dir: str = "out/examples") -> Path:
     print("NIR part:", nir)
     corner = nir[: nir.n_rows // 2, : nir.n_cols // 2].load()
     print("a quarter, loaded:", corner)
-    path = save_rgb_png(ht.pseudo_rgb(cube), out / "pseudo_rgb.png", overwrite=True)
+    ax = plot_rgb(cube)  # says SIMULATED when the cube is (its header's description does)
+    path = save_figure(ax, out / "pseudo_rgb.png", dpi=100, overwrite=True)
     print("pseudo-RGB:", path)
     return path
 

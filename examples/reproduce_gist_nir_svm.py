@@ -22,8 +22,9 @@ Writes (``OUT`` default ``out/examples/reproduce_gist_nir_svm``):
 * ``gist_mean_spectra.png`` — mean calibrated reflectance ± SD of the annotated tumor and
   normal pixels, all patients pooled;
 * ``gist_prediction_maps.png`` — per specimen, the predicted classes over a pseudo-RGB image
-  (black outside the specimen),
-  with the annotated tumor (white) and normal (navy, dashed) regions outlined;
+  (not classified outside the specimen, invalid pixels magenta: the palette of
+  ``hsi_tumor.viz.PALETTE``), with the annotated tumor (white) and normal (navy, dashed)
+  regions outlined;
 * ``gist_svm_table.md`` — the comparison table and the per-patient metrics;
 * ``gist_svm_metrics.json`` — the evaluation summary (``Evaluation.to_dict``);
 * ``gist_svm_maps.npz`` — predicted label maps and annotations, to check the metrics.
@@ -46,7 +47,7 @@ from matplotlib.patches import Patch
 
 import hsi_tumor as ht
 from hsi_tumor.datasets import CLASS_NAMES, Specimen, as_specimens, simulate_cohort
-from hsi_tumor.viz import class_colors, plot_class_map, plot_mean_spectra, save_figure
+from hsi_tumor.viz import PALETTE, plot_class_map, plot_mean_spectra, save_figure
 
 #: Published results of Sato et al. (2020), abstract: real data, 12 gastric GISTs.
 PUBLISHED = {"accuracy": 0.861, "sensitivity": 0.913, "specificity": 0.730}
@@ -94,41 +95,42 @@ def _prediction_grid(specimens, evaluation, n_cols: int) -> Figure:
     by_name = {p.specimen.name: p for p in evaluation.predictions}
     n = len(specimens)
     n_rows = -(-n // n_cols)
-    fig = Figure(figsize=(2.3 * n_cols, 2.2 * n_rows + 0.7), layout="constrained")
+    fig = Figure(figsize=(3.0 * n_cols, 2.75 * n_rows + 0.8), layout="constrained")
     axes = fig.subplots(n_rows, n_cols, squeeze=False)
     rows_by_patient = {r["patient"]: r for r in evaluation.per_patient}
     for ax, spec in zip(axes.ravel(), specimens, strict=False):
-        tumor_map = maps[spec.name]
         row = rows_by_patient[by_name[spec.name].specimen.patient]
-        background = ht.pseudo_rgb(spec.cube)
-        background[~spec.tissue] = 0.0  # outside the specimen: black (no camera noise)
+        # invalid pixels (NaN after calibration) marked inside the specimen only
+        invalid = spec.tissue & ~np.isfinite(spec.cube.data).all(axis=2)
         plot_class_map(
-            tumor_map.labels,
-            background=background,
+            maps[spec.name],
+            background=spec.cube,
             class_names=CLASS_NAMES,
             alpha=0.55,
+            invalid=invalid,
             ax=ax,
             title=f"{spec.patient}: acc {_pct(row['accuracy'])}",
         )
-        ax.title.set_fontsize(8)
+        ax.title.set_fontsize(9)
         legend = ax.get_legend()
         if legend is not None:
-            legend.remove()
-        ax.contour(spec.labels == 2, levels=[0.5], colors="white", linewidths=1.0)
-        ax.contour(spec.labels == 1, levels=[0.5], colors="navy", linewidths=0.8, linestyles="--")
+            legend.remove()  # one legend for the figure, below
+        ax.contour(spec.labels == 2, levels=[0.5], colors="white", linewidths=1.2)
+        ax.contour(spec.labels == 1, levels=[0.5], colors="navy", linewidths=0.9, linestyles="--")
     for ax in axes.ravel()[n:]:
         ax.set_axis_off()
-    colours = class_colors([1, 2], CLASS_NAMES)
     handles = [
-        Patch(facecolor=colours[1], label="predicted normal"),
-        Patch(facecolor=colours[2], label="predicted tumor"),
+        Patch(facecolor=PALETTE["normal"], label="predicted normal"),
+        Patch(facecolor=PALETTE["tumor"], label="predicted tumor"),
+        Patch(facecolor=PALETTE["not classified"], label="not classified (outside the specimen)"),
+        Patch(facecolor=PALETTE["invalid"], label="invalid (glare, dead column)"),
         Line2D([], [], color="white", lw=1.2, label="annotated tumor"),
         Line2D([], [], color="navy", lw=1.0, ls="--", label="annotated normal"),
     ]
-    legend = fig.legend(handles=handles, loc="outside lower center", ncol=4, fontsize=8)
-    legend.get_frame().set_facecolor("0.5")
+    legend = fig.legend(handles=handles, loc="outside lower center", ncol=3, fontsize=9)
+    legend.get_frame().set_facecolor("0.45")
     fig.suptitle(
-        f"{SIMULATED}: SVM prediction maps, leave-one-patient-out ({n} patients)", fontsize=10
+        f"{SIMULATED}: SVM prediction maps, leave-one-patient-out ({n} patients)", fontsize=11
     )
     return fig
 
@@ -194,11 +196,11 @@ def main(
         title=f"{SIMULATED}: annotated pixels of {n_patients} patients, mean ± SD",
     )
     ax.title.set_fontsize(9)
-    paths["spectra"] = save_figure(fig, out / "gist_mean_spectra.png", dpi=90, overwrite=True)
+    paths["spectra"] = save_figure(fig, out / "gist_mean_spectra.png", dpi=100, overwrite=True)
 
     # figure 2: colour-coded prediction maps, one panel per specimen
-    fig = _prediction_grid(specimens, evaluation, n_cols=min(6, n_patients))
-    paths["maps"] = save_figure(fig, out / "gist_prediction_maps.png", dpi=65, overwrite=True)
+    fig = _prediction_grid(specimens, evaluation, n_cols=min(4, n_patients))
+    paths["maps"] = save_figure(fig, out / "gist_prediction_maps.png", dpi=80, overwrite=True)
 
     # table: published vs this run, and per patient
     table = comparison_table(evaluation)

@@ -7,7 +7,8 @@ calibration, and saves the figures of docs/simulator.md:
 
 * ``simulator_spectra.png`` — mean calibrated reflectance of annotated tumor and normal tissue
   (± 1 SD over pixels, all patients pooled), and the chromophore absorption spectra;
-* ``simulator_rgb.png`` — a pseudo-colour image (1550, 1300, 1070 nm) of one specimen;
+* ``simulator_rgb.png`` — a pseudo-colour image (1550, 1300, 1070 nm) of one specimen (invalid
+  pixels, glare and dead camera columns, in magenta);
 * ``simulator_truth.png`` — that specimen's ground truth: tumor fraction, hard labels, the
   sparse annotation and the mucosa thickness over the tumors.
 
@@ -20,17 +21,19 @@ import sys
 from pathlib import Path
 
 import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.colors import ListedColormap
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 
-import hsi_tumor as ht
-from hsi_tumor.datasets import chromophore_absorption, simulate_cohort
-from hsi_tumor.viz import save_rgb_png
-
-LABEL_COLOURS = ListedColormap(["#1b1b1b", "#4c9be8", "#e8584c"])
+from hsi_tumor.datasets import CLASS_NAMES, chromophore_absorption, simulate_cohort
+from hsi_tumor.viz import (
+    PALETTE,
+    mark_simulated,
+    plot_class_map,
+    plot_probability,
+    plot_rgb,
+    save_figure,
+)
 
 
 def main(
@@ -59,22 +62,25 @@ def main(
     wl = cohort[0].wavelengths
 
     # figure 1: mean spectra and chromophores
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), constrained_layout=True)
-    for c, name, colour in ((1, "normal", "#4c9be8"), (2, "tumor", "#e8584c")):
+    fig = Figure(figsize=(10, 4.2), layout="constrained")
+    axes = fig.subplots(1, 2)
+    for c in (1, 2):
         rows = np.concatenate(spectra[c])
         mean, sd = rows.mean(axis=0), rows.std(axis=0)
-        axes[0].plot(wl, mean, color=colour, label=f"{name} (annotated, n={len(rows)})")
+        colour = PALETTE[CLASS_NAMES[c]]
+        label = f"{CLASS_NAMES[c]} (annotated, n={len(rows)})"
+        axes[0].plot(wl, mean, color=colour, label=label)
         axes[0].fill_between(wl, mean - sd, mean + sd, color=colour, alpha=0.25, lw=0)
     for nm in (970, 1190, 1450):
         axes[0].axvline(nm, color="0.6", lw=0.8, ls=":")
     axes[0].set(
-        title=f"SIMULATED: mean reflectance ± SD, {n_patients} patients",
+        title=f"mean reflectance ± SD, {n_patients} patients",
         xlabel="wavelength (nm)",
         ylabel="reflectance",
     )
     axes[0].legend(fontsize=8)
     fine = np.arange(900.0, 2501.0, 2.0)
-    for name, colour in (("water", "#1f77b4"), ("lipid", "#ff7f0e"), ("collagen", "#2ca02c")):
+    for name, colour in (("water", "#1f77b4"), ("lipid", "#ff7f0e"), ("collagen", "#8c564b")):
         axes[1].semilogy(fine, chromophore_absorption(name, fine), color=colour, label=name)
     axes[1].axvspan(wl[0], wl[-1], color="0.9", zorder=0, label="camera range")
     axes[1].set(
@@ -83,33 +89,41 @@ def main(
         ylabel="μa (mm⁻¹)",
     )
     axes[1].legend(fontsize=8)
-    paths = {"spectra": out / "simulator_spectra.png"}
-    fig.savefig(paths["spectra"], dpi=80)
-    plt.close(fig)
+    fig.suptitle("SIMULATED cohort: spectra of the model")
+    mark_simulated(fig, cohort[0])
+    paths = {"spectra": save_figure(fig, out / "simulator_spectra.png", dpi=80, overwrite=True)}
 
-    # figure 2: pseudo-colour of the first specimen (calibrated)
+    # figure 2: pseudo-colour of the first specimen (calibrated); glare and dead columns magenta
     spec = cohort[0]
-    rgb = ht.pseudo_rgb(spec.cube, wavelengths=(1550.0, 1300.0, 1070.0))
-    paths["rgb"] = save_rgb_png(rgb, out / "simulator_rgb.png", overwrite=True)
+    title = f"patient {spec.patient}, 1550 / 1300 / 1070 nm"
+    ax = plot_rgb(spec.cube, (1550.0, 1300.0, 1070.0), title=title)
+    paths["rgb"] = save_figure(ax, out / "simulator_rgb.png", dpi=90, overwrite=True)
 
-    # figure 3: ground truth
-    fig, axes = plt.subplots(1, 4, figsize=(13, 3.0), constrained_layout=True)
-    panels = (
-        (spec.tumor_fraction, "tumor fraction", "magma", (0, 1)),
-        (spec.true_labels, "labels (0 bg, 1 normal, 2 tumor)", LABEL_COLOURS, (0, 2)),
-        (spec.labels, "annotation (0 = unlabelled)", LABEL_COLOURS, (0, 2)),
-        (spec.mucosa_thickness, "mucosa over tumor (mm)", "viridis", (0, 2.5)),
+    # figure 3: ground truth, in the palette of every map of the package
+    fig = Figure(figsize=(9.5, 7.2), layout="constrained")
+    axes = fig.subplots(2, 2).ravel()
+    plot_probability(
+        spec.tumor_fraction, ax=axes[0], title="tumor fraction", label="", cmap="magma"
     )
-    for ax, (image, title, cmap, (lo, hi)) in zip(axes, panels, strict=True):
-        shown = ax.imshow(image, cmap=cmap, vmin=lo, vmax=hi, interpolation="nearest")
-        ax.set_title(title, fontsize=9)
-        ax.set_axis_off()
-        if cmap in ("magma", "viridis"):
-            fig.colorbar(shown, ax=ax, shrink=0.8)
-    fig.suptitle(f"SIMULATED ground truth, patient {spec.patient}", fontsize=10)
-    paths["truth"] = out / "simulator_truth.png"
-    fig.savefig(paths["truth"], dpi=70)
-    plt.close(fig)
+    plot_class_map(
+        spec.true_labels, class_names=CLASS_NAMES, ax=axes[1], title="labels (0: not tissue)"
+    )
+    plot_class_map(spec.labels, class_names=CLASS_NAMES, ax=axes[2], title="annotation")
+    thickness = np.ma.masked_invalid(spec.mucosa_thickness)  # NaN: no tumor there
+    cmap = matplotlib.colormaps["viridis"].with_extremes(bad="0.9")
+    shown = axes[3].imshow(thickness, cmap=cmap, vmin=0.0, vmax=2.5, interpolation="nearest")
+    fig.colorbar(shown, cax=axes[3].inset_axes([1.03, 0.0, 0.045, 1.0]), label="mm")
+    axes[3].legend(
+        handles=[Patch(facecolor="0.9", edgecolor="0.4", label="no tumor")],
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.02),
+        frameon=False,
+        fontsize="small",
+    )
+    axes[3].set(xticks=[], yticks=[], title="mucosa over the tumors")
+    fig.suptitle(f"ground truth, patient {spec.patient}")
+    mark_simulated(fig, spec)
+    paths["truth"] = save_figure(fig, out / "simulator_truth.png", dpi=70, overwrite=True)
     paths["capture"] = folder
     for key in ("spectra", "rgb", "truth"):
         print("figure (simulated data):", paths[key])

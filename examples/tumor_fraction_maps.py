@@ -14,8 +14,9 @@ compares each held-out specimen's predicted tumor probability with that fraction
 
 Writes (``OUT`` default ``out/examples/tumor_fraction_maps``):
 
-* ``fraction_maps.png`` — per specimen, the true fraction (top) and the predicted tumor
-  probability (bottom);
+* ``fraction_maps.png`` — per specimen, the true fraction and the predicted tumor
+  probability side by side (outside the specimen and invalid pixels in the colours of
+  ``hsi_tumor.viz.PALETTE``);
 * ``fraction_vs_probability.png`` — 2-D histogram with binned means, per-patient fuzzy Dice and
   area error, and probability by mucosa thickness;
 * ``fraction_metrics.md`` — the per-patient table and the thickness table;
@@ -35,11 +36,12 @@ import matplotlib.colors as mcolors
 import numpy as np
 from matplotlib.cm import ScalarMappable
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 
 import hsi_tumor as ht
 from hsi_tumor.datasets import CLASS_NAMES, Specimen, as_specimens, simulate_cohort
 from hsi_tumor.evaluation import area_error, fuzzy_dice
-from hsi_tumor.viz import probability_overlay, save_figure
+from hsi_tumor.viz import PALETTE, probability_overlay, save_figure
 
 SIMULATED = "SIMULATED data"
 #: Fraction bins of the binned mean, and mucosa-thickness bins (mm) of the tumor pixels.
@@ -130,40 +132,52 @@ def main(
             if not np.isclose(row[key], lib[key], equal_nan=True):
                 print(f"warning: {row['patient']} {key} {row[key]:.4f} vs evaluate {lib[key]:.4f}")
 
-    # figure 1: fraction and probability maps, one column per specimen
+    # figure 1: fraction and probability maps side by side, two specimens per row
     n = len(specimens)
-    fig = Figure(figsize=(1.9 * n + 1.0, 4.3), layout="constrained")
-    axes = fig.subplots(2, n, squeeze=False)
+    n_rows = -(-n // 2)
+    fig = Figure(figsize=(10.5, 2.15 * n_rows + 1.3), layout="constrained")
+    axes = fig.subplots(n_rows, 4, squeeze=False)
     norm = mcolors.Normalize(0.0, 1.0)
     for j, spec in enumerate(specimens):
         prob = by_name[spec.name].tumor_map.tumor_probability
-        for i, (image, label) in enumerate(
-            ((spec.tumor_fraction, "true fraction"), (prob, "probability"))
+        # the map covers the specimen: NaN inside it is an invalid spectrum (glare, dead column)
+        unusable = spec.tissue & ~np.isfinite(prob)
+        for i, (image, label, invalid) in enumerate(
+            (
+                (spec.tumor_fraction, "true fraction", np.zeros_like(unusable)),
+                (prob, f"probability, fuzzy Dice {rows[j]['fuzzy_dice']:.2f}", unusable),
+            )
         ):
-            shown = np.where(spec.tissue, image, np.nan)
-            image = probability_overlay(  # outside the specimen: light grey
-                shown, background=np.full(shown.shape, 0.8), cmap=CMAP, alpha=1.0
-            )
-            axes[i, j].imshow(image, interpolation="nearest")
-            axes[i, j].set_xticks([])
-            axes[i, j].set_yticks([])
-            axes[i, j].set_title(
-                f"{spec.patient}: {label}"
-                + (f"\nfuzzy Dice {rows[j]['fuzzy_dice']:.2f}" if i else ""),
-                fontsize=8,
-            )
+            ax = axes[j // 2, 2 * (j % 2) + i]
+            shown = np.where(spec.tissue, image, np.nan)  # outside the specimen: not classified
+            image = probability_overlay(shown, cmap=CMAP, invalid=invalid)
+            ax.imshow(image, interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_title(f"{spec.patient}: {label}", fontsize=8)
+    for ax in axes.ravel()[2 * n :]:
+        ax.set_axis_off()
     fig.colorbar(
-        ScalarMappable(norm, CMAP), ax=axes, shrink=0.8, label="tumor fraction / probability"
+        ScalarMappable(norm, CMAP), ax=axes, shrink=0.6, label="tumor fraction / probability"
+    )
+    fig.legend(
+        handles=[
+            Patch(facecolor=PALETTE["not classified"], label="outside the specimen"),
+            Patch(facecolor=PALETTE["invalid"], label="invalid (glare, dead column)"),
+        ],
+        loc="outside lower center",
+        ncol=2,
+        fontsize=8,
+        frameon=False,
     )
     fig.suptitle(
-        f"{SIMULATED}: true tumor fraction (top)\nvs predicted tumor probability (bottom), "
-        "leave-one-patient-out",
+        f"{SIMULATED}: true tumor fraction vs predicted tumor probability, leave-one-patient-out",
         fontsize=10,
     )
     paths = {"maps": save_figure(fig, out / "fraction_maps.png", dpi=75, overwrite=True)}
 
     # figure 2: joint histogram, per-patient metrics, thickness
-    fig = Figure(figsize=(14.0, 4.0), layout="constrained")
+    fig = Figure(figsize=(14.0, 5.4), layout="constrained")
     ax = fig.subplots(1, 3, width_ratios=[1.1, 1.3, 1.0])
     hist = ax[0].hist2d(
         all_f, all_p, bins=[20, 20], range=[[0, 1], [0, 1]], norm=mcolors.LogNorm(), cmap="Blues"

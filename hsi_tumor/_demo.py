@@ -38,7 +38,7 @@ from hsi_tumor.datasets import (
 from hsi_tumor.evaluation import LEAVE_ONE_PATIENT_OUT, evaluate, write_report
 from hsi_tumor.inference import classify_cube, write_tumor_map
 from hsi_tumor.models import save_model, train
-from hsi_tumor.viz import plot_patient_report, pseudo_rgb, save_figure
+from hsi_tumor.viz import plot_patient_report, save_figure
 
 logger = logging.getLogger("hsi_tumor.demo")
 
@@ -133,7 +133,8 @@ def _classify_held_out(sim: SimulatedSpecimen, cube: Cube, model, folder: Path, 
     """Classify the held-out specimen inside its tissue mask, write its maps and report page;
     score it on every pixel of its true label map."""
     tumor_map = classify_cube(cube, model, mask=tissue_mask(cube), progress=progress)
-    files = write_tumor_map(tumor_map, folder, background=pseudo_rgb(cube), overwrite=True)
+    # the cube, not its pseudo-RGB: the maps then mark its invalid pixels and say SIMULATED
+    files = write_tumor_map(tumor_map, folder, background=cube, overwrite=True)
     truth = sim.true_labels
     scored = (truth > 0) & tumor_map.valid
     y, p = truth[scored], tumor_map.labels[scored]

@@ -20,11 +20,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import matplotlib
+import matplotlib.colors as mcolors
 import numpy as np
 
 from hsi_tumor._shared.errors import HsiTumorError, InvalidOptionError, InvalidTypeError
 
 __all__ = [
+    "PALETTE",
+    "STATE_LABELS",
     "TUMOR_NAMES",
     "check_label_map",
     "class_colors",
@@ -195,11 +198,41 @@ def check_label_map(
 
 
 _TAB10 = matplotlib.colormaps["tab10"].colors
+#: The colours of every map the package draws or writes, defined here and nowhere else: the
+#: tumor and normal classes, and the three states of a pixel without a class.
+#:
+#: =================  ===========  =====================================================
+#: key                colour       meaning
+#: =================  ===========  =====================================================
+#: ``tumor``          red          the class named "tumor" (or "tumour")
+#: ``normal``         green        the class named "normal" (or "healthy")
+#: ``not classified`` blue-grey    a predicted map's 0: outside the mask, not asked
+#: ``invalid``        magenta      NaN, saturated (glare) or flagged (dead camera column)
+#: ``unlabelled``     light grey   an annotation's 0: no label given
+#: =================  ===========  =====================================================
+#:
+#: Over a background image, class colours and the two grey states keep their hue and take the
+#: background's brightness (texture stays visible, colours stay readable on dark and bright
+#: tissue); ``invalid`` is painted flat. A class named "background" is mid grey; any other class
+#: gets a qualitative colour by its id (:func:`class_colors`).
+PALETTE: dict[str, str] = {
+    "tumor": mcolors.to_hex(_TAB10[3]),  # #d62728
+    "normal": mcolors.to_hex(_TAB10[2]),  # #2ca02c
+    "not classified": "#8da0cb",
+    "invalid": "#ff00ff",
+    "unlabelled": "#d9d9d9",
+}
+#: Legend text of the three states (the classes are named by their class names).
+STATE_LABELS: dict[str, str] = {
+    "not classified": "not classified",
+    "invalid": "invalid (glare, dead pixel)",
+    "unlabelled": "unlabelled",
+}
 #: Colours of the classes with a conventional meaning (matched by name like the tumor class).
 _NAMED = {
-    **dict.fromkeys(TUMOR_NAMES, _TAB10[3]),  # red
-    "normal": _TAB10[2],  # green
-    "healthy": _TAB10[2],
+    **dict.fromkeys(TUMOR_NAMES, mcolors.to_rgb(PALETTE["tumor"])),
+    "normal": mcolors.to_rgb(PALETTE["normal"]),
+    "healthy": mcolors.to_rgb(PALETTE["normal"]),
     "background": _TAB10[7],  # grey
 }
 #: tab10 without its red, green and grey (kept for the named classes), then the light tints of
@@ -216,8 +249,9 @@ def class_colors(
 ) -> dict[int, tuple[float, float, float]]:
     """A stable colour for each class id.
 
-    The tumor class (see :func:`is_tumor_name`) is red, "normal" (or "healthy") green and
-    "background" grey (names compared like the tumor class's); any other class gets one of 34
+    The tumor class (see :func:`is_tumor_name`) is red, "normal" (or "healthy") green (the
+    colours of :data:`PALETTE`) and "background" grey (names compared like the tumor class's);
+    any other class gets one of 34
     qualitative colours (``tab10``, then ``tab20``'s tints, then ``tab20b``) chosen by its id
     alone, so a class keeps its colour in every figure and file whatever the other classes.
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from hsi_tumor._shared.atomic import atomic_directory
+from hsi_tumor._shared.provenance import SIMULATED, is_simulated
 from hsi_tumor._shared.version import __version__
 from hsi_tumor.evaluation._results import Evaluation
 
@@ -44,6 +45,10 @@ def write_report(
     one ``patient_<specimen>.png`` report figure per test specimen. The folder is written
     beside its final name and renamed when complete.
 
+    When the specimens are simulated (their cubes' metadata say so, see
+    :func:`hsi_tumor.viz.mark_simulated`), the title of the report and of every figure says
+    SIMULATED.
+
     Parameters
     ----------
     evaluation : Evaluation
@@ -65,6 +70,7 @@ def write_report(
         ``out_dir`` exists and ``overwrite`` is False.
     """
     from hsi_tumor.viz import (
+        mark_simulated,
         plot_confusion_matrix,
         plot_patient_report,
         plot_reliability,
@@ -73,11 +79,16 @@ def write_report(
     )
 
     final = Path(out_dir)
+    specimens = [p.specimen for p in evaluation.predictions]
+    simulated = is_simulated(*specimens)
+    if simulated and SIMULATED not in title:
+        title = f"{SIMULATED} data: {title}"
     with atomic_directory(final, overwrite=overwrite) as tmp:
         figures: list[tuple[str, str]] = []
         curves = evaluation.roc_curves()
         if curves:
             ax = plot_roc(curves, title="ROC: tumor vs rest, per patient and pooled")
+            mark_simulated(ax, *specimens)
             save_figure(ax, tmp / "roc.png")
             figures.append(("ROC curves", "roc.png"))
         y = np.concatenate([p.y_true for p in evaluation.predictions])
@@ -91,11 +102,13 @@ def write_report(
             normalize="true",
             title="Confusion matrix (pooled test pixels)",
         )
+        mark_simulated(ax, *specimens)
         save_figure(ax, tmp / "confusion.png")
         figures.append(("Confusion matrix", "confusion.png"))
         if evaluation.reliability is not None:
             y_tumor, score = (np.concatenate(v) for v in zip(*curves.values(), strict=True))
             ax = plot_reliability(y_tumor, score, title="Calibration of the tumor probability")
+            mark_simulated(ax, *specimens)
             save_figure(ax, tmp / "reliability.png")
             figures.append(("Reliability (calibration) curve", "reliability.png"))
         rows = {r["patient"]: r for r in evaluation.per_patient}
@@ -119,6 +132,11 @@ def write_report(
             patient_figures.append((spec.name, name))
         text = json.dumps(evaluation.to_dict(), indent=2, allow_nan=False)
         (tmp / "metrics.json").write_text(text + "\n", encoding="utf-8")
+        if simulated and SIMULATED not in (notes or ""):
+            notes = (
+                f"**{SIMULATED} data**: the specimens' cubes are marked as simulated "
+                "(hsi_tumor.datasets), not measured.\n\n" + (notes or "")
+            )
         report = _markdown(evaluation, title, notes, figures, patient_figures, __version__)
         (tmp / "report.md").write_text(report, encoding="utf-8")
     logger.info("wrote the evaluation report %s", final / "report.md")
@@ -163,7 +181,15 @@ def _markdown(evaluation, title, notes, figures, patient_figures, version) -> st
     for caption, name in figures:
         lines += [f"### {caption}", "", f"![{caption}]({name})", ""]
     if evaluation.reliability is not None:
-        lines += [f"Expected calibration error: {evaluation.reliability.ece:.3f}.", ""]
+        curve = evaluation.reliability
+        lines += [
+            f"Expected calibration error (ECE): {curve.ece:.3f}; class-balanced ECE: "
+            f"{curve.ece_balanced:.3f}. The ECE weights each probability bin by its pixels, "
+            "so with few tumor pixels it mostly measures the lowest bin; the class-balanced "
+            "ECE weights tumor and other pixels equally and shows how far the probabilities "
+            "given to tumor pixels are from the observed tumor fraction.",
+            "",
+        ]
     if patient_figures:
         lines += ["## Per-specimen reports", ""]
         for name, file in patient_figures:

@@ -303,9 +303,7 @@ def classify_to_folder(
     )
     if smoothing is not None:
         result = smooth_tumor_map(result, cube, **smoothing, n_jobs=n_jobs)
-    from hsi_tumor.viz import pseudo_rgb
-
-    background = pseudo_rgb(cube) if cube.wavelengths is not None else None
+    background = cube if cube.wavelengths is not None else None  # maps drawn on its pseudo-RGB
     recorded = {
         "cube": cube.metadata.get("source", cube.metadata.get("raw_source")),
         "wavelengths": cube.metadata.get("wavelength_source"),

@@ -21,7 +21,16 @@ from hsi_tumor._shared.errors import InvalidOptionError, OutputExistsError
 from hsi_tumor.cube import Cube
 from hsi_tumor.io._labels import write_labels
 from hsi_tumor.io._registry import write_cube
-from hsi_tumor.viz import class_overlay, probability_overlay, pseudo_rgb, save_rgb_png
+from hsi_tumor.viz import (
+    default_rgb_wavelengths,
+    mark_simulated,
+    plot_class_map,
+    plot_probability,
+    plot_rgb,
+    pseudo_rgb,
+    save_figure,
+)
+from hsi_tumor.viz._common import valid_pixel_map
 
 logger = logging.getLogger("hsi_tumor.io")
 
@@ -80,10 +89,11 @@ def write_tumor_map(
         the process is killed.
     format : {'envi', 'hdf5'}, default='envi'
         Format of the label and probability files.
-    background : array of shape (rows, cols, 3) or Cube, optional
-        An RGB image in [0, 1] to draw the overlays on, e.g. ``hsi_tumor.pseudo_rgb(cube)``
-        (a Cube is shown that way); it is saved too, as ``background.png``. Without it the
-        overlays are on black.
+    background : Cube or array of shape (rows, cols, 3), optional
+        The classified cube (best: its pseudo-RGB is the background, its invalid pixels are
+        marked, and a simulated cube is said so in the titles), or an RGB image in [0, 1] to
+        draw the maps on, e.g. ``hsi_tumor.pseudo_rgb(cube)`` (NaN pixels marked invalid). It
+        is saved too, as ``background.png``. Without it the map colours are flat.
     overwrite : bool, default=False
         Replace an existing folder (an existing *empty* folder is always used).
     settings : mapping, optional
@@ -118,8 +128,12 @@ def write_tumor_map(
       and no wavelength axis, so :func:`hsi_tumor.read_cube` reads it back with
       ``wavelengths=None``;
     - ``tumor_probability``: the tumor class's band alone (one band);
-    - ``classes.png`` (:func:`hsi_tumor.viz.class_overlay`) and ``tumor_probability.png``
-      (:func:`hsi_tumor.viz.probability_overlay`, 0 to 1, ``inferno``);
+    - ``classes.png`` (:func:`hsi_tumor.viz.plot_class_map`: the classes, not classified
+      and invalid pixels with a legend) and ``tumor_probability.png``
+      (:func:`hsi_tumor.viz.plot_probability`, 0 to 1, ``inferno``, with a colorbar), and
+      ``background.png`` (:func:`hsi_tumor.viz.plot_rgb`): figures of 600 x 450 pixels in
+      the colours of :data:`hsi_tumor.viz.PALETTE`, titled SIMULATED when the background
+      cube is simulated;
     - ``summary.json``: shape, classes and names, classified pixels per class, ``n_masked``,
       ``n_invalid``, the tumor class and its area in pixels, the mean tumor probability, the
       files, and ``settings`` when given.
@@ -149,8 +163,15 @@ def write_tumor_map(
         )
     out_dir = Path(out_dir)
     labels = np.asarray(tumor_map.labels)
+    source, title = None, "RGB image"
     if isinstance(background, Cube):
-        background = pseudo_rgb(background)
+        source = background
+        title = "pseudo-RGB: R {:.4g}, G {:.4g}, B {:.4g} nm".format(
+            *default_rgb_wavelengths(source)
+        )
+        background = pseudo_rgb(source)
+        if source.shape[:2] == labels.shape:
+            background[~valid_pixel_map(source)] = np.nan  # shown as invalid
     if background is not None:
         background = np.asarray(background)
         if background.shape != (*labels.shape, 3):
@@ -198,13 +219,25 @@ def write_tumor_map(
             )
             write_cube(cube, path, **({"dataset": "tumor_probability"} if format == "hdf5" else {}))
             record("tumor_probability", path)
-        overlay = class_overlay(labels, background=background, class_names=names)
-        record("classes_png", save_rgb_png(overlay, tmp / "classes.png"))
+        ax = plot_class_map(
+            labels,
+            background=background,
+            class_names=names,
+            zero_means="not classified",
+            title="predicted classes",
+        )
+        mark_simulated(ax, source)
+        record("classes_png", save_figure(ax, tmp / "classes.png", dpi=100))
         if tumor_probability is not None:
-            overlay = probability_overlay(tumor_probability, background=background)
-            record("tumor_probability_png", save_rgb_png(overlay, tmp / "tumor_probability.png"))
+            ax = plot_probability(
+                tumor_probability, background=background, title="tumor probability"
+            )
+            mark_simulated(ax, source)
+            record("tumor_probability_png", save_figure(ax, tmp / "tumor_probability.png", dpi=100))
         if background is not None:
-            record("background_png", save_rgb_png(background, tmp / "background.png"))
+            ax = plot_rgb(background, title=title)
+            mark_simulated(ax, source)
+            record("background_png", save_figure(ax, tmp / "background.png", dpi=100))
         summary = _summary(tumor_map, dict(relative), format)
         if settings:
             summary["settings"] = dict(settings)

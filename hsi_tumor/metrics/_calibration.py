@@ -27,6 +27,11 @@ class ReliabilityCurve:
         Pixels per bin.
     ece : float
         Expected calibration error: ``sum(counts * |observed - mean_predicted|) / sum(counts)``.
+    ece_balanced : float
+        Class-balanced ECE: the same gaps, each bin weighted by the mean of its share of the
+        positive pixels and its share of the negative pixels; NaN when one class is absent.
+    positives : ndarray of int, shape (n_bins,)
+        Positive pixels per bin.
     """
 
     bin_edges: np.ndarray
@@ -34,6 +39,8 @@ class ReliabilityCurve:
     observed: np.ndarray
     counts: np.ndarray
     ece: float
+    ece_balanced: float = float("nan")
+    positives: np.ndarray | None = None
 
     def to_dict(self) -> dict:
         """JSON-friendly form (NaN as None)."""
@@ -46,17 +53,24 @@ class ReliabilityCurve:
             "mean_predicted": listed(self.mean_predicted),
             "observed": listed(self.observed),
             "counts": [int(c) for c in self.counts],
+            "positives": None if self.positives is None else [int(c) for c in self.positives],
             "ece": float(self.ece),
+            "ece_balanced": None if not np.isfinite(self.ece_balanced) else self.ece_balanced,
         }
 
 
 def reliability_curve(y_true, probability, *, n_bins: int = 10) -> ReliabilityCurve:
-    """Reliability curve and expected calibration error (ECE) of a positive-class probability.
+    r"""Reliability curve and expected calibration error (ECE) of a positive-class probability.
 
     Pixels are put in ``n_bins`` equal-width bins of predicted probability (the last bin
     includes 1.0). In each bin, the observed positive fraction is compared with the mean
     prediction; ECE is the pixel-weighted mean absolute gap (Naeini et al. 2015; Guo et al.
     2017). A well calibrated map has points on the diagonal and an ECE near 0.
+
+    When one class is rare (tumor pixels), most pixels sit in the lowest bin and the ECE says
+    little about the probabilities given to the rare class: a model whose 0.97 means 0.54 can
+    have an ECE of 0.05. The class-balanced ECE weights the same gaps by the two classes
+    equally; report both.
 
     Parameters
     ----------
@@ -71,12 +85,30 @@ def reliability_curve(y_true, probability, *, n_bins: int = 10) -> ReliabilityCu
     -------
     ReliabilityCurve
 
+    Notes
+    -----
+    With :math:`n_b` pixels, :math:`n_b^+` positives and :math:`n_b^-` negatives in bin
+    :math:`b` (totals :math:`N, N^+, N^-`), observed fraction :math:`o_b` and mean prediction
+    :math:`p_b`:
+
+    .. math::
+
+        \mathrm{ECE} = \sum_b \frac{n_b}{N} |o_b - p_b|, \qquad
+        \mathrm{ECE}_\mathrm{balanced} = \sum_b \frac{1}{2}\left(\frac{n_b^+}{N^+} +
+        \frac{n_b^-}{N^-}\right) |o_b - p_b|,
+
+    so :math:`\mathrm{ECE}_\mathrm{balanced}` is the mean of the expected gap of a positive
+    pixel's bin and that of a negative pixel's bin. Both are 0 when every bin is calibrated
+    (:math:`o_b = p_b`), whatever the prevalence.
+
     Examples
     --------
     >>> import numpy as np
     >>> curve = reliability_curve([0, 0, 1, 1], [0.1, 0.3, 0.7, 0.9], n_bins=2)
     >>> curve.observed, curve.mean_predicted, round(curve.ece, 3)
     (array([0., 1.]), array([0.2, 0.8]), 0.2)
+    >>> round(reliability_curve([0, 0, 0, 1], [0.1, 0.1, 0.9, 0.9], n_bins=2).ece_balanced, 3)
+    0.3
     """
     y = np.asarray(y_true).reshape(-1)
     p = np.asarray(probability, dtype=np.float64).reshape(-1)
@@ -106,9 +138,15 @@ def reliability_curve(y_true, probability, *, n_bins: int = 10) -> ReliabilityCu
         mean = np.where(counts > 0, sums / counts, np.nan)
         observed = np.where(counts > 0, positives / counts, np.nan)
     filled = counts > 0
-    ece = (
-        float(np.sum(counts[filled] * np.abs(observed[filled] - mean[filled])) / counts.sum())
-        if counts.sum()
-        else float("nan")
+    gaps = np.where(filled, np.abs(observed - mean), 0.0)
+    ece = float(np.sum(counts * gaps) / counts.sum()) if counts.sum() else float("nan")
+    n_pos = positives.sum()
+    n_neg = counts.sum() - n_pos
+    if n_pos > 0 and n_neg > 0:
+        weights = 0.5 * (positives / n_pos + (counts - positives) / n_neg)
+        ece_balanced = float(np.sum(weights * gaps))
+    else:
+        ece_balanced = float("nan")
+    return ReliabilityCurve(
+        edges, mean, observed, counts, ece, ece_balanced, np.rint(positives).astype(np.int64)
     )
-    return ReliabilityCurve(edges, mean, observed, counts, ece)

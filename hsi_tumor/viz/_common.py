@@ -1,4 +1,5 @@
-"""Helpers shared by the figure modules: new axes without pyplot, argument checks."""
+"""Helpers shared by the figure modules: new axes without pyplot, argument checks, and the
+SIMULATED mark on figures made from simulated data."""
 
 from __future__ import annotations
 
@@ -6,18 +7,29 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from hsi_tumor._shared.arrays import materialize, valid_pixels
 from hsi_tumor._shared.classes import check_label_map
 from hsi_tumor._shared.classes import class_name_map as names_of
 from hsi_tumor._shared.errors import InvalidOptionError, InvalidTypeError
+from hsi_tumor._shared.provenance import SIMULATED, is_simulated
 
 __all__ = [
     "add_colorbar",
     "check_label_map",
     "check_unit_interval",
+    "mark_simulated",
     "names_of",
     "new_axes",
+    "read_block",
     "root_figure",
+    "shows_simulated_data",
+    "simulated_title",
+    "title_simulated_figure",
+    "valid_pixel_map",
 ]
+
+#: Set on a Figure that shows simulated data; :func:`hsi_tumor.viz.save_figure` reads it.
+_SIMULATED_ATTRIBUTE = "_hsi_tumor_simulated"
 
 
 def new_axes(ax: Axes | None, figsize: tuple[float, float] = (6.0, 4.5)) -> Axes:
@@ -64,3 +76,98 @@ def add_colorbar(ax: Axes, mappable, label: str | None = None):
     if label:
         colorbar.set_label(label)
     return colorbar
+
+
+def simulated_title(title: str | None) -> str:
+    """``title`` led by "SIMULATED data: " unless it says SIMULATED already."""
+    if not title:
+        return f"{SIMULATED} data"
+    return title if SIMULATED in title else f"{SIMULATED} data: {title}"
+
+
+def _content_axes(fig: Figure) -> list[Axes]:
+    """The Axes of ``fig`` that are not colour bars, one per position (twins count once)."""
+    seen, out = set(), []
+    for ax in fig.axes:
+        if hasattr(ax, "_colorbar"):
+            continue
+        key = tuple(np.round(ax.get_position().bounds, 4))
+        if key not in seen:
+            seen.add(key)
+            out.append(ax)
+    return out
+
+
+def title_simulated_figure(fig: Figure) -> None:
+    """Make the title of ``fig`` say SIMULATED: its suptitle, the title of its only Axes, or a
+    new suptitle. Font size and weight of an existing title are kept."""
+    suptitle = getattr(fig, "_suptitle", None)
+    if suptitle is not None and suptitle.get_text():
+        suptitle.set_text(simulated_title(suptitle.get_text()))
+        return
+    axes = _content_axes(fig)
+    if len(axes) == 1:
+        axes[0].title.set_text(simulated_title(axes[0].title.get_text()))
+    else:
+        fig.suptitle(simulated_title(None))
+
+
+def mark_simulated(artist, *sources) -> bool:
+    """Say SIMULATED in a figure's title when the data drawn on it is simulated.
+
+    Every plotting function of :mod:`hsi_tumor.viz` calls this with the cube it draws; call it
+    yourself for a figure you draw from a simulated cube with plain matplotlib.
+
+    Parameters
+    ----------
+    artist : matplotlib Axes, SubFigure or Figure
+        Anything on the figure.
+    *sources
+        The data drawn: Cubes, Specimens, metadata mappings (simulated when their metadata
+        says ``simulated`` or their ``description`` says SIMULATED, as the simulator's cubes
+        and the files written from them do).
+
+    Returns
+    -------
+    bool
+        Whether the data is simulated. If so, the figure's suptitle, or the title of its only
+        Axes, or a new suptitle, now says "SIMULATED data", and the figure is marked so that
+        :func:`hsi_tumor.viz.save_figure` makes sure of it again when it writes the file.
+
+    Examples
+    --------
+    >>> from matplotlib.figure import Figure
+    >>> from hsi_tumor.viz import mark_simulated
+    >>> ax = Figure().add_subplot()
+    >>> _ = ax.set_title("mean spectra")
+    >>> mark_simulated(ax, {"description": "SIMULATED specimen (hsi_tumor.datasets)"})
+    True
+    >>> ax.get_title()
+    'SIMULATED data: mean spectra'
+    """
+    if not is_simulated(*sources):
+        return False
+    fig = root_figure(artist)
+    setattr(fig, _SIMULATED_ATTRIBUTE, True)
+    title_simulated_figure(fig)
+    return True
+
+
+def shows_simulated_data(fig: Figure) -> bool:
+    """Whether :func:`mark_simulated` marked ``fig``."""
+    return bool(getattr(fig, _SIMULATED_ATTRIBUTE, False))
+
+
+def read_block(data) -> np.ndarray:
+    """An ndarray (possibly a memmap view) as it is; a lazy array read into memory."""
+    return data if isinstance(data, np.ndarray) else materialize(data)
+
+
+def valid_pixel_map(cube) -> np.ndarray:
+    """(rows, cols) bool: True where every band of the pixel is finite and not flagged invalid
+    in ``cube.valid`` (the pixels a classifier can use). Reads the cube tile by tile."""
+    ok = np.zeros(cube.shape[:2], dtype=bool)
+    for rows, sub in cube.tiles():
+        pixels = np.asarray(read_block(sub.data)).reshape(-1, cube.n_bands)
+        ok[rows] = valid_pixels(sub, pixels).reshape(sub.shape[:2])
+    return ok

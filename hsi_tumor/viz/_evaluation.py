@@ -9,10 +9,17 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from hsi_tumor._shared.classes import PALETTE
 from hsi_tumor._shared.errors import InvalidOptionError, InvalidTypeError, WavelengthError
 from hsi_tumor.cube import Cube
 from hsi_tumor.metrics import reliability_curve
-from hsi_tumor.viz._common import check_label_map, names_of, new_axes
+from hsi_tumor.viz._common import (
+    check_label_map,
+    mark_simulated,
+    names_of,
+    new_axes,
+    valid_pixel_map,
+)
 from hsi_tumor.viz._maps import _class_map, plot_probability, plot_rgb
 from hsi_tumor.viz._rgb import default_rgb_wavelengths, pseudo_rgb
 from hsi_tumor.viz._spectra import plot_mean_spectra
@@ -124,7 +131,7 @@ def plot_roc(
                 fix="map each patient to a tuple (y_true, score)",
             )
         pairs[name] = _binary_scores(*pair, field=f"curves[{name!r}]")
-    ax = new_axes(ax, figsize=(5.5, 5.0))
+    ax = new_axes(ax, figsize=(6.0, 5.0))
     many = len(pairs) > 1 or not pooled
 
     def draw(name, y, s, **style):
@@ -237,7 +244,9 @@ def plot_confusion_matrix(
         else confusion_matrix(y_true, y_pred, labels=labels, normalize=normalize)
     )
     names = names_of(class_names)
-    ax = new_axes(ax, figsize=(1.2 * len(labels) + 2.5, 1.1 * len(labels) + 2.0))
+    ax = new_axes(
+        ax, figsize=(max(1.2 * len(labels) + 2.5, 5.5), max(1.1 * len(labels) + 2.0, 4.2))
+    )
     vmax = 1.0 if normalize is not None else max(int(counts.max()), 1)
     ax.imshow(shown, cmap="Blues", vmin=0.0, vmax=vmax, interpolation="nearest")
     for i in range(len(labels)):
@@ -287,7 +296,9 @@ def plot_reliability(
     -------
     matplotlib.axes.Axes
         The diagram: its first line is the diagonal, its second the curve (non-empty bins),
-        labelled with the ECE. The pixel counts per bin are bars on a twin Axes (right scale).
+        labelled with the ECE and the class-balanced ECE. The tumor and other pixels per bin
+        are bars side by side on a twin Axes (right, logarithmic scale, so the rare class's
+        bins show).
 
     Raises
     ------
@@ -297,14 +308,16 @@ def plot_reliability(
     Notes
     -----
     The numbers are those of :func:`hsi_tumor.metrics.reliability_curve`; points on the
-    diagonal mean the probabilities can be read as frequencies.
+    diagonal mean the probabilities can be read as frequencies. The ECE weights each bin by
+    its pixels, so with few tumor pixels it mostly measures the lowest bin; the class-balanced
+    ECE weights tumor and other pixels equally and shows over-confidence on the tumor class.
 
     Examples
     --------
     >>> from hsi_tumor.viz import plot_reliability
     >>> ax = plot_reliability([0, 0, 1, 1], [0.1, 0.3, 0.7, 0.9], n_bins=2)
     >>> ax.lines[1].get_ydata().tolist(), ax.lines[1].get_label()
-    ([0.0, 1.0], 'model (ECE = 0.200)')
+    ([0.0, 1.0], 'model (ECE = 0.200, class-balanced 0.200)')
     """
     curve = reliability_curve(y_true, probability, n_bins=n_bins)
     ax = new_axes(ax, figsize=(5.5, 5.0))
@@ -314,30 +327,35 @@ def plot_reliability(
         curve.mean_predicted[filled],
         curve.observed[filled],
         "o-",
-        color="tab:red",
+        color="black",
         lw=1.5,
-        label=f"model (ECE = {curve.ece:.3f})",
+        label=f"model (ECE = {curve.ece:.3f}, class-balanced {curve.ece_balanced:.3f})",
     )
     counts_ax = ax.twinx()
-    widths = np.diff(curve.bin_edges)
-    counts_ax.bar(
-        curve.bin_edges[:-1],
-        curve.counts,
-        width=widths,
-        align="edge",
-        color="0.75",
-        alpha=0.5,
-        label="pixels per bin",
-    )
-    counts_ax.set_ylabel("pixels per bin")
-    counts_ax.set_ylim(0, 3.0 * max(int(curve.counts.max(initial=0)), 1))  # bars in lower third
+    half = np.diff(curve.bin_edges) / 2
+    for height, left, color, label in (
+        (curve.counts - curve.positives, curve.bin_edges[:-1], "0.55", "other pixels per bin"),
+        (curve.positives, curve.bin_edges[:-1] + half, PALETTE["tumor"], "tumor pixels per bin"),
+    ):
+        counts_ax.bar(left, height, width=half, align="edge", color=color, alpha=0.35, label=label)
+    counts_ax.set_yscale("log")
+    decades = int(np.ceil(np.log10(max(int(curve.counts.max(initial=0)), 10))))
+    counts_ax.set_ylim(1, 10.0 ** (3 * decades))  # log scale: the bars in the lower third
+    counts_ax.set_yticks([10.0**k for k in range(decades + 1)])
+    counts_ax.set_ylabel("pixels per bin (log scale)", loc="bottom")
     ax.set_zorder(counts_ax.get_zorder() + 1)  # the curve above the bars
     ax.patch.set_visible(False)
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.01)
     ax.set_xlabel("mean predicted tumor probability")
     ax.set_ylabel("observed tumor fraction")
-    ax.legend(loc="upper left", fontsize="small")
+    bars, bar_labels = counts_ax.get_legend_handles_labels()
+    ax.legend(
+        [*ax.get_legend_handles_labels()[0], *bars],
+        [*ax.get_legend_handles_labels()[1], *bar_labels],
+        loc="upper left",
+        fontsize="small",
+    )
     ax.set_title("reliability diagram" if title is None else title)
     return ax
 
@@ -399,6 +417,58 @@ def _placeholder(ax: Axes, text: str, title: str) -> None:
     ax.set_title(title)
 
 
+def _report_map(
+    ax: Axes,
+    panel: str,
+    *,
+    cube: Cube,
+    rgb_wavelengths,
+    rgb: np.ndarray,
+    invalid: np.ndarray,
+    names: dict[int, str],
+    tumor_map,
+    labels,
+    predicted,
+    tumor_fraction,
+) -> None:
+    """Draw one image panel of :func:`plot_patient_report` on ``ax``."""
+    if panel == "rgb":
+        shown = [float(cube.wavelengths[cube.band_index(w)]) for w in rgb_wavelengths]
+        plot_rgb(
+            cube,
+            rgb_wavelengths,
+            ax=ax,
+            title="pseudo-RGB\n{:.4g} / {:.4g} / {:.4g} nm".format(*shown),
+        )
+    elif panel in ("annotation", "prediction"):
+        _class_map(
+            labels if panel == "annotation" else predicted,
+            background=rgb,
+            class_names=names,
+            colors=None,
+            alpha=0.5,
+            ax=ax,
+            title="annotation" if panel == "annotation" else "predicted classes",
+            legend_below=True,
+            zero_means="unlabelled" if panel == "annotation" else "not classified",
+            invalid=invalid,
+        )
+    elif panel == "probability":
+        probability = getattr(tumor_map, "tumor_probability", None)
+        if probability is None:
+            _placeholder(ax, "no tumor probability", "tumor probability")
+        else:
+            plot_probability(
+                probability,
+                background=rgb,
+                invalid=invalid,
+                ax=ax,
+                title="tumor probability",
+            )
+    else:
+        plot_probability(tumor_fraction, ax=ax, title="true tumor fraction", label="tumor fraction")
+
+
 def plot_patient_report(
     cube: Cube,
     tumor_map,
@@ -436,6 +506,7 @@ def plot_patient_report(
     title : str, optional
         Default "Patient report: <name>", the name taken from the cube's metadata
         (``patient``, ``patient_id``, ``specimen``, ``name``, or the source file's stem).
+        Led by "SIMULATED data: " when the cube is simulated.
     rgb_wavelengths : (red, green, blue) in nm, optional
         Bands of the pseudo-RGB image.
 
@@ -499,9 +570,11 @@ def plot_patient_report(
             fix="e.g. rgb_wavelengths=(1600, 1300, 1000), or leave it None",
         )
     rgb = pseudo_rgb(cube, rgb_wavelengths)
+    invalid = ~valid_pixel_map(cube)
 
     fig = Figure(figsize=(11.69, 8.27), layout="constrained")
     fig.suptitle(title if title is not None else _report_title(cube), fontsize="x-large")
+    mark_simulated(fig, cube)
     panels = ["rgb", "annotation", "prediction", "probability", "fraction"]
     if labels is None:
         panels.remove("annotation")
@@ -512,36 +585,19 @@ def plot_patient_report(
     grid = fig.add_gridspec(2, 4, width_ratios=[1.0, 1.0, 1.0, 1.1])
     slots = [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1)]
     for (row, col), panel in zip(slots, panels, strict=False):
-        ax = fig.add_subplot(grid[row, col])
-        if panel == "rgb":
-            shown = [float(cube.wavelengths[cube.band_index(w)]) for w in rgb_wavelengths]
-            plot_rgb(
-                cube,
-                rgb_wavelengths,
-                ax=ax,
-                title="pseudo-RGB\n{:.4g} / {:.4g} / {:.4g} nm".format(*shown),
-            )
-        elif panel in ("annotation", "prediction"):
-            _class_map(
-                labels if panel == "annotation" else predicted,
-                background=rgb,
-                class_names=names,
-                colors=None,
-                alpha=0.5,
-                ax=ax,
-                title="annotation" if panel == "annotation" else "predicted classes",
-                legend_below=True,
-            )
-        elif panel == "probability":
-            probability = getattr(tumor_map, "tumor_probability", None)
-            if probability is None:
-                _placeholder(ax, "no tumor probability", "tumor probability")
-            else:
-                plot_probability(probability, background=rgb, ax=ax, title="tumor probability")
-        else:
-            plot_probability(
-                tumor_fraction, ax=ax, title="true tumor fraction", label="tumor fraction"
-            )
+        _report_map(
+            fig.add_subplot(grid[row, col]),
+            panel,
+            cube=cube,
+            rgb_wavelengths=rgb_wavelengths,
+            rgb=rgb,
+            invalid=invalid,
+            names=names,
+            tumor_map=tumor_map,
+            labels=labels,
+            predicted=predicted,
+            tumor_fraction=tumor_fraction,
+        )
     first_free = max(0, len(panels) - 3)
 
     ax_spectra = fig.add_subplot(grid[1, first_free:])

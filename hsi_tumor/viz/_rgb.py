@@ -50,8 +50,11 @@ def pseudo_rgb(
     wavelengths : (red, green, blue) in nm, optional
         The bands nearest to these are used; default :func:`default_rgb_wavelengths`.
     percentiles : (low, high), default=(2, 98)
-        Each channel maps its ``low`` percentile to 0 and ``high`` to 1 (clipped); non-finite
-        values are ignored and shown black.
+        Each channel maps its ``low`` percentile to 0 and ``high`` to 1 (clipped). Non-finite
+        values are left out of the percentiles, and a pixel with one in any of the three
+        bands is black in all three (never a false colour such as yellow glare);
+        :func:`hsi_tumor.viz.plot_rgb` and the overlays show such pixels in the ``invalid``
+        colour of :data:`hsi_tumor.viz.PALETTE`.
 
     Returns
     -------
@@ -84,6 +87,7 @@ def pseudo_rgb(
         lo, hi = np.percentile(ch[finite], [lo_p, hi_p])
         scale = hi - lo if hi > lo else 1.0
         out[..., c] = np.where(finite, np.clip((ch - lo) / scale, 0.0, 1.0), 0.0)
+    out[~np.isfinite(channels).all(axis=-1)] = 0.0
     return out
 
 

@@ -10,7 +10,7 @@ from matplotlib.figure import Figure, SubFigure
 
 from hsi_tumor._shared.atomic import atomic_path, refuse_overwrite
 from hsi_tumor._shared.errors import InvalidOptionError, InvalidTypeError
-from hsi_tumor.viz._common import root_figure
+from hsi_tumor.viz._common import root_figure, shows_simulated_data, title_simulated_figure
 
 __all__ = ["save_figure"]
 
@@ -52,6 +52,10 @@ def save_figure(
     (:func:`hsi_tumor._shared.atomic.atomic_path`), so an error or interruption leaves either
     the old file or none, never a truncated one (the next write deletes what a killed one left).
 
+    A figure that shows simulated data (a plotting function of :mod:`hsi_tumor.viz` drew a
+    simulated cube on it, or :func:`hsi_tumor.viz.mark_simulated` marked it) is saved with
+    SIMULATED in its title, even when a title was set after the data was drawn.
+
     Examples
     --------
     >>> import tempfile, pathlib
@@ -86,6 +90,8 @@ def save_figure(
             "dpi must be a positive number", field="dpi", fix="e.g. dpi=120 (screen), 300 (print)"
         )
     figure = root_figure(fig)
+    if shows_simulated_data(figure):
+        title_simulated_figure(figure)
     refuse_overwrite(path, overwrite=overwrite)
     with atomic_path(path) as tmp:
         figure.savefig(tmp, format=fmt, dpi=dpi)

@@ -13,10 +13,18 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from hsi_tumor._shared.arrays import check_mask, materialize, rows_per_tile, valid_pixels
+from hsi_tumor._shared.arrays import check_mask, rows_per_tile
 from hsi_tumor._shared.errors import InvalidOptionError, InvalidTypeError, WavelengthError
 from hsi_tumor.cube import Cube
-from hsi_tumor.viz._common import add_colorbar, check_label_map, names_of, new_axes
+from hsi_tumor.viz._common import (
+    add_colorbar,
+    check_label_map,
+    mark_simulated,
+    names_of,
+    new_axes,
+)
+from hsi_tumor.viz._common import read_block as _block
+from hsi_tumor.viz._common import valid_pixel_map as _valid_map
 from hsi_tumor.viz._overlay import _resolve_colors
 
 __all__ = ["plot_mean_spectra", "plot_pca"]
@@ -52,11 +60,6 @@ class _ClassMoments:
         """Sample standard deviation (ddof=1); zero for a class of one pixel."""
         n = self.n[cid]
         return np.sqrt(self.m2[cid] / (n - 1)) if n > 1 else np.zeros_like(self.m2[cid])
-
-
-def _block(data) -> np.ndarray:
-    """An ndarray (possibly a memmap view) as it is; a lazy array read into memory."""
-    return data if isinstance(data, np.ndarray) else materialize(data)
 
 
 def _accumulate_cube(moments: _ClassMoments, cube: Cube, labels, field: str) -> None:
@@ -256,18 +259,11 @@ def plot_mean_spectra(
     ax.legend(fontsize="small", title="mean ± SD", title_fontsize="small")
     if title is not None:
         ax.set_title(title)
+    mark_simulated(ax, spectra)
     return ax
 
 
 # -- PCA -----------------------------------------------------------------------------------
-def _valid_map(cube: Cube) -> np.ndarray:
-    ok = np.zeros(cube.shape[:2], dtype=bool)
-    for rows, sub in cube.tiles():
-        pixels = np.asarray(_block(sub.data)).reshape(-1, cube.n_bands)
-        ok[rows] = valid_pixels(sub, pixels).reshape(sub.shape[:2])
-    return ok
-
-
 def _gather(cube: Cube, flat_index: np.ndarray) -> np.ndarray:
     """Spectra of the pixels at sorted row-major ``flat_index``, read tile by tile (float64)."""
     out = np.empty((flat_index.size, cube.n_bands), dtype=np.float64)
@@ -426,4 +422,5 @@ def plot_pca(
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_title(f"PC{k + 1} scores")
+    mark_simulated(fig, cube)
     return fig

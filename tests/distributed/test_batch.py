@@ -59,7 +59,7 @@ def serial(cubes, model, tmp_path_factory):
     for name, path in cubes.items():
         cube = ht.read_cube(path)
         result = ht.classify_cube(cube, model, n_jobs=1)
-        write_tumor_map(result, out / name, background=ht.pseudo_rgb(cube))
+        write_tumor_map(result, out / name, background=cube)  # as classify_to_folder does
     return out
 
 
@@ -279,25 +279,26 @@ def test_a_worker_killed_mid_batch(own_client, cubes, model, serial, tmp_path):
     def install():  # runs on each worker (a closure: pickled by value)
         import hsi_tumor.inference._tumor_map_io as viz  # the writer's own name for it
 
-        original = viz.save_rgb_png
+        original = viz.save_figure
 
-        def slow_png(image, path):
+        def slow_png(figure, path, **options):
             # path: maps/.slow.xxxxxxxx.partial/new/slow/NAME.png (the folder being staged)
-            if Path(path).parents[2].name.startswith(".slow.") and not os.path.exists(marker):
+            staged = any(p.name.startswith(".slow.") for p in Path(path).parents)
+            if staged and not os.path.exists(marker):
                 Path(marker + ".tmp").write_text(str(os.getpid()))
                 os.replace(marker + ".tmp", marker)
                 time.sleep(120)  # until killed
-            return original(image, path)
+            return original(figure, path, **options)
 
-        viz._original_save_rgb_png = original
-        viz.save_rgb_png = slow_png
+        viz._original_save_figure = original
+        viz.save_figure = slow_png
 
     def uninstall():
         import hsi_tumor.inference._tumor_map_io as viz
 
-        if hasattr(viz, "_original_save_rgb_png"):
-            viz.save_rgb_png = viz._original_save_rgb_png
-            del viz._original_save_rgb_png
+        if hasattr(viz, "_original_save_figure"):
+            viz.save_figure = viz._original_save_figure
+            del viz._original_save_figure
 
     inputs = {"slow": cubes["specimen_0"], **{k: v for k, v in cubes.items() if k != "specimen_0"}}
     expected = {"slow": serial / "specimen_0", **{k: serial / k for k in inputs if k != "slow"}}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import matplotlib.colors as mcolors
 import matplotlib.image
 import numpy as np
 import pytest
@@ -11,6 +12,8 @@ import pytest
 import hsi_tumor as ht
 from hsi_tumor.inference import TumorMap, write_tumor_map
 from hsi_tumor.io import read_labels
+from hsi_tumor.viz import PALETTE, save_figure
+from tests.viz._helpers import legend_texts
 
 
 @pytest.fixture
@@ -50,8 +53,8 @@ def test_files_read_back_exactly(tmp_path, tumor_map, format, ext):
     np.testing.assert_array_equal(probabilities.load().data, tumor_map.probabilities)
     tumor = ht.read_cube(files["tumor_probability"]).load().data[..., 0]
     np.testing.assert_array_equal(tumor, tumor_map.tumor_probability)
-    for key in ("classes_png", "tumor_probability_png", "background_png"):
-        assert matplotlib.image.imread(files[key]).shape[:2] == (6, 7)
+    for key in ("classes_png", "tumor_probability_png", "background_png"):  # figures
+        assert min(matplotlib.image.imread(files[key]).shape[:2]) >= 400
     summary = json.loads(files["summary"].read_text())
     tumor_area = int(np.sum(tumor_map.labels == 2))
     assert summary["shape"] == [6, 7] and summary["classes"] == [1, 2]
@@ -62,12 +65,57 @@ def test_files_read_back_exactly(tmp_path, tumor_map, format, ext):
     assert summary["files"]["labels"] == f"labels{ext}"
 
 
-def test_overlay_colours(tmp_path, tumor_map):
-    files = write_tumor_map(tumor_map, tmp_path / "out")  # no background: opaque on black
-    image = matplotlib.image.imread(files["classes_png"])[..., :3]
-    tumor = np.argwhere(tumor_map.labels == 2)[0]
-    np.testing.assert_allclose(image[tuple(tumor)], [214 / 255, 39 / 255, 40 / 255], atol=1e-6)
-    np.testing.assert_array_equal(image[0, 0], [0, 0, 0])  # not classified: background
+def test_map_figures_have_legend_colorbar_and_palette_colours(tmp_path, tumor_map, monkeypatch):
+    from hsi_tumor.inference import _tumor_map_io
+
+    drawn = []
+
+    def keep(fig, path, **options):
+        drawn.append(fig)
+        return save_figure(fig, path, **options)
+
+    monkeypatch.setattr(_tumor_map_io, "save_figure", keep)
+    files = write_tumor_map(tumor_map, tmp_path / "out")  # no background: flat colours
+    classes, probability = drawn
+    assert legend_texts(classes) == ["normal", "tumor", "not classified"]
+    image = classes.images[0].get_array()
+    tumor = tuple(np.argwhere(tumor_map.labels == 2)[0])
+    np.testing.assert_allclose(image[tumor], mcolors.to_rgb(PALETTE["tumor"]), atol=1e-6)
+    np.testing.assert_allclose(image[0, 0], mcolors.to_rgb(PALETTE["not classified"]), atol=1e-6)
+    assert probability.images[-1].colorbar is not None
+    assert legend_texts(probability) == ["not classified"]
+    assert min(matplotlib.image.imread(files["classes_png"]).shape[:2]) >= 400
+
+
+def test_simulated_cube_background_marks_invalid_pixels_and_says_simulated(tmp_path, monkeypatch):
+    from hsi_tumor.inference import _tumor_map_io
+
+    drawn = []
+    monkeypatch.setattr(
+        _tumor_map_io,
+        "save_figure",
+        lambda fig, path, **o: drawn.append(fig) or save_figure(fig, path, **o),
+    )
+    spec = ht.simulate_specimen(seed=0, shape=(40, 48), n_bands=40)
+    cube = spec.cube
+    model = ht.train(cube, spec.labels, classifier="lda", class_names={1: "normal", 2: "tumor"})
+    result = ht.classify_cube(cube, model, progress=False)
+    invalid = ~result.valid  # no mask: every unclassified pixel is invalid
+    assert invalid.any()
+    write_tumor_map(result, tmp_path / "out", background=cube)
+    classes, probability, background = drawn
+    for ax in drawn:
+        assert ax.get_title().startswith("SIMULATED data: ")
+        assert legend_texts(ax)[-1] == "invalid (glare, dead pixel)"
+    magenta = mcolors.to_rgb(PALETTE["invalid"])
+    np.testing.assert_allclose(
+        classes.images[0].get_array()[invalid], np.tile(magenta, (invalid.sum(), 1))
+    )
+    np.testing.assert_allclose(
+        background.images[0].get_array()[invalid], np.tile(magenta, (invalid.sum(), 1))
+    )
+    heat = probability.images[-1].get_array()
+    assert heat.mask[invalid].all()
 
 
 def test_without_probabilities_or_tumor_class(tmp_path, tumor_map):
@@ -99,10 +147,10 @@ def test_existing_output_is_kept_unless_overwrite(tmp_path, tumor_map):
 def test_a_failure_leaves_nothing(tmp_path, tumor_map, monkeypatch):
     from hsi_tumor.inference import _tumor_map_io
 
-    def broken(image, path):
+    def broken(fig, path, **options):
         raise OSError("disk full")
 
-    monkeypatch.setattr(_tumor_map_io, "save_rgb_png", broken)
+    monkeypatch.setattr(_tumor_map_io, "save_figure", broken)
     with pytest.raises(OSError, match="disk full"):
         write_tumor_map(tumor_map, tmp_path / "out")
     assert list(tmp_path.iterdir()) == []

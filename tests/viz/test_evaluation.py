@@ -141,13 +141,33 @@ def test_reliability_draws_reliability_curve(rng):
     np.testing.assert_allclose(diagonal.get_xydata(), [[0, 0], [1, 1]])
     np.testing.assert_allclose(model.get_xdata(), curve.mean_predicted[filled])
     np.testing.assert_allclose(model.get_ydata(), curve.observed[filled])
-    assert model.get_label() == f"model (ECE = {curve.ece:.3f})"
+    assert model.get_label() == (
+        f"model (ECE = {curve.ece:.3f}, class-balanced {curve.ece_balanced:.3f})"
+    )
     assert f"ECE = {curve.ece:.3f}" in legend_texts(ax)[1]
+    assert legend_texts(ax)[2:] == ["other pixels per bin", "tumor pixels per bin"]
     twin = next(other for other in ax.figure.axes if other is not ax)
-    heights = [bar.get_height() for bar in twin.patches]
-    np.testing.assert_array_equal(heights, curve.counts)
-    np.testing.assert_allclose([bar.get_x() for bar in twin.patches], curve.bin_edges[:-1])
+    n = len(curve.counts)
+    other, tumor = twin.patches[:n], twin.patches[n:]  # side by side in each bin
+    np.testing.assert_array_equal([b.get_height() for b in tumor], curve.positives)
+    np.testing.assert_array_equal(
+        [a.get_height() + b.get_height() for a, b in zip(other, tumor, strict=True)],
+        curve.counts,
+    )
+    np.testing.assert_allclose([bar.get_x() for bar in other], curve.bin_edges[:-1])
+    np.testing.assert_allclose([bar.get_x() for bar in tumor], curve.bin_edges[:-1] + 1 / 16)
+    assert twin.get_yscale() == "log"
     assert ax.get_title() == "reliability diagram"
+
+
+def test_reliability_shows_class_balanced_ece_of_overconfident_tumor_probabilities(rng):
+    # issue 17: predicted 0.97 means 0.54, but 95 % of the pixels sit in the lowest bin
+    p = np.concatenate([np.full(19_000, 0.01), np.full(1_000, 0.97)])
+    y = np.concatenate([rng.random(19_000) < 0.01, rng.random(1_000) < 0.54])
+    ax = plot_reliability(y, p)
+    curve = reliability_curve(y, p)
+    assert curve.ece < 0.05 < 0.15 < curve.ece_balanced
+    assert f"class-balanced {curve.ece_balanced:.3f}" in legend_texts(ax)[1]
 
 
 def test_reliability_errors():
@@ -200,13 +220,13 @@ def test_patient_report_panels(specimen):
         fig.axes
     )
     np.testing.assert_allclose(rgb_ax.images[0].get_array(), pseudo_rgb(cube))
-    assert legend_texts(prediction_ax) == ["normal", "tumor"]
-    assert legend_texts(annotation_ax) == ["normal", "tumor"]
+    assert legend_texts(prediction_ax) == ["normal", "tumor", "not classified"]
+    assert legend_texts(annotation_ax) == ["normal", "tumor", "unlabelled"]
     expected = class_overlay(labels, background=pseudo_rgb(cube), class_names=tm.class_names)
     np.testing.assert_allclose(annotation_ax.images[0].get_array(), expected)
-    heat = probability_ax.images[1].get_array()
+    heat = probability_ax.images[-1].get_array()
     np.testing.assert_array_equal(heat.mask, ~tm.valid)
-    np.testing.assert_allclose(fraction_ax.images[0].get_array(), fraction)
+    np.testing.assert_allclose(fraction_ax.images[-1].get_array(), fraction)
     assert len(spectra_ax.lines) == 2
     mean_tumor = cube.data[labels == 2].mean(axis=0)
     np.testing.assert_allclose(spectra_ax.lines[1].get_ydata(), mean_tumor)

@@ -16,6 +16,7 @@ from hsi_tumor.viz import (
     plot_class_map,
     plot_probability,
     plot_rgb,
+    probability_overlay,
     pseudo_rgb,
 )
 from tests.viz._helpers import legend_texts
@@ -63,7 +64,7 @@ def test_plot_class_map_legend_lists_present_classes(rng, cube):
     labels[4:] = 7  # a class without a name: shown as its id
     names = {1: "normal", 2: "tumor"}
     ax = plot_class_map(labels, background=cube, class_names=names, alpha=0.4)
-    assert legend_texts(ax) == ["tumor", "7"]
+    assert legend_texts(ax) == ["tumor", "7", "unlabelled"]
     handles = ax.get_legend().legend_handles
     colors = class_colors([2, 7], names)
     np.testing.assert_allclose(handles[0].get_facecolor()[:3], colors[2])
@@ -75,10 +76,10 @@ def test_plot_class_map_legend_lists_present_classes(rng, cube):
 def test_plot_class_map_accepts_tumor_map(rng):
     tm = _tumor_map(rng)
     ax = plot_class_map(tm, title="prediction")
-    assert legend_texts(ax) == ["normal", "tumor"]
+    assert legend_texts(ax) == ["normal", "tumor", "not classified"]
     assert ax.get_title() == "prediction"
-    # nothing labelled: no legend, no error
-    assert plot_class_map(np.zeros((3, 3), dtype=int)).get_legend() is None
+    # nothing labelled: the legend says so, no error
+    assert legend_texts(plot_class_map(np.zeros((3, 3), dtype=int))) == ["unlabelled"]
 
 
 def test_plot_class_map_shape_mismatch(cube):
@@ -87,17 +88,21 @@ def test_plot_class_map_shape_mismatch(cube):
     assert info.value.field == "background"
 
 
-def test_plot_probability_nan_transparent_and_colorbar(rng, cube):
+def test_plot_probability_nan_shows_not_classified_and_colorbar(rng, cube):
     p = rng.random((6, 7))
     p[2, 3] = np.nan
     ax = plot_probability(p, background=cube, cmap="viridis", vmin=0.2, vmax=0.9)
-    assert len(ax.images) == 2  # background, then the heat map
+    assert len(ax.images) == 2  # not-classified / invalid layer, then the heat map
     heat = ax.images[1]
     data = heat.get_array()
     assert data.mask[2, 3] and data.mask.sum() == 1
     np.testing.assert_allclose(data.data[~data.mask], p[~np.isnan(p)])
     assert heat.get_clim() == (0.2, 0.9)
-    assert heat.cmap(np.nan)[3] == 0  # NaN drawn transparent
+    assert heat.cmap(np.nan)[3] == 0  # NaN transparent: the layer below shows
+    gaps = ax.images[0].get_array()
+    expected = probability_overlay(np.full((6, 7), np.nan), background=pseudo_rgb(cube))
+    np.testing.assert_allclose(gaps, expected)
+    assert legend_texts(ax) == ["not classified"]
     cbar = heat.colorbar
     assert cbar is not None and cbar.ax.get_ylabel() == "tumor probability"
 
@@ -105,7 +110,7 @@ def test_plot_probability_nan_transparent_and_colorbar(rng, cube):
 def test_plot_probability_tumor_map(rng):
     tm = _tumor_map(rng)
     ax = plot_probability(tm, label="p(tumor)")
-    data = ax.images[0].get_array()
+    data = ax.images[-1].get_array()
     np.testing.assert_array_equal(data.mask, ~tm.valid)
     np.testing.assert_allclose(data.data[tm.valid], tm.tumor_probability[tm.valid], rtol=1e-6)
     no_tumor = TumorMap(tm.labels, tm.probabilities, tm.classes, {1: "a", 2: "b"}, tm.valid)

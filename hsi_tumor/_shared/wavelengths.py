@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from hsi_tumor._shared.errors import MissingFileError, WavelengthError
+from hsi_tumor._shared.limits import check_budget, check_regular_file
 
 __all__ = [
     "PLAUSIBLE_NM",
@@ -283,12 +284,15 @@ def read_band_table(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray | N
     """
     path = Path(path)
     if not path.is_file():
+        if path.exists():  # a folder, a named pipe or a device: refused, never opened
+            check_regular_file(path)
         raise MissingFileError(
             "the wavelength table does not exist",
             file=path,
             field="wavelengths",
             fix="give an existing CSV file or an array of band centres in nm",
         )
+    check_budget(8 * path.stat().st_size, "parsing this band table", file=path, field="wavelengths")
     try:
         text = path.read_text(encoding="utf-8-sig")
         rows = [r for r in csv.reader(text.splitlines()) if r and any(c.strip() for c in r)]

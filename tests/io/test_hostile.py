@@ -590,3 +590,11 @@ def test_capture_whose_header_says_index_units(tmp_path):
     assert info.value.field == "wavelength units"
     capture = ht.read_capture(tmp_path / "cap", wavelengths=[1000.0, 1100.0, 1200.0])
     assert capture.white.wavelengths.tolist() == [1000.0, 1100.0, 1200.0]
+
+
+def test_band_table_that_is_a_named_pipe_is_refused(tmp_path):
+    np.save(tmp_path / "c.npy", np.ones((2, 2, 3), np.float32))
+    os.mkfifo(tmp_path / "c_bands.csv")
+    unblock_later(tmp_path / "c_bands.csv")
+    with pytest.raises(ht.CubeFormatError, match="named pipe"):
+        ht.read_cube(tmp_path / "c.npy", wavelengths=tmp_path / "c_bands.csv")

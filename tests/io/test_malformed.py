@@ -52,12 +52,14 @@ import hsi_tumor as ht
 from tests.conftest import shared_data_path
 
 ROOT = Path(__file__).resolve().parents[2]
+#: HSI_TUMOR_FUZZ_EXAMPLES=N runs N examples per fuzz test (the forked ones 60% of that).
+EXAMPLES = int(os.environ.get("HSI_TUMOR_FUZZ_EXAMPLES", "100"))
 FUZZ = settings(
-    max_examples=100,
+    max_examples=EXAMPLES,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
-FUZZ_FORKED = settings(FUZZ, max_examples=60)
+FUZZ_FORKED = settings(FUZZ, max_examples=max(1, EXAMPLES * 3 // 5))
 
 INTERLEAVES = ("bsq", "bil", "bip")
 DTYPES = (np.uint8, np.int16, np.uint16, np.int32, np.float32, np.float64)

@@ -39,8 +39,8 @@ _UNIT_ATTRS = ("wavelength_units", "wavelength units", "units", "unit")
 STRUCTURE = "HDF5 structure"
 #: How many times its stored size each HDF5 filter can expand data at most: deflate (gzip)
 #: 1032:1 (its hard limit), LZF about 88:1, byte shuffling and checksums 1:1. Other filters
-#: (szip, scale-offset, plugins) have no known bound: datasets using them are bounded by the
-#: memory budget alone.
+#: (szip, scale-offset, plugins) have no known bound: datasets using them are read lazily as
+#: they are, and whole reads of them are bounded by the memory budget.
 _FILTER_EXPANSION = {1: 1032, 2: 1, 3: 1, 32000: 100}
 #: Datasets up to this size are read without comparing their stored size (harmless either way).
 _SMALL_DATASET = 2**20
@@ -106,12 +106,11 @@ def check_dataset(ds, path: Path, *, field: str, whole: bool, what: str = "the d
     CubeFormatError
         If reading it whole would exceed the memory budget or inflate its stored data more than
         100 times (beyond 256 MiB: :func:`~hsi_tumor._shared.limits.check_inflation`); if its
-        stored data adds up to
-        more bytes than the file has; or if it declares more than its stored bytes can
-        decompress to (unfiltered data: its stored size; deflate: 1032 x; LZF: 100 x) —
-        a small file declaring gigabytes of data it does not hold (unwritten chunks read as
-        the fill value). Datasets of at most 1 MiB, virtual and external datasets are not
-        compared with their storage.
+        stored data adds up to more bytes than the file has; or if it declares more than its
+        stored bytes can decompress to (unfiltered data: its stored size; deflate: 1032 x; LZF:
+        100 x) — a small file declaring gigabytes of data it does not hold (unwritten chunks
+        read as the fill value). Datasets of at most 1 MiB, virtual and external datasets are
+        not compared with their storage.
     """
     declared = ds.dtype.itemsize
     for n in ds.shape or ():

@@ -357,7 +357,13 @@ class Cube:
             "shape": f"{self.n_rows} rows x {self.n_cols} cols x {self.n_bands} "
             + ("bands" if wl is not None else "features"),
             "dtype": str(self.dtype),
-            "wavelengths": f"{wl[0]:.4g}–{wl[-1]:.4g} nm" if wl is not None else "no wavelengths",
+            "wavelengths": (
+                "no wavelengths"
+                if wl is None
+                else "no bands"
+                if wl.size == 0
+                else f"{wl[0]:.4g}–{wl[-1]:.4g} nm"
+            ),
             "size": f"{_format_bytes(self.nbytes)} {self.storage}",
         }
         if self.valid is not None:

@@ -9,8 +9,11 @@ from pathlib import Path
 import numpy as np
 
 from hsi_tumor._shared.errors import MissingFileError, WavelengthError
+from hsi_tumor._shared.limits import check_budget, check_regular_file
 
 __all__ = [
+    "PLAUSIBLE_NM",
+    "check_plausible_nm",
     "check_wavelengths",
     "describe_grid",
     "match_wavelengths",
@@ -120,6 +123,77 @@ def check_wavelengths(
     return wl
 
 
+#: Band centres a reader accepts from a file, in nm: 200 nm (ultraviolet) to 20 µm (thermal
+#: infrared). Arrays passed as ``wavelengths=`` are not checked: that is how to read a file
+#: whose wavelengths are right but outside this range.
+PLAUSIBLE_NM = (200.0, 20000.0)
+
+
+def check_plausible_nm(
+    nm,
+    *,
+    stored=None,
+    units: str | None = None,
+    file=None,
+    field: str = "wavelength",
+) -> None:
+    """Refuse band centres read from a file that no spectral camera records.
+
+    Parameters
+    ----------
+    nm : array-like
+        The band centres in nm, after unit conversion.
+    stored : array-like, optional
+        The values as the file stores them (default ``nm``), to suggest a unit that fits them.
+    units : str, optional
+        The unit the file gave (``None``: none given, the unit was guessed).
+    file, field : optional
+        Named in the error.
+
+    Raises
+    ------
+    WavelengthError
+        If a finite value lies outside :data:`PLAUSIBLE_NM` (−1700 nm, 0 nm, 1e300 nm, or nm
+        values read as micrometres). The fix names the unit that would make the values
+        plausible, when one does; the error's field is then the unit's.
+    """
+    wl = np.asarray(nm, dtype=np.float64).reshape(-1)
+    finite = wl[np.isfinite(wl)]
+    lo, hi = PLAUSIBLE_NM
+    if not finite.size or (finite.min() >= lo and finite.max() <= hi):
+        return
+    raw = np.asarray(wl if stored is None else stored, dtype=np.float64).reshape(-1)
+    fitting = None
+    for unit, factor in (("nm", 1.0), ("um", 1e3), ("cm-1", None)):
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            candidate = 1e7 / raw if factor is None else raw * factor
+        ok = candidate[np.isfinite(candidate)]
+        if ok.size and ok.min() >= lo and ok.max() <= hi:
+            fitting = unit
+            break
+    said = f"wavelength units '{units}'" if units else "no unit given (guessed)"
+    problem = (
+        f"the wavelengths run from {finite.min():.6g} to {finite.max():.6g} nm ({said}), outside "
+        f"the {lo:g}–{hi:g} nm that spectral cameras record"
+    )
+    named = {"nm": "Nanometers", "um": "Micrometers", "cm-1": "Wavenumber (cm-1)"}
+    if fitting is not None:
+        raise WavelengthError(
+            problem + f"; read as {named[fitting]} they would be",
+            file=file,
+            field=f"{field} units",
+            fix=f"correct the unit to {named[fitting]} (or pass wavelengths= with the band "
+            "centres in nm)",
+        )
+    raise WavelengthError(
+        problem,
+        file=file,
+        field=field,
+        fix="correct the file's wavelengths, or pass wavelengths= with the band centres in nm "
+        "(arrays passed that way are not range-checked)",
+    )
+
+
 def to_nanometres(values, units: str | None, *, file=None, field: str = "wavelength units"):
     """Convert band positions to nm.
 
@@ -210,12 +284,15 @@ def read_band_table(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray | N
     """
     path = Path(path)
     if not path.is_file():
+        if path.exists():  # a folder, a named pipe or a device: refused, never opened
+            check_regular_file(path)
         raise MissingFileError(
             "the wavelength table does not exist",
             file=path,
             field="wavelengths",
             fix="give an existing CSV file or an array of band centres in nm",
         )
+    check_budget(8 * path.stat().st_size, "parsing this band table", file=path, field="wavelengths")
     try:
         text = path.read_text(encoding="utf-8-sig")
         rows = [r for r in csv.reader(text.splitlines()) if r and any(c.strip() for c in r)]

@@ -139,11 +139,29 @@ class CalibratedValidity(LazyMask):
         return valid
 
 
+def _check_counts(dtype, name: str) -> None:
+    """Camera counts and references are real numbers: complex, boolean, text and object data
+    are refused here, before anything is computed (not at ``.load()``)."""
+    dtype = np.dtype(dtype)
+    if dtype.kind not in "iuf":
+        what = {"c": "complex numbers", "b": "booleans (true/false)"}.get(
+            dtype.kind, f"{dtype} values, not numbers"
+        )
+        raise CalibrationError(
+            f"the {name} {'cube' if name == 'raw' else 'reference'} holds {what}; calibration "
+            "needs camera counts (integers or floats)",
+            field=name,
+            fix="give the camera's counts as an integer or float array (for complex data, its "
+            "magnitude or real part, chosen explicitly)",
+        )
+
+
 def _reference_line(
     ref, name: str, raw: Cube, average: str, saturation
 ) -> tuple[np.ndarray, np.ndarray]:
     """Average a reference to one (cols, bands) line; return it and its saturated flags."""
     if isinstance(ref, Cube):
+        _check_counts(ref.dtype, name)
         if (
             ref.wavelengths is not None
             and raw.wavelengths is not None
@@ -158,7 +176,15 @@ def _reference_line(
                 fix="use references recorded with the same camera settings",
             )
         ref = ref.load().data
-    ref = np.asarray(ref)
+    try:
+        ref = np.asarray(ref)
+    except (TypeError, ValueError) as exc:  # ragged nested lists
+        raise CalibrationError(
+            f"the {name} reference is not an array ({exc})",
+            field=name,
+            fix="give a spectrum, a line or frames as a numeric array",
+        ) from None
+    _check_counts(ref.dtype, name)
     n_cols, n_bands = raw.n_cols, raw.n_bands
     expected = f"({n_bands},), ({n_cols}, {n_bands}) or (frames, {n_cols}, {n_bands})"
     if ref.ndim == 0 or ref.shape[-1] != n_bands or (ref.ndim >= 2 and ref.shape[-2] != n_cols):
@@ -260,7 +286,8 @@ def calibrate(
     Raises
     ------
     CalibrationError
-        If a reference's shape does not fit the raw cube, or every pixel-band would be invalid.
+        If a reference's shape does not fit the raw cube, or every pixel-band would be invalid;
+        if the raw cube or a reference holds complex, boolean, text or object values.
     WavelengthError
         If a reference Cube's wavelengths differ from the raw cube's.
     InvalidTypeError
@@ -288,6 +315,7 @@ def calibrate(
         raise CalibrationError(
             f"average={average!r}", field="average", fix="use 'mean' or 'median'"
         )
+    _check_counts(raw.dtype, "raw")
     sat = _default_saturation(raw, saturation)
     dark_line, dark_sat = _reference_line(dark, "dark", raw, average, sat)
     white_line, white_sat = _reference_line(white, "white", raw, average, sat)

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from hsi_tumor._shared.errors import CubeFormatError, HsiTumorError, TrainingDataError
+from hsi_tumor._shared.limits import check_budget, shorten
 from hsi_tumor.calibration._inputs import as_cube
 from hsi_tumor.io import read_cube
 from hsi_tumor.io._common import existing_file
@@ -96,7 +97,11 @@ def _file_and_name(value: str, folder: Path) -> tuple[Path, str | None]:
         return candidate if candidate.is_absolute() else folder / candidate
 
     whole = located(value)
-    match = None if whole.exists() else _NAMED.match(value)  # a file named 'a.npz:b' wins
+    try:
+        exists = whole.exists()
+    except (OSError, ValueError):  # a name too long to exist, a NUL: reported where read
+        exists = False
+    match = None if exists else _NAMED.match(value)  # a file named 'a.npz:b' wins
     return (located(match["file"]), match["name"]) if match else (whole, None)
 
 
@@ -164,8 +169,9 @@ def read_manifest(path: str | os.PathLike) -> list:
         If the manifest or a file it names does not exist (the message names the manifest,
         the row and the column).
     CubeFormatError
-        If a required column is missing, a row has no cube or labels, or a file cannot be
-        read.
+        If a required column is missing, a row has no cube or labels, the text is not CSV
+        (a NUL character, a cell over 128 KiB), a file cannot be read, or the manifest or a
+        file it names is a named pipe or a device (refused before it is opened).
     TrainingDataError
         If a label map or tumor fraction does not have its cube's rows and columns.
 
@@ -182,14 +188,20 @@ def read_manifest(path: str | os.PathLike) -> list:
         cube,labels,patient,tumor_fraction
         P01/reflectance.hdr,P01/truth.npz:annotation,P01,P01/truth.npz:tumor_fraction
     """
-    path = existing_file(path)
+    path = existing_file(path)  # a named pipe or a device is refused before it is opened
     folder = path.parent
+    if path.is_dir():
+        raise CubeFormatError(
+            "a folder, not a manifest", file=path, field="path", fix="give the manifest's CSV file"
+        )
+    check_budget(8 * path.stat().st_size, "parsing this manifest", file=path, field="path")
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise CubeFormatError(
-            f"cannot read the manifest as UTF-8 text ({exc})",
+            f"cannot read the manifest as UTF-8 text ({shorten(exc, 200)})",
             file=path,
+            field="path",
             fix="save it as a CSV file (UTF-8)",
         ) from None
     header, rows = _header_and_rows(path, text)
@@ -216,19 +228,30 @@ def _header_and_rows(path: Path, text: str) -> tuple[list[str], list[tuple[int, 
     lines = text.splitlines()
     first = next((line for line in lines if line.strip()), "")
     reader = csv.reader(lines, delimiter=_delimiter(first))
-    rows = [(reader.line_num, row) for row in reader]
+    try:
+        rows = [(reader.line_num, row) for row in reader]
+    except csv.Error as exc:  # a NUL character, a cell over the CSV field limit (128 KiB)...
+        raise CubeFormatError(
+            f"not valid CSV at line {max(1, reader.line_num)} ({shorten(exc)})",
+            file=path,
+            field=f"line {max(1, reader.line_num)}",
+            fix="save the manifest as plain CSV text: one row per specimen, cells holding "
+            "paths and names",
+        ) from None
     rows = [(n, [cell.strip() for cell in row]) for n, row in rows if any(c.strip() for c in row)]
     if not rows:
         raise CubeFormatError(
             "the manifest is empty",
             file=path,
+            field="header",
             fix="write a header row 'cube,labels,patient' and one row per specimen",
         )
     header = [h.lower() for h in rows[0][1]]
     for column in _REQUIRED:
         if column not in header:
             raise CubeFormatError(
-                f"no '{column}' column (the header is {', '.join(rows[0][1]) or 'empty'})",
+                f"no '{column}' column (the header is "
+                f"{shorten(', '.join(rows[0][1]), 200) or 'empty'})",
                 file=path,
                 field=column,
                 fix="the first row names the columns: cube, labels and optionally patient, "
@@ -237,7 +260,7 @@ def _header_and_rows(path: Path, text: str) -> tuple[list[str], list[tuple[int, 
     duplicated = sorted({h for h in header if h and header.count(h) > 1})
     if duplicated:
         raise CubeFormatError(
-            f"the column(s) {', '.join(duplicated)} appear twice",
+            f"the column(s) {shorten(', '.join(duplicated), 200)} appear twice",
             file=path,
             field=duplicated[0],
             fix="give each column once",
@@ -254,9 +277,18 @@ def _header_and_rows(path: Path, text: str) -> tuple[list[str], list[tuple[int, 
         raise CubeFormatError(
             "the manifest has a header but no specimen rows",
             file=path,
+            field="rows",
             fix="add one row per specimen",
         )
     return header, rows[1:]
+
+
+def _stem(cell: str) -> str:
+    """The cube cell without its extension (the default specimen name)."""
+    try:
+        return Path(cell).with_suffix("").as_posix()
+    except ValueError:  # a name without a stem, such as '.' or '/'
+        return cell
 
 
 def _row_specimen(
@@ -331,7 +363,7 @@ def _row_specimen(
                 fix="give fractions between 0 and 1",
             )
     cube_cell = _NAMED.sub(r"\g<file>", record["cube"])  # 'cubes.h5:P01' is named 'cubes'
-    name = record.get("name") or Path(cube_cell).with_suffix("").as_posix()
+    name = record.get("name") or _stem(cube_cell)
     patient = record.get("patient") or name
     specimen = Specimen(
         cube,

@@ -573,7 +573,11 @@ def classify_many(
     **Failures.** A cube that cannot be read or classified (missing or truncated file,
     corrupt header, wrong wavelengths, an output name taken by a file) is reported as failed
     with its error message, and the other cubes still finish. Nothing is raised for them:
-    check ``result.failed`` or call ``result.raise_on_failure()``.
+    check ``result.failed`` or call ``result.raise_on_failure()``. Each task reads its cube
+    with the readers' checks (``docs/io.md``, "Damaged and hostile files"): a file whose
+    decoder could kill the process — a corrupt MATLAB v5 file, which once took down a worker
+    per attempt and with it the other cubes queued there — is validated in the task before it
+    is decoded and fails alone, as does a file declaring more data than the memory budget.
 
     **Data movement.** Paths are sent to the workers, which read the files themselves: the
     files and ``out_dir`` must be reachable under the same absolute paths on every worker

@@ -10,7 +10,9 @@ from typing import Any
 import numpy as np
 
 from hsi_tumor._shared.errors import CubeFormatError, WavelengthError
+from hsi_tumor._shared.limits import check_regular_file
 from hsi_tumor._shared.wavelengths import (
+    check_plausible_nm,
     resolve_wavelengths,
     to_nanometres,
     wavenumber_fwhm_to_nm,
@@ -45,6 +47,7 @@ def build_cube(
     override=None,
     metadata: dict[str, Any] | None = None,
     field: str = "wavelength",
+    data_field: str = "data",
 ) -> Cube:
     """Make a Cube from a reader's array and the wavelengths found in (or given for) a file.
 
@@ -61,6 +64,9 @@ def build_cube(
         The user's ``wavelengths=``: nm, or a CSV band table. Replaces what the file holds.
     metadata : dict, optional
         Per-band entries (``fwhm`` in ``units``, ``bbl``, ``band_names``) and anything else.
+    field, data_field : str
+        The names of the wavelengths and of the data in the file, for errors (e.g.
+        ``'wavelength'`` and ``'data type'`` for ENVI, the dataset or variable otherwise).
 
     Notes
     -----
@@ -71,10 +77,14 @@ def build_cube(
     bands are out of order but distinct (instruments of several spectrometers with overlapping
     ranges, e.g. AVIRIS) are shown sorted through a lazy band permutation, the original order
     kept in ``metadata['band_order']``. Per-band metadata follows. Repeated wavelengths are an
-    error.
+    error, and so are wavelengths read from the file (or from a band table file) outside
+    200–20,000 nm after unit conversion (an array passed as ``override`` is taken as it is).
+    A cube holds real numbers: complex, boolean and non-numeric data are refused, and so is a
+    cube with no rows, columns or bands.
     """
     meta = dict(metadata or {})
     meta.setdefault("source", os.fspath(file))
+    _check_data(data, file, data_field)
     n_bands = data.shape[2]
     if override is not None:
         wl, fwhm = resolve_wavelengths(override)
@@ -82,11 +92,22 @@ def build_cube(
             meta["fwhm"] = fwhm
         elif meta.get("fwhm") is not None and units not in (None, "nm"):
             del meta["fwhm"]  # widths in the file's unit no longer match the given centres
+        if isinstance(override, (str, os.PathLike)):  # a band table: a file, checked as one
+            check_plausible_nm(wl, units="nm", file=override, field="wavelengths")
         meta["wavelength_source"] = (
             os.fspath(override) if isinstance(override, (str, os.PathLike)) else "given"
         )
     elif wavelengths is not None:
+        wavelengths = np.asarray(wavelengths)
+        if wavelengths.dtype.kind not in "iuf":
+            raise WavelengthError(
+                f"the wavelengths are {wavelengths.dtype} values, not numbers",
+                file=file,
+                field=field,
+                fix="store the band centres as numbers, or pass wavelengths= in nm",
+            )
         wl, used = to_nanometres(wavelengths, units, file=file, field=f"{field} units")
+        check_plausible_nm(wl, stored=wavelengths, units=units, file=file, field=field)
         if meta.get("fwhm") is not None:
             fwhm = np.asarray(meta["fwhm"], dtype=np.float64)
             if used == "cm-1":
@@ -124,6 +145,35 @@ def build_cube(
         raise WavelengthError(exc.problem, file=file, field=field, fix=exc.fix) from None
 
 
+def _check_data(data, file, field: str) -> None:
+    """A cube's data: real numbers (integer or float), at least one row, column and band."""
+    dtype = np.dtype(data.dtype)
+    if dtype.kind not in "iuf":
+        what = {"c": "complex numbers", "b": "booleans (true/false)"}.get(
+            dtype.kind, f"{dtype} values, not numbers"
+        )
+        raise CubeFormatError(
+            f"the data holds {what}; a cube holds real intensities (integers or floats)",
+            file=file,
+            field=field,
+            fix="store the cube as integers or floats"
+            + (
+                " (for complex data, save the magnitude or the real part explicitly: reading "
+                "it would drop the imaginary part)"
+                if dtype.kind == "c"
+                else ""
+            ),
+        )
+    if 0 in tuple(data.shape):
+        raise CubeFormatError(
+            f"the cube has shape {tuple(data.shape)}: no "
+            + ("bands" if data.shape[2] == 0 else "pixels"),
+            file=file,
+            field=field,
+            fix="store at least one row, column and band",
+        )
+
+
 def _reorder_bands(data, wl, meta, order, file):
     """Show the bands in ascending wavelength: a view, reversed or permuted, never a copy."""
     n_bands = wl.size
@@ -151,15 +201,17 @@ def _reorder_bands(data, wl, meta, order, file):
 
 
 def existing_file(path: str | os.PathLike) -> Path:
-    """Return ``path`` as a Path, or raise MissingFileError naming it."""
-    from hsi_tumor._shared.errors import MissingFileError
+    """Return ``path`` as a Path if it is a regular file or a folder.
 
-    path = Path(path)
-    if not path.exists():
-        raise MissingFileError(
-            "no such file or folder", file=path, fix="check the path (and the working folder)"
-        )
-    return path
+    Raises
+    ------
+    MissingFileError
+        If it does not exist or cannot be looked up (a name too long, a NUL character).
+    CubeFormatError
+        If it is a named pipe, a device or a socket: refused before anything opens it (reading
+        one can block forever).
+    """
+    return check_regular_file(path, folder_ok=True)
 
 
 def pick_variable(

@@ -42,6 +42,7 @@ import numpy as np
 
 from hsi_tumor._shared.atomic import atomic_files, atomic_path, refuse_overwrite
 from hsi_tumor._shared.errors import CubeFormatError, MissingFileError, WavelengthError
+from hsi_tumor._shared.limits import check_budget, check_regular_file, shorten
 from hsi_tumor.cube import Cube
 from hsi_tumor.io._common import build_cube
 
@@ -111,6 +112,7 @@ def find_envi_pair(path: Path) -> tuple[Path, Path]:
             + ", ".join(p.name for p in tried[:10])
             + ")",
             file=path,
+            field="data file",
             fix="put the data file next to the header with the same name, or pass the data file",
         )
     tried = [
@@ -127,6 +129,7 @@ def find_envi_pair(path: Path) -> tuple[Path, Path]:
         + ", ".join(dict.fromkeys(p.name for p in tried))
         + ")",
         file=path,
+        field="header",
         fix="put the .hdr file next to the data file with the same name",
     )
 
@@ -134,6 +137,8 @@ def find_envi_pair(path: Path) -> tuple[Path, Path]:
 def check_envi_magic(header: Path) -> None:
     """Refuse a file named ``.hdr`` whose first line is not ``ENVI`` (before looking for its
     data file: a renamed text file is not an ENVI header, whatever lies beside it)."""
+    if os.path.exists(header):  # False for names that cannot exist; those fail where opened
+        check_regular_file(header)  # never open a named pipe or device: it can block forever
     try:
         with open(header, "rb") as f:
             first = f.readline(64)
@@ -148,9 +153,15 @@ def check_envi_magic(header: Path) -> None:
 
 
 def read_envi_header(header: Path) -> dict[str, Any]:
-    """Parse an ENVI header with ``spectral``, turning every failure into CubeFormatError."""
+    """Parse an ENVI header with ``spectral``, turning every failure into CubeFormatError.
+
+    The header must be a regular file (a named pipe would block the read forever) whose
+    parsed values fit the memory budget (about 8 bytes in memory per byte of text).
+    """
     from spectral.io import envi
 
+    check_regular_file(header)
+    check_budget(8 * header.stat().st_size, "parsing this ENVI header", file=header, field="path")
     field = None
     try:
         with warnings.catch_warnings():
@@ -163,7 +174,9 @@ def read_envi_header(header: Path) -> dict[str, Any]:
         if field is not None:
             problem = "the value opens '{' but the header ends before its '}'"
         else:
-            problem = f"the ENVI header cannot be parsed ({type(exc).__name__}: {exc})"
+            problem = (
+                f"the ENVI header cannot be parsed ({shorten(f'{type(exc).__name__}: {exc}', 200)})"
+            )
     raise CubeFormatError(
         problem,
         file=header,
@@ -360,7 +373,7 @@ def repair_envi_pair(header: Path, data_file: Path) -> bool:
     return True
 
 
-def _int_field(hdr: dict, key: str, header: Path, *, default=None, minimum=0) -> int:
+def _int_field(hdr: dict, key: str, header: Path, *, default=None, minimum=0, maximum=2**40) -> int:
     if key not in hdr:
         if default is not None:
             return default
@@ -368,20 +381,33 @@ def _int_field(hdr: dict, key: str, header: Path, *, default=None, minimum=0) ->
             "required field is missing", file=header, field=key, fix=f"add '{key} = ...'"
         )
     raw = hdr[key]
-    try:
-        value = None if isinstance(raw, list) else int(str(raw).strip())
+    text = None if isinstance(raw, list) else str(raw).strip()
+    try:  # more digits than any size has are not parsed (int() of 5,000 digits is slow)
+        value = None if text is None or len(text) > 30 else int(text)
     except ValueError:
         value = None
+    if value is None and text is not None and text.lstrip("+-").isdecimal():
+        value = minimum - 1 if text.startswith("-") else maximum + 1  # far out of range
     if value is None:
         raise CubeFormatError(
-            f"'{raw}' is not an integer",
+            f"'{shorten(raw)}' is not an integer",
             file=header,
             field=key,
             fix=f"write a whole number ≥ {minimum}",
         )
     if value < minimum:
         raise CubeFormatError(
-            f"{value} is below {minimum}", file=header, field=key, fix=f"write a number ≥ {minimum}"
+            f"{shorten(value)} is below {minimum}",
+            file=header,
+            field=key,
+            fix=f"write a number ≥ {minimum}",
+        )
+    if value > maximum:
+        raise CubeFormatError(
+            f"{shorten(text)} is larger than any image has",
+            file=header,
+            field=key,
+            fix=f"write a number ≤ {maximum}",
         )
     return value
 
@@ -396,7 +422,7 @@ def _float_list(hdr: dict, key: str, header: Path, n: int | None = None) -> np.n
         arr = np.array([float(v) for v in values], dtype=np.float64)
     except ValueError as exc:
         raise CubeFormatError(
-            f"a value is not a number ({exc})",
+            f"a value is not a number ({shorten(exc)})",
             file=header,
             field=key,
             fix="write comma-separated numbers inside { }",
@@ -456,8 +482,8 @@ class EnviReader:
         samples = _int_field(hdr, "samples", header, minimum=1)
         lines = _int_field(hdr, "lines", header, minimum=1)
         bands = _int_field(hdr, "bands", header, minimum=1)
-        offset = _int_field(hdr, "header offset", header, default=0)
-        code = _int_field(hdr, "data type", header, minimum=0)
+        offset = _int_field(hdr, "header offset", header, default=0, maximum=2**62)
+        code = _int_field(hdr, "data type", header, minimum=0, maximum=2**31)
         if code not in ENVI_DTYPES:
             raise CubeFormatError(
                 f"unknown data type {code}",
@@ -466,7 +492,7 @@ class EnviReader:
                 fix="use an ENVI data type code: "
                 + ", ".join(f"{c} ({t})" for c, t in ENVI_DTYPES.items()),
             )
-        byte_order = _int_field(hdr, "byte order", header, default=0)
+        byte_order = _int_field(hdr, "byte order", header, default=0, maximum=2**31)
         if byte_order not in (0, 1):
             raise CubeFormatError(
                 f"byte order is {byte_order}",
@@ -477,7 +503,7 @@ class EnviReader:
         interleave = str(hdr.get("interleave", "")).strip().lower()
         if interleave not in INTERLEAVES:
             raise CubeFormatError(
-                f"interleave is '{hdr.get('interleave', '')}'",
+                f"interleave is '{shorten(hdr.get('interleave', ''))}'",
                 file=header,
                 field="interleave",
                 fix="use bsq, bil or bip",
@@ -511,7 +537,10 @@ class EnviReader:
             mm = np.memmap(data_file, dtype=dtype, mode="r", offset=offset, shape=file_shape)
         except (OSError, ValueError) as exc:
             raise CubeFormatError(
-                f"cannot memory-map the data ({exc})", file=data_file, fix="check the file"
+                f"cannot memory-map the data ({shorten(exc)})",
+                file=data_file,
+                field="data file",
+                fix="check the file",
             ) from None
         data = mm.transpose(to_cube)
 
@@ -533,7 +562,7 @@ class EnviReader:
         if default is not None:
             if not np.all(np.isfinite(default) & (default >= 1) & (default <= bands)):
                 raise CubeFormatError(
-                    f"default bands {default.tolist()} are not band numbers in 1..{bands}",
+                    f"default bands {shorten(default.tolist())} are not band numbers in 1..{bands}",
                     file=header,
                     field="default bands",
                     fix="list 1-based band numbers",
@@ -573,6 +602,7 @@ class EnviReader:
             units=None if units is None else str(units),
             override=wavelengths,
             metadata=metadata,
+            data_field="data type",
         )
 
 

@@ -18,28 +18,51 @@ from hsi_tumor._shared.errors import (
     InvalidOptionError,
     InvalidTypeError,
 )
+from hsi_tumor._shared.limits import (
+    check_budget,
+    check_inflation,
+    check_regular_file,
+    describe_bytes,
+    shorten,
+)
 from hsi_tumor.cube import Cube
 from hsi_tumor.io._common import build_cube, is_wavelength_name
 from hsi_tumor.io._lazy import HDF5CubeArray
 
 logger = logging.getLogger("hsi_tumor.io")
 
-__all__ = ["HDF5Reader", "open_hdf5", "write_hdf5"]
+__all__ = ["HDF5Reader", "check_dataset", "open_hdf5", "read_attribute", "write_hdf5"]
 
 HDF5_EXTENSIONS = (".h5", ".hdf5", ".he5", ".hdf", ".nc", ".nc4")
 _UNIT_ATTRS = ("wavelength_units", "wavelength units", "units", "unit")
+#: The field named by errors about the file's internal structure (groups, links, heaps).
+STRUCTURE = "HDF5 structure"
+#: How many times its stored size each HDF5 filter can expand data at most: deflate (gzip)
+#: 1032:1 (its hard limit), LZF about 88:1, byte shuffling and checksums 1:1. Other filters
+#: (szip, scale-offset, plugins) have no known bound: datasets using them are read lazily as
+#: they are, and whole reads of them are bounded by the memory budget.
+_FILTER_EXPANSION = {1: 1032, 2: 1, 3: 1, 32000: 100}
+#: Datasets up to this size are read without comparing their stored size (harmless either way).
+_SMALL_DATASET = 2**20
+
+
+def _hdf5_message(exc: BaseException) -> str:
+    """libhdf5's text, cut short (it can carry addresses and long call-stack lines)."""
+    return shorten(f"{type(exc).__name__}: {exc}", 200)
 
 
 def open_hdf5(path: Path):
     """Open an HDF5 file read-only, turning h5py's errors into CubeFormatError."""
     import h5py
 
+    check_regular_file(path)
     try:
         return h5py.File(path, "r")
     except OSError as exc:
         raise CubeFormatError(
-            f"cannot open as HDF5 ({exc})",
+            f"cannot open as HDF5 ({_hdf5_message(exc)})",
             file=path,
+            field=STRUCTURE,
             fix="the file is truncated, corrupt or not HDF5; re-export it",
         ) from None
 
@@ -56,16 +79,95 @@ def reading_hdf5(path: Path):
         raise
     except (RuntimeError, KeyError, OSError, ValueError, TypeError, AttributeError) as exc:
         raise CubeFormatError(
-            f"cannot read the HDF5 structure ({type(exc).__name__}: {exc})",
+            f"the HDF5 structure is corrupt (libhdf5 says {_hdf5_message(exc)})",
             file=path,
+            field=STRUCTURE,
             fix="the file is corrupt or truncated; re-export it",
         ) from None
 
 
-def _attr_lookup(attrs, names_ok) -> tuple[str, Any] | None:
+def check_dataset(ds, path: Path, *, field: str, whole: bool, what: str = "the dataset") -> None:
+    """Refuse a dataset whose declared size the file cannot back, before reading any of it.
+
+    Parameters
+    ----------
+    ds : h5py.Dataset
+    path : Path
+        The file (its size bounds what the dataset can store).
+    field : str
+        Named in the error (the dataset or variable).
+    whole : bool
+        The dataset is about to be read at once: its size must fit the memory budget.
+    what : str
+        What the dataset is, in words.
+
+    Raises
+    ------
+    CubeFormatError
+        If reading it whole would exceed the memory budget or inflate its stored data more than
+        100 times (beyond 256 MiB: :func:`~hsi_tumor._shared.limits.check_inflation`); if its
+        stored data adds up to more bytes than the file has; or if it declares more than its
+        stored bytes can decompress to (unfiltered data: its stored size; deflate: 1032 x; LZF:
+        100 x) — a small file declaring gigabytes of data it does not hold (unwritten chunks
+        read as the fill value). Datasets of at most 1 MiB, virtual and external datasets are
+        not compared with their storage.
+    """
+    declared = ds.dtype.itemsize
+    for n in ds.shape or ():
+        declared *= int(n)
+    name = _text(ds.name)
+    if whole:
+        check_budget(declared, f"reading {what} '{shorten(name)}' whole", file=path, field=field)
+    if declared <= _SMALL_DATASET or ds.is_virtual or ds.external:
+        return
+    plist = ds.id.get_create_plist()
+    bound: int | None = 1
+    for i in range(plist.get_nfilters()):
+        code = plist.get_filter(i)[0]
+        bound = (
+            None
+            if bound is None or code not in _FILTER_EXPANSION
+            else bound * _FILTER_EXPANSION[code]
+        )
+    stored = ds.id.get_storage_size()
+    size = path.stat().st_size
+    shape = f"{'x'.join(map(str, ds.shape))} of {ds.dtype}"
+    if stored > size:
+        raise CubeFormatError(
+            f"{what} '{shorten(name)}' ({shape}) has {describe_bytes(stored)} of stored data in a "
+            f"file of {describe_bytes(size)}",
+            file=path,
+            field=field,
+            fix="the file is corrupt or truncated; re-export it",
+        )
+    if whole:
+        check_inflation(declared, stored, f"{what} '{shorten(name)}'", file=path, field=field)
+    if bound is not None and declared > stored * bound:
+        how = "uncompressed" if bound == 1 else f"compressed at most {bound}:1"
+        raise CubeFormatError(
+            f"{what} '{shorten(name)}' declares {describe_bytes(declared)} ({shape}) but the file "
+            f"stores {describe_bytes(stored)} of it ({how})",
+            file=path,
+            field=field,
+            fix="the file is truncated or its data was never written (missing chunks read as "
+            "the fill value); re-export it",
+        )
+
+
+def read_attribute(attrs, key, path: Path):
+    """An HDF5 attribute's value, refused when its declared size exceeds the memory budget."""
+    aid = attrs.get_id(key)
+    declared = aid.dtype.itemsize
+    for n in aid.shape or ():
+        declared *= int(n)
+    check_budget(declared, f"the attribute '{shorten(key)}'", file=path, field=str(key))
+    return attrs[key]
+
+
+def _attr_lookup(attrs, names_ok, path: Path) -> tuple[str, Any] | None:
     for key in attrs:
         if names_ok(key):
-            return key, attrs[key]
+            return key, read_attribute(attrs, key, path)
     return None
 
 
@@ -175,8 +277,9 @@ class HDF5Reader:
                     field="dataset",
                     fix="store the cube as an integer or float dataset",
                 )
-            file_wl, units = _find_wavelengths(f, ds)
-            metadata = _read_metadata(ds)
+            check_dataset(ds, path, field=_text(ds.name).lstrip("/"), whole=False, what="the cube")
+            file_wl, units = _find_wavelengths(f, ds, path)
+            metadata = _read_metadata(ds, path)
             axes = _axes(ds, band_axis, None if wavelengths is not None else file_wl, path)
             name = ds.name
         data = HDF5CubeArray(path, name, axes)
@@ -188,33 +291,47 @@ class HDF5Reader:
             units=units,
             override=wavelengths,
             metadata=metadata,
+            data_field=_text(name).lstrip("/"),
         )
 
 
-def _find_wavelengths(f, ds) -> tuple[np.ndarray | None, str | None]:
+def _numbers(value, path: Path, field: str) -> np.ndarray:
+    """Wavelengths as float64, or a CubeFormatError naming where they came from."""
+    try:
+        return np.asarray(value, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError) as exc:
+        raise CubeFormatError(
+            f"the wavelengths are not numbers ({shorten(exc)})",
+            file=path,
+            field=field,
+            fix="store the band centres as numbers, or pass wavelengths= in nm",
+        ) from None
+
+
+def _find_wavelengths(f, ds, path: Path) -> tuple[np.ndarray | None, str | None]:
+    def is_unit(key) -> bool:
+        return key.lower() in _UNIT_ATTRS
+
     for owner in (ds, ds.parent, f):
-        hit = _attr_lookup(owner.attrs, is_wavelength_name)
+        hit = _attr_lookup(owner.attrs, is_wavelength_name, path)
         if hit is not None:
-            units = _attr_lookup(owner.attrs, lambda k: k.lower() in _UNIT_ATTRS)
-            return np.asarray(hit[1], dtype=np.float64).reshape(-1), (
-                None if units is None else _text(units[1])
-            )
+            units = _attr_lookup(owner.attrs, is_unit, path)
+            return _numbers(hit[1], path, hit[0]), (None if units is None else _text(units[1]))
     for key in ds.parent:
         obj = ds.parent[key]
         if is_wavelength_name(key) and hasattr(obj, "ndim") and obj.size == max(obj.shape or (0,)):
-            units = _attr_lookup(obj.attrs, lambda k: k.lower() in _UNIT_ATTRS)
-            return np.asarray(obj[()], dtype=np.float64).reshape(-1), (
-                None if units is None else _text(units[1])
-            )
-    units = _attr_lookup(ds.attrs, lambda k: k.lower() in _UNIT_ATTRS)
+            check_dataset(obj, path, field=key, whole=True, what="the wavelengths")
+            units = _attr_lookup(obj.attrs, is_unit, path)
+            return _numbers(obj[()], path, key), (None if units is None else _text(units[1]))
+    units = _attr_lookup(ds.attrs, is_unit, path)
     return None, None if units is None else _text(units[1])
 
 
-def _read_metadata(ds) -> dict[str, Any]:
+def _read_metadata(ds, path: Path) -> dict[str, Any]:
     meta: dict[str, Any] = {}
     for key in ("fwhm", "bbl", "band_names", "description"):
         if key in ds.attrs:
-            value = ds.attrs[key]
+            value = read_attribute(ds.attrs, key, path)
             if key == "bbl":
                 value = np.asarray(value).astype(bool)
             elif key == "band_names":
@@ -223,20 +340,25 @@ def _read_metadata(ds) -> dict[str, Any]:
                 value = _text(value)
             meta[key] = value
     if "metadata_json" in ds.attrs:
+        text = _text(read_attribute(ds.attrs, "metadata_json", path))
         try:
-            meta.update(json.loads(_text(ds.attrs["metadata_json"])))
-        except ValueError:
-            logger.warning("%s: attribute metadata_json is not valid JSON; ignored", ds.name)
+            extra = json.loads(text)
+        except (ValueError, RecursionError):
+            extra = None
+        if isinstance(extra, dict):
+            meta.update(extra)
+        else:
+            logger.warning("%s: attribute metadata_json is not a JSON object; ignored", ds.name)
     return meta
 
 
 def _axes(ds, band_axis, wavelengths, path) -> tuple[int, int, int]:
     if band_axis is None and "band_axis" in ds.attrs:
-        stored = np.asarray(ds.attrs["band_axis"]).reshape(-1)
+        stored = np.asarray(read_attribute(ds.attrs, "band_axis", path)).reshape(-1)
         if stored.size != 1 or stored.dtype.kind not in "iu" or not -3 <= int(stored[0]) <= 2:
             raise CubeFormatError(
-                f"the dataset's band_axis attribute is {stored.tolist()}, not an axis of a 3-D "
-                "dataset",
+                f"the dataset's band_axis attribute is {shorten(stored.tolist())}, not an axis of "
+                "a 3-D dataset",
                 file=path,
                 field="band_axis",
                 fix="pass band_axis= (0, 1 or 2) to override it, or correct the attribute",

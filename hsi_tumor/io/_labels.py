@@ -20,10 +20,17 @@ import numpy as np
 from hsi_tumor._shared.atomic import atomic_path, refuse_overwrite
 from hsi_tumor._shared.classes import check_label_map, class_colors, class_name_map
 from hsi_tumor._shared.errors import CubeFormatError
+from hsi_tumor._shared.limits import check_budget, shorten
 from hsi_tumor.io._common import existing_file
-from hsi_tumor.io._envi import _DTYPE_CODES, EnviReader, read_envi_pair, write_envi_files
-from hsi_tumor.io._hdf5 import HDF5_EXTENSIONS, reading_hdf5
+from hsi_tumor.io._envi import (
+    _DTYPE_CODES,
+    EnviReader,
+    read_envi_pair,
+    write_envi_files,
+)
+from hsi_tumor.io._hdf5 import HDF5_EXTENSIONS, check_dataset, read_attribute, reading_hdf5
 from hsi_tumor.io._matlab import load_v5
+from hsi_tumor.io._numpy import npz_members, open_npy, read_npz_member
 
 logger = logging.getLogger("hsi_tumor.io")
 
@@ -71,8 +78,10 @@ def read_labels(
         If the file does not exist.
     CubeFormatError
         If the file cannot be read, holds no 2-D array, or holds values that are not class ids
-        (fractions, negative numbers, NaN), or is an RGB image. The message names the file and
-        the field.
+        (fractions, negative numbers, NaN), or is an RGB image; if the map would take more
+        memory than the memory budget (it is read whole; see
+        :func:`hsi_tumor.io.memory_budget`), or the file declares more data than it holds; if
+        the path is a named pipe or a device. The message names the file and the field.
 
     Examples
     --------
@@ -118,7 +127,7 @@ def _read_2d(path: Path, name: str | None, what: str) -> tuple[np.ndarray, str, 
     suffix = path.suffix.lower()
     if path.is_dir():
         raise CubeFormatError(
-            f"a folder, not a {what} file", file=path, fix=f"give the {what}'s file"
+            f"a folder, not a {what} file", file=path, field="path", fix=f"give the {what}'s file"
         )
     if suffix == ".npy":
         return _read_npy(path), "array", None
@@ -135,19 +144,15 @@ def _read_2d(path: Path, name: str | None, what: str) -> tuple[np.ndarray, str, 
     raise CubeFormatError(
         f"cannot tell the {what}'s format from the extension '{suffix}'",
         file=path,
+        field="format",
         fix="use .npy, .npz, .png/.tif/.bmp, an ENVI .hdr, .h5/.hdf5 or .mat",
     )
 
 
 def _read_npy(path: Path) -> np.ndarray:
-    try:
-        return np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
-        raise CubeFormatError(
-            f"cannot read as a NumPy .npy file ({exc})",
-            file=path,
-            fix="save the map with numpy.save (no object arrays)",
-        ) from None
+    mapped = open_npy(path)  # header and file size checked, nothing read yet
+    check_budget(mapped.nbytes, "the label map", file=path, field="array")
+    return np.array(mapped)
 
 
 def _pick(candidates: dict, everything: Sequence, name, path: Path, what: str, field: str):
@@ -180,22 +185,21 @@ def _pick(candidates: dict, everything: Sequence, name, path: Path, what: str, f
 
 
 def _read_npz(path: Path, name, what) -> tuple[np.ndarray, str, None]:
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {k: archive[k] for k in archive.files}
-    except (ValueError, OSError, EOFError) as exc:
-        raise CubeFormatError(
-            f"cannot read as a NumPy .npz archive ({exc})",
-            file=path,
-            fix="save the map with numpy.savez (no object arrays)",
-        ) from None
-    candidates = {k: v for k, v in arrays.items() if v.ndim == 2}
-    key = _pick(candidates, list(arrays), name, path, what, "array")
-    return arrays[key], key, None
+    members = npz_members(path)  # headers only: nothing inflated yet
+    candidates = {k: m for k, m in members.items() if m.ndim == 2}
+    key = _pick(candidates, list(members), name, path, what, "array")
+    return read_npz_member(path, members[key], f"the {what}"), key, None
+
+
+#: Bytes per pixel of the image modes a label map may have (their NumPy arrays).
+_MODE_BYTES = {"1": 1, "L": 1, "P": 1, "PA": 2, "I": 4, "F": 4}
 
 
 def _read_image(path: Path) -> np.ndarray:
-    from PIL import Image, UnidentifiedImageError
+    """A palette or greyscale image's pixel values. Its declared size is checked against the
+    memory budget before any pixel is decoded (Pillow reads only the header on open); any
+    error Pillow raises on a damaged file becomes a CubeFormatError."""
+    from PIL import Image
 
     try:
         with Image.open(path) as image:
@@ -208,28 +212,41 @@ def _read_image(path: Path) -> np.ndarray:
                     fix="save the label map as a single-page image",
                 )
             mode = image.mode
-            if mode in ("P", "PA"):
-                array = np.asarray(image.convert("P") if mode == "PA" else image)
-            elif mode in ("L", "1", "I", "F") or mode.startswith("I;"):
-                array = np.asarray(image)
-            else:
+            if not (mode in _MODE_BYTES or mode.startswith("I;")):
                 raise CubeFormatError(
-                    f"a {mode} colour image: its colours are not class ids",
+                    f"a {shorten(mode)} colour image: its colours are not class ids",
                     file=path,
                     field="mode",
                     fix="save the label map as a palette (P) or greyscale (L, I;16) image whose "
                     "pixel values are the class ids, e.g. "
                     "PIL.Image.fromarray(labels.astype(numpy.uint8)).save(path)",
                 )
+            width, height = image.size
+            check_budget(
+                3 * width * height * _MODE_BYTES.get(mode, 2),  # decoded, then two copies
+                f"the {width} x {height} image",
+                file=path,
+                field="size",
+            )
+            array = np.array(image.convert("P") if mode == "PA" else image)
     except CubeFormatError:
         raise
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
+    except Image.DecompressionBombError as exc:
         raise CubeFormatError(
-            f"cannot read as an image ({exc})",
+            f"Pillow refuses the image as a possible decompression bomb ({shorten(exc, 200)})",
             file=path,
+            field="size",
+            fix="if the image is genuine, raise PIL.Image.MAX_IMAGE_PIXELS before reading it; "
+            "otherwise the file is corrupt",
+        ) from None
+    except Exception as exc:  # Pillow's parsers raise OSError, SyntaxError, ValueError, ...
+        raise CubeFormatError(
+            f"cannot read as an image ({shorten(f'{type(exc).__name__}: {exc}', 200)})",
+            file=path,
+            field="pixel values",
             fix="the file is truncated or not an image; save it again",
         ) from None
-    return np.array(array)
+    return array
 
 
 def _read_mat(path: Path, name, what) -> tuple[np.ndarray, str, None]:
@@ -247,7 +264,7 @@ def _read_mat(path: Path, name, what) -> tuple[np.ndarray, str, None]:
                 if isinstance(f[k], h5py.Dataset) and is_map(f[k].shape, f[k].dtype)
             }
             key = _pick(candidates, everything, name, path, what, "variable")
-            array = np.asarray(f[key][()]).T
+            array = _read_dataset(f[key], path, key, what).T
         return array, key, None
     names = load_v5(path)
     candidates = {
@@ -268,16 +285,32 @@ def _read_hdf5(path: Path, name, what) -> tuple[np.ndarray, str, dict | None]:
         candidates = {k: None for k in everything if f[k].ndim == 2}
         key = _pick(candidates, everything, name, path, what, "dataset")
         ds = f[key]
-        array = np.asarray(ds[()])
+        array = _read_dataset(ds, path, key, what)
         class_names = None
         if "class_names" in ds.attrs:
             try:
-                text = ds.attrs["class_names"]
+                text = read_attribute(ds.attrs, "class_names", path)
                 text = text.decode() if isinstance(text, bytes) else str(text)
                 class_names = {int(k): str(v) for k, v in json.loads(text).items()}
-            except (ValueError, AttributeError):
+            except (ValueError, AttributeError, RecursionError):
                 logger.warning("%s: attribute class_names of '%s' is not JSON; ignored", path, key)
     return array, key, class_names
+
+
+def _read_dataset(ds, path: Path, key, what: str) -> np.ndarray:
+    """A dataset read whole, after its declared size was checked against the file and the
+    memory budget."""
+    import h5py
+
+    if not isinstance(ds, h5py.Dataset):
+        raise CubeFormatError(
+            f"'{shorten(key)}' is a group, not an array",
+            file=path,
+            field=str(key),
+            fix=f"name the dataset that holds the {what}",
+        )
+    check_dataset(ds, path, field=str(key), whole=True, what=f"the {what}")
+    return np.asarray(ds[()])
 
 
 def _read_envi(path: Path) -> tuple[np.ndarray, str, dict | None]:
@@ -293,6 +326,7 @@ def _read_envi(path: Path) -> tuple[np.ndarray, str, dict | None]:
         )
     # Classification images carry no wavelengths: give the reader a dummy band position.
     cube = EnviReader().open(header, wavelengths=np.array([1.0]))
+    check_budget(cube.nbytes, "the label map", file=header, field="lines/samples")
     array = np.array(cube.data[:, :, 0])
     class_names = None
     names = hdr.get("class names")

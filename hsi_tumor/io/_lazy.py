@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from hsi_tumor._shared.errors import CubeFormatError, CubeIndexError, InvalidTypeError
+from hsi_tumor._shared.limits import shorten
 
 __all__ = ["HDF5CubeArray"]
 
@@ -178,9 +179,9 @@ class HDF5CubeArray:
             block = self._handle.dataset(self.dataset)[tuple(ds_key)]
         except (OSError, ValueError, KeyError, RuntimeError) as exc:
             raise CubeFormatError(
-                f"cannot read dataset '{self.dataset}' ({exc})",
+                f"cannot read dataset '{shorten(self.dataset)}' ({shorten(exc, 200)})",
                 file=self.path,
-                field=self.dataset,
+                field=str(self.dataset),
                 fix="the file is truncated or corrupt; re-export it",
             ) from None
         order = sorted(self.axes[a] for a in kept)
@@ -228,7 +229,7 @@ class HDF5CubeArray:
                     dataset.read_direct(out, source_sel=source, dest_sel=np.s_[r0:r1])
                 except (OSError, ValueError, RuntimeError) as exc:
                     raise CubeFormatError(
-                        f"cannot read dataset '{self.dataset}' ({exc})",
+                        f"cannot read dataset '{shorten(self.dataset)}' ({shorten(exc, 200)})",
                         file=self.path,
                         field=str(self.dataset),
                         fix="the file is truncated or corrupt; re-export it",

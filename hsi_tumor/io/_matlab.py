@@ -9,104 +9,56 @@ from pathlib import Path
 import numpy as np
 
 from hsi_tumor._shared.errors import CubeFormatError
+from hsi_tumor._shared.limits import check_budget, check_regular_file, shorten
 from hsi_tumor.cube import Cube
 from hsi_tumor.io._common import build_cube, is_wavelength_name, pick_variable
-from hsi_tumor.io._hdf5 import reading_hdf5
+from hsi_tumor.io._hdf5 import check_dataset, reading_hdf5
 from hsi_tumor.io._lazy import HDF5CubeArray
+from hsi_tumor.io._mat5 import validated_v5
 
 __all__ = ["MatlabReader"]
 
 
-# MAT-file v5 data types (MATLAB "MAT-File Format", table 1-1): miINT8 … miUTF32.
-_MI_TYPES = frozenset({1, 2, 3, 4, 5, 6, 7, 9, 12, 13, 14, 15, 16, 17, 18})
-_MI_MATRIX, _MI_COMPRESSED = 14, 15
-
-
-def check_v5_structure(data: bytes, path: Path) -> None:
-    """Walk the data elements of a v5 MAT file and check every type code and size.
-
-    ``scipy.io.loadmat`` trusts them, and a corrupt type code can crash the interpreter
-    (SIGSEGV in scipy 1.17) instead of raising; checking first turns that into a
-    CubeFormatError. Compressed elements are decompressed and walked too.
-    """
-    import zlib
-
-    if len(data) < 128:
-        raise CubeFormatError(
-            f"{len(data)} bytes, shorter than a MAT-file header (128)",
-            file=path,
-            fix="the file is truncated; save it again",
-        )
-    order = {b"IM": "<", b"MI": ">"}.get(data[126:128])
-    if order is None:
-        raise CubeFormatError(
-            "no endian indicator at bytes 126-127 of the header",
-            file=path,
-            fix="the file is corrupt or not a MAT file; save it again",
-        )
-
-    def fail(offset: int, what: str) -> CubeFormatError:
-        return CubeFormatError(
-            f"{what} at byte {offset}",
-            file=path,
-            fix="the file is corrupt or truncated; save it again from MATLAB",
-        )
-
-    def walk(buf: bytes, start: int, end: int, base: int, top: bool) -> None:
-        pos = start
-        while pos < end:
-            if end - pos < 8:
-                if top and not buf[pos:end].strip(b"\0"):
-                    return  # trailing padding
-                raise fail(base + pos, "a truncated element tag")
-            first, second = struct.unpack_from(order + "II", buf, pos)
-            if first >> 16:  # small data element: type and size share the first word
-                kind, size, payload, length = first & 0xFFFF, first >> 16, pos + 4, 8
-                if size > 4:
-                    raise fail(base + pos, f"a small element of {size} bytes (at most 4)")
-            else:
-                kind, size, payload = first, second, pos + 8
-                length = 8 + (size if kind == _MI_COMPRESSED else -(-size // 8) * 8)
-            if payload + size > end:
-                raise fail(base + pos, f"an element of {size} bytes past the end of its parent")
-            if kind == _MI_COMPRESSED and top:
-                try:
-                    inner = zlib.decompress(buf[payload : payload + size])
-                except zlib.error as exc:
-                    raise fail(
-                        base + pos, f"a compressed element that does not inflate ({exc})"
-                    ) from None
-                walk(inner, 0, len(inner), base + payload, top=True)
-            elif kind == _MI_MATRIX:
-                walk(buf, payload, payload + size, base, top=False)
-            elif top or kind not in _MI_TYPES:
-                raise fail(base + pos, f"an element of unknown type {kind}")
-            pos += length
-
-    walk(data, 128, len(data), 0, top=True)
-
-
 def load_v5(path: Path) -> dict[str, np.ndarray]:
-    """The variables of a MATLAB v5/v7 file (read whole; checked before scipy parses it)."""
+    """The arrays of a MATLAB v5/v7 file, read whole after every element was checked.
+
+    The file must fit the memory budget (it is read whole), and :func:`validated_v5` walks all
+    its elements before scipy parses the checked, uncompressed stream: scipy's compiled reader
+    trusts the file and a corrupt one can kill the process. Values that are not plain arrays
+    (sparse matrices, MATLAB objects and function handles) are left out.
+    """
     import scipy.io
 
+    path = check_regular_file(path)
+    check_budget(path.stat().st_size, "this MATLAB v5 file (read whole)", file=path, field="path")
     raw = path.read_bytes()
-    if raw[:4] != b"MATL" or raw[124:126] != b"\x00\x01":
+    if raw[:4] != b"MATL" or len(raw) < 128:
         raise CubeFormatError(
             "not a MATLAB v5/v7 or v7.3 file (no 'MATLAB 5.0 MAT-file' header)",
             file=path,
+            field="MAT-file header",
             fix="save it from MATLAB with save(..., '-v7') or '-v7.3'",
         )
-    check_v5_structure(raw, path)
+    order = {b"IM": "<", b"MI": ">"}.get(raw[126:128], "<")
+    if struct.unpack_from(order + "H", raw, 124)[0] >> 8 != 1:  # the major version, as scipy
+        raise CubeFormatError(
+            "the header gives a MAT-file version other than 5/7 (bytes 124-125)",
+            file=path,
+            field="MAT-file header",
+            fix="save it from MATLAB with save(..., '-v7') or '-v7.3'",
+        )
+    stream = validated_v5(raw, path)
+    del raw
     try:
-        contents = scipy.io.loadmat(io.BytesIO(raw), squeeze_me=False, mat_dtype=False)
+        contents = scipy.io.loadmat(io.BytesIO(stream), squeeze_me=False, mat_dtype=False)
     except Exception as exc:  # scipy raises ValueError, TypeError, OSError, MatReadError...
         raise CubeFormatError(
-            f"cannot read as a MATLAB file ({type(exc).__name__}: {exc})",
+            f"cannot read as a MATLAB file ({shorten(f'{type(exc).__name__}: {exc}', 200)})",
             file=path,
+            field="MAT-file elements",
             fix="the file is truncated or not a .mat file; save it again from MATLAB",
         ) from None
-    return {k: v for k, v in contents.items() if not k.startswith("__")}
+    return {k: v for k, v in contents.items() if not k.startswith("__") and type(v) is np.ndarray}
 
 
 class MatlabReader:
@@ -134,8 +86,9 @@ class MatlabReader:
         -----
         A v7.3 file stores arrays column-major, so h5py sees MATLAB's ``A(rows, cols, bands)`` as
         shape (bands, cols, rows); the axes are reversed (lazily) so v5 and v7.3 saves of the same
-        variable read to the same array. v5 files are read whole (scipy cannot memory-map them):
-        save large cubes with ``-v7.3``.
+        variable read to the same array. v5 files are read whole (scipy cannot memory-map them),
+        within the memory budget and after a check of every element (:func:`load_v5`): save
+        large cubes with ``-v7.3``.
         """
         import h5py
 
@@ -171,6 +124,7 @@ class MatlabReader:
             wavelengths=file_wl,
             override=wavelengths,
             metadata={"format": "matlab-v5", "variable": name},
+            data_field=str(name),
         )
 
     def _open_v73(self, path: Path, variable, wavelengths) -> Cube:
@@ -184,6 +138,7 @@ class MatlabReader:
                 if isinstance(f[k], h5py.Dataset) and f[k].ndim == 3 and f[k].dtype.kind in "biufc"
             }
             name = pick_variable(candidates, variable, path, everything)
+            check_dataset(f[name], path, field=str(name), whole=False, what="the cube")
             file_wl = None
             if wavelengths is None:
                 for k in everything:
@@ -194,6 +149,7 @@ class MatlabReader:
                         and obj.dtype.kind in "iuf"
                         and obj.size == max(obj.shape or (0,))
                     ):
+                        check_dataset(obj, path, field=str(k), whole=True, what="the wavelengths")
                         file_wl = np.asarray(obj[()], dtype=np.float64).reshape(-1)
                         break
         root = b"/" if isinstance(name, bytes) else "/"
@@ -204,4 +160,5 @@ class MatlabReader:
             wavelengths=file_wl,
             override=wavelengths,
             metadata={"format": "matlab-v7.3", "variable": name},
+            data_field=str(name),
         )

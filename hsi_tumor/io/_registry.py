@@ -125,6 +125,7 @@ def read_cube(path: str | os.PathLike, *, format: str | None = None, **options) 
             raise CubeFormatError(
                 "no reader recognises this file",
                 file=path,
+                field="format",
                 fix="supported: "
                 + "; ".join(f"{r.name} ({r.description})" for r in READERS.values())
                 + ". Pass format= to choose one",

@@ -111,6 +111,7 @@ def _capture_dir(folder: Path) -> Path:
     raise MissingFileError(
         "not a Specim capture folder (no 'capture' sub-folder)",
         file=folder,
+        field="capture",
         fix="give the folder that holds capture/NAME.hdr",
     )
 
@@ -130,6 +131,7 @@ def _main_header(capture_dir: Path, name: str) -> Path:
         f"no raw cube header {name}.hdr"
         + (f" (found {', '.join(p.name for p in headers)})" if headers else ""),
         file=capture_dir,
+        field="raw cube header",
         fix="the capture folder should hold NAME.hdr and NAME.raw for its name NAME",
     )
 
@@ -159,7 +161,10 @@ def read_capture(folder: str | os.PathLike, *, wavelengths=None) -> Capture:
     folder = Path(folder)
     if not folder.is_dir():
         raise MissingFileError(
-            "no such capture folder", file=folder, fix="give the folder that holds capture/"
+            "no such capture folder",
+            file=folder,
+            field="path",
+            fix="give the folder that holds capture/",
         )
     capture_dir = _capture_dir(folder)
     root = capture_dir.parent
@@ -167,6 +172,7 @@ def read_capture(folder: str | os.PathLike, *, wavelengths=None) -> Capture:
     name = header.stem
     reader = EnviReader()
     raw = reader.open(header, wavelengths=wavelengths)
+    _check_has_wavelengths(raw, header)
     refs: dict[str, Cube | None] = {}
     for prefix, key in zip(_REFERENCE_PREFIXES, ("dark", "white", "white_dark"), strict=True):
         ref_header = capture_dir / f"{prefix}{name}.hdr"
@@ -176,6 +182,7 @@ def read_capture(folder: str | os.PathLike, *, wavelengths=None) -> Capture:
                 logger.warning("%s: no %s reference (%s)", folder, key, ref_header.name)
             continue
         ref = reader.open(ref_header, wavelengths=wavelengths)
+        _check_has_wavelengths(ref, ref_header)
         if ref.n_cols != raw.n_cols or ref.n_bands != raw.n_bands:
             raise CubeFormatError(
                 f"the {key} reference is {ref.n_cols} samples x {ref.n_bands} bands, the raw cube "
@@ -193,6 +200,20 @@ def read_capture(folder: str | os.PathLike, *, wavelengths=None) -> Capture:
             )
         refs[key] = ref
     return Capture(raw=raw, name=name, folder=root, **refs)
+
+
+def _check_has_wavelengths(cube: Cube, header: Path) -> None:
+    """A camera's cube has wavelengths; ``wavelength units = Index`` (derived features) is an
+    error here, not a capture without band positions."""
+    if cube.wavelengths is None:
+        raise WavelengthError(
+            "the header says 'wavelength units = Index' (bands that are not wavelengths), but a "
+            "camera capture has band centres",
+            file=header,
+            field="wavelength units",
+            fix="correct the header's wavelength and wavelength units, or pass wavelengths= "
+            "with the band centres in nm",
+        )
 
 
 def write_capture(
@@ -296,11 +317,11 @@ class SpecimReader:
     description = "Specim capture folder NAME/capture/NAME.hdr (raw cube)"
 
     def guess_can_open(self, path: Path) -> bool:
-        if not path.is_dir():
-            return False
         try:
+            if not path.is_dir():
+                return False
             _capture_dir(path)
-        except MissingFileError:
+        except (MissingFileError, OSError):  # not a folder, or a path that cannot exist
             return False
         return True
 

@@ -249,3 +249,28 @@ def test_valid_is_a_lazy_mask_with_numpy_manners():
     np.testing.assert_array_equal(valid[1, 2], ~invalid[1, 2])
     np.testing.assert_array_equal(r[2:5, 1:].valid.all(axis=2), ~invalid[2:5, 1:].any(axis=2))
     assert valid.shape == raw.shape and valid.dtype == bool
+
+
+@pytest.mark.parametrize(
+    ("raw", "white", "dark", "field", "what"),
+    [
+        (np.full((2, 3, 2), 600 + 1j), [1100, 1100], [100, 100], "raw", "complex numbers"),
+        (np.ones((2, 3, 2), bool), [1, 1], [0, 0], "raw", "booleans"),
+        (np.full((2, 3, 2), 600, np.uint16), ["a", "b"], [100, 100], "white", "<U1 values"),
+        (
+            np.full((2, 3, 2), 600, np.uint16),
+            [1100, 1100],
+            np.array([100, 100], dtype=object),
+            "dark",
+            "object values",
+        ),
+        (np.full((2, 3, 2), 600, np.uint16), [1100, 1100], [100 + 0j, 100], "dark", "complex"),
+    ],
+)
+def test_values_that_are_not_counts_fail_at_once_not_at_load(raw, white, dark, field, what):
+    """Issue 18: complex raw cubes and string/object references raised UFuncTypeError or
+    TypeError only at .load(), and a boolean raw cube calibrated to negative 'valid'
+    reflectance."""
+    with pytest.raises(ht.CalibrationError, match=what) as info:
+        ht.calibrate(ht.Cube(raw, [1000.0, 1100.0]), white, dark)
+    assert info.value.field == field and "Fix:" in str(info.value)

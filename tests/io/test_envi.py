@@ -24,8 +24,11 @@ def random_cube(rng, dtype, shape=(6, 7, 5)):
     return ht.Cube(data, WL[: shape[2]])
 
 
+REAL_DTYPES = [dt for dt in ENVI_DTYPES.values() if dt.kind != "c"]
+
+
 @pytest.mark.parametrize("interleave", ["bsq", "bil", "bip"])
-@pytest.mark.parametrize("dtype", list(ENVI_DTYPES.values()), ids=str)
+@pytest.mark.parametrize("dtype", REAL_DTYPES, ids=str)
 @pytest.mark.parametrize("byte_order", [0, 1])
 def test_round_trip_every_layout_type_and_byte_order(tmp_path, rng, interleave, dtype, byte_order):
     cube = random_cube(rng, dtype)
@@ -39,6 +42,17 @@ def test_round_trip_every_layout_type_and_byte_order(tmp_path, rng, interleave, 
     np.testing.assert_array_equal(back.load().data, cube.data)
     assert back.load().data.dtype == cube.dtype
     np.testing.assert_array_equal(back.wavelengths, cube.wavelengths)  # exact, bit for bit
+
+
+@pytest.mark.parametrize("dtype", [np.complex64, np.complex128])
+def test_complex_cube_is_refused_not_read_without_its_imaginary_part(tmp_path, rng, dtype):
+    """ENVI data types 6 and 9 (complex) read as complex cubes whose imaginary part every later
+    step dropped silently (issue 18): now a CubeFormatError naming 'data type'."""
+    path = tmp_path / "c.hdr"
+    ht.write_cube(random_cube(rng, dtype), path)
+    with pytest.raises(ht.CubeFormatError, match=r"complex numbers.*Fix:") as info:
+        ht.read_cube(path)
+    assert info.value.field == "data type"
 
 
 @pytest.mark.parametrize("interleave", ["bsq", "bil", "bip"])

@@ -317,10 +317,11 @@ class SimulatedSpecimen(Specimen):
 
 
 @dataclass
-class SimulatedCohort:
+class SimulatedCohort(Sequence):
     """A SIMULATED cohort: one :class:`SimulatedSpecimen` per patient.
 
-    Iterate over it, index it, or use ``patient_ids``.
+    A sequence of specimens: iterate over it, index it, or pass it where a list of Specimens is
+    taken (``ht.train(cohort)``, ``ht.evaluate(cohort)``); ``patient_ids`` lists the patients.
     """
 
     specimens: list[SimulatedSpecimen]

@@ -159,6 +159,18 @@ def test_cohort():
     assert "SIMULATED" in repr(cohort)
 
 
+def test_a_cohort_is_taken_where_a_list_of_specimens_is():
+    """Before: ht.train(cohort) raised "cubes[0] is a SimulatedSpecimen" (not a Sequence)."""
+    cohort = simulate_cohort(2, seed=5, shape=(32, 40), n_bands=16)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ht.CalibrationWarning)
+        options = dict(classifier="lda", preprocessing=("snv",), random_state=0, progress=False)
+        from_cohort = ht.train(cohort, **options)
+        from_list = ht.train(list(cohort), **options)
+    assert from_cohort.training == from_list.training
+    assert from_cohort.class_names == {1: "normal", 2: "tumor"}
+
+
 def test_default_specimen_is_fast():
     start = time.perf_counter()
     spec = simulate_specimen(seed=0)

@@ -30,6 +30,7 @@ from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
 import hsi_tumor as ht
+from hsi_tumor.models import _schema
 from tests.models.files import (
     META,
     PIPELINE,
@@ -51,17 +52,7 @@ FUZZ = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 KINDS = ("random-forest", "hist-gradient-boosting", "svm", "linear")
-FIELDS = (
-    "format",
-    "format_version",
-    "hsi_tumor_version",
-    "wavelengths",
-    "class_names",
-    "preprocessing",
-    "classifier",
-    "training",
-    "patients",
-)
+FIELDS = tuple(sorted(_schema._FIELDS))  # every field model.json has
 OUTCOMES: collections.Counter = collections.Counter()
 
 

@@ -84,7 +84,7 @@ def _pairwise_sum(xp, x, lo: int, n: int):
 
 def _sum_of_squares(xp, c):
     """numpy's float32 ``einsum('ij,ij->i', c, c)`` at the SSE baseline: 4 lanes, blocks of
-    16 added from the last 4 to the first, the tail zero-padded (see :mod:`._numba`)."""
+    16 added from the last 4 to the first, the tail zero-padded (numpy's compiled loop)."""
     n = c.shape[1]
     sq = c * c  # each product rounded, as numpy's loop does before adding
     lanes = None  # starting from 0 changes nothing: 0 + s = s for s ≥ 0

@@ -54,16 +54,13 @@ Every decision comes with a per-pixel bound ``e`` on its distance from scikit-le
   ``2 max e · p (1 − p)``, a normalisation ``q / Σq`` by ``2 Σδq / (Σq − Σδq)`` (unsure when
   ``Σq`` could be 0, where scikit-learn switches to uniform probabilities).
 
-Probabilities themselves are re-evaluated only where the bound is large. For calibrated
-kernel SVMs, pixels whose calibrated value could move by more than ``PRECISE_LIMIT`` get their
-kernel again in float64 (``KernelScorer.precise``; typically under 1 % of the pixels): the
-float32 exponent over a few hundred features moved outlying pixels' probabilities by up to
-1e-4, and by 5e-6 at most once re-evaluated. After isotonic calibration pixels whose
-calibrated value could move by more than ``ISOTONIC_LIMIT`` (steep steps of the step function)
-go to scikit-learn, and for linear models those whose bound exceeds ``LINEAR_PROBA_LIMIT``. The
-bounds are far from attained (measured errors are 1/15–1/400 of them), and handing every pixel
-whose *bound* exceeds 1e-5 to scikit-learn would hand it most float32 pixels of a calibrated
-SVM.
+Probabilities themselves are re-evaluated where their bound is large. Kernel SVMs are
+evaluated in float64 (:mod:`._svm`), so their calibrated probabilities' bounds are about 1e-9:
+pixels whose bound exceeds ``KERNEL_PROBA_LIMIT`` go to scikit-learn (none, on every model
+measured). After isotonic calibration pixels whose calibrated value could move by more than
+``ISOTONIC_LIMIT`` (steep steps of the step function) go to scikit-learn, and for linear models
+those whose bound exceeds ``LINEAR_PROBA_LIMIT``. These two bounds are far from attained
+(measured errors are 1/15–1/400 of them).
 
 Unsure pixels — typically 0.1–1 % — are evaluated again by the pipeline itself
 (``pipeline.predict``/``predict_proba`` on those pixels only), so labels equal scikit-learn's
@@ -104,10 +101,9 @@ __all__ = [
 #: within the decision's error bound (the bound is ~100x the measured error, so this is ~1e-5).
 ISOTONIC_LIMIT = 1e-3
 
-#: Calibrated SVMs: evaluate the kernel again in float64 for pixels whose calibrated value could
-#: move by more than this (measured errors are 1/200–1/400 of the bound, so this keeps them
-#: below 1e-5; typically under 1 % of the pixels, at twice the cost).
-PRECISE_LIMIT = 1e-4
+#: Calibrated kernel SVMs: pixels whose calibrated value could move by more than this within
+#: the decision's bound go to scikit-learn (the float64 bound is about 1e-9 on real spectra).
+KERNEL_PROBA_LIMIT = 1e-6
 
 #: Linear models: re-evaluate pixels whose probability bound exceeds this (large decisions of
 #: weakly regularised models amplify scikit-learn's own float32 preprocessing noise).
@@ -138,21 +134,21 @@ class SVCMember:
         self.shape = svc.decision_function_shape
         self.break_ties = bool(svc.break_ties) and self.shape == "ovr" and self.n_classes > 2
 
-    def pair_decisions(self, x, precise=False):
-        dec, err = self.scorer.precise(x) if precise else self.scorer(x)
+    def pair_decisions(self, x):
+        dec, err = self.scorer(x)
         unsure = np.any(np.abs(dec) <= err, axis=1)
         return dec, err, unsure
 
-    def response(self, x, precise=False):
-        """``decision_function`` (n, k), its bound (n, k) and the pixels whose votes may flip;
-        ``precise``: with the kernel in float64 (see ``KernelScorer.precise``)."""
-        dec, err, unsure = self.pair_decisions(x, precise)
+    def response(self, x):
+        """``decision_function`` (n, k), its bound (n, k) and the pixels whose votes may flip."""
+        dec, err, unsure = self.pair_decisions(x)
         if self.n_classes == 2:
             return -dec, err, unsure
         if self.shape == "ovo":
             return dec, np.broadcast_to(err, dec.shape), unsure
-        # |Δ x / (3 (|x| + 1))| ≤ |Δx| / 3, and Δx ≤ the sum of the pair bounds
-        total = np.broadcast_to(err, dec.shape).sum(axis=1, keepdims=True) / 3
+        # |Δ x / (3 (|x| + 1))| ≤ |Δx| / 3; a class's confidence sums n_classes − 1 pairs
+        total = np.broadcast_to(err, dec.shape).max(axis=1, keepdims=True)
+        total = total * (self.n_classes - 1) / 3
         ovr = ovr_decision(dec, self.n_classes)
         return ovr, np.broadcast_to(total, ovr.shape), unsure
 
@@ -342,18 +338,13 @@ class CalibratedPart:
         self.positions = positions
         self.n_classes = n_classes
         self.isotonic = any(isinstance(c, Isotonic) for c in calibrators)
-        # RBF kernels are evaluated in float32: again in float64 where the bound is wide
-        scorer = getattr(member, "scorer", None)
-        self.rbf = isinstance(scorer, KernelScorer) and scorer.kernel == "rbf"
+        self.kernel = isinstance(getattr(member, "scorer", None), KernelScorer)
 
     def proba(self, x):
         t, err, unsure = self.member.response(x)
         q, dq = self._calibrate(t, err)
-        if self.rbf:
-            rows = np.flatnonzero(dq.max(axis=1) > PRECISE_LIMIT)
-            if rows.size:
-                t, err, unsure[rows] = self.member.response(x[rows], precise=True)
-                q[rows], dq[rows] = self._calibrate(t, err)
+        if self.kernel:  # float64 kernels: a wide bound is an outlier, not the rule
+            unsure = unsure | (dq.max(axis=1) > KERNEL_PROBA_LIMIT)
         if self.isotonic:  # steep steps: a small decision error is a large probability error
             unsure = unsure | (dq.max(axis=1) > ISOTONIC_LIMIT)
         if self.n_classes == 2:

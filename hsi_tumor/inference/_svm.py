@@ -15,30 +15,41 @@ Features
     are called with their own ``transform`` (on a tile, in the input's precision), except an
     affine tail that scikit-learn evaluates in float64 (PCA and what follows it), which is
     fused into one float64 product (:mod:`~hsi_tumor.preprocessing._affine`): the features then
-    equal scikit-learn's up to float64 rounding, far below their rounding to float32 below.
+    equal scikit-learn's up to float64 rounding (``δz`` in the bound below).
     Fusing SNV and PCA into one float32 product had moved calibrated probabilities by up to
     8e-5: SNV's rounding is amplified by the whitening that follows.
 
 Kernels
-    *RBF*: ``K = exp(−γ ‖z − s‖²)`` with ``‖z − s‖² = ‖z‖² + ‖s‖² − 2 z·s``: one float32 GEMM
-    of the augmented features ``[z, 1, ‖z‖²]`` with ``[2γ S; −γ‖s‖²; −γ]`` gives the exponent
-    ``−γ ‖z − s‖²`` of a chunk of pixels, then one in-place ``exp`` and one float64 product
-    with the dual coefficients. Both ``z`` and the support vectors are first centred on the
-    support vectors' mean ``c`` (the kernel depends only on differences; ``z − c`` is computed
-    in float64 and rounded once), which keeps ``‖z‖² + ‖s‖²`` of the size of ``‖z − s‖²``
-    rather than of ``‖c‖²``, which would cancel. The dual sum is accumulated in float64
-    because it cancels too: ``Σ|α|K`` is often a hundred times ``|f|``, and a float32 sum moved
-    calibrated probabilities by 4e-5. Pixels farther than ``R + √(104/γ)`` from ``c`` (``R``
-    the largest ``‖s − c‖``) have every kernel value below 2⁻¹⁴⁹, which float32 rounds to 0:
-    their decision is ``b`` and they skip the products (background, far from all tissue).
-    With numba installed (``hsi_tumor[fast]``), RBF kernels after SNV (then a float64
-    affine tail, or at most one ``StandardScaler``) on float32 tiles run the same computation
-    as one compiled call per tile (:mod:`~hsi_tumor.inference._numba`: scikit-learn's SNV bit
-    for bit, a polynomial ``exp``); :data:`USE_NUMBA` switches it off.
+    *RBF*: ``K = exp(−γ ‖z − s‖²)`` with ``‖z − s‖² = ‖z‖² + ‖s‖² − 2 z·s``, all in float64:
+    one GEMM of the augmented features ``[z, 1, ‖z‖²]`` with ``[2γ S; −γ‖s‖²; −γ]`` gives the
+    exponent ``−γ ‖z − s‖²`` of a chunk of pixels, then one in-place ``exp``. Both ``z`` and the
+    support vectors are first centred on the support vectors' mean ``c`` (the kernel depends
+    only on differences), which keeps ``‖z‖² + ‖s‖²`` of the size of ``‖z − s‖²`` rather than
+    of ``‖c‖²``, which would cancel.
+
+    Float64, not float32: with the exponent in float32, the bound below was wider than a
+    calibrated probability's tolerance (1e-5) for 44–100 % of the pixels of models trained on
+    real spectra (Indian Pines, 2–16 classes) and the measured error reached 3e-5; every such
+    pixel needed a second, float64 evaluation. Evaluated once in float64, decisions are within
+    about 1e-12 of libsvm's and no pixel is evaluated twice; a float64 GEMM costs twice a
+    float32 one, which is less than the second evaluation did.
+
+    *Pairs*: a support vector of class ``c`` takes part only in the ``n_classes − 1`` pairs
+    that contain ``c``, with the coefficients of column ``k`` of ``_dual_coef_`` (rows in the
+    order of the other class). So the kernel values of each class's support vectors are
+    multiplied by that class's ``(n_SV_c, n_classes − 1)`` block of coefficients, giving
+    ``Y_c``, and ``f_ij = Y_i[j − 1] + Y_j[i] + b_ij``: ``n_SV (n_classes − 1)`` products per
+    pixel instead of ``n_SV n_pairs`` for the dense pair matrix (8x fewer at 16 classes). The
+    exponent, ``exp`` and these products run on blocks of at most :data:`SV_BLOCK` support
+    vectors and a chunk of pixels whose kernel values (:data:`KERNEL_CHUNK`) stay in cache.
+
+    Pixels farther than ``R + √(104/γ)`` from ``c`` (``R`` the largest ``‖s − c‖``) have every
+    kernel value below ``e^−104``: their decision is ``b`` (up to ``Σ|α| e^−104``, in the bound)
+    and they skip the products (background, far from all tissue).
     *Linear*: ``Σ α K(z, s) = z · Σ α s``: the support vectors collapse into one weight vector
     per pair, fused with the preprocessing by :class:`~hsi_tumor.inference._linear.LinearScorer`.
-    *Polynomial* ``(γ z·s + c₀)^d`` and *sigmoid* ``tanh(γ z·s + c₀)`` are not translation
-    invariant and their powers amplify rounding: they are evaluated in float64.
+    *Polynomial* ``(γ z·s + c₀)^d`` and *sigmoid* ``tanh(γ z·s + c₀)``: one float64 product with
+    the (uncentred) support vectors and the dense pair matrix.
 
 Votes (``predict``)
     libsvm gives class ``i`` a vote when ``f_ij > 0``, class ``j`` otherwise, and predicts the
@@ -46,61 +57,43 @@ Votes (``predict``)
     ``_ovr_decision_function``: votes (``f_ij ≥ 0`` for ``i``) plus the summed confidences mapped
     monotonically into ``(−1/3, 1/3)``, ``x / (3 (|x| + 1))``, so that they only break ties.
 
-Error bound (RBF), per pixel, with ``u₁ = Σ|α|K`` and ``u₂ = Σ|α|K‖s‖²`` (``|α|`` the largest
-coefficient of a support vector over pairs; the two sums are two more columns of the product
-``K M``)::
+Error bound (RBF), per pixel, with ``S₁ = Σ|α|`` and ``S₂ = Σ|α|‖s‖²`` (``|α|`` the largest
+coefficient of a support vector over pairs; kernel values are at most 1)::
 
-    e = 2 · [ γ c_p ε₃₂ (‖z‖² u₁ + u₂) + 2 ε₃₂ u₁ + Σ|α| e^−104 ]
+    e = 2 · [ γ c_p ε₆₄ (‖z‖² S₁ + S₂) + 4 ε₆₄ S₁ + S₁ e^−104
+              + 2 γ (‖z‖ + R) S₁ δz ]
 
-the terms being: rounding of ``z − c`` and of the exponent (a sum of ``p + 2`` terms) in
-float32; the float32 exponential (the float64 sum adds nothing of that order); the kernel
-values rounded to 0 (the compiled kernel's ``exp``: ``e^−87`` for ``e^−104``). Here
-``c_p = 8 (1 + log₂(p) / 8)`` (32 times :func:`~hsi_tumor.preprocessing._affine.rounding_factor`
-of two sums; measured kernel errors stay below 1/30 of the bound). Pixels with a pair decision
-within ``e`` of 0 are near a tie. :meth:`KernelScorer.precise` evaluates the same sums in
-float64 (bound with ``ε₆₄``), for the few pixels where ``e`` is too wide for a calibrated
-probability.
+the terms being: the rounding of the exponent (a sum of ``p + 2`` terms; ``c_p = 8 (1 +
+log₂(p) / 8)``, 32 times :func:`~hsi_tumor.preprocessing._affine.rounding_factor` of two
+sums), of ``exp`` and of the dual sums — ours and libsvm's alike, which the leading 2 covers
+(:data:`~hsi_tumor.inference._linear.SAFETY`); the kernel values of far pixels taken as 0; and
+``δz``, the float64 rounding by which a fused affine tail's features may differ from
+scikit-learn's. On real spectra ``e`` is about 1e-9 where libsvm's decisions are within 1e-12
+of ours.
 """
 
 from __future__ import annotations
 
-import functools
-import logging
-
 import numpy as np
 
 from hsi_tumor.inference._linear import SAFETY, LinearScorer
-from hsi_tumor.preprocessing._affine import rounding_factor, split_chain
+from hsi_tumor.preprocessing._affine import CHUNK_BYTES, rounding_factor, split_chain
 
 __all__ = ["KernelScorer", "ovr_decision", "pair_matrix", "svc_scorer", "vote"]
 
-#: Elements of the kernel matrix per chunk: 512 KB of float32, so the passes stay in cache.
-KERNEL_CHUNK = 2**17
+#: Kernel values per chunk (float64): 512 KB, so that exponent, ``exp`` and the dual sums of a
+#: chunk stay in a core's cache.
+KERNEL_CHUNK = 2**16
 
-#: ``exp(−UNDERFLOW)`` is below float32's smallest subnormal (2⁻¹⁴⁹ ≈ e^−103.3): it rounds to 0.
+#: Support vectors per block: a class's support vectors are split into blocks of at most this
+#: many, so that a chunk holds at least ``KERNEL_CHUNK / SV_BLOCK`` pixels.
+SV_BLOCK = 512
+
+#: Kernel values below ``exp(−UNDERFLOW)`` are taken as 0 for pixels far from every support
+#: vector (in the bound: ``Σ|α| e^−104`` ≈ 1e-41 per unit of ``Σ|α|``).
 UNDERFLOW = 104.0
 
-#: Evaluate RBF kernels after SNV with the compiled kernel of :mod:`._numba` when numba is
-#: installed and its SNV matches numpy's (tests and the bench switch it off to compare).
-USE_NUMBA = True
-
-EPS32 = float(np.finfo(np.float32).eps)
-
-logger = logging.getLogger(__name__)
-
-
-@functools.cache
-def _compiled_kernels():
-    """:mod:`hsi_tumor.inference._numba`, or None when numba is not installed or unusable."""
-    try:
-        from hsi_tumor.inference import _numba
-    except ImportError as exc:  # not installed (the optional extra), or not for this numpy
-        logger.debug("numba kernels unavailable (%s); using numpy", exc)
-        return None
-    except (RuntimeError, OSError) as exc:  # no writable cache directory for the kernels
-        logger.info("numba kernels unavailable (%s); using numpy", exc)
-        return None
-    return _numba
+EPS64 = float(np.finfo(np.float64).eps)
 
 
 def pairs(n_classes: int) -> list[tuple[int, int]]:
@@ -146,6 +139,18 @@ def ovr_decision(dec: np.ndarray, n_classes: int) -> np.ndarray:
     return votes + confidence / (3 * (np.abs(confidence) + 1))
 
 
+class _Block:
+    """Support vectors ``lo:hi`` of class ``cls``: augmented (``(p + 2, n)``, float64) and
+    their dual coefficients transposed (``(n, n_classes − 1)``)."""
+
+    __slots__ = ("cls", "coef", "sv_t")
+
+    def __init__(self, cls: int, sv_t: np.ndarray, coef: np.ndarray) -> None:
+        self.cls = cls
+        self.sv_t = np.ascontiguousarray(sv_t)
+        self.coef = np.ascontiguousarray(coef)
+
+
 class KernelScorer:
     """``pixels -> (pair decisions (n, n_pairs) float64, error bound (n, 1) float64)``.
 
@@ -169,11 +174,10 @@ class KernelScorer:
         The pair matrix and offsets (:func:`pair_matrix`).
     centre : ndarray of shape (n_features,)
         RBF: the support vectors' mean, on which features and support vectors are centred.
-    sv_t : ndarray
-        RBF: the augmented support vectors ``[2γ S; −γ‖s‖²; −γ]`` (float32) after centring;
-        other kernels: the support vectors transposed (float64).
-    sv_t64 : ndarray
-        RBF: ``sv_t`` in float64.
+    sv_t64 : ndarray of shape (n_features + 2, n_SV)
+        RBF: the augmented support vectors ``[2γ S; −γ‖s‖²; −γ]`` after centring (float64).
+    sv_t : ndarray of shape (n_features, n_SV)
+        Polynomial and sigmoid kernels: the support vectors transposed (float64).
     """
 
     def __init__(self, steps: list, svc) -> None:
@@ -187,100 +191,106 @@ class KernelScorer:
         self.degree = int(svc.degree)
         n_sv, p = sv.shape
         self._p, self._n_sv = p, n_sv
+        self.n_classes = int(np.asarray(svc._n_support).size)
         m_abs = np.max(np.abs(self.m), axis=1)
         self._sum_abs = float(m_abs.sum())
-        if self.kernel == "rbf":
-            self.centre = sv.mean(axis=0)
-            sv = sv - self.centre
-            sv_norm2 = np.einsum("ij,ij->i", sv, sv)
-            # [z, 1, ‖z‖²] @ [2γ S; −γ‖s‖²; −γ] = −γ ‖z − s‖²
-            augmented = np.vstack(
-                [2 * self.gamma * sv.T, -self.gamma * sv_norm2, np.full(n_sv, -self.gamma)]
-            )
-            self.sv_t = np.ascontiguousarray(augmented, dtype=np.float32)
-            self.sv_t64 = augmented
-            self._m_ext = np.hstack([self.m, m_abs[:, np.newaxis], (m_abs * sv_norm2)[:, None]])
-            reach = np.sqrt(sv_norm2.max(initial=0.0)) + np.sqrt(UNDERFLOW / self.gamma)
-            self._far2 = float(reach**2)
-            compiled = _compiled_kernels()
-            self._tile = None
-            if compiled is not None:  # None too when the chain is not the kernel's
-                self._tile = compiled.rbf_tile(
-                    chain, self.centre, self.sv_t, self._m_ext, self._far2
-                )
-        else:
+        if self.kernel != "rbf":
             self.sv_t = np.ascontiguousarray(sv.T)
             self._sv_max = float(np.sqrt(np.einsum("ij,ij->i", sv, sv).max(initial=0.0)))
+            return
+        self.centre = sv.mean(axis=0)
+        sv = sv - self.centre
+        sv_norm2 = np.einsum("ij,ij->i", sv, sv)
+        # [z, 1, ‖z‖²] @ [2γ S; −γ‖s‖²; −γ] = −γ ‖z − s‖²
+        self.sv_t64 = np.vstack(
+            [2 * self.gamma * sv.T, -self.gamma * sv_norm2, np.full(n_sv, -self.gamma)]
+        )
+        self._blocks = self._make_blocks(svc)
+        self._sum_abs_norm2 = float(m_abs @ sv_norm2)
+        self._radius = float(np.sqrt(sv_norm2.max(initial=0.0)))
+        reach = self._radius + np.sqrt(UNDERFLOW / self.gamma)
+        self._far2 = float(reach**2)
+        pair_list = pairs(self.n_classes)
+        self._first = np.array([i for i, _ in pair_list], dtype=np.intp)
+        self._second = np.array([j for _, j in pair_list], dtype=np.intp)
+        affine = chain.affine if chain.float64 else None
+        self._feature_factor = (
+            0.0
+            if affine is None
+            else rounding_factor(affine.n_steps + 1, max(affine.width, affine.n_in))
+        )
+
+    def _make_blocks(self, svc) -> list[_Block]:
+        dual = np.asarray(svc._dual_coef_, dtype=np.float64)
+        counts = np.asarray(svc._n_support, dtype=np.intp)
+        starts = np.concatenate([[0], np.cumsum(counts)])
+        blocks = []
+        for cls in range(counts.size):
+            for lo in range(int(starts[cls]), int(starts[cls + 1]), SV_BLOCK):
+                hi = min(int(starts[cls + 1]), lo + SV_BLOCK)
+                blocks.append(_Block(cls, self.sv_t64[:, lo:hi], dual[:, lo:hi].T))
+        return blocks
 
     def __call__(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if self.kernel != "rbf":
-            return self.precise(x)
-        compiled = self._compiled_for(x)
-        if compiled is not None:
-            sums, zz = compiled(x)
-            return self._rbf_result(sums, zz, _compiled_kernels().UNDERFLOW_ERROR, EPS32)
-        z, _ = self.stage(x)
-        return self._rbf_result(*self._rbf_sums(z), np.exp(-UNDERFLOW), EPS32)
+            z, _ = self.stage(x)
+            return self._dot_kernel(z.astype(np.float64, copy=False))
+        n = x.shape[0]
+        dec = np.empty((n, self.b.size))
+        err = np.empty((n, 1))
+        # features a megabyte at a time (at least 256 rows: see Stage), kernels in chunks
+        # whose values stay in cache: small temporaries, reused (fresh large arrays cost as
+        # much in page faults as the arithmetic)
+        rows = max(256, CHUNK_BYTES // max(1, x.shape[1] * x.itemsize))
+        widest = max(block.sv_t.shape[1] for block in self._blocks)
+        step = max(16, KERNEL_CHUNK // widest)
+        for first in range(0, n, rows):
+            last = min(n, first + rows)
+            z, scale = self.stage(x[first:last])
+            zz = np.empty(last - first)
+            for start in range(0, last - first, step):
+                stop = min(last - first, start + step)
+                dec[first + start : first + stop], zz[start:stop] = self._rbf(z[start:stop])
+            err[first:last, 0] = self._rbf_bound(zz, scale)
+        return dec, err
 
-    def precise(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """As calling the scorer, with the kernel evaluated in float64 (about twice the cost).
-
-        For the few pixels whose float32 bound is too wide for their calibrated
-        probabilities; the features are the same (scikit-learn's), the bound uses ``ε₆₄``.
-        """
-        z, _ = self.stage(x)
-        z = z.astype(np.float64, copy=False)
-        if self.kernel != "rbf":
-            return self._dot_kernel(z)
-        z = z - self.centre
-        zz = np.einsum("ij,ij->i", z, z)
-        g = np.hstack([z, np.ones((z.shape[0], 1)), zz[:, np.newaxis]]) @ self.sv_t64
-        np.exp(g, out=g)  # −γ‖z − s‖² in float64: underflows only below e^−745
-        return self._rbf_result(g @ self._m_ext, zz, 0.0, float(np.finfo(np.float64).eps))
-
-    def _compiled_for(self, x: np.ndarray):
-        """The compiled tile kernel (:mod:`._numba`) if it evaluates ``x``, else None."""
-        if USE_NUMBA and self._tile is not None and self._tile.accepts(x):
-            return self._tile
-        return None
-
-    def _rbf_sums(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``[K M, Σ|α|K, Σ|α|K‖s‖²]`` (n, n_pairs + 2) and ``‖z − c‖²`` of features ``z``."""
-        n, p, n_pairs = z.shape[0], z.shape[1], self.m.shape[1]
-        # [z − c, 1, ‖z − c‖²] in float32; z − c in float64, rounded once
-        z1 = np.empty((n, p + 2), dtype=np.float32)
+    def _rbf(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Pair decisions and ``‖z − c‖²`` of a chunk of features ``z``."""
+        n, p = z.shape
+        z1 = np.empty((n, p + 2))  # [z − c, 1, ‖z − c‖²]
         np.subtract(z, self.centre, out=z1[:, :p])
-        zz = np.einsum("ij,ij->i", z1[:, :p], z1[:, :p]).astype(np.float64)
-        near = np.flatnonzero(zz < self._far2)  # the others' kernel values round to 0
+        zz = np.einsum("ij,ij->i", z1[:, :p], z1[:, :p])
         z1[:, p] = 1
         z1[:, p + 1] = zz
+        near = np.flatnonzero(zz < self._far2)  # the others' kernel values are below e^−104
         if near.size < n:
             z1 = z1[near]
-        sums = np.zeros((n, n_pairs + 2))
-        out = sums if near.size == n else np.empty((near.size, n_pairs + 2))
-        step = max(1, KERNEL_CHUNK // max(1, self._n_sv))
-        for start in range(0, near.size, step):
-            stop = min(near.size, start + step)
-            g = z1[start:stop] @ self.sv_t  # −γ‖z − s‖², ≤ 0 up to rounding (in the bound)
+        # y[:, c, k]: Σ over class c's support vectors of their coefficient k times K
+        y = np.zeros((near.size, self.n_classes, self.n_classes - 1))
+        for block in self._blocks:
+            g = z1 @ block.sv_t  # −γ‖z − s‖²
             np.exp(g, out=g)
-            np.matmul(g, self._m_ext, out=out[start:stop])
-        if out is not sums:
-            sums[near] = out
-        return sums, zz
+            y[:, block.cls] += g @ block.coef
+        pair = y[:, self._first, self._second - 1]
+        pair += y[:, self._second, self._first]
+        pair += self.b
+        if near.size == n:
+            return pair, zz
+        dec = np.broadcast_to(self.b, (n, self.b.size)).copy()
+        dec[near] = pair
+        return dec, zz
 
-    def _rbf_result(
-        self, sums: np.ndarray, zz: np.ndarray, underflow: float, eps: float
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Decisions and their bound from the sums; ``underflow`` bounds a kernel value's
-        error where ``exp`` underflows, ``eps`` is the kernel's precision."""
-        n_pairs = self.m.shape[1]
-        dec = sums[:, :n_pairs]
-        dec += self.b
-        u1, u2 = sums[:, n_pairs], sums[:, n_pairs + 1]
-        err = self.gamma * 32 * rounding_factor(2, self._p + 2) * eps * (zz * u1 + u2)
-        err += 2 * eps * u1 + self._sum_abs * underflow
-        err *= SAFETY
-        return dec, err[:, np.newaxis]
+    def _rbf_bound(self, zz: np.ndarray, scale: np.ndarray | None) -> np.ndarray:
+        """The bound of the module docstring, per pixel, from ``‖z − c‖²`` and the stage's
+        feature scale (None: the features are scikit-learn's to the bit)."""
+        s1 = self._sum_abs
+        c_p = 32 * rounding_factor(2, self._p + 2)
+        err = self.gamma * c_p * EPS64 * (zz * s1 + self._sum_abs_norm2)
+        err += 4 * EPS64 * s1 + s1 * np.exp(-UNDERFLOW)
+        if scale is not None and self._feature_factor:
+            dz = self._feature_factor * EPS64 * scale
+            err += 2 * self.gamma * (np.sqrt(zz) + self._radius) * s1 * dz
+        return SAFETY * err
 
     def _dot_kernel(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         t = z @ self.sv_t

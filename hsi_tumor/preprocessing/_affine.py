@@ -18,8 +18,8 @@ A fitted pipeline's preprocessing steps are split in two (:func:`split_chain`):
 
 Everyone who evaluates a preprocessing chain reads this description:
 :func:`~hsi_tumor.preprocessing.transform_cube`, the CPU fast path of
-:func:`~hsi_tumor.classify_cube` (``hsi_tumor.inference._fast``, ``_linear``, ``_svm`` and the
-compiled kernel ``_numba``) and its GPU path (``hsi_tumor.inference._device_model``). A final
+:func:`~hsi_tumor.classify_cube` (``hsi_tumor.inference._fast``, ``_linear`` and ``_svm``)
+and its GPU path (``hsi_tumor.inference._device_model``). A final
 linear decision (``X Wᵀ + w₀``) is itself affine and is appended to the tail by the caller
 (:meth:`Affine.then`), so a linear classifier after SNV → PCA → StandardScaler costs one
 product with a ``(n_bands, n_classes)`` matrix after the SNV.

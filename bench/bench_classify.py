@@ -1,22 +1,28 @@
 """Whole-cube classification: the obvious scikit-learn way vs ``hsi_tumor.classify_cube``.
 
-The cube is a simulated 512 x 512 x 224 float32 reflectance specimen (``simulate_specimen``).
-Three models, trained with ``hsi_tumor.train`` on its annotation (hyperparameters fixed so that
+Simulated section: a 512 x 512 x 224 float32 reflectance specimen (``simulate_specimen``) and
+three models trained with ``hsi_tumor.train`` on its annotation (hyperparameters fixed so that
 the bench measures classification, not the search):
 
 * SNV → PCA(20) → standardise → RBF SVM, probabilities by ``CalibratedClassifierCV``;
 * SNV → standardise → the same SVM on all 224 bands;
 * random forest (200 trees, ``n_jobs`` = cores).
 
+Real section (``--real``, or ``--real-only``; skipped with a message when ``../shared/data`` is
+absent): Indian Pines (AVIRIS, 200 bands, reflectance x 10,000 scaled to [0, 1], tiled 2 x 2 to
+290 x 290 pixels) with RBF SVMs for classes 2 vs 11, 4 classes (2, 10, 11, 14) and all 16, each
+with SNV and SNV+PCA, and a random forest on all 16 classes; the mayonnaise NIR spectra (R package
+``pls``, 351 bands 1100–2500 nm; soybean vs sunflower oil) tiled to a 256 x 256 cube, SVM with
+SNV+PCA and a random forest with SNV. These models train on real spectra, so their support
+vectors, error bounds and decision margins are those real data give, not the simulator's.
+
 The obvious way is ``pipeline.predict_proba(cube.reshape(-1, bands))`` (labels as its argmax,
 which is what ``predict`` returns for these models); ``classify_cube`` is run with its defaults
 (threads = cores). Prints throughput (pixels/s) of both (``classify_cube``: best of 3), their
-ratio, peak extra memory (tracemalloc, in a separate run: numpy buffers, not the input) and the
-agreement of labels and probabilities.
-With numba installed (``pip install hsi_tumor[fast]``) the SVMs are classified twice, with the
-compiled kernel and with the numpy one (``_svm.USE_NUMBA`` off), both against the same
-obvious-way run; the load average is printed before and after (timings need a quiet machine).
-Run: ``python bench/bench_classify.py [--size ROWS COLS BANDS]``.
+ratio, peak extra memory (tracemalloc, in a separate run: numpy buffers, not the input), the
+agreement of labels and probabilities, and how many pixels the fast path handed back to
+scikit-learn; the load average is printed before and after (timings need a quiet machine).
+Run: ``python bench/bench_classify.py [--size ROWS COLS BANDS] [--real | --real-only]``.
 """
 
 from __future__ import annotations
@@ -26,12 +32,12 @@ import os
 import time
 import tracemalloc
 import warnings
+from pathlib import Path
 
 import numpy as np
 
 import hsi_tumor as ht
 from hsi_tumor.datasets import CLASS_NAMES
-from hsi_tumor.inference import _svm
 from hsi_tumor.inference._fast import fast_predictor
 
 
@@ -50,18 +56,6 @@ def measure(fn, repeat: int = 1):
     return result, seconds, peak
 
 
-def kernel_used(model: ht.TumorModel, cube: ht.Cube) -> str:
-    """Which evaluation ``classify_cube`` runs: numba or numpy RBF kernel, or another path."""
-    fast = fast_predictor(model.pipeline)
-    if fast is None:
-        return "scikit-learn"
-    scorer = fast.analysis.first_member.scorer
-    if not isinstance(scorer, _svm.KernelScorer) or scorer.kernel != "rbf":
-        return "fast path"
-    pixels = np.ascontiguousarray(cube.data[:1].reshape(-1, cube.n_bands))
-    return "numba" if scorer._compiled_for(pixels) is not None else "numpy"
-
-
 def load() -> str:
     return "load average " + ", ".join(f"{v:.2f}" for v in os.getloadavg())
 
@@ -72,67 +66,156 @@ def obvious(cube: ht.Cube, model: ht.TumorModel):
     return model.classes[np.argmax(proba, axis=1)], proba
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", nargs=3, type=int, default=(512, 512, 224))
-    args = parser.parse_args()
-    rows, cols, bands = args.size
+def compare(name: str, cube: ht.Cube, model: ht.TumorModel) -> float:
+    """Print the obvious way and ``classify_cube`` on ``cube``; return their ratio."""
+    n = cube.n_rows * cube.n_cols
+    final = model.pipeline[-1]
+    detail = ""
+    if hasattr(final, "calibrated_classifiers_"):
+        svc = final.calibrated_classifiers_[0].estimator
+        detail = f", {svc.support_.size} support vectors"
+    fast = fast_predictor(model.pipeline)
+    (ref_labels, ref_proba), t_obvious, m_obvious = measure(lambda: obvious(cube, model))
+    print(f"\n{name}{detail}")
+    print(
+        f"  obvious way          {n / t_obvious:12,.0f} px/s  ({t_obvious:6.2f} s)  peak "
+        f"{m_obvious / 2**20:7.1f} MiB"
+    )
+    ht.classify_cube(cube[:8], model, progress=False)  # warm-up (imports, compiled kernels)
+    result, t_lib, m_lib = measure(lambda: ht.classify_cube(cube, model, progress=False), repeat=3)
+    lib_labels = result.labels.reshape(-1)
+    lib_proba = result.probabilities.reshape(n, -1)
+    differ = int((lib_labels != ref_labels).sum())
+    handed = ""
+    if fast is not None:  # a fresh predictor on the whole cube: pixels it hands to scikit-learn
+        fast(np.ascontiguousarray(cube.data.reshape(n, -1)))
+        handed = f"; {fast.n_reevaluated} px to scikit-learn"
+    path = "fast" if fast is not None else type(final).__name__
+    print(
+        f"  classify_cube        {n / t_lib:12,.0f} px/s  ({t_lib:6.2f} s)  peak "
+        f"{m_lib / 2**20:7.1f} MiB  ratio {t_obvious / t_lib:.1f}x ({path} path); labels "
+        f"differing: {differ} of {n}; max |Δp| {np.abs(lib_proba - ref_proba).max():.1e}{handed}"
+    )
+    return t_obvious / t_lib
+
+
+SVM = {"classifier": "svm", "classifier_params": {"C": 10.0, "gamma": "scale"}}
+
+
+def forest() -> dict:
+    return {
+        "classifier": "random-forest",
+        "classifier_params": {"n_estimators": 200, "n_jobs": os.cpu_count()},
+    }
+
+
+def simulated(size: tuple[int, int, int]) -> None:
+    rows, cols, bands = size
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ht.CalibrationWarning)
         spec = ht.simulate_specimen(seed=0, shape=(rows, cols), n_bands=bands)
     cube = spec.cube  # calibrated at simulation
     data = np.nan_to_num(cube.data, nan=0.5).astype(np.float32)  # every pixel classified
     cube = ht.Cube(data, cube.wavelengths)
-    labels = spec.labels
-    n = rows * cols
-    size = f"{cube.nbytes / 2**20:.0f} MiB"
-    print(f"cube {rows}x{cols}x{bands} float32 ({size}), {os.cpu_count()} cores, {load()}")
-    numba = _svm._compiled_kernels() is not None
-    print(f"numba kernels {'available' if numba else 'not installed'}")
-
+    print(f"\n## simulated cube {rows}x{cols}x{bands} float32 ({cube.nbytes / 2**20:.0f} MiB)")
     configs = [
-        ("SNV→PCA(20)→RBF-SVM", dict(preprocessing=("snv", "pca"))),
-        ("SNV→RBF-SVM (all bands)", dict(preprocessing=("snv",))),
-        ("random forest", dict(classifier="random-forest", preprocessing=())),
+        ("SNV→PCA(20)→RBF-SVM", dict(SVM, preprocessing=("snv", "pca"))),
+        ("SNV→RBF-SVM (all bands)", dict(SVM, preprocessing=("snv",))),
+        ("random forest (200 trees)", dict(forest(), preprocessing=())),
     ]
     for name, options in configs:
-        options.setdefault("classifier", "svm")
-        if options["classifier"] == "svm":
-            options["classifier_params"] = {"C": 10.0, "gamma": "scale"}
-        options.setdefault("classifier_params", None)
         model = ht.train(
             cube,
-            labels,
+            spec.labels,
             class_names=CLASS_NAMES,
             max_pixels_per_class=2000,
             random_state=0,
+            progress=False,
             **options,
         )
-        final = model.pipeline[-1]
-        detail = ""
-        if hasattr(final, "calibrated_classifiers_"):
-            detail = f", {final.calibrated_classifiers_[0].estimator.support_.size} support vectors"
-        kernels = ("numba", "numpy") if numba and kernel_used(model, cube) == "numba" else (None,)
-        (ref_labels, ref_proba), t_obvious, m_obvious = measure(lambda m=model: obvious(cube, m))
-        print(f"\n{name}{detail}")
-        print(
-            f"  obvious way          {n / t_obvious:12,.0f} px/s  ({t_obvious:6.2f} s)  peak "
-            f"{m_obvious / 2**20:7.1f} MiB"
-        )
-        for kernel in kernels:
-            _svm.USE_NUMBA = kernel != "numpy"
-            ht.classify_cube(cube[:8], model)  # warm-up (imports, compiled kernels)
-            result, t_lib, m_lib = measure(lambda m=model: ht.classify_cube(cube, m), repeat=3)
-            used = kernel_used(model, cube)
-            lib_labels = result.labels.reshape(-1)
-            lib_proba = result.probabilities.reshape(n, -1)
-            differ = int((lib_labels != ref_labels).sum())
-            print(
-                f"  classify_cube {f'({used})':7s}{n / t_lib:12,.0f} px/s  ({t_lib:6.2f} s)  peak "
-                f"{m_lib / 2**20:7.1f} MiB  ratio {t_obvious / t_lib:.1f}x; labels differing: "
-                f"{differ} of {n}; max |Δp| {np.abs(lib_proba - ref_proba).max():.1e}"
+        compare(name, cube, model)
+
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def indian_pines() -> tuple[ht.Cube, np.ndarray]:
+    folder = SHARED / "indian-pines"
+    cube = ht.read_cube(
+        folder / "Indian_pines_corrected.npy",
+        wavelengths=folder / "Indian_pines_corrected_bands.csv",
+    ).load()
+    data = np.ascontiguousarray(cube.data, dtype=np.float32) / 10_000
+    return ht.Cube(data, cube.wavelengths), np.load(folder / "Indian_pines_gt.npy").astype(int)
+
+
+def mayonnaise() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(spectra, oil type, wavelengths)`` of the 162 mayonnaise spectra."""
+    table = np.genfromtxt(SHARED / "nir-pls-r" / "mayonnaise.csv", delimiter=",", names=True)
+    names = table.dtype.names
+    bands = [c for c in names if c.endswith("nm")]
+    spectra = np.stack([table[c] for c in bands], axis=1).astype(np.float32)
+    return spectra, table["oil_type"].astype(int), np.array([float(c[:-2]) for c in bands])
+
+
+def real() -> None:
+    if not (SHARED / "indian-pines").is_dir() or not (SHARED / "nir-pls-r").is_dir():
+        print(f"\n## real data: skipped ({SHARED} with indian-pines/ and nir-pls-r/ is absent)")
+        return
+    cube, truth = indian_pines()
+    big = ht.Cube(np.ascontiguousarray(np.tile(cube.data, (2, 2, 1))), cube.wavelengths)
+    print(f"\n## Indian Pines (real AVIRIS), tiled to {big.n_rows}x{big.n_cols}x{big.n_bands}")
+    cases = [
+        ("classes 2 vs 11", (2, 11)),
+        ("4 classes (2, 10, 11, 14)", (2, 10, 11, 14)),
+        ("16 classes", tuple(range(1, 17))),
+    ]
+    for title, classes in cases:
+        labels = np.where(np.isin(truth, classes), truth, 0)
+        for steps in (("snv",), ("snv", "pca")):
+            model = ht.train(
+                cube,
+                labels,
+                preprocessing=steps,
+                max_pixels_per_class=1000,
+                random_state=0,
+                progress=False,
+                **SVM,
             )
-        _svm.USE_NUMBA = True
+            compare(f"{title}, {'+'.join(steps).upper()}, RBF SVM", big, model)
+    model = ht.train(
+        cube, truth, preprocessing=("snv",), random_state=0, progress=False, **forest()
+    )
+    compare("16 classes, SNV, random forest (200 trees)", big, model)
+
+    spectra, oil, wavelengths = mayonnaise()
+    keep = np.isin(oil, (1, 2))  # soybean vs sunflower
+    train_cube = ht.Cube(spectra[keep][None], wavelengths)
+    train_labels = oil[keep][None]
+    reps = -(-256 * 256 // len(spectra))
+    tiled = np.tile(spectra, (reps, 1))[: 256 * 256].reshape(256, 256, -1)
+    test_cube = ht.Cube(np.ascontiguousarray(tiled), wavelengths)
+    print(f"\n## mayonnaise NIR spectra (real), tiled to 256x256x{len(wavelengths)}")
+    for title, options in (
+        ("soybean vs sunflower, SNV+PCA, RBF SVM", dict(SVM, preprocessing=("snv", "pca"))),
+        ("soybean vs sunflower, SNV, random forest", dict(forest(), preprocessing=("snv",))),
+    ):
+        model = ht.train(train_cube, train_labels, random_state=0, progress=False, **options)
+        compare(title, test_cube, model)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", nargs=3, type=int, default=(512, 512, 224))
+    parser.add_argument("--real", action="store_true", help="also the real-data section")
+    parser.add_argument("--real-only", action="store_true", help="only the real-data section")
+    args = parser.parse_args()
+    print(f"{os.cpu_count()} cores, {load()}")
+    warnings.simplefilter("ignore", ht.CalibrationWarning)
+    if not args.real_only:
+        simulated(tuple(args.size))
+    if args.real or args.real_only:
+        real()
     print(f"\n{load()}")
 
 

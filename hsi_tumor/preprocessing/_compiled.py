@@ -44,7 +44,8 @@ Threads
     tiles of :func:`~hsi_tumor.preprocessing.transform_cube` and :func:`~hsi_tumor.classify_cube`
     (~8 MB, processed on threads of their own) stay serial and do not oversubscribe the
     cores, while one large ``transform`` uses them all. A row's result does not depend on the
-    rows around it, so neither on the split nor on the tiling.
+    rows around it, so neither on the split nor on the tiling. (The blocks are taken in turn
+    by the calling thread and the pool's, so a core busy with other work takes fewer.)
 
 Compilation
     At first use, and cached on disk (``cache=True``: next to this module, or in numba's
@@ -220,6 +221,9 @@ _LOCK = threading.Lock()
 #: calling thread, so that the cores are not oversubscribed.
 SPLIT_BYTES = 32 * 2**20
 
+#: Blocks of rows per core when a call is split.
+BLOCKS_PER_CORE = 4
+
 
 def _cores() -> int:
     if hasattr(os, "sched_getaffinity"):
@@ -235,17 +239,30 @@ def _pool() -> ThreadPoolExecutor:
 def _over_rows(kernel, X: np.ndarray, out: np.ndarray, *args) -> list:
     """``kernel(X, out, *args)``, on blocks of rows on all cores for a large ``X``.
 
-    The kernels treat rows independently, so a row's result does not depend on the split.
-    Returns the kernel's results, one per block, in row order.
+    :data:`BLOCKS_PER_CORE` blocks per core, taken in turn by the calling thread and the
+    pool's threads, so that a core slowed by other work takes fewer blocks. The kernels treat
+    rows independently: a row's result does not depend on the split. Returns the kernel's
+    results, one per block, in row order.
     """
     cores = _cores()
     if X.nbytes < SPLIT_BYTES or cores < 2 or X.shape[0] < 2 * cores:
         return [kernel(X, out, *args)]
-    bounds = np.linspace(0, X.shape[0], cores + 1).astype(np.intp)
-    (start, stop), *others = itertools.pairwise(bounds)
-    futures = [_pool().submit(kernel, X[a:b], out[a:b], *args) for a, b in others]
-    first = kernel(X[start:stop], out[start:stop], *args)
-    return [first] + [future.result() for future in futures]
+    n_blocks = min(BLOCKS_PER_CORE * cores, X.shape[0] // 2)
+    bounds = np.linspace(0, X.shape[0], n_blocks + 1).astype(np.intp)
+    blocks = list(itertools.pairwise(bounds))
+    results: list = [None] * n_blocks
+    turns = itertools.count()  # next() on a count is atomic under the GIL
+
+    def work() -> None:
+        while (index := next(turns)) < n_blocks:
+            start, stop = blocks[index]
+            results[index] = kernel(X[start:stop], out[start:stop], *args)
+
+    helpers = [_pool().submit(work) for _ in range(cores - 1)]
+    work()
+    for helper in helpers:
+        helper.result()
+    return results
 
 
 @functools.cache

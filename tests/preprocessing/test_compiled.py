@@ -290,21 +290,25 @@ def test_split_over_cores_changes_nothing(monkeypatch, rng, dtype):
     whole = _sg_and_msc(X)
     monkeypatch.setattr(_compiled, "SPLIT_BYTES", 0)
     monkeypatch.setattr(_compiled, "_cores", lambda: 3)
-    submitted = []
-    pool = _compiled._pool()
+    blocks: list[int] = []  # rows per kernel call (appended from the pool's threads too)
+    real = _compiled.kernels()
 
-    class Spy:
-        def submit(self, *args):
-            submitted.append(args[1].shape[0])
-            return pool.submit(*args)
+    def spy(kernel):
+        def call(x, out, *args):
+            blocks.append(x.shape[0])
+            return kernel(x, out, *args)
 
-    monkeypatch.setattr(_compiled, "_pool", Spy)
+        return call
+
+    monkeypatch.setattr(_compiled, "kernels", lambda: {k: spy(v) for k, v in real.items()})
     for rows in (1, 2, 5, 6, 7, 101):  # fewer rows than 2 per core are not split
-        submitted.clear()
+        blocks.clear()
         split = _sg_and_msc(X[:rows])
         for a, b in zip(split, whole, strict=True):
             assert_array_equal(a, b[:rows])
-        assert len(submitted) == (4 if rows >= 6 else 0)  # 2 blocks each for SG and MSC
+        n_blocks = 1 if rows < 6 else min(4 * 3, rows // 2)
+        assert len(blocks) == 2 * n_blocks  # SG and MSC
+        assert sum(blocks) == 2 * rows
 
 
 def test_non_contiguous_and_read_only_memmap_input(kernel_path, rng, tmp_path):

@@ -262,6 +262,42 @@ def cube_bench(rows: int, cols: int, bands: int, repeat: int) -> None:
         "target (>= 5x faster, >= 5x less memory, equal within float32):",
         "met" if ok else "NOT met",
     )
+    filters_on_a_cube(ht.calibrate(cube, white, dark).load(), repeat, bandwidth)
+
+
+def filters_on_a_cube(reflectance: ht.Cube, repeat: int, bandwidth: float) -> None:
+    """``transform_cube`` with one filter, against the filter on the whole cube in numpy."""
+    data = reflectance.data  # float32 (rows, cols, bands), in memory
+    rows, cols, bands = data.shape
+    moved = 2 * data.nbytes  # read the reflectance, write the float32 result
+    print(
+        f"\none filter on the whole float32 reflectance cube ({rows}x{cols}x{bands}): "
+        f"transform_cube vs the filter on all pixels at once; bandwidth bound "
+        f"{moved / bandwidth * 1e3:.0f} ms ({moved / 2**20:.0f} MiB); load average "
+        f"{os.getloadavg()[0]:.2f}"
+    )
+    pixels = data.reshape(-1, bands)
+    reference = pixels[::97].mean(axis=0, dtype=np.float64)
+    cases = [
+        (
+            "Savitzky-Golay 11/2/d1",
+            SavitzkyGolay(window_length=11, deriv=1).fit(pixels[:2]),
+            lambda: savgol_filter(data, 11, 2, deriv=1, axis=2),
+        ),
+        (
+            "MSC",
+            MultiplicativeScatterCorrection(reference=reference).fit(pixels[:2]),
+            lambda: msc_peer(pixels, reference.astype(np.float32)),
+        ),
+    ]
+    print(f"{'':24s}{'whole-cube numpy':>18s}{'transform_cube':>16s}{'ratio':>7s}{'x bound':>9s}")
+    for name, step, peer in cases:
+        t_peer = best_of(peer, repeat)
+        t_ours = best_of(lambda step=step: ht.transform_cube(reflectance, step), repeat)
+        print(
+            f"{name:24s}{t_peer * 1e3:15.0f} ms{t_ours * 1e3:13.0f} ms{t_peer / t_ours:6.1f}x"
+            f"{t_ours * bandwidth / moved:8.1f}x"
+        )
 
 
 def main() -> None:

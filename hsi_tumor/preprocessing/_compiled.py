@@ -236,6 +236,17 @@ def _pool() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max(1, _cores() - 1), thread_name_prefix="hsi_tumor-rows")
 
 
+def _after_fork_in_child() -> None:
+    """A forked child has none of the parent's threads: a new pool, a new lock."""
+    global _LOCK
+    _pool.cache_clear()
+    _LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def _over_rows(kernel, X: np.ndarray, out: np.ndarray, *args) -> list:
     """``kernel(X, out, *args)``, on blocks of rows on all cores for a large ``X``.
 

@@ -8,6 +8,8 @@ float64 (``b = X r_c / r_c·r_c``, ``a = x̄ − b r̄``).
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
 import sys
 import threading
 import warnings
@@ -377,6 +379,36 @@ def test_two_threads_at_once_give_the_serial_result(rng):
         for pair in per_thread:
             for got, want in zip(pair, expected, strict=True):
                 assert_array_equal(got, want)
+
+
+def _split_in_child(queue) -> None:
+    X = _scattered(np.random.default_rng(0), 64, 30)
+    queue.put([a.tolist() for a in _sg_and_msc(X)])
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_gets_its_own_pool(monkeypatch):
+    # The parent's pool threads do not exist in a forked child: a split call there must not
+    # wait for them forever.
+    if not _compiled.compiled():
+        pytest.skip("numba kernels unavailable")
+    monkeypatch.setattr(_compiled, "SPLIT_BYTES", 0)
+    monkeypatch.setattr(_compiled, "_cores", lambda: 2)
+    X = _scattered(np.random.default_rng(0), 64, 30)
+    expected = _sg_and_msc(X)  # starts the parent's pool
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_split_in_child, args=(queue,))
+    child.start()
+    try:
+        got = queue.get(timeout=60)
+    finally:
+        child.join(timeout=60)
+        if child.is_alive():  # pragma: no cover - the failure this test is for
+            child.kill()
+    assert child.exitcode == 0
+    for a, b in zip(got, expected, strict=True):
+        assert_array_equal(np.array(a), b)
 
 
 def test_without_numba_the_numpy_path_is_used(monkeypatch, caplog, rng):

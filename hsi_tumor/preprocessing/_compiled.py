@@ -215,9 +215,9 @@ def _msc_rows(x, out, centred_reference, reference_mean, reference_ss, eps):  # 
 
 _LOCK = threading.Lock()
 
-#: A call on at least this many bytes of input is split into one block of rows per core, run
-#: at once (the calling thread and a pool shared by all calls); smaller calls — the ~8 MB tiles
-#: of ``transform_cube`` and ``classify_cube``, which run on threads of their own — stay on the
+#: A call on at least this many bytes of input is split into blocks of rows run on all cores
+#: (the calling thread and a pool shared by all calls); smaller calls — the ~8 MB tiles of
+#: ``transform_cube`` and ``classify_cube``, which run on threads of their own — stay on the
 #: calling thread, so that the cores are not oversubscribed.
 SPLIT_BYTES = 32 * 2**20
 

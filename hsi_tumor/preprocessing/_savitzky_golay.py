@@ -73,7 +73,7 @@ class SavitzkyGolay(TransformerMixin, OneToOneFeatureMixin, BaseEstimator):
     The transform is stateless; float32 input gives float32 output, other dtypes float64.
 
     With numba (a dependency) a compiled row kernel does the work (on 262,144 × 224 spectra,
-    4.6–6.7x faster than :func:`~scipy.signal.savgol_filter` for ``"interp"``, 1.8–3.8x for the
+    4.6–7.0x faster than :func:`~scipy.signal.savgol_filter` for ``"interp"``, 1.8–3.8x for the
     other modes; ``bench/README.md``). Its sums are scipy's, in scipy's order, so the result
     equals scipy's to the bit, except for the first and last ``window_length // 2`` bands in
     ``mode="interp"``: there the polynomial fitted to the end window is evaluated with

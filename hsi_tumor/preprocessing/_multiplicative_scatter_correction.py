@@ -11,6 +11,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from hsi_tumor._shared.errors import WavelengthError
 from hsi_tumor.preprocessing._base import constant_rows, validate_spectra, warn_degenerate
+from hsi_tumor.preprocessing._compiled import msc
 
 
 class MultiplicativeScatterCorrection(TransformerMixin, OneToOneFeatureMixin, BaseEstimator):
@@ -64,7 +65,10 @@ class MultiplicativeScatterCorrection(TransformerMixin, OneToOneFeatureMixin, Ba
     Fit the reference on training pixels only (inside a pipeline): a reference computed from
     the whole data set leaks test statistics.
 
-    float32 input gives float32 output; other dtypes give float64.
+    float32 input gives float32 output; other dtypes give float64. With numba (a dependency)
+    a compiled row kernel computes each row in three passes, the sums in float64 for both
+    dtypes (float32 output: the float64 result rounded once); without it, the same formulas
+    vectorised in numpy, in the input's precision. See ``hsi_tumor.preprocessing._compiled``.
 
     References
     ----------
@@ -155,25 +159,8 @@ class MultiplicativeScatterCorrection(TransformerMixin, OneToOneFeatureMixin, Ba
         """
         check_is_fitted(self)
         X = validate_spectra(self, X, reset=False)
-        n_features = X.shape[1]
-        reference = self.reference_.astype(X.dtype, copy=False)
-        ref_mean = reference.mean()
-        ref_centred = reference - ref_mean
-        ref_ss = ref_centred @ ref_centred
-
-        x_mean = X.mean(axis=1)
-        X_centred = X - x_mean[:, np.newaxis]
-        x_ss = np.einsum("ij,ij->i", X_centred, X_centred)
-        cross = X_centred @ ref_centred
-        eps = np.finfo(X.dtype).eps
-        degenerate = constant_rows(x_mean, x_ss / n_features, n_features) | (
-            np.abs(cross) <= np.sqrt(eps) * np.sqrt(x_ss * ref_ss)
-        )
-        slope = np.where(degenerate, 1, cross / ref_ss)
-        offset = x_mean - slope * ref_mean
-        X_msc = (X - offset[:, np.newaxis]) / slope[:, np.newaxis]
+        X_msc, degenerate = msc(X, self.reference_)
         if degenerate.any():
-            X_msc[degenerate] = 0
             warn_degenerate(
                 int(degenerate.sum()),
                 X.shape[0],

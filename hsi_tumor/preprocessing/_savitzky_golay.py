@@ -6,7 +6,6 @@ from numbers import Integral, Real
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.signal import savgol_filter
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin, _fit_context
 from sklearn.utils import Tags
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -14,6 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from hsi_tumor._shared.errors import InvalidParameterError, WavelengthError
 from hsi_tumor.preprocessing._base import validate_spectra
+from hsi_tumor.preprocessing._compiled import savgol, savgol_plan
 
 
 class SavitzkyGolay(TransformerMixin, OneToOneFeatureMixin, BaseEstimator):
@@ -21,9 +21,9 @@ class SavitzkyGolay(TransformerMixin, OneToOneFeatureMixin, BaseEstimator):
 
     A polynomial of degree ``polyorder`` is fitted by least squares to each window of
     ``window_length`` neighbouring bands, and the band in the centre of the window is replaced
-    by the polynomial's value (``deriv=0``) or its ``deriv``-th derivative. The result is exactly
+    by the polynomial's value (``deriv=0``) or its ``deriv``-th derivative. The result is
     :func:`scipy.signal.savgol_filter` applied along the band axis (``axis=1``), whose parameter
-    names this class uses.
+    names this class uses, computed by a compiled kernel (see Notes).
 
     Parameters
     ----------
@@ -71,6 +71,16 @@ class SavitzkyGolay(TransformerMixin, OneToOneFeatureMixin, BaseEstimator):
     (Savitzky & Golay, 1964). The filter assumes evenly spaced bands.
 
     The transform is stateless; float32 input gives float32 output, other dtypes float64.
+
+    With numba (a dependency) a compiled row kernel does the work (on 262,144 × 224 spectra,
+    4.6–7.0x faster than :func:`~scipy.signal.savgol_filter` for ``"interp"``, 1.8–3.8x for the
+    other modes; ``bench/README.md``). Its sums are scipy's, in scipy's order, so the result
+    equals scipy's to the bit, except for the first and last ``window_length // 2`` bands in
+    ``mode="interp"``: there the polynomial fitted to the end window is evaluated with
+    precomputed coefficients rather than a per-row ``polyfit`` — equal to float64 rounding for
+    float64 input, and for float32 input the float64 value rounded once (scipy fits float32
+    rows in float32, a few float32 ulp off). Without numba, ``savgol_filter`` itself is
+    called. See ``hsi_tumor.preprocessing._compiled``.
 
     References
     ----------
@@ -180,15 +190,14 @@ class SavitzkyGolay(TransformerMixin, OneToOneFeatureMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X = validate_spectra(self, X, reset=False)
-        return savgol_filter(
-            X,
-            self.window_length,
-            self.polyorder,
-            deriv=self.deriv,
-            delta=self.delta,
-            axis=1,
-            mode=self.mode,
+        plan = savgol_plan(
+            int(self.window_length),
+            int(self.polyorder),
+            int(self.deriv),
+            float(self.delta),
+            self.mode,
         )
+        return savgol(X, plan)
 
     def __sklearn_tags__(self) -> Tags:
         tags = super().__sklearn_tags__()

@@ -128,8 +128,10 @@ def transform_cube(
         if result is None:
             with allocate:
                 if result is None:
+                    # empty, not NaN-filled: each tile touches its own rows' pages (on its
+                    # thread); the invalid pixels are set to NaN at the end
                     shape = (*cube.shape[:2], features.shape[1])
-                    result = np.full(shape, np.nan, dtype=np.float32)
+                    result = np.empty(shape, dtype=np.float32)
         out = result[rows].reshape(-1, result.shape[2])
         if every:
             out[...] = features
@@ -147,6 +149,7 @@ def transform_cube(
         )
     n_invalid = int(valid.size - valid.sum())
     if n_invalid:
+        result[~valid] = np.nan  # also the rows of tiles without a valid pixel, never written
         logger.info("transform_cube: %d invalid pixels left as NaN", n_invalid)
     wavelengths = output_wavelengths(transformer, cube.wavelengths, result.shape[2])
     meta = dict(cube.metadata)

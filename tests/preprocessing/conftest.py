@@ -48,3 +48,19 @@ def indian_pines_bands() -> np.ndarray:
     """Band table of the 200-band Indian Pines cube (structured array; column center_nm)."""
     path = shared_data_path("indian-pines", "Indian_pines_corrected_bands.csv")
     return np.genfromtxt(path, delimiter=",", names=True)
+
+
+@pytest.fixture(params=["numba", "numpy"])
+def kernel_path(request, monkeypatch) -> str:
+    """Run the test on both paths of ``_compiled``: the numba kernels and the numpy fallback.
+
+    The numba path is skipped (with the reason) where the kernels cannot be used.
+    """
+    from hsi_tumor.preprocessing import _compiled
+
+    if request.param == "numpy":
+        monkeypatch.setattr(_compiled, "USE_NUMBA", False)
+        assert not _compiled.compiled()
+    elif not _compiled.compiled():
+        pytest.skip("numba kernels unavailable (numba not importable or no cache location)")
+    return request.param

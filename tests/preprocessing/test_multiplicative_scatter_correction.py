@@ -15,7 +15,7 @@ def reference(rng):
     return 0.4 + 0.3 * np.exp(-((bands - 0.4) ** 2) / 0.01) + 0.05 * rng.standard_normal(120)
 
 
-def test_affine_copies_of_the_reference_map_back_to_it(reference, rng):
+def test_affine_copies_of_the_reference_map_back_to_it(kernel_path, reference, rng):
     offsets = rng.uniform(-1, 1, size=(50, 1))
     slopes = rng.uniform(0.2, 5, size=(50, 1))
     X = offsets + slopes * reference
@@ -27,7 +27,7 @@ def test_affine_copies_of_the_reference_map_back_to_it(reference, rng):
     assert_allclose(msc.transform(X), np.broadcast_to(msc.reference_, X.shape), atol=1e-12)
 
 
-def test_matches_per_row_least_squares_on_real_spectra(coffee_spectra):
+def test_matches_per_row_least_squares_on_real_spectra(kernel_path, coffee_spectra):
     # Independent reference: np.polyfit of every spectrum on the mean spectrum, one at a time.
     reference = coffee_spectra.mean(axis=0)
     expected = np.empty_like(coffee_spectra)
@@ -39,7 +39,7 @@ def test_matches_per_row_least_squares_on_real_spectra(coffee_spectra):
     assert_allclose(msc.transform(coffee_spectra), expected, rtol=1e-9, atol=1e-12)
 
 
-def test_single_spectrum_against_its_own_mean_is_identity(coffee_dir, coffee_spectrum):
+def test_single_spectrum_against_its_own_mean_is_identity(kernel_path, coffee_dir, coffee_spectrum):
     expected = np.loadtxt(coffee_dir / "reference_msc_mean.csv", delimiter=",")
     result = MultiplicativeScatterCorrection().fit_transform(coffee_spectrum[np.newaxis, :])
     assert_allclose(result[0], expected, rtol=1e-12)
@@ -59,7 +59,7 @@ def test_reference_is_learned_from_training_data_only(reference, rng):
     assert_array_equal(msc.reference_, reference_before)
 
 
-def test_float32_stays_float32(coffee_spectra):
+def test_float32_stays_float32(kernel_path, coffee_spectra):
     X32 = coffee_spectra.astype(np.float32)
     result = MultiplicativeScatterCorrection().fit_transform(X32)
     assert result.dtype == np.float32
@@ -68,7 +68,7 @@ def test_float32_stays_float32(coffee_spectra):
     )
 
 
-def test_flat_and_uncorrelated_spectra_warn_and_give_zeros(reference):
+def test_flat_and_uncorrelated_spectra_warn_and_give_zeros(kernel_path, reference):
     centred = reference - reference.mean()
     orthogonal = np.roll(centred, 7)
     orthogonal -= orthogonal.mean()

@@ -10,7 +10,9 @@ from hsi_tumor._shared.errors import WavelengthError
 from hsi_tumor.preprocessing import SavitzkyGolay
 
 
-def test_first_derivative_matches_chemotools_reference_in_the_interior(coffee_dir, coffee_spectrum):
+def test_first_derivative_matches_chemotools_reference_in_the_interior(
+    kernel_path, coffee_dir, coffee_spectrum
+):
     # reference_sg_15_2.csv: window 15, polyorder 2, first derivative. Its first and last 7
     # points follow an edge rule that matches none of SciPy's modes, so only the interior
     # (points 7 ... 331) is compared; there it agrees to 5e-8 (stored digits).
@@ -25,7 +27,9 @@ def test_first_derivative_matches_chemotools_reference_in_the_interior(coffee_di
     ("window_length", "polyorder", "deriv", "delta"),
     [(5, 2, 0, 1.0), (11, 2, 0, 1.0), (15, 2, 1, 1.0), (21, 3, 2, 2.0), (7, 4, 1, 0.5)],
 )
-def test_matches_scipy_row_by_row(coffee_spectra, window_length, polyorder, deriv, delta, mode):
+def test_matches_scipy_row_by_row(
+    kernel_path, coffee_spectra, window_length, polyorder, deriv, delta, mode
+):
     X = coffee_spectra[:8]
     expected = np.array(
         [savgol_filter(x, window_length, polyorder, deriv=deriv, delta=delta, mode=mode) for x in X]
@@ -37,7 +41,7 @@ def test_matches_scipy_row_by_row(coffee_spectra, window_length, polyorder, deri
 
 
 @pytest.mark.parametrize("mode", ["interp", "nearest"])
-def test_polynomials_are_reproduced_exactly(mode):
+def test_polynomials_are_reproduced_exactly(kernel_path, mode):
     # Closed form, independent of SciPy: a least-squares polynomial fit of degree >= 2
     # reproduces a quadratic and its derivatives; in "interp" mode the edges too.
     t = np.arange(40.0)
@@ -54,20 +58,22 @@ def test_polynomials_are_reproduced_exactly(mode):
         assert_allclose(sg.fit_transform(X)[:, inner], expected[:, inner], atol=1e-12)
 
 
-def test_float32_stays_float32(coffee_spectra):
+def test_float32_stays_float32(kernel_path, coffee_spectra):
     sg = SavitzkyGolay(window_length=15, polyorder=2, deriv=1)
     result = sg.fit_transform(coffee_spectra.astype(np.float32))
     assert result.dtype == np.float32
     assert_allclose(result, sg.fit_transform(coffee_spectra), atol=1e-6)
 
 
-def test_ints_become_float64():
+def test_ints_become_float64(
+    kernel_path,
+):
     result = SavitzkyGolay(window_length=3, polyorder=1).fit_transform(np.arange(10).reshape(2, 5))
     assert result.dtype == np.float64
     assert_allclose(result, np.arange(10.0).reshape(2, 5), atol=1e-12)  # lines are kept
 
 
-def test_does_not_modify_input(coffee_spectra):
+def test_does_not_modify_input(kernel_path, coffee_spectra):
     X = coffee_spectra[:3].copy()
     SavitzkyGolay().fit_transform(X)
     assert_array_equal(X, coffee_spectra[:3])

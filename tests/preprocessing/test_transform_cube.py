@@ -87,6 +87,22 @@ def test_invalid_pixels_are_reported_not_guessed(cube):
     np.testing.assert_allclose(out.data[0, 0], snv.transform(data[0, 0][None])[0], rtol=1e-6)
 
 
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_tiles_without_a_valid_pixel_are_nan(cube, n_jobs):
+    # The output is allocated empty: rows no tile writes (all pixels invalid) must be NaN too.
+    data = cube.data.copy()
+    data[0:4] = np.nan  # the first two tiles of 2 rows
+    data[9, :, 3] = np.inf  # a whole row in the middle tile
+    data[15, 2] = np.nan
+    snv = StandardNormalVariate().fit(cube.pixels())
+    out = ht.transform_cube(ht.Cube(data, WL), snv, tile_rows=2, n_jobs=n_jobs)
+    invalid = ~np.isfinite(data).all(axis=2)
+    np.testing.assert_array_equal(out.valid, ~invalid)
+    assert np.isnan(out.data[invalid]).all()
+    expected = snv.transform(data[~invalid])
+    np.testing.assert_array_equal(out.data[~invalid], expected)
+
+
 def test_calibrated_cube_streams_through(rng):
     raw = rng.integers(300, 3000, (40, 12, 15)).astype(np.uint16)
     raw[5, 5, 7] = 65535  # saturated: invalid pixel

@@ -1,0 +1,395 @@
+r"""Random forests and extra trees on tiles of pixels: every tree in one compiled kernel.
+
+``RandomForestClassifier.predict_proba`` walks each tree over all the pixels it is given, one
+pixel after the other (a hard-to-predict branch at every node), then gathers and adds each
+tree's leaf values over all of them: for a cube, hundreds of MB read again for every tree.
+Here a numba kernel takes the pixels in blocks of :data:`BLOCK_PIXELS` (a block's spectra
+stay in cache while every tree passes over it) and sends a block through a tree node by node:
+a node's pixels are a segment of an index array, split stably into those going left and right
+without a branch per pixel (depth first, the empty subtrees skipped); a leaf adds its value to
+its pixels' sums. The kernel releases the GIL, so ``classify_cube``'s tile threads run in
+parallel whatever the forest's ``n_jobs``.
+
+Exactly scikit-learn's probabilities
+------------------------------------
+With ``n_jobs=1`` scikit-learn (:mod:`sklearn.ensemble._forest`, ``_accumulate_prediction``)
+converts ``X`` to float32, takes each tree's leaf value (``tree_.value``; since scikit-learn
+1.4 the stored values are already the leaf's class fractions, which ``predict_proba`` returns
+as they are), adds them in tree order into a float64 accumulator that starts at zero, and
+divides it by the number of trees. The kernel performs these same float64 operations in the
+same order for every pixel, so its probabilities are bitwise those of ``predict_proba`` at
+``n_jobs=1``, and the labels are ``classes_[argmax]`` of them, as ``predict``.
+
+A node sends a pixel left when ``x <= threshold``, ``x`` float32 and ``threshold`` float64
+(the float32 value promoted); the packed node holds ``t₃₂``, the largest float32 not above
+the threshold, for which ``x <= t₃₂ ⇔ x <= threshold`` for every float32 ``x``. A NaN goes
+to the side of ``tree_.missing_go_to_left``, ±inf compare as numbers: scikit-learn's own
+traversal (``Tree._apply_dense``), i.e. ``predict_proba`` under
+``sklearn.config_context(assume_finite=True)``, as ``classify_cube``'s scikit-learn path calls
+it (without it, scikit-learn refuses inf, and NaN for trees fitted without missing values).
+
+With ``n_jobs > 1`` scikit-learn adds the trees' values in the order its threads finish them
+(under a lock), so its own result can differ in the last bits from run to run and from
+``n_jobs=1``; this predictor ignores the forest's ``n_jobs`` (``classify_cube`` runs tiles on
+threads instead) and always gives the ``n_jobs=1`` result.
+
+Safety
+------
+The kernel trusts the packed arrays, so they are checked first with the checks of model files
+(:mod:`hsi_tumor.models._fitted`): child indices inside the tree and after their parent (no
+cycle), every node but the root the child of exactly one node, split features inside
+``n_features_in_``, no NaN or −inf threshold, finite values; pixels must have exactly
+``n_features_in_`` columns.
+
+Without numba (or with :data:`USE_NUMBA` off) the same sums are made with scikit-learn's
+trees: ``tree.predict_proba`` tree by tree into one accumulator, as ``n_jobs=1`` does.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import sklearn
+from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
+
+from hsi_tumor._shared.errors import InvalidOptionError, ModelFileError
+from hsi_tumor.models._fitted import _check_forest, _check_tree
+from hsi_tumor.preprocessing._affine import flatten_steps
+
+logger = logging.getLogger("hsi_tumor.inference")
+
+__all__ = ["BLOCK_PIXELS", "USE_NUMBA", "ForestPredictor", "forest_predictor"]
+
+#: Evaluate the trees with the numba kernel (False: scikit-learn's trees, the same sums).
+USE_NUMBA = True
+
+#: Pixels partitioned through every tree before the next block: 2048 spectra of 224 float32
+#: bands (1.8 MiB) stay in cache while all the trees pass over them; a tree's nodes hold
+#: enough pixels each that the per-node work is amortised.
+BLOCK_PIXELS = 2048
+
+_FORESTS = (RandomForestClassifier, ExtraTreesClassifier)
+
+
+# --- the kernel ------------------------------------------------------------------------------
+
+
+def _make_kernel():
+    import numba
+
+    @numba.njit(nogil=True, cache=True)
+    def forest_sum(
+        x, feature, left, right, threshold, missing_left, leaf_row, roots, leaf_values,
+        stack_size, block, out,
+    ):  # fmt: skip
+        """``out[i] = (Σ_t value_t(leaf of x[i])) / n_trees``, trees in order, block by block.
+
+        Per tree, a block's pixels are partitioned node by node (depth first): a node's pixels
+        are a segment of ``order``, split stably into those going left and right, without a
+        branch per pixel; a leaf adds its value to its pixels' sums.
+        """
+        n = x.shape[0]
+        n_classes = leaf_values.shape[1]
+        n_trees = roots.shape[0]
+        order = np.empty(block, np.int64)
+        right_part = np.empty(block, np.int64)
+        stack_node = np.empty(stack_size, np.int64)
+        stack_start = np.empty(stack_size, np.int64)
+        stack_stop = np.empty(stack_size, np.int64)
+        for first in range(0, n, block):
+            m = min(n, first + block) - first
+            for i in range(first, first + m):
+                for c in range(n_classes):
+                    out[i, c] = 0.0
+            for t in range(n_trees):
+                for j in range(m):
+                    order[j] = first + j
+                stack_node[0] = roots[t]
+                stack_start[0] = 0
+                stack_stop[0] = m
+                top = 1
+                while top > 0:
+                    top -= 1
+                    k = stack_node[top]
+                    s = stack_start[top]
+                    e = stack_stop[top]
+                    if left[k] < 0:  # a leaf
+                        row = leaf_row[k]
+                        for j in range(s, e):
+                            i = order[j]
+                            for c in range(n_classes):
+                                out[i, c] += leaf_values[row, c]
+                        continue
+                    f = feature[k]
+                    thr = threshold[k]
+                    nan_left = missing_left[k] != 0
+                    n_left = 0
+                    n_right = 0
+                    for j in range(s, e):
+                        i = order[j]
+                        v = x[i, f]
+                        go = (v <= thr) | ((v != v) & nan_left)
+                        order[s + n_left] = i  # behind j: already read
+                        right_part[n_right] = i
+                        n_left += go
+                        n_right += 1 - go
+                    for j in range(n_right):
+                        order[s + n_left + j] = right_part[j]
+                    if n_right > 0:
+                        stack_node[top] = right[k]
+                        stack_start[top] = s + n_left
+                        stack_stop[top] = e
+                        top += 1
+                    if n_left > 0:
+                        stack_node[top] = left[k]
+                        stack_start[top] = s
+                        stack_stop[top] = s + n_left
+                        top += 1
+            for i in range(first, first + m):
+                for c in range(n_classes):
+                    out[i, c] /= n_trees
+        return out
+
+    return forest_sum
+
+
+_KERNEL: list = []
+
+
+def _kernel():
+    """The compiled kernel, or None when numba cannot be imported or :data:`USE_NUMBA` is off."""
+    if not USE_NUMBA:
+        return None
+    if not _KERNEL:
+        try:
+            _KERNEL.append(_make_kernel())
+        except ImportError:
+            logger.info("numba is not installed: forests are evaluated by scikit-learn's trees")
+            _KERNEL.append(None)
+    return _KERNEL[0]
+
+
+# --- packing ---------------------------------------------------------------------------------
+
+
+def _floor_float32(threshold: np.ndarray) -> np.ndarray:
+    """The largest float32 not above each float64 threshold (+inf stays +inf)."""
+    with np.errstate(over="ignore"):  # beyond float32: inf, then the largest float32
+        t32 = threshold.astype(np.float32)
+    above = t32.astype(np.float64) > threshold
+    t32[above] = np.nextafter(t32[above], np.float32(-np.inf))
+    return t32
+
+
+class _Packed:
+    """The trees of a forest as flat arrays, node ids global across trees.
+
+    ``feature``, ``left``, ``right`` (int32; a leaf's children are −1), ``threshold``
+    (float32, :func:`_floor_float32`), ``missing_left`` (uint8), ``leaf_row`` (int32: a leaf's
+    row of ``leaf_values``, its ``tree_.value``, float64), ``roots`` (each tree's first node)
+    and ``stack_size`` (more than any tree's nodes: the kernel's depth-first stack).
+    """
+
+    def __init__(self, forest) -> None:
+        n_features = int(forest.n_features_in_)
+        n_classes = len(forest.classes_)
+        parts: dict[str, list] = {
+            k: [] for k in ("feature", "left", "right", "threshold", "missing", "leaf_row", "value")
+        }
+        roots = []
+        offset = n_leaves = largest = 0
+        for estimator in forest.estimators_:
+            tree = estimator.tree_
+            _check_tree(tree, n_features)
+            left = tree.children_left.astype(np.int64)
+            value = tree.value
+            if value.shape != (left.size, 1, n_classes) or value.dtype != np.float64:
+                raise ModelFileError(
+                    f"a tree's values have shape {value.shape}, not ({left.size}, 1, {n_classes})",
+                    field="model",
+                    fix="use an unaltered model, or train it again",
+                )
+            leaf = left == -1
+            parts["feature"].append(np.where(leaf, 0, tree.feature))
+            parts["left"].append(np.where(leaf, -1, left + offset))
+            parts["right"].append(np.where(leaf, -1, tree.children_right.astype(np.int64) + offset))
+            parts["threshold"].append(_floor_float32(np.where(leaf, np.inf, tree.threshold)))
+            parts["missing"].append(np.asarray(tree.missing_go_to_left, dtype=np.uint8))
+            parts["leaf_row"].append(np.where(leaf, np.cumsum(leaf) - 1 + n_leaves, -1))
+            parts["value"].append(value[leaf, 0, :])
+            roots.append(offset)
+            offset += left.size
+            n_leaves += int(leaf.sum())
+            largest = max(largest, left.size)
+            if offset >= 2**31:
+                raise InvalidOptionError(
+                    f"the forest has more than 2**31 nodes ({offset} in its first {len(roots)} "
+                    "trees)",
+                    field="model",
+                    fix="train a smaller forest",
+                )
+
+        def flat(name: str, dtype) -> np.ndarray:
+            return np.ascontiguousarray(np.concatenate(parts[name]), dtype=dtype)
+
+        self.n_features = n_features
+        self.n_nodes = offset
+        self.feature = flat("feature", np.int32)
+        self.left = flat("left", np.int32)
+        self.right = flat("right", np.int32)
+        self.threshold = flat("threshold", np.float32)
+        self.missing_left = flat("missing", np.uint8)
+        self.leaf_row = flat("leaf_row", np.int32)
+        self.leaf_values = flat("value", np.float64)
+        self.roots = np.asarray(roots, dtype=np.int32)
+        self.stack_size = largest + 1
+
+    def arguments(self) -> tuple:
+        """The kernel's arguments before ``block`` and ``out``."""
+        return (
+            self.feature, self.left, self.right, self.threshold, self.missing_left,
+            self.leaf_row, self.roots, self.leaf_values, self.stack_size,
+        )  # fmt: skip
+
+
+# --- the predictor ---------------------------------------------------------------------------
+
+
+class ForestPredictor:
+    """A pipeline ending in a random forest or extra trees: ``pixels -> (labels, probabilities)``.
+
+    Build it with :func:`forest_predictor`. The preprocessing steps run with their own
+    ``transform``; the trees are packed and checked at construction, and a call only reads
+    them, so one instance serves several threads at once.
+
+    Parameters
+    ----------
+    pipeline : fitted Pipeline or classifier
+    forest : RandomForestClassifier or ExtraTreesClassifier
+        The pipeline's final step.
+    preprocessing : list of fitted transformers
+        The steps before it, in order.
+
+    Attributes
+    ----------
+    classes_ : ndarray
+        The forest's ``classes_``.
+    has_proba : bool
+        Always True.
+    tile_parallel : bool
+        Always True: the kernel runs on the caller's thread, whatever the forest's ``n_jobs``.
+    """
+
+    has_proba = True
+    tile_parallel = True
+
+    def __init__(self, pipeline, forest, preprocessing: list) -> None:
+        self.pipeline = pipeline
+        self.forest = forest
+        self.preprocessing = list(preprocessing)
+        self.classes_ = np.asarray(forest.classes_)
+        self.packed = _Packed(forest)
+
+    def _features(self, pixels: np.ndarray) -> np.ndarray:
+        """The forest's float32 input: the preprocessing, then scikit-learn's cast."""
+        x = pixels
+        with sklearn.config_context(assume_finite=True):
+            for step in self.preprocessing:
+                x = step.transform(x)
+        x = np.asarray(x)
+        if x.ndim != 2 or x.shape[1] != self.packed.n_features:
+            raise InvalidOptionError(
+                f"the forest takes {self.packed.n_features} features, got shape {x.shape}",
+                field="pixels",
+                fix="give pixels with the bands the model was trained on",
+            )
+        return np.ascontiguousarray(x, dtype=np.float32)
+
+    def predict_proba(self, pixels: np.ndarray) -> np.ndarray:
+        """``pipeline.predict_proba(pixels)`` (float64) as scikit-learn computes it at ``n_jobs=1``.
+
+        Parameters
+        ----------
+        pixels : ndarray of shape (n, n_bands)
+
+        Returns
+        -------
+        ndarray of shape (n, n_classes), float64
+        """
+        x = self._features(pixels)
+        kernel = _kernel()
+        p = self.packed
+        out = np.empty((x.shape[0], self.classes_.size), np.float64)
+        if kernel is not None:
+            return kernel(x, *p.arguments(), BLOCK_PIXELS, out)
+        out[:] = 0.0
+        for estimator in self.forest.estimators_:
+            out += estimator.predict_proba(x, check_input=False)
+        out /= len(self.forest.estimators_)
+        return out
+
+    def __call__(self, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Labels (as ``pipeline.predict``) and probabilities (float32) of each pixel.
+
+        Parameters
+        ----------
+        pixels : ndarray of shape (n, n_bands)
+
+        Returns
+        -------
+        labels : ndarray of shape (n,)
+            ``classes_[argmax(proba)]``, as the forest's ``predict``.
+        probabilities : ndarray of shape (n, n_classes), float32
+            :meth:`predict_proba` cast to float32.
+        """
+        proba = self.predict_proba(pixels)
+        labels = self.classes_.take(np.argmax(proba, axis=1))
+        return labels, proba.astype(np.float32)
+
+
+def forest_predictor(pipeline) -> ForestPredictor | None:
+    """A :class:`ForestPredictor` for a pipeline ending in a forest, or None.
+
+    Parameters
+    ----------
+    pipeline : fitted Pipeline or classifier
+        Its final step a fitted ``RandomForestClassifier`` or ``ExtraTreesClassifier`` (one
+        output, two classes or more), the steps before it transformers.
+
+    Returns
+    -------
+    ForestPredictor or None
+        None for any other final step: the caller uses scikit-learn.
+
+    Raises
+    ------
+    ModelFileError
+        If the fitted trees are inconsistent (a child index out of range or not after its
+        parent, a split feature outside the features, ...): the kernel would read out of
+        bounds.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.ensemble import RandomForestClassifier
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(200, 30))
+    >>> y = (X[:, 0] > 0).astype(int)
+    >>> forest = RandomForestClassifier(n_estimators=10, random_state=0).fit(X, y)
+    >>> labels, proba = forest_predictor(forest)(X)
+    >>> bool(np.array_equal(forest_predictor(forest).predict_proba(X), forest.predict_proba(X)))
+    True
+    """
+    if not hasattr(pipeline, "classes_"):
+        return None
+    steps = flatten_steps(pipeline)
+    forest = steps[-1]
+    if type(forest) not in _FORESTS or not hasattr(forest, "estimators_"):
+        return None
+    if getattr(forest, "n_outputs_", None) != 1 or np.ndim(forest.classes_) != 1:
+        return None
+    if len(forest.classes_) < 2:
+        return None
+    _check_forest(forest, int(forest.n_features_in_))
+    return ForestPredictor(pipeline, forest, steps[:-1])

@@ -263,3 +263,10 @@ def test_indian_pines(rng):
     assert len(pipeline.classes_) == 16
     predictor = forest_predictor(pipeline)
     _assert_same(predictor, pipeline, x[labelled])
+
+
+def test_no_pixels(rng):
+    x, y = _data(rng, 3, n=100)
+    forest = RandomForestClassifier(n_estimators=3, random_state=0).fit(x, y)
+    labels, proba = forest_predictor(forest)(x[:0])
+    assert labels.shape == (0,) and proba.shape == (0, 3) and proba.dtype == np.float32

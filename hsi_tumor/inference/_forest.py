@@ -214,56 +214,50 @@ class _Packed:
     def __init__(self, forest) -> None:
         n_features = int(forest.n_features_in_)
         n_classes = len(forest.classes_)
-        parts: dict[str, list] = {
-            k: [] for k in ("feature", "left", "right", "threshold", "missing", "leaf_row", "value")
-        }
-        roots = []
-        offset = n_leaves = largest = 0
-        for estimator in forest.estimators_:
-            tree = estimator.tree_
+        trees = [estimator.tree_ for estimator in forest.estimators_]
+        for tree in trees:
             _check_tree(tree, n_features)
-            left = tree.children_left.astype(np.int64)
-            value = tree.value
-            if value.shape != (left.size, 1, n_classes) or value.dtype != np.float64:
+            if tree.value.shape != (tree.node_count, 1, n_classes):
                 raise ModelFileError(
-                    f"a tree's values have shape {value.shape}, not ({left.size}, 1, {n_classes})",
+                    f"a tree's values have shape {tree.value.shape}, not "
+                    f"({tree.node_count}, 1, {n_classes})",
                     field="model",
                     fix="use an unaltered model, or train it again",
                 )
-            leaf = left == -1
-            parts["feature"].append(np.where(leaf, 0, tree.feature))
-            parts["left"].append(np.where(leaf, -1, left + offset))
-            parts["right"].append(np.where(leaf, -1, tree.children_right.astype(np.int64) + offset))
-            parts["threshold"].append(_floor_float32(np.where(leaf, np.inf, tree.threshold)))
-            parts["missing"].append(np.asarray(tree.missing_go_to_left, dtype=np.uint8))
-            parts["leaf_row"].append(np.where(leaf, np.cumsum(leaf) - 1 + n_leaves, -1))
-            parts["value"].append(value[leaf, 0, :])
-            roots.append(offset)
-            offset += left.size
-            n_leaves += int(leaf.sum())
-            largest = max(largest, left.size)
-            if offset >= 2**31:
-                raise InvalidOptionError(
-                    f"the forest has more than 2**31 nodes ({offset} in its first {len(roots)} "
-                    "trees)",
-                    field="model",
-                    fix="train a smaller forest",
-                )
-
-        def flat(name: str, dtype) -> np.ndarray:
-            return np.ascontiguousarray(np.concatenate(parts[name]), dtype=dtype)
-
+        sizes = np.array([tree.node_count for tree in trees], dtype=np.int64)
+        if sizes.sum() >= 2**31:
+            raise InvalidOptionError(
+                f"the forest has {sizes.sum()} nodes, more than 2**31",
+                field="model",
+                fix="train a smaller forest",
+            )
+        leaves = [tree.children_left == -1 for tree in trees]
+        n_nodes = int(sizes.sum())
         self.n_features = n_features
-        self.n_nodes = offset
-        self.feature = flat("feature", np.int32)
-        self.left = flat("left", np.int32)
-        self.right = flat("right", np.int32)
-        self.threshold = flat("threshold", np.float32)
-        self.missing_left = flat("missing", np.uint8)
-        self.leaf_row = flat("leaf_row", np.int32)
-        self.leaf_values = flat("value", np.float64)
-        self.roots = np.asarray(roots, dtype=np.int32)
-        self.stack_size = largest + 1
+        self.n_nodes = n_nodes
+        self.feature = np.zeros(n_nodes, np.int32)
+        self.left = np.full(n_nodes, -1, np.int32)
+        self.right = np.full(n_nodes, -1, np.int32)
+        self.threshold = np.full(n_nodes, np.inf, np.float32)
+        self.missing_left = np.empty(n_nodes, np.uint8)
+        self.leaf_row = np.full(n_nodes, -1, np.int32)
+        self.leaf_values = np.empty((sum(int(leaf.sum()) for leaf in leaves), n_classes))
+        self.roots = np.zeros(len(trees), np.int32)
+        self.roots[1:] = np.cumsum(sizes)[:-1]
+        self.stack_size = int(sizes.max()) + 1
+        n_leaves = 0
+        for tree, leaf, root in zip(trees, leaves, self.roots.tolist(), strict=True):
+            here = slice(root, root + tree.node_count)
+            inner = np.flatnonzero(~leaf)
+            self.feature[here][inner] = tree.feature[inner]
+            self.left[here][inner] = tree.children_left[inner] + root
+            self.right[here][inner] = tree.children_right[inner] + root
+            self.threshold[here][inner] = _floor_float32(tree.threshold[inner])
+            self.missing_left[here] = tree.missing_go_to_left
+            rows = np.flatnonzero(leaf)
+            self.leaf_row[here][rows] = np.arange(n_leaves, n_leaves + rows.size)
+            self.leaf_values[n_leaves : n_leaves + rows.size] = tree.value[rows, 0, :]
+            n_leaves += rows.size
 
     def arguments(self) -> tuple:
         """The kernel's arguments before ``block`` and ``out``."""
@@ -375,7 +369,7 @@ def forest_predictor(pipeline) -> ForestPredictor | None:
     ----------
     pipeline : fitted Pipeline or classifier
         Its final step a fitted ``RandomForestClassifier`` or ``ExtraTreesClassifier`` (one
-        output, two classes or more), the steps before it transformers.
+        output, two numeric classes or more), the steps before it transformers.
 
     Returns
     -------
@@ -409,7 +403,7 @@ def forest_predictor(pipeline) -> ForestPredictor | None:
         return None
     if getattr(forest, "n_outputs_", None) != 1 or np.ndim(forest.classes_) != 1:
         return None
-    if len(forest.classes_) < 2:
-        return None
+    if len(forest.classes_) < 2 or np.asarray(forest.classes_).dtype.kind not in "iuf":
+        return None  # what model files and classify_cube hold: two or more numeric ids
     _check_forest(forest, int(forest.n_features_in_))
     return ForestPredictor(pipeline, forest, steps[:-1])

@@ -188,6 +188,7 @@ def test_other_estimators_are_not_forests(rng):
         HistGradientBoostingClassifier(max_iter=3).fit(x, y),
         RandomForestClassifier(n_estimators=2).fit(x, np.c_[y, y]),  # two outputs
         RandomForestRegressor(n_estimators=2).fit(x, y),
+        RandomForestClassifier(n_estimators=2).fit(x, np.array(["a", "b"])[y % 2]),
     ):
         assert forest_predictor(estimator) is None
     assert forest_predictor(RandomForestClassifier()) is None  # not fitted

@@ -3,7 +3,7 @@ r"""Random forests and extra trees on tiles of pixels: every tree in one compile
 ``RandomForestClassifier.predict_proba`` walks each tree over all the pixels it is given, one
 pixel after the other (a hard-to-predict branch at every node), then gathers and adds each
 tree's leaf values over all of them: for a cube, hundreds of MB read again for every tree.
-Here a numba kernel takes the pixels in blocks of :data:`BLOCK_PIXELS` (a block's spectra
+Here a numba kernel takes the pixels in blocks of :data:`BLOCK_BYTES` (a block's spectra
 stay in cache while every tree passes over it) and sends a block through a tree node by node:
 a node's pixels are a segment of an index array, split into those going left and those going
 right without a branch per pixel (depth first, empty subtrees skipped); a leaf adds its value
@@ -63,17 +63,29 @@ from hsi_tumor.preprocessing._affine import flatten_steps
 
 logger = logging.getLogger("hsi_tumor.inference")
 
-__all__ = ["BLOCK_PIXELS", "USE_NUMBA", "ForestPredictor", "forest_predictor"]
+__all__ = ["BLOCK_BYTES", "BLOCK_PIXELS", "USE_NUMBA", "ForestPredictor", "forest_predictor"]
 
 #: Evaluate the trees with the numba kernel (False: scikit-learn's trees, the same sums).
 USE_NUMBA = True
 
-#: Pixels sent through every tree before the next block. Their transposed spectra (3.5 MiB
-#: for 224 float32 bands) stay in cache while all the trees pass over them, and a tree's
-#: nodes each get enough pixels to amortise the work per node: 2048 was up to 25 % slower on
-#: trees of 1,300–4,600 nodes, 16384 up to 40 % (Indian Pines, 16 classes), 4096 and 8192
-#: were equal within the noise on trees of 130–4,600 nodes.
-BLOCK_PIXELS = 4096
+#: Bytes of transposed float32 spectra per block: the pixels sent through every tree before
+#: the next block. They stay in cache while all the trees pass over them, and a tree's nodes
+#: each get enough pixels to amortise the work per node. Measured, one thread: on 200
+#: features 4096–8192 pixels (3–6 MiB) were best, 2048 up to 25 % slower (trees of
+#: 1,300–4,600 nodes) and 16384 up to 40 %; on 50 features 16384 pixels (3 MiB) was 24 %
+#: faster than 4096 (trees of 19,600 nodes).
+BLOCK_BYTES = 4 << 20
+
+#: Pixels per block, when set (tests); by default ``BLOCK_BYTES / (4 n_features)`` within
+#: 1024–16384.
+BLOCK_PIXELS: int | None = None
+
+
+def _block_pixels(n_features: int) -> int:
+    if BLOCK_PIXELS is not None:
+        return BLOCK_PIXELS
+    return int(np.clip(BLOCK_BYTES // (4 * n_features), 1024, 16384))
+
 
 _FORESTS = (RandomForestClassifier, ExtraTreesClassifier)
 
@@ -336,7 +348,7 @@ class ForestPredictor:
         p = self.packed
         out = np.empty((x.shape[0], self.classes_.size), np.float64)
         if kernel is not None:
-            return kernel(x, *p.arguments(), BLOCK_PIXELS, out)
+            return kernel(x, *p.arguments(), _block_pixels(p.n_features), out)
         out[:] = 0.0
         for estimator in self.forest.estimators_:
             out += estimator.predict_proba(x, check_input=False)

@@ -7,7 +7,8 @@
     result.labels, result.tumor_probability, result.uncertainty
 
 SVMs, linear classifiers and affine preprocessing are evaluated exactly with chunked matrix
-products (:func:`fast_predictor`); anything else through scikit-learn, tile by tile. With
+products (:func:`fast_predictor`), random forests and extra trees by a compiled kernel over
+blocks of pixels; anything else through scikit-learn, tile by tile. With
 ``device="cuda"`` (``hsi_tumor[gpu]``) they run on a GPU, tiles streamed from the host; cubes
 in :func:`empty_pinned` memory cross the bus at its full speed. :func:`write_tumor_map` writes
 a result (label and probability maps, PNG overlays, a summary) into a folder;

@@ -227,3 +227,23 @@ def test_memory_stays_bounded_on_a_cube_larger_than_the_budget(tmp_path):
     # bounded: the outputs plus a few tiles per thread (8 MB of input each, and their features)
     assert report["rise"] < outputs + 128 * 2**20, report
     assert report["rise"] < report["nbytes"] / 3, report
+
+
+def test_which_estimators_get_tile_threads():
+    """Tiles on threads unless the estimator runs its own: n_jobs > 1 (but brute-force
+    neighbours search with OpenMP whatever n_jobs says), or gradient boosting's OpenMP."""
+    from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+    from sklearn.neighbors import KNeighborsClassifier
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(60, 5)), np.arange(60) % 2
+    cases = [
+        (KNeighborsClassifier(algorithm="brute", n_jobs=2), True),
+        (KNeighborsClassifier(algorithm="kd_tree", n_jobs=2), False),
+        (KNeighborsClassifier(algorithm="kd_tree"), True),
+        (RandomForestClassifier(n_estimators=2, n_jobs=2), False),
+        (RandomForestClassifier(n_estimators=2), True),
+        (HistGradientBoostingClassifier(max_iter=2), False),
+    ]
+    for estimator, parallel in cases:
+        assert _classify._SklearnPredictor(estimator.fit(x, y)).tile_parallel is parallel

@@ -18,7 +18,10 @@ converts ``X`` to float32, takes each tree's leaf value (``tree_.value``; since 
 as they are), adds them in tree order into a float64 accumulator that starts at zero, and
 divides it by the number of trees. The kernel performs these same float64 operations in the
 same order for every pixel, so its probabilities are bitwise those of ``predict_proba`` at
-``n_jobs=1``, and the labels are ``classes_[argmax]`` of them, as ``predict``.
+``n_jobs=1``, and the labels are ``classes_[argmax]`` of them, as ``predict``. When every leaf
+is pure (one fraction 1.0, the others 0.0: trees grown to the end, scikit-learn's default)
+the sums are whole numbers, exact in any order, and a leaf adds 1.0 to its class's sum alone
+— the same bits with one addition per tree instead of one per class.
 
 A node sends a pixel left when ``x <= threshold``, ``x`` float32 and ``threshold`` float64
 (the float32 value promoted); the packed node holds ``t₃₂``, the largest float32 not above
@@ -99,7 +102,7 @@ def _make_kernel():
     @numba.njit(nogil=True, cache=True)
     def forest_sum(
         x, feature, left, right, threshold, missing_left, leaf_row, roots, leaf_values,
-        stack_size, block, out,
+        leaf_class, stack_size, block, out,
     ):  # fmt: skip
         """``out[i] = (Σ_t value_t(leaf of x[i])) / n_trees``, trees in order, block by block.
 
@@ -114,6 +117,7 @@ def _make_kernel():
         n_features = x.shape[1]
         n_classes = leaf_values.shape[1]
         n_trees = roots.shape[0]
+        pure = leaf_class.shape[0] > 0
         one = np.uint64(1)
         zero = np.uint64(0)
         columns = np.empty((n_features, block + 8), np.float32)
@@ -146,6 +150,11 @@ def _make_kernel():
                     src = order[a]
                     if left[k] < 0:  # a leaf
                         row = np.uint64(leaf_row[k])
+                        if pure:  # adds 1.0 to one class and 0.0 to the others: exact
+                            cls = np.uint64(leaf_class[row])
+                            for j in range(s, e):
+                                out[first + src[j], cls] += 1.0
+                            continue
                         for j in range(s, e):
                             i = first + src[j]
                             for c in range(n_classes):
@@ -270,12 +279,20 @@ class _Packed:
             self.leaf_row[here][rows] = np.arange(n_leaves, n_leaves + rows.size)
             self.leaf_values[n_leaves : n_leaves + rows.size] = tree.value[rows, 0, :]
             n_leaves += rows.size
+        # every leaf pure (one fraction 1, the others 0: trees grown to the end): scikit-learn's
+        # float64 sums are then whole numbers, exact in any order, and adding 1.0 to the leaf's
+        # class alone gives the same bits (one addition per tree instead of one per class)
+        values = self.leaf_values
+        one_hot = ((values == 0.0) | (values == 1.0)).all() and (values.sum(axis=1) == 1.0).all()
+        self.leaf_class = (
+            np.argmax(values, axis=1).astype(np.int32) if one_hot else np.zeros(0, np.int32)
+        )
 
     def arguments(self) -> tuple:
         """The kernel's arguments before ``block`` and ``out``."""
         return (
             self.feature, self.left, self.right, self.threshold, self.missing_left,
-            self.leaf_row, self.roots, self.leaf_values, self.stack_size,
+            self.leaf_row, self.roots, self.leaf_values, self.leaf_class, self.stack_size,
         )  # fmt: skip
 
 

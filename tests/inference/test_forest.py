@@ -60,6 +60,22 @@ def test_bitwise_equal_to_predict_proba(rng, forest_type, n_classes, max_depth, 
     _assert_same(forest_predictor(forest), forest, np.vstack([test, x.astype(dtype)]))
 
 
+@pytest.mark.parametrize(
+    ("max_depth", "min_samples_leaf", "pure"), [(None, 1, True), (3, 1, False), (None, 5, False)]
+)
+def test_pure_leaves_add_one_per_tree(rng, max_depth, min_samples_leaf, pure):
+    """Trees grown to the end have one-hot leaves: the kernel then adds 1.0 to one class per
+    tree (whole numbers, exact in any order) and must still give predict_proba's bits."""
+    x, y = _data(rng, 16, n=1500)
+    forest = RandomForestClassifier(
+        n_estimators=25, max_depth=max_depth, min_samples_leaf=min_samples_leaf, random_state=0
+    ).fit(x, y)
+    predictor = forest_predictor(forest)
+    assert (predictor.packed.leaf_class.size > 0) == pure
+    test = rng.normal(size=(2000, x.shape[1])).cumsum(axis=1).astype(np.float32)
+    _assert_same(predictor, forest, test)
+
+
 @pytest.mark.parametrize("class_weight", ["balanced", "balanced_subsample", {1: 1.0, 4: 7.5}])
 def test_class_weight(rng, class_weight):
     x, y = _data(rng, 2)

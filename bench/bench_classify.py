@@ -18,11 +18,12 @@ vectors, error bounds and decision margins are those real data give, not the sim
 
 The obvious way is ``pipeline.predict_proba(cube.reshape(-1, bands))`` (labels as its argmax,
 which is what ``predict`` returns for these models); ``classify_cube`` is run with its defaults
-(threads = cores). Prints throughput (pixels/s) of both (``classify_cube``: best of 3; the
-obvious way too when it takes under 3 s), their ratio, peak extra memory (tracemalloc, in a
-separate run: numpy buffers, not the input), the agreement of labels and probabilities, and
-how many pixels the fast path handed back to scikit-learn; the load average is printed before
-and after (timings need a quiet machine).
+(threads = cores). Both are warmed up on 8 rows first (the first call of ``predict_proba`` in
+a process costs about 0.6 s more). Prints throughput (pixels/s) of both (``classify_cube``:
+best of 3; the obvious way too when it takes under 3 s), their ratio, peak extra memory
+(tracemalloc, in a separate run: numpy buffers, not the input), the agreement of labels and
+probabilities, and how many pixels the fast path handed back to scikit-learn; the load
+average is printed before and after (timings need a quiet machine).
 Run: ``python bench/bench_classify.py [--size ROWS COLS BANDS] [--real | --real-only]``.
 """
 
@@ -76,6 +77,7 @@ def compare(name: str, cube: ht.Cube, model: ht.TumorModel) -> float:
         svc = final.calibrated_classifiers_[0].estimator
         detail = f", {svc.support_.size} support vectors"
     fast = fast_predictor(model.pipeline)
+    obvious(cube[:8], model)  # warm-up, as for classify_cube (a first call costs ~0.6 s more)
     (ref_labels, ref_proba), t_obvious, m_obvious = measure(lambda: obvious(cube, model))
     if t_obvious < 3:  # quick (forests on threads vary by ±40 %): best of 3, as classify_cube
         t_obvious = min(t_obvious, measure(lambda: obvious(cube, model), repeat=2)[1])

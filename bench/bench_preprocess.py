@@ -74,13 +74,18 @@ def library(cube: ht.Cube, white, dark, pipeline) -> np.ndarray:
     return ht.transform_cube(ht.calibrate(cube, white, dark), pipeline).data
 
 
-def measure(fn, repeat: int):
+def best_of(fn, repeat: int) -> float:
     best = np.inf
     for _ in range(repeat):
         t0 = time.perf_counter()
         result = fn()
         best = min(best, time.perf_counter() - t0)
         del result
+    return best
+
+
+def measure(fn, repeat: int):
+    best = best_of(fn, repeat)
     tracemalloc.start()
     result = fn()
     peak = tracemalloc.get_traced_memory()[1]
@@ -106,16 +111,6 @@ def msc_peer(X, r):
 def snv_peer(X):
     """engiNIR-style SNV (ddof=1, as ours)."""
     return (X - X.mean(1, keepdims=True)) / X.std(1, ddof=1, keepdims=True)
-
-
-def best_of(fn, repeat: int) -> float:
-    best = np.inf
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - t0)
-        del result
-    return best
 
 
 def simulated_spectra(n: int, bands: int, seed: int = 1) -> np.ndarray:

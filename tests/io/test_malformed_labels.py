@@ -22,6 +22,7 @@ make safe, see ``test_malformed.py``); any other hang or crash fails the test.
 from __future__ import annotations
 
 import os
+import re
 import resource
 import shutil
 import struct
@@ -210,6 +211,24 @@ def _the_map(arrays: dict) -> np.ndarray:
     return only
 
 
+def _envi_read(path: Path) -> np.ndarray:
+    """spectral's reading of the label pair, with the one rule of hsi_tumor's atomic writes
+    it does not know: a data file that starts with the header its write embedded (``ENVI``
+    ... NUL) holds its data after that header's ``header offset``, which applies when the
+    side-car header states none (a damaged ``header offset`` line, for example)."""
+    image = envi.open(os.fspath(path))
+    data_file = Path(image.filename)
+    head = data_file.read_bytes()[: 1 << 16]
+    if "header offset" in image.metadata or not head.startswith(b"ENVI") or b"\0" not in head:
+        return image.read_band(0)
+    found = re.search(rb"^header offset = (\d+)\s*$", head[: head.index(b"\0")], re.MULTILINE)
+    if found is None:
+        return image.read_band(0)
+    fixed = path.with_name(path.stem + ".reference.hdr")
+    fixed.write_bytes(path.read_bytes() + b"\nheader offset = " + found.group(1) + b"\n")
+    return envi.open(os.fspath(fixed), image=os.fspath(data_file)).read_band(0)
+
+
 def independent_read(path: Path, kind: str) -> np.ndarray:
     if kind.startswith(("png", "tif", "bmp")):
         with Image.open(path) as image:
@@ -220,7 +239,7 @@ def independent_read(path: Path, kind: str) -> np.ndarray:
         with np.load(path) as archive:
             return _the_map({k: archive[k] for k in archive.files})
     if kind == "hdr":
-        return envi.open(os.fspath(path)).read_band(0)
+        return _envi_read(path)
     if kind.startswith("mat-v5"):
         return _the_map(scipy.io.loadmat(path))
     with h5py.File(path, "r") as f:
@@ -301,6 +320,7 @@ declarations = st.tuples(st.just("declare"), st.tuples(sizes, sizes))
 @example(kind="npz-z", mutation=("declare", (60000, 60000)))
 @example(kind="mat-v5-z", mutation=("declare", (2**31 - 1, 2**20)))
 @example(kind="mat-v5", mutation=("overwrite", [(3536, 0)]))  # the name 'labels' damaged
+@example(kind="hdr", mutation=("overwrite", [(65523, 0)]))  # "header offset" damaged: embedded
 def test_label_files_damaged(workdir, kind, mutation):
     folder = fresh_dir(workdir)
     path = write_seed(kind, folder)

@@ -4,7 +4,8 @@
 format: ``_envi``, ``_specim``, ``_hdf5``, ``_matlab``, ``_numpy``); :func:`write_cube` writes ENVI
 or HDF5 atomically. :func:`read_capture` and :func:`write_capture` handle Specim capture folders.
 :func:`read_labels` and :func:`write_labels` handle label maps (ENVI classification images, HDF5,
-PNG/TIFF, NumPy, MATLAB). Every reader checks what a file declares against its size and the
+PNG/TIFF, NumPy, MATLAB); :func:`read_annotations` rasterises regions drawn in QuPath, ImageJ/Fiji
+or napari. Every reader checks what a file declares against its size and the
 memory budget before decoding it (:func:`memory_budget`, set with ``HSI_TUMOR_MEMORY_BUDGET``).
 (``hsi_tumor.io.write_tumor_map`` moved to :func:`hsi_tumor.inference.write_tumor_map`, above
 the figures it draws, and ``hsi_tumor.io.read_manifest`` to
@@ -15,6 +16,7 @@ folders; the old names still work, with a ``DeprecationWarning``.)
 import warnings
 
 from hsi_tumor._shared.limits import memory_budget
+from hsi_tumor.io._annotations import read_annotations
 from hsi_tumor.io._envi import EnviReader, write_envi
 from hsi_tumor.io._hdf5 import HDF5_EXTENSIONS, HDF5Reader, write_hdf5
 from hsi_tumor.io._labels import read_labels, write_labels
@@ -49,6 +51,7 @@ __all__ = [
     "CubeReader",
     "CubeWriter",
     "memory_budget",
+    "read_annotations",
     "read_capture",
     "read_cube",
     "read_labels",

@@ -298,7 +298,7 @@ def _train(args) -> int:
     _refuse_existing(out, overwrite=args.overwrite)
     options = _model_options(args)
     with _blame("manifest"):
-        specimens = read_manifest(args.manifest)
+        specimens = read_manifest(args.manifest, class_names=options["class_names"])
         model = train(specimens, **options, progress=not args.quiet)
     save_model(model, out, overwrite=args.overwrite)
     _print_training(model)
@@ -388,7 +388,7 @@ def _evaluate(args) -> int:
     _refuse_existing(out, overwrite=args.overwrite)
     options = _model_options(args)
     with _blame("manifest"):
-        specimens = read_manifest(args.manifest)
+        specimens = read_manifest(args.manifest, class_names=options["class_names"])
         evaluation = evaluate(
             specimens,
             cv=args.cv,

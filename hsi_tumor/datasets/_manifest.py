@@ -10,6 +10,8 @@ import csv
 import logging
 import os
 import re
+from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +20,7 @@ from hsi_tumor._shared.errors import CubeFormatError, HsiTumorError, TrainingDat
 from hsi_tumor._shared.limits import check_budget, shorten
 from hsi_tumor.calibration._inputs import as_cube
 from hsi_tumor.io import read_cube
+from hsi_tumor.io._annotations import annotation_class_names, is_annotation_file, read_annotations
 from hsi_tumor.io._common import existing_file
 from hsi_tumor.io._hdf5 import HDF5_EXTENSIONS
 from hsi_tumor.io._labels import read_labels, read_map
@@ -124,7 +127,7 @@ def _delimiter(first_line: str) -> str:
     return ","
 
 
-def read_manifest(path: str | os.PathLike) -> list:
+def read_manifest(path: str | os.PathLike, *, class_names=None) -> list:
     """Read a cohort manifest: one row per specimen, as :class:`~hsi_tumor.datasets.Specimen`.
 
     Parameters
@@ -135,7 +138,10 @@ def read_manifest(path: str | os.PathLike) -> list:
         ``cube`` (required)
             The calibrated cube: any file :func:`hsi_tumor.read_cube` opens.
         ``labels`` (required)
-            The label map: any file :func:`hsi_tumor.io.read_labels` reads (0 = unlabelled).
+            The label map: any file :func:`hsi_tumor.io.read_labels` reads (0 = unlabelled), or
+            annotations :func:`hsi_tumor.io.read_annotations` rasterises on the cube's grid (a
+            QuPath ``.geojson``/``.json``, an ImageJ ``.roi`` or ROI-set ``.zip``, a napari
+            Shapes ``.csv``).
         ``patient`` (optional)
             Patient id; rows of one patient are never split apart in evaluation. Default: each
             row its own patient (its name).
@@ -162,6 +168,11 @@ def read_manifest(path: str | os.PathLike) -> list:
         them (saturated or without usable references): the cube's ``valid`` is its finite
         values, so training leaves those pixels out (``model.training["invalid_left_out"]``)
         instead of raising, and classification does not classify them.
+
+    class_names : mapping of int to str or sequence of str, optional
+        The class ids of the names in annotation files (a sequence: ids 1, 2, ...). Default:
+        every class name of the manifest's annotation files, sorted alphabetically, gets ids
+        1, 2, ... (the same ids in every row, whichever classes a row has).
 
     Raises
     ------
@@ -205,10 +216,13 @@ def read_manifest(path: str | os.PathLike) -> list:
             fix="save it as a CSV file (UTF-8)",
         ) from None
     header, rows = _header_and_rows(path, text)
+    annotation_ids = _annotation_ids(folder, header, rows, class_names)
     specimens = []
     names_seen: dict[str, int] = {}
     for index, (line, cells) in enumerate(rows, start=1):
-        specimen, patient_given = _row_specimen(path, folder, header, index, line, cells)
+        specimen, patient_given = _row_specimen(
+            path, folder, header, index, line, cells, annotation_ids
+        )
         if not patient_given:  # each row its own patient: keep the ids distinct
             names_seen[specimen.patient] = names_seen.get(specimen.patient, 0) + 1
             if names_seen[specimen.patient] > 1:
@@ -291,8 +305,36 @@ def _stem(cell: str) -> str:
         return cell
 
 
+def _annotation_ids(folder: Path, header, rows, class_names) -> dict[int, str] | None:
+    """``{id: name}`` for the annotation files of the labels column: ``class_names``, or every
+    name found, sorted (unreadable files are skipped here: reading the row reports them)."""
+    if class_names is not None:
+        if isinstance(class_names, Mapping):
+            return {int(k): str(v) for k, v in class_names.items()}
+        return {i: str(name) for i, name in enumerate(class_names, start=1)}
+    if "labels" not in header:
+        return None
+    column = header.index("labels")
+    names: set[str] = set()
+    for _, cells in rows:
+        cell = cells[column] if column < len(cells) else ""
+        try:
+            file, _ = _file_and_name(cell, folder) if cell else (None, None)
+            if file is not None and is_annotation_file(file):
+                names.update(annotation_class_names(file))
+        except HsiTumorError:
+            continue
+    return {i: name for i, name in enumerate(sorted(names), start=1)} or None
+
+
+def _read_labels_cell(file: Path, name, shape, class_names) -> np.ndarray:
+    if is_annotation_file(file):
+        return read_annotations(file, shape=shape, class_names=class_names)
+    return read_labels(file, name=name)
+
+
 def _row_specimen(
-    path: Path, folder: Path, header, index: int, line: int, cells
+    path: Path, folder: Path, header, index: int, line: int, cells, annotation_ids=None
 ) -> tuple[Specimen, bool]:
     """The Specimen of one manifest row (its files read; errors name the row and column), and
     whether the row named its patient."""
@@ -334,7 +376,10 @@ def _row_specimen(
         raise wrapped(exc, "cube") from None
     maps: dict[str, np.ndarray | None] = {}
     for column, read in (
-        ("labels", read_labels),
+        (
+            "labels",
+            partial(_read_labels_cell, shape=cube.shape[:2], class_names=annotation_ids),
+        ),
         ("tumor_fraction", read_map),
         ("tissue", read_map),
     ):

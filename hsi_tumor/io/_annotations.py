@@ -38,7 +38,12 @@ from hsi_tumor.io._common import existing_file
 
 logger = logging.getLogger("hsi_tumor.io")
 
-__all__ = ["ANNOTATION_EXTENSIONS", "is_annotation_file", "read_annotations"]
+__all__ = [
+    "ANNOTATION_EXTENSIONS",
+    "annotation_class_names",
+    "is_annotation_file",
+    "read_annotations",
+]
 
 #: Extensions :func:`read_annotations` reads (``.json`` and ``.csv`` only with the right content).
 ANNOTATION_EXTENSIONS = (".geojson", ".json", ".roi", ".zip", ".csv")
@@ -172,6 +177,11 @@ def read_annotations(
             window[mask] = class_id
     logger.debug("rasterised %d regions of %s to %s", len(regions), path, labels.shape)
     return labels
+
+
+def annotation_class_names(path: str | os.PathLike) -> list[str]:
+    """The class names of an annotation file's regions, sorted (the default ids' order)."""
+    return sorted({name for name, _, _ in _read_regions(existing_file(path))})
 
 
 def is_annotation_file(path: str | os.PathLike) -> bool:

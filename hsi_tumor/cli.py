@@ -310,7 +310,8 @@ def _classify(args) -> int:
     from hsi_tumor.calibration import as_cube, tissue_mask
     from hsi_tumor.inference import check_smoothing
     from hsi_tumor.inference._device import _parse_device
-    from hsi_tumor.io import read_labels
+    from hsi_tumor.io import read_annotations, read_labels
+    from hsi_tumor.io._annotations import is_annotation_file
     from hsi_tumor.models import as_model
 
     out = Path(args.out)
@@ -332,7 +333,10 @@ def _classify(args) -> int:
     mask = "tissue" if args.tissue_mask or args.mask == "tissue" else None
     if args.mask and args.mask != "tissue":
         with _blame("mask"):
-            mask = read_labels(args.mask) != 0
+            if is_annotation_file(args.mask):  # regions drawn in QuPath, ImageJ or napari
+                mask = read_annotations(args.mask, shape=cube.shape[:2]) != 0
+            else:
+                mask = read_labels(args.mask) != 0
         if mask.shape != cube.shape[:2]:
             raise CubeFormatError(
                 f"the mask has {mask.shape} pixels, the cube {cube.shape[:2]}",
@@ -722,7 +726,8 @@ def _add_classify(sub) -> None:
     classify.add_argument(
         "--mask",
         metavar="FILE|tissue",
-        help="pixels to classify: a label/mask file (nonzero pixels), or 'tissue' for the "
+        help="pixels to classify: a label/mask file (nonzero pixels) or annotations "
+        "(.geojson, .roi, .zip, napari .csv: inside the regions), or 'tissue' for the "
         "cube's tissue mask (tissue_mask)",
     )
     classify.add_argument(

@@ -13,6 +13,7 @@ import hsi_tumor as ht
 from hsi_tumor._shared.errors import CubeFormatError
 from hsi_tumor.cli import main
 from hsi_tumor.datasets import read_manifest
+from hsi_tumor.io import read_labels
 
 pytest.importorskip("roifile")
 
@@ -83,3 +84,19 @@ def test_cli_trains_on_geojson_annotations(cohort, tmp_path, capsys):
     # without --class-names the ids still follow the names' alphabetical order
     assert main([*argv, "--overwrite"]) == 0
     assert ht.load_model(out).pipeline.classes_.tolist() == [1, 2]
+
+
+def test_cli_classify_masks_with_annotations(cohort, tmp_path):
+    model = tmp_path / "model.htmodel"
+    argv = ["--quiet", "train", str(cohort / "cohort.csv"), "-o", str(model), "--classifier", "lda"]
+    assert main(argv) == 0
+    region = tmp_path / "region.geojson"
+    region.write_text(json.dumps(rectangle("roi", 2, 3, 6, 8)))
+    cube = sorted(cohort.glob("*.hdr"))[0]
+    out = tmp_path / "out"
+    argv = ["--quiet", "classify", str(cube), "--model", str(model), "--mask", str(region)]
+    assert main([*argv, "-o", str(out), "--format", "hdf5"]) == 0
+    classified = read_labels(out / "labels.h5") > 0
+    expected = np.zeros((ROWS, COLS), bool)
+    expected[3:8, 2:6] = True
+    assert classified.any() and not (classified & ~expected).any()

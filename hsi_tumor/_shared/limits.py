@@ -9,9 +9,11 @@ processes started afterwards inherit it); :func:`memory_budget` says what it is 
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import stat
+import zipfile
 from pathlib import Path
 
 from hsi_tumor._shared.errors import CubeFormatError, InvalidOptionError, MissingFileError
@@ -25,6 +27,7 @@ __all__ = [
     "check_regular_file",
     "describe_bytes",
     "memory_budget",
+    "read_zip_member",
     "shorten",
 ]
 
@@ -240,3 +243,18 @@ def shorten(text, limit: int = 80) -> str:
     suffix = f" ({len(text)} characters)"
     keep = max(1, (limit - len(suffix) - 5) // 2)
     return f"{text[:keep]} ... {text[-keep:]}{suffix}"
+
+
+def read_zip_member(
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: int, *, chunk: int = 1 << 20
+) -> bytes | None:
+    """A zip member's bytes, inflated ``chunk`` bytes at a time, or None as soon as they pass
+    ``budget`` bytes (whatever the member's header declares: a zip bomb can lie). The caller
+    raises its own error on None (model files and ROI sets say different things)."""
+    out = io.BytesIO()
+    with archive.open(info) as member:
+        while data := member.read(chunk):
+            if out.tell() + len(data) > budget:
+                return None
+            out.write(data)
+    return out.getvalue()

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from hsi_tumor._shared.errors import CubeFormatError, InvalidOptionError
-from hsi_tumor._shared.limits import check_budget, check_inflation, shorten
+from hsi_tumor._shared.limits import check_budget, check_inflation, read_zip_member, shorten
 from hsi_tumor.io._common import existing_file
 
 logger = logging.getLogger("hsi_tumor.io")
@@ -469,20 +469,16 @@ def _read_roi_zip(path: Path):
 
 
 def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path) -> bytes:
-    """A member's bytes, inflated in chunks and refused past :data:`_MAX_ROI_BYTES` whatever
-    its header declares."""
-    out = io.BytesIO()
-    with archive.open(info) as member:
-        while chunk := member.read(2**20):
-            if out.tell() + len(chunk) > _MAX_ROI_BYTES:
-                raise CubeFormatError(
-                    f"the member inflates to more than {_MAX_ROI_BYTES} bytes",
-                    file=path,
-                    field=info.filename,
-                    fix="this is not an ImageJ ROI (or it is a zip bomb)",
-                )
-            out.write(chunk)
-    return out.getvalue()
+    """A member's bytes, refused past :data:`_MAX_ROI_BYTES` whatever its header declares."""
+    data = read_zip_member(archive, info, _MAX_ROI_BYTES)
+    if data is None:
+        raise CubeFormatError(
+            f"the member inflates to more than {_MAX_ROI_BYTES} bytes",
+            file=path,
+            field=info.filename,
+            fix="this is not an ImageJ ROI (or it is a zip bomb)",
+        )
+    return data
 
 
 def _roi_from_bytes(data: bytes, path: Path, field: str):

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from hsi_tumor._shared.errors import InvalidOptionError, InvalidTypeError, ModelFileError
+from hsi_tumor._shared.limits import read_zip_member
 
 __all__ = [
     "INTEGRITY",
@@ -128,18 +129,15 @@ def _check_infos(path, infos: list[zipfile.ZipInfo], budgets: dict[str, int], wh
 
 def _read_bounded(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: int, path) -> bytes:
     """A member's bytes, inflated in chunks; refused as soon as they pass ``budget``."""
-    out = io.BytesIO()
-    with archive.open(info) as member:
-        while chunk := member.read(_CHUNK):
-            if out.tell() + len(chunk) > budget:
-                raise _error(
-                    path,
-                    info.filename,
-                    f"the member inflates to more than the {budget} bytes allowed",
-                    "this is not a model file hsi_tumor writes (or it is a zip bomb)",
-                )
-            out.write(chunk)
-    return out.getvalue()
+    data = read_zip_member(archive, info, budget, chunk=_CHUNK)
+    if data is None:
+        raise _error(
+            path,
+            info.filename,
+            f"the member inflates to more than the {budget} bytes allowed",
+            "this is not a model file hsi_tumor writes (or it is a zip bomb)",
+        )
+    return data
 
 
 def read_members(path: Path, expected: tuple[str, ...]) -> dict[str, bytes]:

@@ -100,3 +100,17 @@ def test_shorten_keeps_both_ends_within_the_limit():
     long = "1" + "9" * 4998 + "2"
     text = shorten(long, 80)
     assert len(text) <= 80 and text.startswith("19") and text.endswith("(5000 characters)")
+
+
+def test_read_zip_member_stops_past_the_budget(tmp_path):
+    import zipfile
+
+    from hsi_tumor._shared.limits import read_zip_member
+
+    path = tmp_path / "a.zip"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("m", b"x" * 1000)
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo("m")
+        assert read_zip_member(archive, info, 1000, chunk=64) == b"x" * 1000
+        assert read_zip_member(archive, info, 999, chunk=64) is None

@@ -299,3 +299,18 @@ def test_bad_arguments(tmp_path):
     (tmp_path / "x.txt").write_text("")
     with pytest.raises(CubeFormatError, match="extension"):
         read_annotations(tmp_path / "x.txt", shape=(1, 1))
+
+
+def test_roi_member_read_in_bounded_chunks(tmp_path, monkeypatch):
+    # past the per-member bound whatever the zip declares (the shared read_zip_member)
+    from hsi_tumor.io import _annotations
+
+    rect = roifile.ImagejRoi(roitype=roifile.ROI_TYPE.RECT, left=0, top=0, right=2, bottom=2)
+    path = tmp_path / "set.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("a.roi", rect.tobytes())
+    np.testing.assert_array_equal(read_annotations(path, shape=(2, 2)), np.ones((2, 2)))
+    monkeypatch.setattr(_annotations, "_MAX_ROI_BYTES", 10)
+    with pytest.raises(CubeFormatError, match="inflates to more than 10 bytes") as info:
+        read_annotations(path, shape=(2, 2))
+    assert info.value.field == "a.roi"

@@ -314,3 +314,20 @@ def test_roi_member_read_in_bounded_chunks(tmp_path, monkeypatch):
     with pytest.raises(CubeFormatError, match="inflates to more than 10 bytes") as info:
         read_annotations(path, shape=(2, 2))
     assert info.value.field == "a.roi"
+
+
+def test_napari_ellipse(tmp_path):
+    # napari stores an ellipse as its bounding box's 4 corners (pixel-centre coordinates):
+    # -0.5..9.5 is the corner-origin box 0..10, the circle of radius 5 about (5, 5)
+    path = tmp_path / "ellipse.csv"
+    corners = [(-0.5, -0.5), (-0.5, 9.5), (9.5, 9.5), (9.5, -0.5)]
+    path.write_text(
+        "index,shape-type,vertex-index,axis-0,axis-1\n"
+        + "".join(f"0,ellipse,{i},{r},{c}\n" for i, (r, c) in enumerate(corners))
+    )
+    labels = read_annotations(path, shape=(10, 10))
+    rows, cols = np.mgrid[:10, :10]
+    distance = np.hypot(cols + 0.5 - 5, rows + 0.5 - 5)
+    far = np.abs(distance - 5) > 0.1  # the 256-gon is within 0.002 px of the circle
+    np.testing.assert_array_equal((labels == 1)[far], (distance < 5)[far])
+    assert (labels == 1).sum() > 60

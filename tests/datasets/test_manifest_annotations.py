@@ -15,8 +15,6 @@ from hsi_tumor.cli import main
 from hsi_tumor.datasets import read_manifest
 from hsi_tumor.io import read_labels
 
-pytest.importorskip("roifile")
-
 ROWS, COLS = 16, 16
 
 

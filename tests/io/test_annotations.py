@@ -8,12 +8,11 @@ import zipfile
 
 import numpy as np
 import pytest
+import roifile
 from matplotlib.path import Path as MplPath
 
 from hsi_tumor._shared.errors import CubeFormatError, HsiTumorError, InvalidOptionError
 from hsi_tumor.io import read_annotations
-
-roifile = pytest.importorskip("roifile")
 
 
 def feature(rings, name="tumor", kind="Polygon"):

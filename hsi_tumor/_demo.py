@@ -44,7 +44,8 @@ logger = logging.getLogger("hsi_tumor.demo")
 
 __all__ = ["run_demo", "write_cohort"]
 
-#: The demo's pipeline (the design of Sato et al. 2020 and of HELICoiD: SNV, PCA, RBF-SVM).
+#: The demo's pipeline: SNV, PCA, RBF SVM, a classical design of our choosing. Sato et al.
+#: (2020) used an SVM; their abstract states neither the preprocessing nor the kernel.
 PREPROCESSING = ("snv", "pca")
 CLASSIFIER = "svm"
 

@@ -461,8 +461,8 @@ def simulate_specimen(
     mucosa_thickness : float or sequence of float, optional
         Thickness of the normal mucosa over the tumors, mm: one value for all, or one per tumor
         (which sets the number of tumors). Default: per tumor, exposed (0 mm) with probability
-        0.25, else uniform in 0.4–2.5 mm, the range measured over resected gastric GISTs
-        (Sato et al. 2020).
+        0.25 (an assumption: no source), else uniform in 0.4–2.5 mm, the range Sato et al.
+        (2020) give for the 7 of their 12 resected gastric GISTs that had a mucosal layer.
     field_of_view : float, default=80
         Width of the image, mm (sets the pixel size, 0.25 mm for 320 columns).
     lateral_spread : float, default=0.5

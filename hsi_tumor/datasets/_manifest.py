@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hsi_tumor._shared.classes import class_name_map
 from hsi_tumor._shared.errors import CubeFormatError, HsiTumorError, TrainingDataError
 from hsi_tumor._shared.limits import check_budget, shorten
 from hsi_tumor.calibration._inputs import as_cube
@@ -310,8 +311,8 @@ def _annotation_ids(folder: Path, header, rows, class_names) -> dict[int, str] |
     name found, sorted (unreadable files are skipped here: reading the row reports them)."""
     if class_names is not None:
         if isinstance(class_names, Mapping):
-            return {int(k): str(v) for k, v in class_names.items()}
-        return {i: str(name) for i, name in enumerate(class_names, start=1)}
+            return class_name_map(class_names)
+        return class_name_map(class_names, range(1, len(class_names) + 1))
     if "labels" not in header:
         return None
     column = header.index("labels")

@@ -250,10 +250,9 @@ def classify_cube(
 
     with blas_single_thread():  # set-up products must not leave BLAS threads spinning
         fast = fast_predictor(model.pipeline)
-    forest = forest_predictor(model.pipeline) if fast is None else None
     if fast is not None:
         predictor, path = fast, "fast"
-    elif forest is not None:
+    elif (forest := forest_predictor(model.pipeline)) is not None:
         predictor, path = forest, "forest"
     else:
         predictor, path = _SklearnPredictor(model.pipeline), "scikit-learn"

@@ -392,10 +392,10 @@ class ForestPredictor:
         x = self._features(pixels)
         kernel = _kernel()
         p = self.packed
-        out = np.empty((x.shape[0], self.classes_.size), np.float64)
         if kernel is not None:
+            out = np.empty((x.shape[0], self.classes_.size), np.float64)
             return kernel(x, *p.arguments(), _block_pixels(p.n_features), out)
-        out[:] = 0.0
+        out = np.zeros((x.shape[0], self.classes_.size), np.float64)
         for estimator in self.forest.estimators_:
             out += estimator.predict_proba(x, check_input=False)
         out /= len(self.forest.estimators_)

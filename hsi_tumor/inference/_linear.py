@@ -57,16 +57,15 @@ class LinearScorer:
         n_features = weights.shape[0]
         affine = chain.affine
         pre = affine if affine is not None else Affine.identity(n_features)
-        total = pre.then(Affine(n_features, None, weights, intercept, False), rounded=False)
+        decision = Affine(n_features, None, weights, intercept, False)
+        total = pre.then(decision, rounded=False)
         # float64: a handful of outputs make the product memory-bound, so it costs about the
         # same, and unregularised models (large decisions) need the precision for softmax
         self.stage = Stage(chain.prefix, total)
         self._tail64 = chain.float64
         # float32 pixels through a float32 tail: scikit-learn's own steps, then the decision
-        decision = Affine.identity(n_features).then(
-            Affine(n_features, None, weights, intercept, False), rounded=False
-        )
-        self._stage32 = None if affine is None or chain.float64 else Stage(chain.steps, decision)
+        alone = Affine.identity(n_features).then(decision, rounded=False)
+        self._stage32 = None if affine is None or chain.float64 else Stage(chain.steps, alone)
         self._own_factor32 = 8 * rounding_factor(2, n_features)
         n_in = total.n_in
         if affine is None:

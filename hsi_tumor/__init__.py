@@ -11,6 +11,7 @@ The plain import API::
     model = ht.train(cubes, label_maps, classifier="svm", groups=patient_ids,
                      class_names={1: "normal", 2: "tumor"})
     result = ht.classify_cube(reflectance, model, mask=mask)   # labels + probabilities
+    fractions = ht.estimate_fraction(reflectance, ht.train_fraction(specimens), mask=mask)
     ht.save_model(model, "model.htmodel")    # safe to share: no code runs on load
     smooth = ht.knn_filter(result.probabilities, ht.principal_component_guide(reflectance))
     scores = ht.evaluate(cohort, classifier="svm", cv="leave-one-patient-out")  # by patient
@@ -44,6 +45,7 @@ from hsi_tumor.cube import Cube
 from hsi_tumor.datasets import Specimen, simulate_cohort, simulate_specimen
 from hsi_tumor.distributed import classify_many
 from hsi_tumor.evaluation import evaluate
+from hsi_tumor.fraction import FractionMap, FractionModel, estimate_fraction, train_fraction
 from hsi_tumor.inference import TumorMap, classify_cube, write_tumor_map
 from hsi_tumor.io import Capture, read_capture, read_cube, write_capture, write_cube
 from hsi_tumor.models import TumorModel, load_model, save_model, train
@@ -66,6 +68,8 @@ __all__ = [
     "CubeFormatError",
     "CubeIndexError",
     "DeviceError",
+    "FractionMap",
+    "FractionModel",
     "HsiTumorError",
     "InvalidOptionError",
     "InvalidParameterError",
@@ -86,6 +90,7 @@ __all__ = [
     "calibrate_capture",
     "classify_cube",
     "classify_many",
+    "estimate_fraction",
     "evaluate",
     "knn_filter",
     "load_model",
@@ -101,6 +106,7 @@ __all__ = [
     "simulate_specimen",
     "tissue_mask",
     "train",
+    "train_fraction",
     "transform_cube",
     "write_capture",
     "write_cube",

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.calibration import CalibratedClassifierCV, _SigmoidCalibration
 from sklearn.decomposition import PCA, IncrementalPCA
-from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.ensemble._forest import BaseForest
 from sklearn.ensemble._hist_gradient_boosting.common import PREDICTOR_RECORD_DTYPE
 from sklearn.ensemble._hist_gradient_boosting.predictor import TreePredictor
@@ -51,7 +51,7 @@ from hsi_tumor.models._archive import PIPELINE, short
 from hsi_tumor.preprocessing import MultiplicativeScatterCorrection
 from hsi_tumor.preprocessing._wavelength_selection import _BandSelector
 
-__all__ = ["CHECKS", "check_fitted"]
+__all__ = ["CHECKS", "check_fitted", "check_fitted_parts"]
 
 _FIX = "use an unaltered copy of the model file, or train and save the model again"
 _KERNELS = ("linear", "poly", "rbf", "sigmoid")
@@ -322,8 +322,8 @@ def _check_forest(forest, n_features: int) -> None:
 
 
 def _check_hist_boosting(est, n_features: int) -> None:
-    n_classes = _n_classes(est)
-    per_iteration = 1 if n_classes == 2 else n_classes
+    n_classes = _n_classes(est) if hasattr(est, "classes_") else 1  # a regressor: one tree
+    per_iteration = 1 if n_classes <= 2 else n_classes
     _int(est, "n_trees_per_iteration_", per_iteration, per_iteration)
     predictors = getattr(est, "_predictors", None)
     if not isinstance(predictors, list) or len(predictors) != _int(est, "n_iter_", 0, 1 << 31):
@@ -375,6 +375,7 @@ CHECKS: dict[type, Callable] = {
     IsotonicRegression: _check_isotonic,
     BaseForest: _check_forest,
     HistGradientBoostingClassifier: _check_hist_boosting,
+    HistGradientBoostingRegressor: _check_hist_boosting,
     KNeighborsClassifier: _check_neighbors,
 }
 
@@ -493,4 +494,28 @@ def check_fitted(pipeline, *, path: Path, n_features: int) -> None:
     else:
         return
     location = "".join(where) or "(the pipeline)"
+    raise ModelFileError(problem, file=path, field=f"{PIPELINE}: {location}", fix=_FIX)
+
+
+def check_fitted_parts(objects, *, path: Path, n_features: int | None = None) -> None:
+    """Check the fitted state of loaded estimators that are not a classifier pipeline.
+
+    Every object (and what it holds) is walked as :func:`check_fitted` walks a pipeline;
+    there are no test spectra.
+
+    Raises
+    ------
+    ModelFileError
+        Naming the object and attribute that is wrong.
+    """
+    where: list[str] = []
+    try:
+        _walk(objects, where, n_features, set(), 0)
+    except ModelFileError as exc:
+        problem = exc.problem
+    except Exception as exc:
+        problem = f"{type(exc).__name__}: {short(str(exc))}"
+    else:
+        return
+    location = "".join(where) or "(the estimators)"
     raise ModelFileError(problem, file=path, field=f"{PIPELINE}: {location}", fix=_FIX)

@@ -35,7 +35,8 @@ import json
 import os
 import re
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -71,11 +72,15 @@ __all__ = [
     "FORMAT",
     "FORMAT_VERSION",
     "KEY_VARIABLE",
+    "MODEL_KINDS",
     "NEVER_TRUSTED",
     "TRUSTED_TYPES",
+    "ModelKind",
     "as_model",
     "jsonable",
     "load_model",
+    "rebuild_objects",
+    "register_model_kind",
     "save_model",
 ]
 
@@ -125,6 +130,46 @@ NEVER_TRUSTED = re.compile(
 )
 
 _REPAIR = "use an unaltered copy of the model file, or train and save the model again"
+
+
+@dataclass(frozen=True)
+class ModelKind:
+    """Another kind of model file: the same archive (``model.json``, ``pipeline.skops``,
+    ``integrity.json``) with its own ``format`` name and readers.
+
+    ``write(model, path)`` returns the ``model.json`` and ``pipeline.skops`` bytes (and must
+    refuse what ``read`` would refuse); ``read(path, members, trusted)`` rebuilds the model
+    from checked members (integrity already verified), raising :class:`ModelFileError`.
+    """
+
+    type: type
+    format: str
+    write: Callable[[Any, Path], dict[str, bytes]]
+    read: Callable[[Path, dict[str, bytes], Sequence[str]], Any]
+
+
+#: The other model kinds :func:`save_model` and :func:`load_model` handle, by format name
+#: (:func:`register_model_kind`; the fraction models of :mod:`hsi_tumor.fraction`).
+MODEL_KINDS: dict[str, ModelKind] = {}
+
+
+def register_model_kind(kind: ModelKind) -> None:
+    """Let :func:`save_model` and :func:`load_model` handle another kind of model."""
+    MODEL_KINDS[kind.format] = kind
+
+
+def _format_of(data: bytes) -> str | None:
+    try:
+        meta = json.loads(data)
+    except (ValueError, RecursionError):
+        return None
+    value = meta.get("format") if isinstance(meta, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def rebuild_objects(path: Path, data: bytes, trusted: Sequence[str] = ()):
+    """The objects of a ``pipeline.skops`` member, rebuilt creating only allowed types."""
+    return _rebuild(path, data, trusted)
 
 
 def jsonable(value: Any) -> Any:
@@ -193,6 +238,16 @@ def save_model(
         raise OutputExistsError(
             "the model file exists already", file=path, fix="choose another name or overwrite=True"
         )
+    kind = next((k for k in MODEL_KINDS.values() if isinstance(model, k.type)), None)
+    if kind is not None:
+        _write(path, kind.write(model, path), key)
+        return path
+    if not isinstance(model, TumorModel):
+        raise InvalidTypeError(
+            f"model is a {type(model).__name__}, not a TumorModel or FractionModel",
+            field="model",
+            fix="save what hsi_tumor.train or hsi_tumor.train_fraction made",
+        )
     meta = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -209,12 +264,25 @@ def save_model(
         PIPELINE: sio.dumps(model.pipeline),
     }
     _check_readable(path, members)
-    members[INTEGRITY] = integrity_record(members, key)
+    _write(path, members, key)
+    return path
+
+
+def _write(path: Path, members: dict[str, bytes], key: bytes | None) -> None:
+    """The archive, with its integrity record, written atomically."""
+    for name, data in members.items():
+        if len(data) > MEMBER_BUDGETS[name]:
+            raise ModelFileError(
+                f"the model cannot be saved: {len(data)} bytes, over {MEMBER_BUDGETS[name]}",
+                file=path,
+                field=name,
+                fix="train on fewer pixels",
+            )
+    members = {**members, INTEGRITY: integrity_record(members, key)}
     with atomic_path(path) as tmp:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             for name, data in members.items():
                 archive.writestr(name, data)
-    return path
 
 
 def _check_readable(path: Path, members: dict[str, bytes]) -> None:
@@ -357,6 +425,9 @@ def load_model(path: str | os.PathLike, *, trusted: Sequence[str] = (), key=None
     members = read_members(path, (META, PIPELINE))
     version = 2 if INTEGRITY in members else 1
     check_integrity(path, members, key)
+    kind = MODEL_KINDS.get(_format_of(members[META]) or "")
+    if kind is not None:
+        return kind.read(path, members, trusted)
     meta = parse_meta(path, members[META])
     values = check_meta(path, meta, version)
     if version == 1 and not hmac.compare_digest(

@@ -105,9 +105,9 @@ def _inputs(cubes, label_maps, groups, fractions, masks):
     return cube_list, maps, groups, fractions, masks, carried
 
 
-def _specimen_pixels(labels: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
-    """The specimen's pixels: the mask, else the labelled pixels."""
-    return mask if mask is not None else labels > 0
+def _specimen_pixels(labels: np.ndarray, mask: np.ndarray | None) -> np.ndarray | None:
+    """The specimen's pixels: the mask, else every pixel (``estimate_fraction``'s default)."""
+    return mask
 
 
 def _sample(index: np.ndarray, budget: int, rng: np.random.Generator) -> np.ndarray:
@@ -180,7 +180,7 @@ def train_fraction(
     masks : sequence of ndarray, optional
         With cubes: each specimen's pixels (the learned estimator's specimen reference is taken
         over them; give what ``estimate_fraction(mask=)`` will get). Default: the Specimens'
-        ``tissue``, else the labelled pixels.
+        ``tissue``, else every pixel (as ``estimate_fraction``'s default).
     n_endmembers : int, default=3
         Unmixing: endmembers per class (k-means centres of the annotated spectra).
     n_components : int, default=20
@@ -272,38 +272,90 @@ def train_fraction(
     )
     rng = np.random.default_rng(seed)
     resamplers = _resamplers(cube_list, resample)
-    wavelengths = cube_list[0].wavelengths
-    per_cube = max(1, max_pixels // len(cube_list))
-    summary: dict[str, Any] = {"random_state": seed, "method": method, "classes": names}
 
+    common = {
+        "names": names,
+        "target": int(target),
+        "patients": tuple(patients or ()),
+        "wavelengths": np.asarray(cube_list[0].wavelengths, dtype=np.float64),
+        "per_cube": max(1, max_pixels // len(cube_list)),
+        "summary": {"random_state": seed, "method": method, "classes": names},
+    }
     if method == "unmixing":
-        spectra: dict[int, list[np.ndarray]] = {int(c): [] for c in classes}
-        for cube, labels, resampler in zip(cube_list, maps, resamplers, strict=True):
-            for c in spectra:
-                index = _sample(np.flatnonzero(labels.reshape(-1) == c), per_cube, rng)
-                X = _read_pixels(cube, index)
-                X = X[np.isfinite(X).all(axis=1)]
-                spectra[c].append(X if resampler is None else X @ resampler)
-        pooled = {c: np.vstack(v) for c, v in spectra.items() if sum(len(x) for x in v)}
-        _check_pure(pooled, target, names)
-        E, E_classes = _endmembers(pooled, n_endmembers, seed)
-        summary.update(
-            targets="annotated pure pixels (endmembers)",
-            pixels={names[c]: len(x) for c, x in pooled.items()},
-            n_endmembers=n_endmembers,
+        return _train_unmixing(
+            cube_list, maps, resamplers, classes, rng, seed, n_endmembers, common
         )
-        return FractionModel(
-            method="unmixing",
-            wavelengths=np.asarray(wavelengths, dtype=np.float64),
-            class_names=names,
-            tumor_class=int(target),
-            endmembers=E,
-            endmember_classes=E_classes,
-            training=jsonable(summary),
-            patients=tuple(patients or ()),
-            version=__version__,
-        )
+    return _train_learned(
+        cube_list,
+        maps,
+        masks,
+        resamplers,
+        fractions,
+        rng,
+        seed,
+        n_components,
+        context_sigma,
+        progress,
+        common,
+    )
 
+
+def _train_unmixing(cube_list, maps, resamplers, classes, rng, seed, n_endmembers, common):
+    """Endmembers: k-means centres of each class's annotated reflectance spectra."""
+    names, target, per_cube, summary = (
+        common["names"],
+        common["target"],
+        common["per_cube"],
+        common["summary"],
+    )
+    spectra: dict[int, list[np.ndarray]] = {int(c): [] for c in classes}
+    for cube, labels, resampler in zip(cube_list, maps, resamplers, strict=True):
+        for c in spectra:
+            index = _sample(np.flatnonzero(labels.reshape(-1) == c), per_cube, rng)
+            X = _read_pixels(cube, index)
+            X = X[np.isfinite(X).all(axis=1)]
+            spectra[c].append(X if resampler is None else X @ resampler)
+    pooled = {c: np.vstack(v) for c, v in spectra.items() if sum(len(x) for x in v)}
+    _check_pure(pooled, target, names)
+    E, E_classes = _endmembers(pooled, n_endmembers, seed)
+    summary.update(
+        targets="annotated pure pixels (endmembers)",
+        pixels={names[c]: len(x) for c, x in pooled.items()},
+        n_endmembers=n_endmembers,
+    )
+    return FractionModel(
+        method="unmixing",
+        wavelengths=common["wavelengths"],
+        class_names=names,
+        tumor_class=target,
+        endmembers=E,
+        endmember_classes=E_classes,
+        training=jsonable(summary),
+        patients=common["patients"],
+        version=__version__,
+    )
+
+
+def _train_learned(
+    cube_list,
+    maps,
+    masks,
+    resamplers,
+    fractions,
+    rng,
+    seed,
+    n_components,
+    context_sigma,
+    progress,
+    common,
+):
+    """The learned estimator's PCA and regressors (see :func:`train_fraction`)."""
+    names, target, per_cube, summary = (
+        common["names"],
+        common["target"],
+        common["per_cube"],
+        common["summary"],
+    )
     truth = fractions is not None
     sigma = context_sigma if truth else None
     rows_X: list[np.ndarray] = []  # specimen-referenced SNV spectra of the training pixels
@@ -404,13 +456,13 @@ def train_fraction(
         summary["pure_pixels"] = pure_counts
     return FractionModel(
         method="learned",
-        wavelengths=np.asarray(wavelengths, dtype=np.float64),
+        wavelengths=common["wavelengths"],
         class_names=names,
-        tumor_class=int(target),
+        tumor_class=target,
         estimators=estimators,
         context_sigma=sigma,
         training=jsonable(summary),
-        patients=tuple(patients or ()),
+        patients=common["patients"],
         version=__version__,
     )
 

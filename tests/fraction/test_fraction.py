@@ -1,0 +1,165 @@
+"""train_fraction / estimate_fraction on small simulated specimens and on exact mixtures."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import hsi_tumor as ht
+from hsi_tumor.datasets import as_specimens, simulate_cohort
+
+NAMES = {1: "normal", 2: "tumor"}
+
+
+@pytest.fixture(scope="module")
+def specimens():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ht.CalibrationWarning)
+        return as_specimens(simulate_cohort(4, seed=3, shape=(48, 60), n_bands=40))
+
+
+def _train(specimens, **kwargs):
+    return ht.train_fraction(specimens, random_state=0, max_pixels=6000, progress=False, **kwargs)
+
+
+def _two_material_cube(rng, n_bands=30, shape=(20, 30)):
+    """Left third material A, right third material B, a linear ramp of exact mixtures between."""
+    wl = np.linspace(950, 1650, n_bands)
+    a = 0.5 + 0.2 * np.sin(wl / 90.0)
+    b = 0.4 + 0.25 * np.cos(wl / 70.0)
+    rows, cols = shape
+    f = np.clip((np.arange(cols) - cols / 3) / (cols / 3), 0, 1)[None, :].repeat(rows, 0)
+    data = (1 - f)[..., None] * a + f[..., None] * b
+    labels = np.where(f == 0, 1, np.where(f == 1, 2, 0)).astype(np.uint8)
+    return ht.Cube(data.astype(np.float64), wl), labels, f
+
+
+def test_unmixing_recovers_exact_mixtures(rng):
+    cube, labels, f = _two_material_cube(rng)
+    model = ht.train_fraction(
+        [cube], [labels], class_names=NAMES, method="unmixing", n_endmembers=1, progress=False
+    )
+    result = ht.estimate_fraction(cube, model, progress=False)
+    np.testing.assert_allclose(result.fraction, f, atol=1e-6)  # float32 output
+    assert result.valid.all()
+
+
+def test_learned_estimator_on_exact_mixtures_of_noisy_materials(rng):
+    cube, labels, f = _two_material_cube(rng, shape=(40, 60))
+    noisy = ht.Cube(cube.data * (1 + rng.normal(0, 0.002, cube.shape)), cube.wavelengths)
+    model = ht.train_fraction(
+        [noisy],
+        [labels],
+        class_names=NAMES,
+        method="learned",
+        fractions=None,
+        random_state=0,
+        progress=False,
+    )
+    assert model.context_sigma is None  # synthetic mixtures have no neighbourhood
+    result = ht.estimate_fraction(noisy, model, progress=False)
+    border = (f > 0) & (f < 1)
+    assert np.abs(result.fraction - f)[border].mean() < 0.05
+    assert np.all((result.lower <= result.fraction) & (result.fraction <= result.upper))
+
+
+def _fuzzy_dice(p, f):
+    return 2 * np.minimum(p, f).sum() / (p.sum() + f.sum())
+
+
+def test_learned_with_partial_volume_truth_beats_the_probability_baseline(specimens):
+    train, test = specimens[:3], specimens[3]
+    model = _train(train)
+    assert "partial-volume truth" in model.training["targets"]
+    result = ht.estimate_fraction(test.cube, model, mask=test.tissue, progress=False)
+    mask = test.tissue & result.valid
+    f, p = test.tumor_fraction[mask], result.fraction[mask]
+    assert np.all((p >= 0) & (p <= 1))
+    classifier = ht.train(train, classifier="lda", random_state=0, progress=False)
+    probability = ht.classify_cube(test.cube, classifier, mask=test.tissue, progress=False)
+    baseline = _fuzzy_dice(probability.tumor_probability[mask], f)
+    assert _fuzzy_dice(p, f) > baseline + 0.05
+    assert np.isnan(result.fraction[~result.valid]).all()
+    np.testing.assert_allclose(
+        result.uncertainty[mask],
+        (result.upper - result.lower)[mask] / (2 * 1.6448536269514722),
+        rtol=1e-6,
+    )
+
+
+@pytest.mark.parametrize("method", ["learned", "unmixing"])
+def test_model_file_round_trip(specimens, tmp_path, method):
+    model = _train(specimens[:2], method=method)
+    path = ht.save_model(model, tmp_path / "f.htmodel")
+    loaded = ht.load_model(path)
+    assert isinstance(loaded, ht.FractionModel) and loaded.method == method
+    a = ht.estimate_fraction(specimens[2].cube, model, mask=specimens[2].tissue, progress=False)
+    b = ht.estimate_fraction(specimens[2].cube, path, mask=specimens[2].tissue, progress=False)
+    for name in ("fraction", "lower", "upper"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+
+
+def test_a_damaged_fraction_model_file_is_refused(specimens, tmp_path):
+    import json
+    import zipfile
+
+    model = _train(specimens[:2], method="unmixing")
+    path = ht.save_model(model, tmp_path / "f.htmodel")
+    with zipfile.ZipFile(path) as z:
+        members = {n: z.read(n) for n in z.namelist()}
+    meta = json.loads(members["model.json"])
+    meta["endmembers"][0][0] = float("nan")
+    members["model.json"] = json.dumps(meta).encode()
+    from hsi_tumor.models._archive import integrity_record
+
+    del members["integrity.json"]
+    members["integrity.json"] = integrity_record(members, None)  # resealed: the schema refuses
+    bad = tmp_path / "bad.htmodel"
+    with zipfile.ZipFile(bad, "w") as z:
+        for n, d in members.items():
+            z.writestr(n, d)
+    with pytest.raises(ht.ModelFileError, match="endmembers"):
+        ht.load_model(bad)
+
+
+def test_bad_training_input_is_refused(specimens):
+    s = specimens[0]
+    with pytest.raises(ht.InvalidOptionError, match="method"):
+        ht.train_fraction(specimens[:1], method="svm", progress=False)
+    with pytest.raises(ht.TrainingDataError, match="tumor class"):
+        ht.train_fraction([s.cube], [s.labels], class_names={1: "a", 2: "b"}, progress=False)
+    only_normal = np.where(s.labels == 1, 1, 0).astype(np.uint8)
+    with pytest.raises(ht.TrainingDataError):
+        ht.train_fraction(
+            [s.cube], [only_normal], class_names={1: "normal"}, method="unmixing", progress=False
+        )
+    with pytest.raises(ht.TrainingDataError, match="fraction"):
+        ht.train_fraction(
+            [s.cube],
+            [s.labels],
+            class_names=NAMES,
+            fractions=[np.full((3, 3), 0.5)],
+            progress=False,
+        )
+
+
+def test_wavelength_mismatch_and_empty_mask_are_refused(specimens):
+    model = _train(specimens[:2], method="unmixing")
+    cube = specimens[2].cube
+    shifted = ht.Cube(cube.data, cube.wavelengths + 3.0)
+    with pytest.raises(ht.WavelengthError):
+        ht.estimate_fraction(shifted, model, progress=False)
+    with pytest.raises(ht.NoValidPixelsError):
+        ht.estimate_fraction(cube, model, mask=np.zeros(cube.shape[:2], bool), progress=False)
+    with pytest.raises(ht.InvalidTypeError, match="FractionModel"):
+        ht.estimate_fraction(cube, object(), progress=False)
+
+
+def test_tiles_do_not_change_the_result(specimens):
+    model = _train(specimens[:2])
+    s = specimens[2]
+    a = ht.estimate_fraction(s.cube, model, mask=s.tissue, progress=False)
+    b = ht.estimate_fraction(s.cube, model, mask=s.tissue, tile_rows=7, progress=False)
+    np.testing.assert_array_equal(a.fraction, b.fraction)

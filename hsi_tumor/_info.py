@@ -3,9 +3,11 @@
 :func:`describe` recognises every kind of file the library writes — cubes (ENVI, HDF5, NumPy,
 MATLAB; also the probability maps, whose bands are classes, not wavelengths), label maps,
 Specim capture folders, tumor-map folders (:func:`hsi_tumor.write_tumor_map`) and
-tumor-fraction folders (:func:`hsi_tumor.fraction.write_fraction_map`) and each file in them, evaluation report folders (:func:`hsi_tumor.evaluation.write_report`), model files
-(:func:`hsi_tumor.save_model`: classifiers and tumor-fraction models), cohort manifests and band tables — and any folder holding them,
-and returns lines of text. It reads headers and small files only (a cube's data is never read).
+tumor-fraction folders (:func:`hsi_tumor.fraction.write_fraction_map`) and each file in them,
+evaluation report folders (:func:`hsi_tumor.evaluation.write_report`), model files
+(:func:`hsi_tumor.save_model`: classifiers and tumor-fraction models), cohort manifests and
+band tables — and any folder holding them, and returns lines of text. It reads headers and
+small files only (a cube's data is never read).
 """
 
 from __future__ import annotations

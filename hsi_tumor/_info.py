@@ -297,8 +297,8 @@ def _json(path: Path) -> list[str]:
     if {"scheme", "pooled", "per_patient"} <= set(data):
         return _metrics(path, data)
     raise CubeFormatError(
-        "a JSON file that is neither a tumor map's or tumor-fraction folder's summary.json nor "
-        "a report's metrics.json",
+        "a JSON file that is neither a tumor map's summary.json (or a tumor-fraction "
+        "folder's) nor a report's metrics.json",
         file=path,
         fix="give a file hsi_tumor wrote (summary.json of 'hsi-tumor classify' or 'hsi-tumor "
         "fraction', metrics.json of 'hsi-tumor evaluate')",

@@ -2,10 +2,12 @@
 
 :func:`describe` recognises every kind of file the library writes — cubes (ENVI, HDF5, NumPy,
 MATLAB; also the probability maps, whose bands are classes, not wavelengths), label maps,
-Specim capture folders, tumor-map folders (:func:`hsi_tumor.write_tumor_map`) and each file in
-them, evaluation report folders (:func:`hsi_tumor.evaluation.write_report`), model files
-(:func:`hsi_tumor.save_model`), cohort manifests and band tables — and any folder holding them,
-and returns lines of text. It reads headers and small files only (a cube's data is never read).
+Specim capture folders, tumor-map folders (:func:`hsi_tumor.write_tumor_map`) and
+tumor-fraction folders (:func:`hsi_tumor.fraction.write_fraction_map`) and each file in them,
+evaluation report folders (:func:`hsi_tumor.evaluation.write_report`), model files
+(:func:`hsi_tumor.save_model`: classifiers and tumor-fraction models), cohort manifests and
+band tables — and any folder holding them, and returns lines of text. It reads headers and
+small files only (a cube's data is never read).
 """
 
 from __future__ import annotations
@@ -219,6 +221,8 @@ def _model(path: Path) -> list[str]:
     from hsi_tumor.models import load_model
 
     model = load_model(path)
+    if not hasattr(model, "preprocessing"):  # a tumor-fraction model (hsi_tumor.fraction)
+        return _fraction_model(path, model)
     training = model.training
     steps = " → ".join([*model.preprocessing, model.classifier or "classifier"])
     names = ", ".join(f"{k}={v}" for k, v in model.class_names.items())
@@ -250,6 +254,29 @@ def _model(path: Path) -> list[str]:
     return lines
 
 
+def _fraction_model(path: Path, model) -> list[str]:
+    names = ", ".join(f"{k}={v}" for k, v in model.class_names.items())
+    facts = dict(model._facts())
+    lines = [
+        f"hsi_tumor tumor-fraction model {path.name}: {model.method} (trained with hsi_tumor "
+        f"{model.version})",
+        f"  classes: {names} (fraction of class {model.tumor_class})",
+        f"  wavelengths: {facts['wavelengths']}",
+        f"  trained on: {facts['trained on']}",
+    ]
+    training = model.training
+    if training.get("n_pixels") is not None:
+        lines.append(f"  training pixels: {training['n_pixels']}")
+    for key in ("endmembers", "context", "outlier flag"):
+        if key in facts:
+            lines.append(f"  {key}: {facts[key]}")
+    if model.patients:
+        lines.append(f"  patients: {len(model.patients)} ({', '.join(model.patients)})")
+    if training.get("random_state") is not None:
+        lines.append(f"  random_state: {training['random_state']}")
+    return lines
+
+
 # -- JSON, Markdown and CSV files ------------------------------------------------------------
 def _read_json(path: Path) -> dict:
     try:
@@ -263,15 +290,18 @@ def _read_json(path: Path) -> dict:
 
 def _json(path: Path) -> list[str]:
     data = _read_json(path)
+    if {"files", "n_estimated", "tumor_area_pixels", "shape"} <= set(data):
+        return _fraction_summary(path.parent, data)
     if {"files", "counts", "shape"} <= set(data):
         return _tumor_map_summary(path.parent, data)
     if {"scheme", "pooled", "per_patient"} <= set(data):
         return _metrics(path, data)
     raise CubeFormatError(
-        "a JSON file that is neither a tumor map's summary.json nor a report's metrics.json",
+        "a JSON file that is neither a tumor map's summary.json (or a tumor-fraction "
+        "folder's) nor a report's metrics.json",
         file=path,
-        fix="give a file hsi_tumor wrote (summary.json of 'hsi-tumor classify', metrics.json of "
-        "'hsi-tumor evaluate')",
+        fix="give a file hsi_tumor wrote (summary.json of 'hsi-tumor classify' or 'hsi-tumor "
+        "fraction', metrics.json of 'hsi-tumor evaluate')",
     )
 
 
@@ -286,6 +316,29 @@ def _tumor_map_summary(folder: Path, summary: dict) -> list[str]:
     ]
     if summary.get("mean_tumor_probability") is not None:
         lines.append(f"  mean tumor probability: {summary['mean_tumor_probability']:.3f}")
+    return [*lines, *_settings_and_files(folder, summary)]
+
+
+def _fraction_summary(folder: Path, summary: dict) -> list[str]:
+    rows, cols = summary["shape"]
+    area = f"{summary['tumor_area_pixels']:.1f} px"
+    if summary.get("tumor_area_mm2") is not None:
+        area += f" = {summary['tumor_area_mm2']:.2f} mm²"
+    lines = [
+        f"tumor-fraction folder {folder}: {rows} rows x {cols} cols, {summary.get('method')}",
+        f"  estimated {summary['n_estimated']} pixels; {summary.get('n_masked', 0)} masked, "
+        f"{summary.get('n_invalid', 0)} invalid",
+        f"  tumor area (sum of fractions): {area}",
+    ]
+    if summary.get("mean_uncertainty") is not None:
+        lines.append(f"  mean uncertainty (standard deviation): {summary['mean_uncertainty']:.3f}")
+    if summary.get("n_outliers") is not None:
+        lines.append(f"  outside the training domain: {summary['n_outliers']} pixels")
+    return [*lines, *_settings_and_files(folder, summary)]
+
+
+def _settings_and_files(folder: Path, summary: dict) -> list[str]:
+    lines = []
     for key, value in (summary.get("settings") or {}).items():
         if key != "command":
             lines.append(f"  {key}: {json.dumps(value) if isinstance(value, dict) else value}")
@@ -381,7 +434,8 @@ def _kind_of_folder(path: Path, *, look_inside: bool = True) -> str | None:
     if SpecimReader().guess_can_open(path):
         return "Specim capture folder"
     if (path / "summary.json").is_file():
-        return "tumor map folder"
+        summary = _read_json(path / "summary.json")
+        return "tumor-fraction folder" if "n_estimated" in summary else "tumor map folder"
     if (path / "report.md").is_file():
         return "evaluation report folder"
     if not look_inside:

@@ -6,6 +6,8 @@
     hsi-tumor calibrate CAPTURE_FOLDER -o reflectance.hdr
     hsi-tumor train cohort.csv -o model.htmodel --class-names 1=normal 2=tumor
     hsi-tumor classify reflectance.hdr --model model.htmodel -o result/ --tissue-mask
+    hsi-tumor train-fraction cohort.csv -o fraction.htmodel --method learned
+    hsi-tumor fraction reflectance.hdr --model fraction.htmodel -o fraction/ --mask tissue
     hsi-tumor evaluate cohort.csv -o report/ --cv loo
     hsi-tumor demo
 
@@ -38,6 +40,7 @@ from hsi_tumor._shared.errors import (
     CubeFormatError,
     HsiTumorError,
     InvalidOptionError,
+    ModelFileError,
     OutputExistsError,
 )
 
@@ -310,8 +313,6 @@ def _classify(args) -> int:
     from hsi_tumor.calibration import as_cube, tissue_mask
     from hsi_tumor.inference import check_smoothing
     from hsi_tumor.inference._device import _parse_device
-    from hsi_tumor.io import read_annotations, read_labels
-    from hsi_tumor.io._annotations import is_annotation_file
     from hsi_tumor.models import as_model
 
     out = Path(args.out)
@@ -332,18 +333,7 @@ def _classify(args) -> int:
         cube = as_cube(args.cube, wavelengths=args.wavelengths or None)
     mask = "tissue" if args.tissue_mask or args.mask == "tissue" else None
     if args.mask and args.mask != "tissue":
-        with _blame("mask"):
-            if is_annotation_file(args.mask):  # regions drawn in QuPath, ImageJ or napari
-                mask = read_annotations(args.mask, shape=cube.shape[:2]) != 0
-            else:
-                mask = read_labels(args.mask) != 0
-        if mask.shape != cube.shape[:2]:
-            raise CubeFormatError(
-                f"the mask has {mask.shape} pixels, the cube {cube.shape[:2]}",
-                file=args.mask,
-                field="--mask",
-                fix="give a mask of the cube's rows and columns (nonzero = classify)",
-            )
+        mask = _mask_file(args.mask, cube, "classify")
         if args.tissue_mask:
             mask &= tissue_mask(cube)
     with _blame("cube"):  # what no flag explains is about the cube (bands, values, pixels)
@@ -357,6 +347,27 @@ def _classify(args) -> int:
     for kind, name in {**summary["files"], "summary": "summary.json"}.items():
         print(f"  {kind}: {out / name}")
     return 0
+
+
+def _mask_file(path: str, cube, verb: str):
+    """The pixels a ``--mask FILE`` names: a label map's nonzero pixels, or inside the regions
+    of annotations drawn in QuPath, ImageJ or napari."""
+    from hsi_tumor.io import read_annotations, read_labels
+    from hsi_tumor.io._annotations import is_annotation_file
+
+    with _blame("mask"):
+        if is_annotation_file(path):
+            mask = read_annotations(path, shape=cube.shape[:2]) != 0
+        else:
+            mask = read_labels(path) != 0
+    if mask.shape != cube.shape[:2]:
+        raise CubeFormatError(
+            f"the mask has {mask.shape} pixels, the cube {cube.shape[:2]}",
+            file=path,
+            field="--mask",
+            fix=f"give a mask of the cube's rows and columns (nonzero = {verb})",
+        )
+    return mask
 
 
 def _classify_and_write(args, cube, model, mask, spatial_filter):
@@ -382,6 +393,117 @@ def _classify_and_write(args, cube, model, mask, spatial_filter):
             "command": ["hsi-tumor", *args.argv],
         },
     )
+
+
+def _train_fraction(args) -> int:
+    from hsi_tumor.datasets import read_manifest
+    from hsi_tumor.fraction import train_fraction
+    from hsi_tumor.models import save_model
+
+    out = Path(args.out)
+    _refuse_existing(out, overwrite=args.overwrite)
+    class_names = _class_names(args.class_names)
+    with _blame("manifest"), _tumor_class_named():
+        specimens = read_manifest(args.manifest, class_names=class_names)
+        model = train_fraction(
+            specimens,
+            class_names=class_names,
+            method=args.method,
+            fractions=None if args.pure_only else "auto",
+            max_pixels=args.max_pixels,
+            random_state=args.random_state,
+            progress=not args.quiet,
+        )
+    save_model(model, out, overwrite=args.overwrite)
+    training = model.training
+    names = ", ".join(f"{k}={v}" for k, v in model.class_names.items())
+    print(f"trained a tumor-fraction estimator: {model.method}")
+    print(f"  fraction of: {model.class_names[model.tumor_class]} (classes {names})")
+    print(f"  trained on: {training.get('targets', '?')}")
+    if "n_pixels" in training:
+        print(f"  training pixels: {training['n_pixels']}")
+    if "pixels" in training:
+        print("  annotated pixels: " + ", ".join(f"{k} {v}" for k, v in training["pixels"].items()))
+    if model.patients:
+        print(f"  patients: {len(model.patients)} ({', '.join(model.patients)})")
+    print(f"  random_state: {training.get('random_state')}")
+    print(f"wrote {out}")
+    return 0
+
+
+@contextlib.contextmanager
+def _tumor_class_named():
+    """train_fraction's "no tumor class" in the command line's words."""
+    from hsi_tumor._shared.errors import TrainingDataError
+
+    try:
+        yield
+    except TrainingDataError as exc:
+        if exc.field != "class_names":
+            raise
+        raise InvalidOptionError(
+            exc.problem,
+            field="--class-names",
+            fix="name the classes so that one is 'tumor', e.g. --class-names 1=normal 2=tumor",
+        ) from None
+
+
+def _fraction(args) -> int:
+    from hsi_tumor.calibration import as_cube
+    from hsi_tumor.fraction import FractionModel, fraction_to_folder
+    from hsi_tumor.models import load_model
+
+    out = Path(args.out)
+    _refuse_existing(out, overwrite=args.overwrite)
+    with _blame("model"):
+        model = load_model(args.model)
+    if not isinstance(model, FractionModel):
+        raise ModelFileError(
+            "a classifier model file (hsi-tumor train), not a tumor-fraction model",
+            file=args.model,
+            field="--model",
+            fix="give a model from hsi-tumor train-fraction, or classify with this one "
+            "(hsi-tumor classify)",
+        )
+    with _blame("cube"):
+        cube = as_cube(args.cube, wavelengths=args.wavelengths or None)
+    mask = {"tissue": "tissue", "none": None}.get(args.mask.strip().lower(), args.mask)
+    if mask not in (None, "tissue"):
+        mask = _mask_file(args.mask, cube, "estimate")
+    with _blame("cube"):
+        result = fraction_to_folder(
+            cube,
+            model,
+            out,
+            mask=mask,
+            resample=args.resample,
+            pixel_size=args.pixel_size,
+            format=args.format,
+            overwrite=args.overwrite,
+            n_jobs=args.jobs,
+            progress=not args.quiet,
+            settings={
+                "model_file": args.model,
+                "mask_file": None if mask is None or isinstance(mask, str) else args.mask,
+                "command": ["hsi-tumor", *args.argv],
+            },
+        )
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    area = f"{summary['tumor_area_pixels']:.1f} px"
+    if summary["tumor_area_mm2"] is not None:
+        area += f" = {summary['tumor_area_mm2']:.2f} mm²"
+    outliers = (
+        "" if result.outlier is None else f", {summary['n_outliers']} outside the training domain"
+    )
+    print(
+        f"estimated the tumor fraction ({model.method}) of {summary['n_estimated']} of "
+        f"{summary['n_pixels']} pixels: tumor area {area}, mean uncertainty "
+        f"{summary['mean_uncertainty']:.3f}; {result.n_masked} masked, {result.n_invalid} "
+        f"invalid{outliers}"
+    )
+    for kind, name in {**summary["files"], "summary": "summary.json"}.items():
+        print(f"  {kind}: {out / name}")
+    return 0
 
 
 def _evaluate(args) -> int:
@@ -424,12 +546,17 @@ _DESTS = {
     "label_maps": "manifest",
     "groups": "manifest",
     "data": "manifest",
+    "masks": "manifest",
+    "fractions": "manifest",
 }
 #: Library calls a message may name, and the command that does the same.
 _COMMANDS = {
     "hsi_tumor.calibrate_capture": "hsi-tumor calibrate",
     "hsi_tumor.save_model": "hsi-tumor train",
     "hsi_tumor.train": "hsi-tumor train",
+    "hsi_tumor.train_fraction": "hsi-tumor train-fraction",
+    "hsi_tumor.estimate_fraction": "hsi-tumor fraction",
+    "hsi_tumor.classify_cube": "hsi-tumor classify",
 }
 _ASSIGNMENT = re.compile(r"(?<![\w.\-])([A-Za-z_]\w*)=([^\s,;)]*)")
 _CALL = re.compile(r"[\w.]+\([^()]*\)")
@@ -622,6 +749,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_calibrate(sub)
     _add_train(sub)
     _add_classify(sub)
+    _add_train_fraction(sub)
+    _add_fraction(sub)
     _add_evaluate(sub)
     _add_demo(sub)
     for command in sub.choices.values():  # the flags of errors are the command's own
@@ -779,6 +908,110 @@ def _add_classify(sub) -> None:
         "--overwrite", action="store_true", help="replace an existing output folder"
     )
     classify.set_defaults(func=_classify)
+
+
+def _add_train_fraction(sub) -> None:
+    """Declare the train-fraction command: a tumor-fraction estimator from a manifest."""
+    train = sub.add_parser(
+        "train-fraction",
+        help="train a per-pixel tumor-fraction estimator on the specimens of a manifest",
+    )
+    train.add_argument(
+        "manifest",
+        help="CSV with columns cube, labels and optionally patient, name, tumor_fraction "
+        "(partial-volume truth), tissue",
+    )
+    train.add_argument("-o", "--out", required=True, metavar="MODEL", help="model file to write")
+    train.add_argument(
+        "--method",
+        choices=("learned", "unmixing"),
+        default="learned",
+        help="learned: gradient-boosted quantile regressors on specimen-referenced SNV spectra "
+        "(default); unmixing: fully constrained linear unmixing with endmembers of each class",
+    )
+    train.add_argument(
+        "--class-names",
+        nargs="+",
+        metavar="NAME",
+        help="class names: ID=NAME pairs (1=normal 2=tumor) or names in ascending id order; "
+        "the fraction is that of the class named 'tumor'",
+    )
+    train.add_argument(
+        "--pure-only",
+        action="store_true",
+        help="learned: train on the annotated pure pixels and synthetic mixtures of them even "
+        "when the manifest has a tumor_fraction column",
+    )
+    train.add_argument(
+        "--max-pixels",
+        type=_at_least(10),
+        default=60_000,
+        metavar="N",
+        help="training pixels (or synthetic mixtures) in all (default: 60000)",
+    )
+    train.add_argument(
+        "--random-state",
+        "--seed",
+        dest="random_state",
+        type=_at_least(0),
+        metavar="N",
+        help="random seed (default: drawn and recorded)",
+    )
+    train.add_argument("--overwrite", action="store_true", help="replace an existing model")
+    train.set_defaults(func=_train_fraction)
+
+
+def _add_fraction(sub) -> None:
+    """Declare the fraction command: a cube to a tumor-fraction folder."""
+    fraction = sub.add_parser(
+        "fraction", help="estimate the tumor fraction of each pixel of a cube, with uncertainty"
+    )
+    fraction.add_argument(
+        "cube",
+        help="calibrated cube (any format read_cube reads) or a Specim capture folder "
+        "(calibrated to reflectance first)",
+    )
+    fraction.add_argument(
+        "--model", required=True, help="tumor-fraction model file from 'hsi-tumor train-fraction'"
+    )
+    fraction.add_argument(
+        "-o", "--out", required=True, metavar="OUTDIR", help="output folder (created)"
+    )
+    fraction.add_argument(
+        "--mask",
+        default="tissue",
+        metavar="tissue|none|FILE",
+        help="the specimen's pixels: 'tissue' (default: the cube's tissue mask, tissue_mask), "
+        "'none' (every pixel), or a label/mask file (nonzero pixels) or annotations "
+        "(.geojson, .roi, .zip, napari .csv: inside the regions)",
+    )
+    fraction.add_argument(
+        "--resample",
+        action="store_true",
+        help="interpolate the cube onto the model's wavelengths when they differ",
+    )
+    fraction.add_argument(
+        "--pixel-size",
+        type=_at_least(0.0, float, inclusive=False),
+        metavar="MM",
+        help="side of a pixel in mm: the summary gives the tumor area in mm² too",
+    )
+    fraction.add_argument(
+        "--format",
+        choices=("envi", "hdf5"),
+        default="envi",
+        help="format of the map files (default: envi)",
+    )
+    fraction.add_argument(
+        "--wavelengths", metavar="CSV", help="CSV band table (nm) overriding the cube's"
+    )
+    fraction.add_argument(
+        "--jobs", type=_at_least(1), metavar="N", help="threads (default: all cores)"
+    )
+    fraction.add_argument(
+        "--overwrite", action="store_true", help="replace an existing output folder"
+    )
+    fraction.set_defaults(func=_fraction)
 
 
 def _add_evaluate(sub) -> None:

@@ -10,6 +10,7 @@ standard deviation and a flag for spectra outside the training domain.
 from hsi_tumor.fraction._estimate import estimate_fraction
 from hsi_tumor.fraction._model import FractionMap, FractionModel
 from hsi_tumor.fraction._persistence import KIND as _KIND
+from hsi_tumor.fraction._to_folder import fraction_to_folder, write_fraction_map
 from hsi_tumor.fraction._train import train_fraction
 from hsi_tumor.fraction._unmixing import mesma_models, unmix
 from hsi_tumor.models._persistence import register_model_kind
@@ -20,7 +21,9 @@ __all__ = [
     "FractionMap",
     "FractionModel",
     "estimate_fraction",
+    "fraction_to_folder",
     "mesma_models",
     "train_fraction",
     "unmix",
+    "write_fraction_map",
 ]

@@ -170,9 +170,10 @@ def load_fraction_model(path) -> FractionModel:
     model = load_model(path)
     if not isinstance(model, FractionModel):
         raise ModelFileError(
-            "a classifier model file, not a fraction model",
+            "a classifier model file (hsi_tumor.train), not a tumor-fraction model",
             file=Path(path),
-            field="format",
-            fix="give a file saved from hsi_tumor.train_fraction's model",
+            field="model",
+            fix="give a tumor-fraction model file (hsi_tumor.train_fraction), or classify with "
+            "this one (hsi_tumor.classify_cube)",
         )
     return model

@@ -508,7 +508,16 @@ def as_model(model, *, field: str = "model") -> TumorModel:
     if isinstance(model, TumorModel):
         return model
     if isinstance(model, (str, os.PathLike)):
-        return load_model(model)
+        loaded = load_model(model)
+        if not isinstance(loaded, TumorModel):  # another registered kind: a fraction model
+            raise ModelFileError(
+                "a tumor-fraction model file (hsi_tumor.train_fraction), not a classifier",
+                file=Path(model),
+                field=field,
+                fix="give a classifier model file (hsi_tumor.train), or estimate the tumor "
+                "fraction with this one (hsi_tumor.estimate_fraction)",
+            )
+        return loaded
     if hasattr(model, "predict") and hasattr(model, "fit"):
         from sklearn.exceptions import NotFittedError
         from sklearn.utils.validation import check_is_fitted

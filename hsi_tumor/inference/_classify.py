@@ -196,7 +196,7 @@ def classify_cube(
     ``TumorMap.outlier`` is True where either exceeds its limit: a spectrum unlike any the
     model was trained on (another tissue, a glove, metal, glare), whose label should not be
     trusted. Labels and probabilities are not changed. The features are computed apart from
-    the classifier (the fast paths fuse them into the decision), which adds about 0.5–1.5 µs
+    the classifier (the fast paths fuse them into the decision), which adds about 0.6–1.6 µs
     per pixel on one core (SNV again, the affine tail, T² and Q; 20–90 % of the fast path's
     time, docs/classification.md); on a GPU (``device="cuda"``) the flag
     is computed on the host in a second pass over the cube.

@@ -158,8 +158,8 @@ def write_tumor_map(
     >>> out = os.path.join(tempfile.mkdtemp(), "result")
     >>> files = write_tumor_map(result, out, background=ht.pseudo_rgb(cube))
     >>> sorted(path.name for path in files.values())  # doctest: +NORMALIZE_WHITESPACE
-    ['background.png', 'classes.png', 'labels.hdr', 'probabilities.hdr', 'summary.json',
-     'tumor_probability.hdr', 'tumor_probability.png']
+    ['background.png', 'classes.png', 'labels.hdr', 'outlier.hdr', 'probabilities.hdr',
+     'summary.json', 'tumor_probability.hdr', 'tumor_probability.png']
     """
 
     if format not in TUMOR_MAP_FORMATS:

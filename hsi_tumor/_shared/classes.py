@@ -221,12 +221,14 @@ PALETTE: dict[str, str] = {
     "not classified": "#8da0cb",
     "invalid": "#ff00ff",
     "unlabelled": "#d9d9d9",
+    "outside training domain": "#00ffff",
 }
 #: Legend text of the three states (the classes are named by their class names).
 STATE_LABELS: dict[str, str] = {
     "not classified": "not classified",
     "invalid": "invalid (glare, dead pixel)",
     "unlabelled": "unlabelled",
+    "outside training domain": "outside training domain",
 }
 #: Colours of the classes with a conventional meaning (matched by name like the tumor class).
 _NAMED = {

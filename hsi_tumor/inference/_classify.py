@@ -23,6 +23,7 @@ from hsi_tumor.inference._fast import fast_predictor
 from hsi_tumor.inference._forest import forest_predictor
 from hsi_tumor.inference._tumor_map import TumorMap
 from hsi_tumor.models._persistence import as_model
+from hsi_tumor.preprocessing._affine import flatten_steps, split_chain
 
 logger = logging.getLogger("hsi_tumor.inference")
 
@@ -68,6 +69,26 @@ class _SklearnPredictor:
             else:
                 labels = self.pipeline.predict(pixels)
         return labels, proba.astype(np.float32, copy=False)
+
+
+class _DomainFlag:
+    """``pixels -> bool``: whether each pixel lies outside the model's training domain.
+
+    The features the classifier sees are computed once more, apart from the predictor (whose
+    fast paths fuse them into the decision): the preprocessing steps' own ``transform`` up to
+    the last non-affine step (SNV), then the affine tail fused into one float64 product
+    (:meth:`~hsi_tumor.preprocessing._affine.AffineChain.exact_stage`); then Hotelling's T²
+    and Q against the domain's limits (:class:`~hsi_tumor.models.TrainingDomain`).
+    """
+
+    def __init__(self, pipeline, domain) -> None:
+        self.domain = domain
+        head = flatten_steps(pipeline[:-1]) if hasattr(pipeline, "steps") else []
+        self.stage = split_chain(head).exact_stage() if head else None
+
+    def __call__(self, pixels: np.ndarray) -> np.ndarray:
+        features = pixels if self.stage is None else self.stage.features(pixels)
+        return self.domain.flag(*self.domain._statistics(features))
 
 
 def _label_dtype(classes: np.ndarray) -> np.dtype:
@@ -130,8 +151,10 @@ def classify_cube(
     TumorMap
         ``labels`` (rows, cols) with the training label ids (0 = not classified),
         ``probabilities`` (rows, cols, n_classes) float32, ``classes``, ``tumor_probability``
-        when a class is named "tumor", and ``valid`` / ``n_invalid`` for pixels that could not
-        be classified (NaN/inf, or flagged in ``cube.valid``, e.g. saturated).
+        when a class is named "tumor", ``valid`` / ``n_invalid`` for pixels that could not
+        be classified (NaN/inf, or flagged in ``cube.valid``, e.g. saturated), and
+        ``outlier``, the classified pixels outside the model's training domain (None when the
+        model has no ``domain``; see Notes).
 
     Raises
     ------
@@ -165,6 +188,18 @@ def classify_cube(
     with ``n_jobs=1`` (float64, before the cast to float32), labels its argmax, as
     ``predict``; tiles run on threads whatever the forest's ``n_jobs``. Any other estimator is
     called through scikit-learn tile by tile.
+
+    **Outside the training domain.** When the model has a training domain
+    (``model.domain``, :class:`~hsi_tumor.models.TrainingDomain`, from
+    :func:`hsi_tumor.train`), each classified pixel's features, as the classifier sees them,
+    get Hotelling's T² and the Q residual of the PCA model of the training features, and
+    ``TumorMap.outlier`` is True where either exceeds its limit: a spectrum unlike any the
+    model was trained on (another tissue, a glove, metal, glare), whose label should not be
+    trusted. Labels and probabilities are not changed. The features are computed apart from
+    the classifier (the fast paths fuse them into the decision), which adds about 0.6–1.6 µs
+    per pixel on one core (SNV again, the affine tail, T² and Q; 20–90 % of the fast path's
+    time, docs/classification.md); on a GPU (``device="cuda"``) the flag
+    is computed on the host in a second pass over the cube.
 
     **Memory.** Only a few tiles of the cube are in memory at a time: with ``n_jobs`` threads,
     about ``n_jobs × 8 MB`` of input plus the predictor's working arrays (the tile's
@@ -246,7 +281,10 @@ def classify_cube(
         # whole-array take and one masked fill: boolean gathers cost ms per cube at video rate
         classes.astype(labels.dtype).take(index, out=labels, mode="clip")
         np.copyto(labels, 0, where=~valid)
-        return _tumor_map(model, labels, probabilities, valid, mask)
+        outlier = None
+        if model.domain is not None:  # on the host, a second pass over the cube
+            outlier = _outlier_on_host(cube, model, valid, resampler, tile_rows, n_jobs, progress)
+        return _tumor_map(model, labels, probabilities, valid, mask, outlier)
 
     with blas_single_thread():  # set-up products must not leave BLAS threads spinning
         fast = fast_predictor(model.pipeline)
@@ -265,6 +303,8 @@ def classify_cube(
         np.full((*shape, classes.size), np.nan, dtype=np.float32) if predictor.has_proba else None
     )
     work_dtype = np.float32 if cube.dtype != np.float64 else np.float64
+    flag = None if model.domain is None else _DomainFlag(model.pipeline, model.domain)
+    outlier = None if flag is None else np.zeros(shape, dtype=bool)
 
     def run(rows: slice, pixels: np.ndarray, ok: np.ndarray) -> None:
         if on_first_tile and rows.start == 0:
@@ -274,14 +314,19 @@ def classify_cube(
         if resampler is not None:
             x = x @ resampler.astype(work_dtype)
         tile_labels, tile_proba = predictor(x)
+        tile_outlier = None if flag is None else flag(x)
         if every:  # plain copies, no boolean scatter
             labels[rows] = tile_labels.reshape(labels[rows].shape)
             if probabilities is not None:
                 probabilities[rows] = tile_proba.reshape(probabilities[rows].shape)
+            if outlier is not None:
+                outlier[rows] = tile_outlier.reshape(outlier[rows].shape)
             return
         labels[rows].reshape(-1)[ok] = tile_labels
         if probabilities is not None:
             probabilities[rows].reshape(-1, classes.size)[ok] = tile_proba
+        if outlier is not None:
+            outlier[rows].reshape(-1)[ok] = tile_outlier
 
     valid = for_each_tile(
         cube,
@@ -297,7 +342,32 @@ def classify_cube(
         progress=progress,
         desc="classify",
     )
-    return _tumor_map(model, labels, probabilities, valid, mask)
+    return _tumor_map(model, labels, probabilities, valid, mask, outlier)
+
+
+def _outlier_on_host(cube, model, valid, resampler, tile_rows, n_jobs, progress) -> np.ndarray:
+    """``TumorMap.outlier`` of the pixels classified on a device (``valid``), on the CPU."""
+    flag = _DomainFlag(model.pipeline, model.domain)
+    work_dtype = np.float32 if cube.dtype != np.float64 else np.float64
+    outlier = np.zeros(valid.shape, dtype=bool)
+
+    def run(rows: slice, pixels: np.ndarray, ok: np.ndarray) -> None:
+        x = np.ascontiguousarray(pixels[ok], dtype=work_dtype)
+        if resampler is not None:
+            x = x @ resampler.astype(work_dtype)
+        outlier[rows].reshape(-1)[ok] = flag(x)
+
+    for_each_tile(
+        cube,
+        run,
+        mask=valid,
+        tile_rows=tile_rows,
+        n_jobs=n_jobs,
+        one_blas_thread=True,
+        progress=progress,
+        desc="training domain",
+    )
+    return outlier
 
 
 #: A cube is refused when the 90th percentile of its sampled values lies further than this
@@ -391,7 +461,7 @@ def check_input_range(cube: Cube, model, *, values: np.ndarray | None = None) ->
     raise InvalidOptionError(problem, file=source, field="cube", fix=fix)
 
 
-def _tumor_map(model, labels, probabilities, valid, mask) -> TumorMap:
+def _tumor_map(model, labels, probabilities, valid, mask, outlier=None) -> TumorMap:
     n_masked = 0 if mask is None else int(mask.size - mask.sum())
     n_invalid = int(valid.size - valid.sum()) - n_masked
     if n_invalid:
@@ -410,4 +480,5 @@ def _tumor_map(model, labels, probabilities, valid, mask) -> TumorMap:
         valid=valid,
         n_masked=n_masked,
         n_invalid=n_invalid,
+        outlier=outlier,
     )

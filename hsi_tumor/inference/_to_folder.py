@@ -125,7 +125,8 @@ def smooth_tumor_map(
     -------
     TumorMap
         Pixels whose smoothed probabilities are not finite (or whose guide is not) count as
-        invalid.
+        invalid. The outlier map (``TumorMap.outlier``) is kept as it is, per pixel (not
+        smoothed), less the pixels that became invalid.
 
     Raises
     ------
@@ -166,6 +167,7 @@ def smooth_tumor_map(
             tumor_map.valid,
             n_masked=tumor_map.n_masked,
             n_invalid=tumor_map.n_invalid,
+            outlier=tumor_map.outlier,
         )
     from hsi_tumor.spatial import knn_filter, principal_component_guide
 
@@ -197,6 +199,7 @@ def smooth_tumor_map(
         valid,
         n_masked=tumor_map.n_masked,
         n_invalid=tumor_map.n_invalid + int(np.sum(tumor_map.valid & ~valid)),
+        outlier=None if tumor_map.outlier is None else tumor_map.outlier & valid,
     )
 
 

@@ -37,6 +37,13 @@ class TumorMap:
         Pixels inside the mask that were not classified because a value is NaN/inf or flagged
         in the cube's valid mask (e.g. saturated per the calibration). They are reported, not
         guessed.
+    outlier : ndarray of shape (rows, cols), bool, or None
+        True where a classified pixel lies outside the model's training domain: its features
+        exceed the Hotelling's T² or Q residual limit of the PCA model of the training pixels
+        (:class:`~hsi_tumor.models.TrainingDomain`), so it is unlike every pixel the model
+        was trained on (a material never seen in training, glare) and its label is an
+        extrapolation. False where not classified. None when the model has no training
+        domain (models from ``TumorModel.from_pipeline`` or older model files).
     """
 
     labels: np.ndarray
@@ -46,6 +53,14 @@ class TumorMap:
     valid: np.ndarray
     n_masked: int = 0
     n_invalid: int = 0
+    outlier: np.ndarray | None = None
+
+    @property
+    def n_outlier(self) -> int | None:
+        """Classified pixels outside the training domain (None without an outlier map)."""
+        if self.outlier is None:
+            return None
+        return int(np.count_nonzero(self.outlier & self.valid))
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -122,9 +137,10 @@ class TumorMap:
 
     def __repr__(self) -> str:
         counts = ", ".join(f"{k}: {v}" for k, v in self.counts().items())
+        outside = "" if self.outlier is None else f", {self.n_outlier} outside training domain"
         return (
             f"TumorMap({self.shape[0]}×{self.shape[1]}; {counts}; "
-            f"{self.n_masked} masked, {self.n_invalid} invalid)"
+            f"{self.n_masked} masked, {self.n_invalid} invalid{outside})"
         )
 
     def _repr_html_(self) -> str:
@@ -161,5 +177,13 @@ class TumorMap:
                 ),
                 ("outside the mask", f"{self.n_masked} pixels"),
                 ("not classified", f"{self.n_invalid} pixels (NaN/inf or flagged invalid)"),
+                (
+                    "outside training domain",
+                    "not known (the model has no training domain)"
+                    if self.outlier is None
+                    else f"{self.n_outlier} pixels "
+                    f"({100 * self.n_outlier / max(1, total):.1f} % of those classified; "
+                    "Hotelling's T² or Q over its limit)",
+                ),
             ],
         )

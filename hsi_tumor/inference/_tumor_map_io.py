@@ -34,10 +34,12 @@ from hsi_tumor.viz._common import valid_pixel_map
 
 logger = logging.getLogger("hsi_tumor.io")
 
-__all__ = ["TUMOR_MAP_FORMATS", "write_tumor_map"]
+__all__ = ["OUTLIER_CLASSES", "TUMOR_MAP_FORMATS", "write_tumor_map"]
 
 #: Output formats of :func:`write_tumor_map` and the extension of their files.
 TUMOR_MAP_FORMATS = {"envi": ".hdr", "hdf5": ".h5"}
+#: The ids of the ``outlier`` file (0: not classified).
+OUTLIER_CLASSES = {1: "inside training domain", 2: "outside training domain"}
 
 
 def _summary(tumor_map, files: dict[str, str], format: str) -> dict:
@@ -56,6 +58,7 @@ def _summary(tumor_map, files: dict[str, str], format: str) -> dict:
         "n_classified": int(valid.sum()),
         "n_masked": int(tumor_map.n_masked),
         "n_invalid": int(tumor_map.n_invalid),
+        "n_outlier": tumor_map.n_outlier,
         "tumor_class": tumor[0] if tumor else None,
         "tumor_area_pixels": int(np.sum(valid & (labels == tumor[0]))) if tumor else None,
         "format": format,
@@ -105,7 +108,8 @@ def write_tumor_map(
     dict of str to pathlib.Path
         The files written, by kind: ``labels``, ``probabilities`` and ``tumor_probability``
         (ENVI headers or HDF5 files; the probability files only when the model gives
-        probabilities, the tumor one only when a class is named "tumor"), ``classes_png``,
+        probabilities, the tumor one only when a class is named "tumor"), ``outlier`` (when
+        the map has an outlier map), ``classes_png``,
         ``tumor_probability_png``, ``background_png`` (with ``background``) and ``summary``.
 
     Raises
@@ -128,15 +132,18 @@ def write_tumor_map(
       and no wavelength axis, so :func:`hsi_tumor.read_cube` reads it back with
       ``wavelengths=None``;
     - ``tumor_probability``: the tumor class's band alone (one band);
+    - ``outlier`` (when ``tumor_map.outlier`` is not None): a classification image like
+      ``labels``, 1 = inside the training domain, 2 = outside (``TumorMap.outlier``), 0 = not
+      classified (:data:`OUTLIER_CLASSES`); ``read_labels(path) == 2`` is the outlier map;
     - ``classes.png`` (:func:`hsi_tumor.viz.plot_class_map`: the classes, not classified
-      and invalid pixels with a legend) and ``tumor_probability.png``
+      invalid and outside-training-domain pixels with a legend) and ``tumor_probability.png``
       (:func:`hsi_tumor.viz.plot_probability`, 0 to 1, ``inferno``, with a colorbar), and
       ``background.png`` (:func:`hsi_tumor.viz.plot_rgb`): figures of 600 x 450 pixels in
       the colours of :data:`hsi_tumor.viz.PALETTE`, titled SIMULATED when the background
       cube is simulated;
     - ``summary.json``: shape, classes and names, classified pixels per class, ``n_masked``,
-      ``n_invalid``, the tumor class and its area in pixels, the mean tumor probability, the
-      files, and ``settings`` when given.
+      ``n_invalid``, ``n_outlier`` (None without an outlier map), the tumor class and its
+      area in pixels, the mean tumor probability, the files, and ``settings`` when given.
 
     Examples
     --------
@@ -151,8 +158,8 @@ def write_tumor_map(
     >>> out = os.path.join(tempfile.mkdtemp(), "result")
     >>> files = write_tumor_map(result, out, background=ht.pseudo_rgb(cube))
     >>> sorted(path.name for path in files.values())  # doctest: +NORMALIZE_WHITESPACE
-    ['background.png', 'classes.png', 'labels.hdr', 'probabilities.hdr', 'summary.json',
-     'tumor_probability.hdr', 'tumor_probability.png']
+    ['background.png', 'classes.png', 'labels.hdr', 'outlier.hdr', 'probabilities.hdr',
+     'summary.json', 'tumor_probability.hdr', 'tumor_probability.png']
     """
 
     if format not in TUMOR_MAP_FORMATS:
@@ -219,18 +226,32 @@ def write_tumor_map(
             )
             write_cube(cube, path, **({"dataset": "tumor_probability"} if format == "hdf5" else {}))
             record("tumor_probability", path)
+        outlier = None if tumor_map.outlier is None else np.asarray(tumor_map.outlier, bool)
+        if outlier is not None:
+            path = write_labels(
+                np.where(outlier, 2, np.where(np.asarray(tumor_map.valid, bool), 1, 0)).astype(
+                    np.uint8
+                ),
+                tmp / f"outlier{ext}",
+                class_names=OUTLIER_CLASSES,
+            )
+            record("outlier", path)
         ax = plot_class_map(
             labels,
             background=background,
             class_names=names,
             zero_means="not classified",
+            outlier=outlier,
             title="predicted classes",
         )
         mark_simulated(ax, source)
         record("classes_png", save_figure(ax, tmp / "classes.png", dpi=100))
         if tumor_probability is not None:
             ax = plot_probability(
-                tumor_probability, background=background, title="tumor probability"
+                tumor_probability,
+                background=background,
+                outlier=outlier,
+                title="tumor probability",
             )
             mark_simulated(ax, source)
             record("tumor_probability_png", save_figure(ax, tmp / "tumor_probability.png", dpi=100))

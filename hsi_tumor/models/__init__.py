@@ -14,6 +14,7 @@
 any scikit-learn classifier, transformer or Pipeline is accepted as well.
 """
 
+from hsi_tumor.models._domain import TrainingDomain
 from hsi_tumor.models._model import TumorModel
 from hsi_tumor.models._persistence import (
     KEY_VARIABLE,
@@ -43,6 +44,7 @@ __all__ = [
     "ClassifierRecipe",
     "PLSDAClassifier",
     "PreprocessingRecipe",
+    "TrainingDomain",
     "TumorModel",
     "as_model",
     "load_model",

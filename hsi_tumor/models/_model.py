@@ -14,6 +14,7 @@ from hsi_tumor._shared.display import facts_table, grid_table, swatch
 from hsi_tumor._shared.errors import InvalidOptionError, InvalidTypeError
 from hsi_tumor._shared.version import __version__
 from hsi_tumor._shared.wavelengths import check_wavelengths, describe_grid
+from hsi_tumor.models._domain import TrainingDomain
 
 __all__ = ["TumorModel"]
 
@@ -52,6 +53,12 @@ class TumorModel:
         one of these patients is not an independent test.
     version : str
         hsi_tumor version that trained the model.
+    domain : TrainingDomain or None
+        The training domain: a PCA model of the features the classifier saw in training
+        (the spectra after the pipeline's preprocessing steps) with Hotelling's T² and Q
+        limits, from which :func:`hsi_tumor.classify_cube` flags pixels unlike any training
+        pixel (``TumorMap.outlier``). None for models from :meth:`from_pipeline` and from
+        files written before hsi_tumor had it: their maps have no outlier flag.
     """
 
     pipeline: Any
@@ -62,6 +69,7 @@ class TumorModel:
     training: dict[str, Any] = field(default_factory=dict)
     patients: tuple[str, ...] = ()
     version: str = ""
+    domain: TrainingDomain | None = None
 
     def __post_init__(self) -> None:
         try:
@@ -92,6 +100,35 @@ class TumorModel:
         self.class_names = class_name_map(self.class_names, classes)
         if not self.version:
             self.version = __version__
+        if self.domain is not None:
+            self._check_domain()
+
+    def _check_domain(self) -> None:
+        if not isinstance(self.domain, TrainingDomain):
+            raise InvalidTypeError(
+                f"domain is a {type(self.domain).__name__}, not a TrainingDomain",
+                field="domain",
+                fix="give a TrainingDomain fitted on the pipeline's features, or None",
+            )
+        try:
+            check_is_fitted(self.domain)
+        except NotFittedError:
+            raise InvalidOptionError(
+                "the TrainingDomain is not fitted",
+                field="domain",
+                fix="fit it on the training spectra as the pipeline's preprocessing "
+                "transforms them (pipeline[:-1].transform(X)), or give None",
+            ) from None
+        final = self.pipeline[-1] if hasattr(self.pipeline, "steps") else self.pipeline
+        n = getattr(final, "n_features_in_", None)
+        if n is not None and int(n) != int(self.domain.n_features_in_):
+            raise InvalidOptionError(
+                f"the TrainingDomain takes {self.domain.n_features_in_} features, the "
+                f"classifier {int(n)}",
+                field="domain",
+                fix="fit it on the training spectra as the pipeline's preprocessing "
+                "transforms them (pipeline[:-1].transform(X)), or give None",
+            )
 
     @classmethod
     def from_pipeline(
@@ -211,5 +248,16 @@ class TumorModel:
                     ),
                 )
             )
+        domain = self.domain
+        rows.append(
+            (
+                "training domain",
+                "none (no outlier flag)"
+                if domain is None
+                else f"{domain.n_components_} principal components of the classifier's "
+                f"features; T² ≤ {domain.t2_limit_:.4g} and Q ≤ {domain.q_limit_:.4g} "
+                f"(confidence {domain.confidence:g} for both together)",
+            )
+        )
         rows.append(("hsi_tumor", self.version))
         return facts_table("hsi_tumor.TumorModel", rows)

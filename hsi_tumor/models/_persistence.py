@@ -4,7 +4,9 @@ A model file (format version 2) is a zip archive with three members:
 
 ``model.json``
     The format name and version, the wavelengths, class names, preprocessing description,
-    training summary, patient ids and the hsi_tumor version (schema: :mod:`._schema`).
+    training summary, patient ids, the hsi_tumor version and, for models that have one, the
+    training domain (:class:`~hsi_tumor.models.TrainingDomain`: its mean, principal axes,
+    variances and limits as JSON numbers; schema: :mod:`._schema`).
 ``pipeline.skops``
     The fitted scikit-learn pipeline in the `skops <https://skops.readthedocs.io>`_ format,
     which rebuilds objects from a declared schema instead of unpickling them. Before loading,
@@ -64,6 +66,7 @@ from hsi_tumor.models._archive import (
     read_members,
     short,
 )
+from hsi_tumor.models._domain import domain_record
 from hsi_tumor.models._fitted import check_fitted
 from hsi_tumor.models._model import TumorModel
 from hsi_tumor.models._schema import FORMAT, MAX_BANDS, check_meta, parse_meta
@@ -259,6 +262,8 @@ def save_model(
         "training": jsonable(model.training),
         "patients": list(model.patients),
     }
+    if model.domain is not None:
+        meta["domain"] = domain_record(model.domain)
     members = {
         META: json.dumps(meta, indent=1, allow_nan=True).encode(),
         PIPELINE: sio.dumps(model.pipeline),
@@ -455,6 +460,7 @@ def load_model(path: str | os.PathLike, *, trusted: Sequence[str] = (), key=None
             training=values["training"],
             patients=values["patients"],
             version=values["version"],
+            domain=values["domain"],
         )
     except HsiTumorError as exc:
         raise ModelFileError(

@@ -15,6 +15,17 @@ field                   value
 ``classifier``          a string
 ``training``            an object nested at most :data:`MAX_DEPTH` levels deep
 ``patients``            a list of strings
+``domain``              optional (models trained by hsi_tumor ≥ 0.1 with a training
+                        domain): an object of exactly the fields of
+                        :data:`~hsi_tumor.models._domain.RECORD_FIELDS`: ``mean`` (p finite
+                        numbers, p ≤ :data:`MAX_BANDS`), ``components`` (k lists of p finite
+                        numbers, 1 ≤ k ≤ :data:`~hsi_tumor.models._domain.MAX_COMPONENTS`),
+                        ``explained_variance`` (k positive numbers), ``residual_variance``
+                        (3 non-negative numbers), ``total_variance``, ``t2_limit`` and
+                        ``q_limit`` (positive numbers), ``n_samples`` (an integer > k + 1),
+                        ``confidence`` (in (0.5, 1)), ``n_components`` (the parameter: an
+                        integer ≥ 1 or a number in (0, 1)). ``p`` must be the number of
+                        features the classifier takes (checked once the pipeline is rebuilt)
 ======================  ===================================================================
 
 No other field is allowed. Strings are at most 1,000 characters unless said otherwise.
@@ -31,6 +42,12 @@ import numpy as np
 
 from hsi_tumor._shared.errors import ModelFileError
 from hsi_tumor.models._archive import META, short
+from hsi_tumor.models._domain import (
+    MAX_COMPONENTS,
+    RECORD_FIELDS,
+    TrainingDomain,
+    domain_from_record,
+)
 
 __all__ = [
     "FORMAT",
@@ -65,6 +82,7 @@ _FIELDS = {
     "training",
     "patients",
 }
+_OPTIONAL = {"domain"}
 _FIX = "use an unaltered copy of the model file, or save the model again with hsi_tumor.save_model"
 
 
@@ -163,7 +181,8 @@ def check_meta(path: Path, meta: dict, version: int) -> dict[str, Any]:
     -------
     dict
         ``wavelengths`` (ndarray or None), ``class_names`` (dict of int to str),
-        ``preprocessing``, ``classifier``, ``training``, ``patients``, ``version``.
+        ``preprocessing``, ``classifier``, ``training``, ``patients``, ``version``,
+        ``domain`` (a TrainingDomain, or None when the file has none).
 
     Raises
     ------
@@ -188,8 +207,8 @@ def check_meta(path: Path, meta: dict, version: int) -> dict[str, Any]:
             "use an unaltered copy of the model file",
         )
     fields = _FIELDS | ({"pipeline_sha256"} if version == 1 else set())
-    if set(meta) != fields:
-        odd = sorted(set(meta) ^ fields)
+    if not fields <= set(meta) <= fields | _OPTIONAL:
+        odd = sorted((set(meta) ^ fields) - _OPTIONAL)
         raise _error(path, odd[0][:60], f"fields missing or unknown: {short(odd)}")
     training = meta["training"]
     if not isinstance(training, dict) or _depth(training) > MAX_DEPTH:
@@ -202,4 +221,58 @@ def check_meta(path: Path, meta: dict, version: int) -> dict[str, Any]:
         "training": training,
         "patients": _texts(path, "patients", meta["patients"], 1_000_000),
         "version": _text(path, "hsi_tumor_version", meta["hsi_tumor_version"], 64),
+        "domain": _domain(path, meta["domain"]) if "domain" in meta else None,
     }
+
+
+def _numbers(path, field: str, value, size: int | None, *, low: float = -np.inf) -> np.ndarray:
+    """``value`` as a float64 array: a list of ``size`` finite JSON numbers (1 to
+    :data:`MAX_BANDS` when ``size`` is None), each at least ``low``."""
+    if (
+        not isinstance(value, list)
+        or not 1 <= len(value) <= MAX_BANDS
+        or (size is not None and len(value) != size)
+        or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+    ):
+        wanted = f"{size}" if size is not None else f"1 to {MAX_BANDS}"
+        raise _error(path, field, f"{short(value)} is not a list of {wanted} numbers")
+    array = np.array(value, dtype=np.float64)
+    if not np.all(np.isfinite(array)) or not np.all(array >= low):
+        raise _error(path, field, f"values not finite or below {low:g}")
+    return array
+
+
+def _domain(path, value) -> TrainingDomain:
+    """The training domain of ``model.json`` (module docstring), its shapes consistent."""
+    if not isinstance(value, dict) or set(value) != set(RECORD_FIELDS):
+        odd = sorted(set(value) ^ set(RECORD_FIELDS)) if isinstance(value, dict) else value
+        raise _error(path, "domain", f"not an object of the training domain's fields: {short(odd)}")
+    positive = float(np.nextafter(0.0, 1.0))
+    mean = _numbers(path, "domain: mean", value["mean"], None)
+    rows = value["components"]
+    if not isinstance(rows, list) or not 1 <= len(rows) <= MAX_COMPONENTS:
+        raise _error(path, "domain: components", f"not a list of 1 to {MAX_COMPONENTS} components")
+    for i, row in enumerate(rows):
+        _numbers(path, f"domain: components[{i}]", row, mean.size)
+    k = len(rows)
+    _numbers(path, "domain: explained_variance", value["explained_variance"], k, low=positive)
+    _numbers(path, "domain: residual_variance", value["residual_variance"], 3, low=0.0)
+    for name in ("total_variance", "t2_limit", "q_limit"):
+        _numbers(path, f"domain: {name}", [value[name]], 1, low=positive)
+    n = value["n_samples"]
+    if type(n) is not int or not k + 1 < n:
+        raise _error(path, "domain: n_samples", f"{short(n)} is not an integer above {k + 1}")
+    confidence = value["confidence"]
+    if type(confidence) is not float or not 0.5 < confidence < 1.0:
+        raise _error(path, "domain: confidence", f"{short(confidence)} is not in (0.5, 1)")
+    n_components = value["n_components"]
+    if not (
+        (type(n_components) is int and n_components >= 1)
+        or (type(n_components) is float and 0.0 < n_components < 1.0)
+    ):
+        raise _error(
+            path,
+            "domain: n_components",
+            f"{short(n_components)} is neither an integer ≥ 1 nor a fraction in (0, 1)",
+        )
+    return domain_from_record(value)

@@ -38,6 +38,7 @@ from hsi_tumor._shared.version import __version__
 from hsi_tumor._shared.wavelengths import match_wavelengths
 from hsi_tumor.calibration._inputs import as_cube
 from hsi_tumor.cube import Cube
+from hsi_tumor.models._domain import TrainingDomain
 from hsi_tumor.models._model import TumorModel
 from hsi_tumor.models._persistence import jsonable
 from hsi_tumor.models._registry import (
@@ -55,6 +56,7 @@ __all__ = [
     "build_pipeline",
     "input_range",
     "train",
+    "training_domain",
 ]
 
 #: Preprocessing when none is given (and the classifier is not a Pipeline of its own).
@@ -586,7 +588,9 @@ def train(
     -------
     TumorModel
         The fitted pipeline with its wavelengths, class names, preprocessing description,
-        training summary (``model.training``) and patient ids.
+        training summary (``model.training``), patient ids and training domain
+        (``model.domain``, a :class:`~hsi_tumor.models.TrainingDomain` of the training pixels'
+        features, from which :func:`hsi_tumor.classify_cube` flags pixels outside it).
 
     Warns
     -----
@@ -693,6 +697,7 @@ def train(
         summary["tuning"] = tuning
     if calibration:
         summary["calibration"] = calibration
+    domain = training_domain(pipeline, X)
 
     return TumorModel(
         pipeline,
@@ -703,7 +708,19 @@ def train(
         training=summary,
         patients=tuple(sorted(set(patients))) if patients is not None else (),
         version=__version__,
+        domain=domain,
     )
+
+
+def training_domain(pipeline: Pipeline, X: np.ndarray) -> TrainingDomain:
+    """The :class:`TrainingDomain` of the fitted ``pipeline``'s training spectra ``X``: fitted
+    on the features its classifier sees (``pipeline[:-1].transform(X)``), with the defaults
+    (99 % of the variance, confidence 0.999)."""
+    features = X
+    if len(pipeline.steps) > 1:
+        with sklearn.config_context(assume_finite=True):
+            features = pipeline[:-1].transform(X)
+    return TrainingDomain().fit(features)
 
 
 def _resamplers(cubes: list[Cube], resample: bool) -> list[np.ndarray | None]:

@@ -9,8 +9,10 @@ involved), and returns the Axes (or, for multi-panel figures, the Figure). Save 
 Conventions of every figure:
 
 * **One palette**, :data:`PALETTE`: tumor red, normal green, not classified blue-grey, invalid
-  (NaN, saturated glare, dead camera column) magenta, unlabelled light grey; other classes get
-  stable qualitative colours (:func:`class_colors`). Each colour a map shows has a legend entry.
+  (NaN, saturated glare, dead camera column) magenta, unlabelled light grey, and cyan for
+  pixels outside training domain (``TumorMap.outlier``: flat over the class or probability,
+  whose value is an extrapolation there); other classes get stable qualitative colours
+  (:func:`class_colors`). Each colour a map shows has a legend entry.
 * **Readable on any tissue**: over a background image, colours keep their hue and take the
   background's brightness (:func:`class_overlay`); probabilities are drawn opaque against
   their colorbar; invalid pixels are flat magenta, never a probability.

@@ -1,8 +1,8 @@
 """Image figures: pseudo-RGB, class maps with a legend, probability heat maps with a colorbar.
 
 Every map has a legend entry for each colour it shows (the classes, and the pixel states of
-:data:`hsi_tumor.viz.PALETTE`: unlabelled, not classified, invalid), and says SIMULATED in its
-title when its cube is simulated.
+:data:`hsi_tumor.viz.PALETTE`: unlabelled, not classified, invalid, outside training domain),
+and says SIMULATED in its title when its cube is simulated.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from hsi_tumor.viz._overlay import (
     check_zero_state,
     class_overlay,
     invalid_map,
+    outlier_map,
     probability_map,
     probability_overlay,
     state_rgb,
@@ -157,22 +158,23 @@ def plot_class_map(
     alpha: float = 0.5,
     zero_means: str | None = None,
     invalid=None,
+    outlier=None,
     ax: Axes | None = None,
     title: str | None = None,
 ) -> Axes:
     """Show a label map over a background image, with a legend of every colour shown.
 
     The legend lists the classes present, then the state of label 0 (``unlabelled`` or ``not
-    classified``) and ``invalid`` when such pixels are present, in the colours of
-    :data:`hsi_tumor.viz.PALETTE`. The title says SIMULATED when the background is a
-    simulated cube.
+    classified``), ``invalid`` and ``outside training domain`` when such pixels are present,
+    in the colours of :data:`hsi_tumor.viz.PALETTE`. The title says SIMULATED when the
+    background is a simulated cube.
 
     Parameters
     ----------
     labels : array of int, shape (rows, cols)
         Class id per pixel; 0 means no class (see ``zero_means``). A
-        :class:`~hsi_tumor.inference.TumorMap` is accepted too (its ``labels`` and
-        ``class_names``).
+        :class:`~hsi_tumor.inference.TumorMap` is accepted too (its ``labels``,
+        ``class_names`` and ``outlier``).
     background : array or Cube, optional
         See :func:`hsi_tumor.viz.class_overlay`. A Cube also gives the invalid pixels.
     class_names : mapping of int to str, optional
@@ -185,6 +187,9 @@ def plot_class_map(
         What label 0 is; default 'not classified' for a TumorMap, else 'unlabelled'.
     invalid : array of bool, shape (rows, cols), optional
         Pixels with an unusable spectrum; see :func:`hsi_tumor.viz.class_overlay`.
+    outlier : array of bool, shape (rows, cols), optional
+        Pixels outside the model's training domain, drawn cyan; default a TumorMap's
+        ``outlier`` (see :func:`hsi_tumor.viz.class_overlay`).
     ax : matplotlib Axes, optional
         Where to draw; a new Figure is made when None.
     title : str, optional
@@ -196,7 +201,8 @@ def plot_class_map(
     Raises
     ------
     InvalidOptionError
-        If ``labels`` is not a 2-D integer map or does not match the background.
+        If ``labels`` is not a 2-D integer map or does not match the background or
+        ``outlier``.
 
     Examples
     --------
@@ -214,6 +220,7 @@ def plot_class_map(
         alpha=alpha,
         zero_means=zero_means,
         invalid=invalid,
+        outlier=outlier,
         ax=ax,
         title=title,
         legend_below=False,
@@ -232,9 +239,12 @@ def _class_map(
     legend_below: bool,
     zero_means=None,
     invalid=None,
+    outlier=None,
 ) -> Axes:
     if hasattr(labels, "labels") and hasattr(labels, "class_names"):  # a TumorMap
         names = {**labels.class_names, **names_of(class_names)}
+        if outlier is None:
+            outlier = getattr(labels, "outlier", None)
         labels = labels.labels
         zero_means = "not classified" if zero_means is None else zero_means
     else:
@@ -250,6 +260,7 @@ def _class_map(
         alpha=alpha,
         zero_means=zero_means,
         invalid=invalid,
+        outlier=outlier,
     )
     classes = [int(c) for c in np.unique(labels) if c != 0]
     palette = _resolve_colors(classes, names, colors)
@@ -260,10 +271,13 @@ def _class_map(
         for c in classes
     ]
     bad = np.zeros(labels.shape, bool) if invalid is None else invalid
+    flagged = outlier_map(outlier, labels.shape)
     if np.any((labels == 0) & ~bad):
         handles.append(state_patch(zero_means))
     if bad.any():
         handles.append(state_patch("invalid"))
+    if flagged is not None and np.any(flagged & ~bad):
+        handles.append(state_patch("outside training domain"))
     _legend(ax, handles, below=legend_below)
     _image_axes(ax, title)
     mark_simulated(ax, background)
@@ -275,6 +289,7 @@ def plot_probability(
     *,
     background=None,
     invalid=None,
+    outlier=None,
     ax: Axes | None = None,
     title: str | None = None,
     label: str = "tumor probability",
@@ -285,20 +300,25 @@ def plot_probability(
     """Show a probability map as a heat map with a colorbar, its gaps in the palette's colours.
 
     NaN pixels take the ``not classified`` colour of :data:`hsi_tumor.viz.PALETTE` (shaded by
-    the background's brightness) and invalid pixels the ``invalid`` colour, each with a legend
-    entry, so neither glare nor a dead column can pass for a probability. The title says
+    the background's brightness), invalid pixels the ``invalid`` colour and pixels outside the
+    model's training domain the ``outside training domain`` colour (cyan), each with a legend
+    entry, so neither glare, a dead column nor a material the model never saw can pass for a
+    probability. The title says
     SIMULATED when the background is a simulated cube.
 
     Parameters
     ----------
     probability : array of shape (rows, cols), or TumorMap
-        The values; NaN pixels are not classified. A TumorMap gives its ``tumor_probability``.
+        The values; NaN pixels are not classified. A TumorMap gives its ``tumor_probability``
+        (and its ``outlier``).
     background : array or Cube, optional
         Seen, as brightness, through the not-classified pixels; see
         :func:`hsi_tumor.viz.probability_overlay`. A Cube also gives the invalid pixels.
     invalid : array of bool, shape (rows, cols), optional
         Pixels with an unusable spectrum; default from the background
         (:func:`hsi_tumor.viz.class_overlay`).
+    outlier : array of bool, shape (rows, cols), optional
+        Pixels outside the model's training domain; default a TumorMap's ``outlier``.
     ax : matplotlib Axes, optional
         Where to draw; a new Figure is made when None.
     title : str, optional
@@ -311,8 +331,8 @@ def plot_probability(
     Returns
     -------
     matplotlib.axes.Axes
-        Its last image is the heat map (a masked array: masked where NaN or invalid); the one
-        below it shows the not-classified and invalid pixels.
+        Its last image is the heat map (a masked array: masked where NaN, invalid or outside
+        the training domain); the one below it shows those pixels.
 
     Raises
     ------
@@ -339,24 +359,32 @@ def plot_probability(
                 field="probability",
                 fix="pass a map explicitly, e.g. tumor_map.probability('<class name>')",
             )
+        if outlier is None:
+            outlier = getattr(probability, "outlier", None)
         probability = tumor
     values, colormap = probability_map(probability, cmap, vmin, vmax)
     bg = background_image(background, values.shape)
     bad = invalid_map(background, values.shape, invalid)
     bad = np.zeros(values.shape, bool) if bad is None else bad
-    gaps = probability_overlay(np.full(values.shape, np.nan), background=bg, invalid=bad)
+    flagged = outlier_map(outlier, values.shape)
+    flagged = np.zeros(values.shape, bool) if flagged is None else flagged & ~bad
+    gaps = probability_overlay(
+        np.full(values.shape, np.nan), background=bg, invalid=bad, outlier=flagged
+    )
     ax = new_axes(ax)
     ax.imshow(gaps, interpolation="nearest")
-    shown = np.ma.masked_array(values, mask=~np.isfinite(values) | bad)
+    shown = np.ma.masked_array(values, mask=~np.isfinite(values) | bad | flagged)
     image = ax.imshow(
         shown, cmap=colormap, vmin=float(vmin), vmax=float(vmax), interpolation="nearest"
     )
     add_colorbar(ax, image, label)
     handles = []
-    if np.any(~np.isfinite(values) & ~bad):
+    if np.any(~np.isfinite(values) & ~bad & ~flagged):
         handles.append(state_patch("not classified"))
     if bad.any():
         handles.append(state_patch("invalid"))
+    if flagged.any():
+        handles.append(state_patch("outside training domain"))
     _legend(ax, handles, below=True)
     _image_axes(ax, title)
     mark_simulated(ax, background)

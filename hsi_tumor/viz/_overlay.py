@@ -106,6 +106,21 @@ def invalid_map(background, shape: tuple[int, int], invalid=None) -> np.ndarray 
     return ~np.isfinite(image)
 
 
+def outlier_map(outlier, shape: tuple[int, int]) -> np.ndarray | None:
+    """(rows, cols) bool of the pixels outside the training domain, or None when not given."""
+    if outlier is None:
+        return None
+    array = np.asarray(outlier)
+    if array.shape != tuple(shape) or array.dtype != bool:
+        raise InvalidOptionError(
+            f"outlier must be a (rows, cols) boolean map of {tuple(shape)} pixels; got shape "
+            f"{array.shape}, dtype {array.dtype}",
+            field="outlier",
+            fix="pass TumorMap.outlier of the same map, or leave it None",
+        )
+    return array
+
+
 def shading(background: np.ndarray | None, alpha: float) -> np.ndarray | float:
     """Factor ``alpha + (1 - alpha) * L`` per pixel, ``L`` the background's luma (1 without)."""
     if background is None:
@@ -160,6 +175,7 @@ def class_overlay(
     alpha: float = 0.5,
     zero_means: str = "unlabelled",
     invalid=None,
+    outlier=None,
 ) -> np.ndarray:
     r"""Colour a label map over a background image, in the colours of :data:`PALETTE`.
 
@@ -186,6 +202,10 @@ def class_overlay(
         flat in the ``invalid`` colour over everything. Default: for a Cube background, the
         pixels with a non-finite or flagged value in any band; for an array background, its
         non-finite pixels.
+    outlier : array of bool, shape (rows, cols), optional
+        Pixels outside the model's training domain (``TumorMap.outlier``), drawn flat in the
+        ``outside training domain`` colour (cyan) over their class; invalid pixels stay
+        invalid.
 
     Returns
     -------
@@ -194,8 +214,9 @@ def class_overlay(
     Raises
     ------
     InvalidOptionError
-        If ``labels`` is not a 2-D integer map, the background's or ``invalid``'s shape differs,
-        ``alpha`` is outside [0, 1], ``zero_means`` is unknown or a colour is not one.
+        If ``labels`` is not a 2-D integer map, the background's, ``invalid``'s or
+        ``outlier``'s shape differs, ``alpha`` is outside [0, 1], ``zero_means`` is unknown or
+        a colour is not one.
 
     Notes
     -----
@@ -229,6 +250,9 @@ def class_overlay(
     for cid in classes:
         where = labels == cid
         out[where] = palette[cid] * factor[where]
+    flagged = outlier_map(outlier, labels.shape)
+    if flagged is not None:
+        out[flagged] = state_rgb("outside training domain")
     if bad is not None:
         out[bad] = state_rgb("invalid")
     return np.clip(out, 0.0, 1.0).astype(np.float32)
@@ -243,6 +267,7 @@ def probability_overlay(
     vmin: float = 0.0,
     vmax: float = 1.0,
     invalid=None,
+    outlier=None,
 ) -> np.ndarray:
     """Colour a probability (or any scalar) map, its gaps in the colours of :data:`PALETTE`.
 
@@ -262,6 +287,9 @@ def probability_overlay(
     invalid : array of bool, shape (rows, cols), optional
         Pixels drawn flat in the ``invalid`` colour (NaN, saturated glare, dead camera column),
         never as a probability. Default as in :func:`class_overlay`.
+    outlier : array of bool, shape (rows, cols), optional
+        Pixels outside the model's training domain (``TumorMap.outlier``), drawn flat in the
+        ``outside training domain`` colour (cyan) instead of their probability.
 
     Returns
     -------
@@ -295,6 +323,9 @@ def probability_overlay(
         out[finite] = rgb[finite]
     else:
         out[finite] = (1.0 - alpha) * bg[finite] + alpha * rgb[finite]
+    flagged = outlier_map(outlier, values.shape)
+    if flagged is not None:
+        out[flagged] = state_rgb("outside training domain")
     if bad is not None:
         out[bad] = state_rgb("invalid")
     return np.clip(out, 0.0, 1.0).astype(np.float32)

@@ -38,3 +38,15 @@ def test_html_escapes_class_names_and_says_when_there_is_no_probability():
     check_html(page)
     assert "<script>" not in page and "&lt;script&gt;" in page
     assert "none (the model has no predict_proba)" in page
+
+
+def test_outlier_count_in_repr_and_html():
+    tumor_map = _map({1: "normal", 2: "tumor"})
+    assert tumor_map.outlier is None and tumor_map.n_outlier is None
+    assert "training domain" not in repr(tumor_map)
+    assert "not known (the model has no training domain)" in tumor_map._repr_html_()
+    outlier = np.array([[True, False, False, True], [False, False, False, True]])
+    tumor_map.outlier = outlier  # the masked pixel (0, 3) is not counted
+    assert tumor_map.n_outlier == 2
+    assert repr(tumor_map).endswith("1 invalid, 2 outside training domain)")
+    assert "2 pixels (33.3 % of those classified" in tumor_map._repr_html_()

@@ -106,7 +106,21 @@ def test_simulated_cube_background_marks_invalid_pixels_and_says_simulated(tmp_p
     classes, probability, background = drawn
     for ax in drawn:
         assert ax.get_title().startswith("SIMULATED data: ")
-        assert legend_texts(ax)[-1] == "invalid (glare, dead pixel)"
+        assert "invalid (glare, dead pixel)" in legend_texts(ax)
+    for ax in (classes, probability):  # the model's training domain: flagged pixels cyan
+        assert legend_texts(ax)[-1] == "outside training domain"
+    flagged = result.outlier
+    assert flagged.any()
+    np.testing.assert_allclose(
+        classes.images[0].get_array()[flagged], np.tile((0.0, 1.0, 1.0), (flagged.sum(), 1))
+    )
+    assert probability.images[-1].get_array().mask[flagged].all()
+    outlier, names = read_labels(tmp_path / "out" / "outlier.hdr", return_class_names=True)
+    np.testing.assert_array_equal(outlier == 2, flagged)
+    np.testing.assert_array_equal(outlier == 0, ~result.valid)
+    assert names == {1: "inside training domain", 2: "outside training domain"}
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["n_outlier"] == result.n_outlier and summary["files"]["outlier"]
     magenta = mcolors.to_rgb(PALETTE["invalid"])
     np.testing.assert_allclose(
         classes.images[0].get_array()[invalid], np.tile(magenta, (invalid.sum(), 1))

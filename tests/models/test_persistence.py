@@ -3,6 +3,7 @@ files refused with a ModelFileError; format version 1 files still read."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -52,6 +53,20 @@ def test_round_trip_predicts_identically(model, cohort, tmp_path):
     b = ht.classify_cube(cubes[1], loaded)
     np.testing.assert_array_equal(a.labels, b.labels)
     np.testing.assert_array_equal(a.probabilities, b.probabilities)
+    np.testing.assert_array_equal(a.outlier, b.outlier)
+
+
+def test_round_trip_keeps_the_training_domain(model, cohort, tmp_path):
+    cubes, maps, _, _ = cohort
+    loaded = ht.load_model(ht.save_model(model, tmp_path / "svm.htmodel"))
+    features = model.pipeline[:-1].transform(valid_labelled(cubes[0], maps[0])[0])
+    pairs = zip(model.domain.statistics(features), loaded.domain.statistics(features), strict=True)
+    for a, b in pairs:
+        np.testing.assert_array_equal(a, b)
+    for name in ("t2_limit_", "q_limit_", "n_components_", "n_samples_", "confidence"):
+        assert getattr(loaded.domain, name) == getattr(model.domain, name), name
+    meta = json.loads(members(tmp_path / "svm.htmodel")[META])
+    assert meta["domain"]["n_samples"] == model.training["n_pixels"]
 
 
 def test_no_pickle_inside(model, tmp_path):
@@ -127,7 +142,8 @@ class Sneaky(ClassifierMixin, BaseEstimator):
 def test_untrusted_types_are_refused_even_with_a_valid_checksum(model, tmp_path):
     x = np.vstack([np.linspace(0.2, 0.4, 40), np.linspace(0.5, 0.3, 40)])
     rogue = Sneaky().fit(x, [1, 2])
-    path = ht.save_model(model, tmp_path / "m.htmodel")
+    # without the training domain, which would not match the rogue's 40 features
+    path = ht.save_model(dataclasses.replace(model, domain=None), tmp_path / "m.htmodel")
     bad = write(tmp_path / "rogue.htmodel", {**members(path), PIPELINE: sio.dumps(rogue)})
     with pytest.raises(ht.ModelFileError, match=r"not trusted: .*Sneaky.*trusted=\["):
         ht.load_model(bad)

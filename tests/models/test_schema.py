@@ -8,8 +8,17 @@ import json
 import pytest
 
 import hsi_tumor as ht
+from hsi_tumor.models import TrainingDomain
 from hsi_tumor.models._schema import MAX_DEPTH
-from tests.models.files import META, fitted_model, members, with_meta, write
+from tests.models.files import (
+    META,
+    fitted_model,
+    members,
+    small_cube,
+    spectra,
+    with_meta,
+    write,
+)
 
 
 @pytest.fixture(scope="module")
@@ -109,3 +118,68 @@ def test_valid_variants_load(saved, tmp_path):
     assert ht.load_model(renamed).class_names == {1: "a", 2: "b"}
     with pytest.raises(ht.ModelFileError, match="given twice"):
         ht.load_model(with_meta(saved, tmp_path / "c.htm", class_names={"01": "a", "1": "b"}))
+
+
+@pytest.fixture(scope="module")
+def with_domain(tmp_path_factory):
+    """A model file with a training domain (SNV → SVM on 12 bands: 12 features)."""
+    model = fitted_model("svm", classes=2)
+    x, y = spectra()
+    features = model.pipeline[:-1].transform(x[y <= 2])
+    model.domain = TrainingDomain(n_components=3).fit(features)
+    return ht.save_model(model, tmp_path_factory.mktemp("d") / "m.htm")
+
+
+def _domain(path, **changes):
+    domain = json.loads(members(path)[META])["domain"]
+    return {**domain, **changes}
+
+
+BAD_DOMAINS = [
+    ({"mean": [0.0] * 11}, "domain"),  # 11 features, the classifier takes 12
+    ({"mean": "0"}, "domain: mean"),
+    ({"mean": [float("nan")] * 12}, "domain: mean"),
+    ({"components": []}, "domain: components"),
+    ({"components": [[0.0] * 12] * 51}, "domain: components"),
+    ({"components": [[0.0] * 11] * 3}, r"domain: components\[0\]"),
+    ({"components": [[True] * 12] * 3}, r"domain: components\[0\]"),
+    ({"explained_variance": [1.0, 1.0]}, "domain: explained_variance"),
+    ({"explained_variance": [1.0, 0.0, 1.0]}, "domain: explained_variance"),
+    ({"residual_variance": [-1.0, 0.0, 0.0]}, "domain: residual_variance"),
+    ({"t2_limit": -1.0}, "domain: t2_limit"),
+    ({"q_limit": float("inf")}, "domain: q_limit"),
+    ({"q_limit": "1"}, "domain: q_limit"),
+    ({"n_samples": 4}, "domain: n_samples"),
+    ({"n_samples": 100.0}, "domain: n_samples"),
+    ({"confidence": 1.0}, "domain: confidence"),
+    ({"confidence": 0.99, "n_components": 0}, "domain: n_components"),
+    ({"n_components": True}, "domain: n_components"),
+]
+
+
+@pytest.mark.parametrize(("changes", "named"), BAD_DOMAINS)
+def test_a_training_domain_of_the_wrong_shape_or_range(with_domain, tmp_path, changes, named):
+    bad = with_meta(with_domain, tmp_path / "bad.htm", domain=_domain(with_domain, **changes))
+    with pytest.raises(ht.ModelFileError, match=rf"field '(model.json: )?{named}.*Fix: ") as info:
+        ht.load_model(bad)
+    assert len(str(info.value)) < 500, str(info.value)
+
+
+def test_a_training_domain_with_fields_missing_or_unknown(with_domain, tmp_path):
+    domain = _domain(with_domain)
+    del domain["q_limit"]
+    for value in (domain, {**domain, "q_limit": 1.0, "extra": 1}, [1.0], None):
+        bad = with_meta(with_domain, tmp_path / "bad.htm", domain=value)
+        with pytest.raises(ht.ModelFileError, match=r"model.json: domain'"):
+            ht.load_model(bad)
+
+
+def test_files_without_a_training_domain_load_without_one(with_domain, tmp_path):
+    files = members(with_domain)
+    meta = json.loads(files[META])
+    del meta["domain"]
+    older = write(tmp_path / "older.htm", {**files, META: json.dumps(meta).encode()})
+    model = ht.load_model(older)
+    assert model.domain is None
+    assert ht.classify_cube(small_cube(), model, progress=False).outlier is None
+    assert ht.load_model(with_domain).domain.n_components_ == 3

@@ -32,16 +32,16 @@ from hsi_tumor.viz import (
 from tests.viz._helpers import legend_texts
 
 ROOT = Path(__file__).resolve().parents[2]
-STATES = ("not classified", "invalid", "unlabelled")
+STATES = ("not classified", "invalid", "unlabelled", "outside training domain")
 
 
 # -- the palette -------------------------------------------------------------------------------
-def test_palette_has_five_distinct_colours():
+def test_palette_has_six_distinct_colours():
     assert set(PALETTE) == {"tumor", "normal", *STATES}
     rgb = {k: np.array(mcolors.to_rgb(v)) for k, v in PALETTE.items()}
     for a, b in itertools.combinations(rgb, 2):
         assert np.linalg.norm(rgb[a] - rgb[b]) > 0.3, (a, b)
-    # and none of the three states can be taken for a class of the usual maps
+    # and none of the states can be taken for a class of the usual maps
     colors = class_colors([1, 2, 3], {1: "normal", 2: "tumor", 3: "background"})
     assert colors[1] == pytest.approx(rgb["normal"]) and colors[2] == pytest.approx(rgb["tumor"])
     for state in STATES:
@@ -57,6 +57,7 @@ def test_palette_is_documented(page):
         "not classified": "blue-grey",
         "invalid": "magenta",
         "unlabelled": "light grey",
+        "outside training domain": "cyan",
     }.items():
         assert f"{key}" in text and word in text, (page, key)
     if page.endswith(".md"):

@@ -126,3 +126,25 @@ def test_plot_probability_errors():
         plot_probability(np.zeros((2, 2)), vmin=1, vmax=0)
     with pytest.raises(InvalidOptionError):
         plot_probability(np.zeros((2, 2)), background=np.zeros((3, 3)))
+
+
+def test_maps_of_a_tumor_map_show_its_outlier_pixels_with_a_legend_entry():
+
+    labels = np.array([[1, 2, 2], [1, 0, 2]])
+    tumor = np.array([[0.1, 0.8, 0.9], [0.2, np.nan, 0.7]], np.float32)
+    tumor_map = TumorMap(
+        labels,
+        np.stack([1 - tumor, tumor], axis=2),
+        np.array([1, 2]),
+        {1: "normal", 2: "tumor"},
+        labels > 0,
+        n_masked=1,
+        outlier=np.array([[False, False, True], [False, False, False]]),
+    )
+    ax = plot_class_map(tumor_map)
+    assert legend_texts(ax) == ["normal", "tumor", "not classified", "outside training domain"]
+    ax = plot_probability(tumor_map)
+    assert legend_texts(ax) == ["not classified", "outside training domain"]
+    assert ax.images[-1].get_array().mask.tolist() == [[False, False, True], [False, True, False]]
+    tumor_map.outlier = None  # a model without a training domain: figures as before
+    assert legend_texts(plot_class_map(tumor_map)) == ["normal", "tumor", "not classified"]

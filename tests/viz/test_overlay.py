@@ -168,3 +168,25 @@ def test_bad_inputs_name_the_argument(call, field):
 def test_sixteen_classes_get_sixteen_colours():
     colors = class_colors(range(1, 17))
     assert len(set(colors.values())) == 16
+
+
+def test_outlier_pixels_are_cyan_over_classes_and_probabilities_but_invalid_wins():
+    labels = np.array([[1, 2], [2, 0]])
+    outlier = np.array([[True, False], [True, False]])
+    invalid = np.array([[False, False], [True, False]])
+    cyan = mcolors.to_rgb(PALETTE["outside training domain"])
+    names = {1: "normal", 2: "tumor"}
+    image = class_overlay(labels, class_names=names, outlier=outlier, invalid=invalid)
+    np.testing.assert_allclose(image[0, 0], cyan)
+    np.testing.assert_allclose(image[1, 0], mcolors.to_rgb(PALETTE["invalid"]))
+    np.testing.assert_allclose(image[0, 1], mcolors.to_rgb(PALETTE["tumor"]))
+    p = np.array([[0.2, 0.9], [0.5, np.nan]])
+    image = probability_overlay(p, outlier=outlier, cmap="gray")
+    np.testing.assert_allclose(image[0, 0], cyan)
+    np.testing.assert_allclose(image[1, 0], cyan)
+    np.testing.assert_allclose(image[0, 1], [0.9, 0.9, 0.9], atol=0.01)
+    with pytest.raises(ht.InvalidOptionError, match="outlier") as info:
+        class_overlay(labels, outlier=np.zeros((3, 2), bool))
+    assert info.value.field == "outlier"
+    with pytest.raises(ht.InvalidOptionError, match="boolean"):
+        probability_overlay(p, outlier=np.zeros((2, 2)))

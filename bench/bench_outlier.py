@@ -1,0 +1,199 @@
+"""How often ``TumorMap.outlier`` flags pixels of trained and of never-seen materials.
+
+``hsi_tumor.train`` fits a :class:`~hsi_tumor.models.TrainingDomain` (Hotelling's T² and the Q
+residual of a PCA model of the features its classifier sees, limits at a stated confidence)
+and ``classify_cube`` flags the pixels outside it. Two measurements, each printed as a table:
+
+**Indian Pines** (real AVIRIS, 200 bands, ``../shared/data``; skipped with a message when
+absent): three classes, 6 Grass-trees, 11 Soybean-mintill and 14 Woods, are trained on their
+pixels in the top half of the scene (rows 0–71) and held out in the bottom half (rows 73–144),
+so that no held-out pixel neighbours a training pixel. Reported: the share of training pixels
+flagged, of held-out pixels of the trained classes, and of each of the 13 classes never seen
+in training (all their pixels). Models: RBF SVM (C = 10, gamma 'scale', fixed) and LDA, with
+SNV and with SNV → PCA(20).
+
+**Simulated cohort** (``simulate_cohort(8, seed=0, shape=(96, 120), n_bands=100)``,
+calibrated with ``as_specimens``), leave one patient out: an SVM (SNV → PCA(20), C = 10, gamma
+'scale') trained on the annotations of 7 patients classifies the 8th; reported per held-out
+patient: the share of its annotated normal and tumor pixels flagged, of its glare pixels that
+were classified (the others are saturated: invalid, not classified), and of its background
+(never annotated, so never trained on).
+
+Each setting of the domain is given as ``n_components`` / ``confidence``: the default of
+``train`` (0.99 / 0.999) and, for comparison, 0.99 / 0.99 (refitted on the same training
+features). Run: ``python bench/bench_outlier.py [--quick]`` (``--quick``: the default setting
+only, 3 held-out patients).
+"""
+
+from __future__ import annotations
+
+import argparse
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+import hsi_tumor as ht
+from hsi_tumor.datasets import as_specimens, simulate_cohort
+from hsi_tumor.models import TrainingDomain
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "indian-pines"
+TRAINED = (6, 11, 14)
+PINES_NAMES = {
+    1: "Alfalfa",
+    2: "Corn-notill",
+    3: "Corn-mintill",
+    4: "Corn",
+    5: "Grass-pasture",
+    6: "Grass-trees",
+    7: "Grass-pasture-mowed",
+    8: "Hay-windrowed",
+    9: "Oats",
+    10: "Soybean-notill",
+    11: "Soybean-mintill",
+    12: "Soybean-clean",
+    13: "Wheat",
+    14: "Woods",
+    15: "Buildings-Grass-Trees-Drives",
+    16: "Stone-Steel-Towers",
+}
+SETTINGS = ((0.99, 0.999), (0.99, 0.99))
+SVM = {"classifier": "svm", "classifier_params": {"C": 10.0, "gamma": "scale"}}
+
+
+def refit(model, spectra: np.ndarray, n_components, confidence):
+    """``model`` with its domain refitted at another setting (same training features)."""
+    if (n_components, confidence) == (0.99, 0.999):
+        return model
+    features = model.pipeline[:-1].transform(spectra)
+    domain = TrainingDomain(n_components=n_components, confidence=confidence).fit(features)
+    return ht.TumorModel(
+        model.pipeline,
+        model.wavelengths,
+        model.class_names,
+        preprocessing=model.preprocessing,
+        classifier=model.classifier,
+        training=model.training,
+        domain=domain,
+    )
+
+
+def pct(flags: np.ndarray) -> str:
+    return f"{100 * flags.mean():5.1f}" if flags.size else "    –"
+
+
+def indian_pines(settings) -> None:
+    if not DATA.exists():
+        print(f"Indian Pines skipped: {DATA} is absent")
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cube = ht.read_cube(
+            DATA / "Indian_pines_corrected.npy",
+            wavelengths=DATA / "Indian_pines_corrected_bands.csv",
+        ).load()
+    cube = ht.Cube(np.ascontiguousarray(cube.data, dtype=np.float32) / 10_000, cube.wavelengths)
+    truth = np.load(DATA / "Indian_pines_gt.npy").astype(int)
+    rows = np.broadcast_to(np.arange(truth.shape[0])[:, None], truth.shape)
+    train_labels = np.where(np.isin(truth, TRAINED) & (rows < 72), truth, 0)
+    held = np.isin(truth, TRAINED) & (rows > 72)
+    unseen = [c for c in PINES_NAMES if c not in TRAINED]
+    spectra = cube.pixels()[train_labels.reshape(-1) > 0].astype(np.float64)
+
+    print(
+        f"Indian Pines: trained on {', '.join(PINES_NAMES[c] for c in TRAINED)} "
+        f"(top half, {int((train_labels > 0).sum())} pixels); % of pixels flagged outside "
+        "the training domain"
+    )
+    header = f"{'model':24s} {'n_comp/conf':>12s} {'k':>3s} {'train':>6s} {'held':>6s}"
+    header += "".join(f" {c:>5d}" for c in unseen)
+    print(header)
+    for preprocessing in (("snv",), ("snv", "pca")):
+        for options in (SVM, {"classifier": "lda"}):
+            model = ht.train(
+                cube,
+                train_labels,
+                preprocessing=preprocessing,
+                random_state=0,
+                progress=False,
+                **options,
+            )
+            for n_components, confidence in settings:
+                m = refit(model, spectra, n_components, confidence)
+                flags = ht.classify_cube(cube, m, progress=False).outlier
+                name = f"{' → '.join(preprocessing)} → {options['classifier']}"
+                line = (
+                    f"{name:24s} {n_components:>5g}/{confidence:<6g} {m.domain.n_components_:3d}"
+                    f" {pct(flags[train_labels > 0])} {pct(flags[held])}"
+                )
+                line += "".join(f" {pct(flags[truth == c])}" for c in unseen)
+                print(line, flush=True)
+    print("unseen classes: " + "; ".join(f"{c} {PINES_NAMES[c]}" for c in unseen))
+
+
+def simulated(settings, n_held: int) -> None:
+    cohort = simulate_cohort(8, seed=0, shape=(96, 120), n_bands=100)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ht.CalibrationWarning)
+        specimens = as_specimens(cohort)
+    print(
+        "\nSimulated cohort (8 patients, 96 x 120, 100 bands), leave one patient out, "
+        "SNV → PCA(20) → SVM; % of the held-out patient's pixels flagged"
+    )
+    print(
+        f"{'patient':8s} {'n_comp/conf':>12s} {'k':>3s} {'normal':>7s} {'tumor':>7s} "
+        f"{'glare':>7s} {'glare classified':>17s} {'background':>11s}"
+    )
+    totals: dict = {}
+    for i in range(n_held):
+        train_set = [s for j, s in enumerate(specimens) if j != i]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ht.CalibrationWarning)
+            model = ht.train(train_set, random_state=0, progress=False, **SVM)
+        spectra = np.concatenate(
+            [
+                s.cube.pixels()[(s.labels.reshape(-1) > 0) & np.isfinite(s.cube.pixels()).all(1)]
+                for s in train_set
+            ]
+        ).astype(np.float64)
+        held, truth = specimens[i], cohort[i]
+        for n_components, confidence in settings:
+            m = refit(model, spectra, n_components, confidence)
+            result = ht.classify_cube(held.cube, m, progress=False)
+            flags, valid = result.outlier, result.valid
+            parts = {
+                "normal": flags[(held.labels == 1) & valid],
+                "tumor": flags[(held.labels == 2) & valid],
+                "glare": flags[truth.glare & valid],
+                "background": flags[(truth.true_labels == 0) & valid],
+            }
+            glare_seen = f"{int((truth.glare & valid).sum())} of {int(truth.glare.sum())}"
+            print(
+                f"{held.patient:8s} {n_components:>5g}/{confidence:<6g} "
+                f"{m.domain.n_components_:3d} {pct(parts['normal']):>7s} "
+                f"{pct(parts['tumor']):>7s} {pct(parts['glare']):>7s} {glare_seen:>17s} "
+                f"{pct(parts['background']):>11s}",
+                flush=True,
+            )
+            for key, value in parts.items():
+                totals.setdefault((n_components, confidence), {}).setdefault(key, []).append(value)
+    for (n_components, confidence), parts in totals.items():
+        pooled = {k: np.concatenate(v) for k, v in parts.items()}
+        print(
+            f"{'all':8s} {n_components:>5g}/{confidence:<6g} {'':3s} "
+            f"{pct(pooled['normal']):>7s} {pct(pooled['tumor']):>7s} "
+            f"{pct(pooled['glare']):>7s} {'':>17s} {pct(pooled['background']):>11s}"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="default setting, 3 patients")
+    args = parser.parse_args()
+    settings = SETTINGS[:1] if args.quick else SETTINGS
+    indian_pines(settings)
+    simulated(settings, 3 if args.quick else 8)
+
+
+if __name__ == "__main__":
+    main()

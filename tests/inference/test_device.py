@@ -211,6 +211,11 @@ def _same_map(got, ref):
     assert got.n_invalid == ref.n_invalid and got.n_masked == ref.n_masked
     np.testing.assert_allclose(got.probabilities, ref.probabilities, rtol=0, atol=PROBA_ATOL)
     assert np.isnan(got.probabilities[~got.valid]).all()
+    # the training domain's flag: computed on the host, as on the CPU path
+    if ref.outlier is None:
+        assert got.outlier is None
+    else:
+        np.testing.assert_array_equal(got.outlier, ref.outlier)
 
 
 @pytest.mark.parametrize("tile_rows", [None, 1, 7, 40])

@@ -83,7 +83,9 @@ def test_fraction_writes_the_maps_of_estimate_fraction(cohort, tmp_path, capsys,
         cube = ht.read_cube(out / f"{name}{ext}")
         assert cube.wavelengths is None and cube.shape == (40, 48, 1)
         np.testing.assert_array_equal(cube.load().data[..., 0], getattr(expected, name))
-    assert not (out / f"outlier{ext}").exists()  # the model has no training domain
+    outlier = ht.io.read_labels(out / f"outlier{ext}")  # 0 not estimated, 1 inside, 2 outside
+    np.testing.assert_array_equal(outlier == 2, expected.outlier)
+    np.testing.assert_array_equal(outlier > 0, expected.valid)
     summary = json.loads((out / "summary.json").read_text())
     valid = expected.valid
     assert summary["n_estimated"] == int(valid.sum()) > 0
@@ -93,7 +95,8 @@ def test_fraction_writes_the_maps_of_estimate_fraction(cohort, tmp_path, capsys,
     assert summary["tumor_area_pixels"] == pytest.approx(np.nansum(expected.fraction))
     assert summary["tumor_area_mm2"] == pytest.approx(summary["tumor_area_pixels"] * 0.0625)
     assert summary["mean_uncertainty"] == pytest.approx(np.mean(expected.uncertainty[valid]))
-    assert summary["n_outliers"] is None and summary["method"] == "unmixing"
+    assert summary["n_outliers"] == int(expected.outlier.sum())
+    assert summary["method"] == "unmixing"
     settings = summary["settings"]
     assert settings["model_file"] == str(cohort["model"]) and settings["mask"] == "tissue"
     assert settings["model_method"] == "unmixing" and settings["fraction_of"] == "tumor"

@@ -21,9 +21,11 @@ import numpy as np
 from hsi_tumor._shared.errors import ModelFileError
 from hsi_tumor.fraction._model import METHODS, FractionModel
 from hsi_tumor.models._archive import META, PIPELINE
+from hsi_tumor.models._domain import domain_record
 from hsi_tumor.models._fitted import check_fitted_parts
 from hsi_tumor.models._persistence import ModelKind, jsonable, rebuild_objects
 from hsi_tumor.models._schema import MAX_BANDS
+from hsi_tumor.models._schema import _domain as check_domain
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "KIND", "load_fraction_model"]
 
@@ -53,7 +55,7 @@ def _write(model: FractionModel, path: Path) -> dict[str, bytes]:
         if model.endmember_classes is None
         else [int(c) for c in model.endmember_classes],
         "context_sigma": model.context_sigma,
-        "domain": None if model.domain is None else jsonable(model.domain.to_dict()),
+        "domain": None if model.domain is None else domain_record(model.domain),
         "training": jsonable(model.training),
         "patients": list(model.patients),
     }
@@ -137,12 +139,9 @@ def _read(path: Path, members: dict[str, bytes], trusted: Sequence[str]) -> Frac
                 raise _error(path, PIPELINE, f"the {name} regressor does not take {k} features")
     domain = None
     if meta.get("domain") is not None:
-        from hsi_tumor.models import TrainingDomain
-
-        try:
-            domain = TrainingDomain.from_dict(meta["domain"], n_features=n_bands)
-        except (ValueError, TypeError, KeyError) as exc:
-            raise _error(path, "domain", f"the training domain is broken ({exc})") from None
+        domain = check_domain(path, meta["domain"])
+        if domain.n_features_in_ != n_bands:
+            raise _error(path, "domain", f"the training domain does not take {n_bands} bands")
     patients = meta.get("patients") or []
     return FractionModel(
         method=method,

@@ -22,6 +22,7 @@ from hsi_tumor.cube import Cube
 from hsi_tumor.fraction._estimate import learned_features, reference_and_valid, score_image
 from hsi_tumor.fraction._features import snv
 from hsi_tumor.fraction._model import INTERVAL, METHODS, FractionModel
+from hsi_tumor.models._domain import TrainingDomain
 from hsi_tumor.models._persistence import jsonable
 from hsi_tumor.models._train import (
     _as_cubes,
@@ -318,6 +319,7 @@ def _train_unmixing(cube_list, maps, resamplers, classes, rng, seed, n_endmember
     pooled = {c: np.vstack(v) for c, v in spectra.items() if sum(len(x) for x in v)}
     _check_pure(pooled, target, names)
     E, E_classes = _endmembers(pooled, n_endmembers, seed)
+    domain = TrainingDomain().fit(np.vstack(list(pooled.values())))
     summary.update(
         targets="annotated pure pixels (endmembers)",
         pixels={names[c]: len(x) for c, x in pooled.items()},
@@ -330,6 +332,7 @@ def _train_unmixing(cube_list, maps, resamplers, classes, rng, seed, n_endmember
         tumor_class=target,
         endmembers=E,
         endmember_classes=E_classes,
+        domain=domain,
         training=jsonable(summary),
         patients=common["patients"],
         version=__version__,
@@ -461,6 +464,7 @@ def _train_learned(
         tumor_class=target,
         estimators=estimators,
         context_sigma=sigma,
+        domain=TrainingDomain().fit(X),
         training=jsonable(summary),
         patients=common["patients"],
         version=__version__,

@@ -171,8 +171,8 @@ def write_fraction_map(
     >>> result = ht.estimate_fraction(test.cube, model, mask=test.tissue, progress=False)
     >>> files = write_fraction_map(result, os.path.join(tempfile.mkdtemp(), "f"))
     >>> sorted(path.name for path in files.values())  # doctest: +NORMALIZE_WHITESPACE
-    ['fraction.hdr', 'fraction.png', 'lower.hdr', 'summary.json', 'uncertainty.hdr',
-     'uncertainty.png', 'upper.hdr']
+    ['fraction.hdr', 'fraction.png', 'lower.hdr', 'outlier.hdr', 'summary.json',
+     'uncertainty.hdr', 'uncertainty.png', 'upper.hdr']
     """
     ext = FRACTION_MAP_FORMATS[_check_format(format)]
     pixel_size = _check_pixel_size(pixel_size)

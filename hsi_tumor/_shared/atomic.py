@@ -77,6 +77,7 @@ __all__ = [
     "atomic_directory",
     "atomic_files",
     "atomic_path",
+    "output_folder_overwrite",
     "refuse_overwrite",
     "remove_stale",
 ]
@@ -397,3 +398,22 @@ def refuse_overwrite(*paths: Path, overwrite: bool) -> None:
                 file=p,
                 fix="choose another name or pass overwrite=True",
             )
+
+
+def output_folder_overwrite(out_dir: Path, overwrite: bool) -> bool:
+    """``overwrite`` for :func:`atomic_directory` writing a folder of outputs.
+
+    An empty folder (made for the output) may always be replaced.
+
+    Raises
+    ------
+    OutputExistsError
+        If ``out_dir`` is a file.
+    """
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputExistsError(
+            "a file of that name exists; the output is a folder",
+            file=out_dir,
+            fix="choose another output folder name",
+        )
+    return overwrite or (out_dir.is_dir() and not any(out_dir.iterdir()))

@@ -59,15 +59,29 @@ def reference_and_valid(cube: Cube, mask, resampler, *, tile_rows=None, n_jobs=N
     return valid, specimen_reference(np.vstack([parts[k] for k in sorted(parts)]))
 
 
-def score_image(cube: Cube, valid, reference, pca, resampler, *, tile_rows=None, n_jobs=None):
+def score_image(
+    cube: Cube,
+    valid,
+    reference,
+    pca,
+    resampler,
+    *,
+    domain=None,
+    outlier=None,
+    tile_rows=None,
+    n_jobs=None,
+):
     """PCA scores of the specimen-referenced SNV spectra, (rows, cols, k) float32 (0 where
-    not valid)."""
+    not valid); with ``domain``, its flag of those spectra written into ``outlier`` in the
+    same pass."""
     k = int(pca.n_components_)
     scores = np.zeros((*cube.shape[:2], k), dtype=np.float32)
 
     def work(rows: slice, pixels: np.ndarray, ok: np.ndarray) -> None:
-        out = scores[rows].reshape(-1, k)
-        out[ok] = pca.transform(snv(_spectra(pixels[ok], resampler)) - reference)
+        z = snv(_spectra(pixels[ok], resampler)) - reference
+        scores[rows].reshape(-1, k)[ok] = pca.transform(z)
+        if domain is not None:
+            outlier[rows].reshape(-1)[ok] = domain.predict(z)
 
     for_each_tile(cube, work, mask=valid, tile_rows=tile_rows, n_jobs=n_jobs)
     return scores
@@ -217,7 +231,15 @@ def estimate_fraction(
         if reference is not None:
             pca = model.estimators["pca"]
             scores = score_image(
-                cube, valid, reference, pca, resampler, tile_rows=tile_rows, n_jobs=n_jobs
+                cube,
+                valid,
+                reference,
+                pca,
+                resampler,
+                domain=model.domain,
+                outlier=outlier,
+                tile_rows=tile_rows,
+                n_jobs=n_jobs,
             )
             features = learned_features(scores, valid, model.context_sigma)
             flat = features.reshape(-1, features.shape[2])
@@ -231,13 +253,6 @@ def estimate_fraction(
                 fraction.reshape(-1)[idx] = f
                 lower.reshape(-1)[idx] = np.minimum(lo, f)
                 upper.reshape(-1)[idx] = np.maximum(hi, f)
-            if outlier is not None:
-
-                def flag(rows: slice, pixels: np.ndarray, ok: np.ndarray) -> None:
-                    z = snv(_spectra(pixels[ok], resampler)) - reference
-                    outlier[rows].reshape(-1)[ok] = model.domain.predict(z)
-
-                for_each_tile(cube, flag, mask=valid, tile_rows=tile_rows, n_jobs=n_jobs)
     n_masked = 0 if mask is None else int(mask.size - mask.sum())
     if not valid.any():
         raise NoValidPixelsError(

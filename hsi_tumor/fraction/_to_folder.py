@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from hsi_tumor._shared.atomic import atomic_directory
-from hsi_tumor._shared.errors import InvalidOptionError, OutputExistsError
+from hsi_tumor._shared.atomic import atomic_directory, output_folder_overwrite
+from hsi_tumor._shared.errors import InvalidOptionError
 from hsi_tumor._shared.version import __version__
 from hsi_tumor.calibration._inputs import as_cube
 from hsi_tumor.cube import Cube
@@ -23,15 +23,13 @@ from hsi_tumor.fraction._model import INTERVAL, Z90, FractionMap
 from hsi_tumor.io._labels import write_labels
 from hsi_tumor.io._registry import write_cube
 from hsi_tumor.viz import (
-    default_rgb_wavelengths,
     mark_simulated,
     plot_fraction,
     plot_fraction_uncertainty,
     plot_rgb,
-    pseudo_rgb,
     save_figure,
 )
-from hsi_tumor.viz._common import valid_pixel_map
+from hsi_tumor.viz._rgb import map_background
 
 logger = logging.getLogger("hsi_tumor.fraction")
 
@@ -178,31 +176,9 @@ def write_fraction_map(
     pixel_size = _check_pixel_size(pixel_size)
     out_dir = Path(out_dir)
     shape = tuple(result.shape)
-    source, title = None, "RGB image"
-    if isinstance(background, Cube):
-        source = background
-        title = "pseudo-RGB: R {:.4g}, G {:.4g}, B {:.4g} nm".format(
-            *default_rgb_wavelengths(source)
-        )
-        background = pseudo_rgb(source)
-        if source.shape[:2] == shape:
-            background[~valid_pixel_map(source)] = np.nan  # shown as invalid
-    if background is not None:
-        background = np.asarray(background)
-        if background.shape != (*shape, 3):
-            raise InvalidOptionError(
-                f"the background has shape {background.shape}; the map needs {(*shape, 3)}",
-                field="background",
-                fix="pass the cube, or an RGB image of it, e.g. hsi_tumor.pseudo_rgb(cube)",
-            )
-    if out_dir.exists() and not out_dir.is_dir():
-        raise OutputExistsError(
-            "a file of that name exists; the output is a folder",
-            file=out_dir,
-            fix="choose another output folder name",
-        )
-    if out_dir.is_dir() and not any(out_dir.iterdir()):
-        overwrite = True  # an empty folder made for the output
+    source = background if isinstance(background, Cube) else None  # SIMULATED marks
+    background, title = map_background(background, shape)
+    overwrite = output_folder_overwrite(out_dir, overwrite)
     relative: dict[str, str] = {}
     with atomic_directory(out_dir, overwrite=overwrite) as tmp:
         for name, description in _MAPS.items():

@@ -106,11 +106,6 @@ def _inputs(cubes, label_maps, groups, fractions, masks):
     return cube_list, maps, groups, fractions, masks, carried
 
 
-def _specimen_pixels(labels: np.ndarray, mask: np.ndarray | None) -> np.ndarray | None:
-    """The specimen's pixels: the mask, else every pixel (``estimate_fraction``'s default)."""
-    return mask
-
-
 def _sample(index: np.ndarray, budget: int, rng: np.random.Generator) -> np.ndarray:
     if index.size <= budget:
         return index
@@ -274,41 +269,47 @@ def train_fraction(
     rng = np.random.default_rng(seed)
     resamplers = _resamplers(cube_list, resample)
 
-    common = {
-        "names": names,
-        "target": int(target),
-        "patients": tuple(patients or ()),
-        "wavelengths": np.asarray(cube_list[0].wavelengths, dtype=np.float64),
-        "per_cube": max(1, max_pixels // len(cube_list)),
-        "summary": {"random_state": seed, "method": method, "classes": names},
-    }
+    per_cube = max(1, max_pixels // len(cube_list))
+    target = int(target)
     if method == "unmixing":
-        return _train_unmixing(
-            cube_list, maps, resamplers, classes, rng, seed, n_endmembers, common
+        fields, facts = _train_unmixing(
+            cube_list, maps, resamplers, classes, names, target, per_cube, rng, seed, n_endmembers
         )
-    return _train_learned(
-        cube_list,
-        maps,
-        masks,
-        resamplers,
-        fractions,
-        rng,
-        seed,
-        n_components,
-        context_sigma,
-        progress,
-        common,
+    else:
+        fields, facts = _train_learned(
+            cube_list,
+            maps,
+            masks,
+            resamplers,
+            fractions,
+            target,
+            per_cube,
+            rng,
+            seed,
+            n_components,
+            context_sigma,
+            progress,
+        )
+    summary = {"random_state": seed, "method": method, "classes": names, **facts}
+    return FractionModel(
+        method=method,
+        wavelengths=np.asarray(cube_list[0].wavelengths, dtype=np.float64),
+        class_names=names,
+        tumor_class=target,
+        training=jsonable(summary),
+        patients=tuple(patients or ()),
+        version=__version__,
+        **fields,
     )
 
 
-def _train_unmixing(cube_list, maps, resamplers, classes, rng, seed, n_endmembers, common):
-    """Endmembers: k-means centres of each class's annotated reflectance spectra."""
-    names, target, per_cube, summary = (
-        common["names"],
-        common["target"],
-        common["per_cube"],
-        common["summary"],
-    )
+def _train_unmixing(
+    cube_list, maps, resamplers, classes, names, target, per_cube, rng, seed, n_endmembers
+):
+    """Endmembers: k-means centres of each class's annotated reflectance spectra.
+
+    Returns the unmixing fields of the :class:`FractionModel` and the training facts.
+    """
     spectra: dict[int, list[np.ndarray]] = {int(c): [] for c in classes}
     for cube, labels, resampler in zip(cube_list, maps, resamplers, strict=True):
         for c in spectra:
@@ -319,24 +320,17 @@ def _train_unmixing(cube_list, maps, resamplers, classes, rng, seed, n_endmember
     pooled = {c: np.vstack(v) for c, v in spectra.items() if sum(len(x) for x in v)}
     _check_pure(pooled, target, names)
     E, E_classes = _endmembers(pooled, n_endmembers, seed)
-    domain = TrainingDomain().fit(np.vstack(list(pooled.values())))
-    summary.update(
-        targets="annotated pure pixels (endmembers)",
-        pixels={names[c]: len(x) for c, x in pooled.items()},
-        n_endmembers=n_endmembers,
-    )
-    return FractionModel(
-        method="unmixing",
-        wavelengths=common["wavelengths"],
-        class_names=names,
-        tumor_class=target,
-        endmembers=E,
-        endmember_classes=E_classes,
-        domain=domain,
-        training=jsonable(summary),
-        patients=common["patients"],
-        version=__version__,
-    )
+    fields = {
+        "endmembers": E,
+        "endmember_classes": E_classes,
+        "domain": TrainingDomain().fit(np.vstack(list(pooled.values()))),
+    }
+    facts = {
+        "targets": "annotated pure pixels (endmembers)",
+        "pixels": {names[c]: len(x) for c, x in pooled.items()},
+        "n_endmembers": n_endmembers,
+    }
+    return fields, facts
 
 
 def _train_learned(
@@ -345,20 +339,18 @@ def _train_learned(
     masks,
     resamplers,
     fractions,
+    target,
+    per_cube,
     rng,
     seed,
     n_components,
     context_sigma,
     progress,
-    common,
 ):
-    """The learned estimator's PCA and regressors (see :func:`train_fraction`)."""
-    names, target, per_cube, summary = (
-        common["names"],
-        common["target"],
-        common["per_cube"],
-        common["summary"],
-    )
+    """The learned estimator's PCA and regressors (see :func:`train_fraction`).
+
+    Returns the learned fields of the :class:`FractionModel` and the training facts.
+    """
     truth = fractions is not None
     sigma = context_sigma if truth else None
     rows_X: list[np.ndarray] = []  # specimen-referenced SNV spectra of the training pixels
@@ -372,8 +364,7 @@ def _train_learned(
         for i, (cube, labels, resampler) in enumerate(
             zip(cube_list, maps, resamplers, strict=True)
         ):
-            specimen = _specimen_pixels(labels, masks[i])
-            valid, ref = reference_and_valid(cube, specimen, resampler)
+            valid, ref = reference_and_valid(cube, masks[i], resampler)
             refs.append(ref)
             valids.append(valid)
             if ref is None:
@@ -438,9 +429,8 @@ def _train_learned(
             image = learned_features(scores, valid, sigma)
             features.append(image.reshape(-1, image.shape[2])[index])
         F = np.vstack(features)
-    else:
-        scores = pca.transform(X).astype(np.float32)
-        F = scores if not sigma else np.hstack([scores, scores])
+    else:  # synthetic mixtures: no neighbourhood, no context (sigma is None)
+        F = pca.transform(X).astype(np.float32)
     tail = (1.0 - INTERVAL) / 2
     estimators = {
         "pca": pca,
@@ -448,27 +438,17 @@ def _train_learned(
         "lower": _regressor("quantile", tail, seed).fit(F, y),
         "upper": _regressor("quantile", 1.0 - tail, seed).fit(F, y),
     }
-    summary.update(
-        targets=_TRUTH if truth else _PURE,
-        n_pixels=int(y.size),
-        n_components=int(k),
-        context_sigma=sigma,
-        mean_target=float(y.mean()),
-    )
+    facts = {
+        "targets": _TRUTH if truth else _PURE,
+        "n_pixels": int(y.size),
+        "n_components": int(k),
+        "context_sigma": sigma,
+        "mean_target": float(y.mean()),
+    }
     if pure_counts:
-        summary["pure_pixels"] = pure_counts
-    return FractionModel(
-        method="learned",
-        wavelengths=common["wavelengths"],
-        class_names=names,
-        tumor_class=target,
-        estimators=estimators,
-        context_sigma=sigma,
-        domain=TrainingDomain().fit(X),
-        training=jsonable(summary),
-        patients=common["patients"],
-        version=__version__,
-    )
+        facts["pure_pixels"] = pure_counts
+    fields = {"estimators": estimators, "context_sigma": sigma, "domain": TrainingDomain().fit(X)}
+    return fields, facts
 
 
 def _check_pure(pooled: dict[int, np.ndarray], target: int, names: dict[int, str]) -> None:

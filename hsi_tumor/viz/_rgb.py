@@ -9,10 +9,11 @@ from pathlib import Path
 import numpy as np
 
 from hsi_tumor._shared.atomic import atomic_path, refuse_overwrite
-from hsi_tumor._shared.errors import WavelengthError
+from hsi_tumor._shared.errors import InvalidOptionError, WavelengthError
 from hsi_tumor.cube import Cube
+from hsi_tumor.viz._common import valid_pixel_map
 
-__all__ = ["default_rgb_wavelengths", "pseudo_rgb", "save_rgb_png"]
+__all__ = ["default_rgb_wavelengths", "map_background", "pseudo_rgb", "save_rgb_png"]
 
 _VISIBLE_RGB = (640.0, 550.0, 460.0)
 
@@ -103,3 +104,44 @@ def save_rgb_png(image: np.ndarray, path: str | os.PathLike, *, overwrite: bool 
     with atomic_path(path) as tmp:
         matplotlib.image.imsave(tmp, np.clip(image, 0, 1), format="png")
     return path
+
+
+def map_background(background, shape: tuple[int, int]) -> tuple[np.ndarray | None, str]:
+    """The RGB image a map's PNGs are drawn over, and its title.
+
+    Parameters
+    ----------
+    background : Cube, ndarray of shape (rows, cols, 3), or None
+        A cube (shown as :func:`pseudo_rgb`, its invalid pixels NaN so that they show as
+        invalid), or an RGB image in [0, 1].
+    shape : (rows, cols)
+        The map's shape.
+
+    Returns
+    -------
+    image : ndarray of shape (rows, cols, 3) or None
+    title : str
+
+    Raises
+    ------
+    InvalidOptionError
+        If the image is not (rows, cols, 3).
+    """
+    title = "RGB image"
+    if isinstance(background, Cube):
+        source = background
+        title = "pseudo-RGB: R {:.4g}, G {:.4g}, B {:.4g} nm".format(
+            *default_rgb_wavelengths(source)
+        )
+        background = pseudo_rgb(source)
+        if source.shape[:2] == tuple(shape):
+            background[~valid_pixel_map(source)] = np.nan  # shown as invalid
+    if background is not None:
+        background = np.asarray(background)
+        if background.shape != (*shape, 3):
+            raise InvalidOptionError(
+                f"the background has shape {background.shape}; the map needs {(*shape, 3)}",
+                field="background",
+                fix="pass the cube, or an RGB image of it, e.g. hsi_tumor.pseudo_rgb(cube)",
+            )
+    return background, title

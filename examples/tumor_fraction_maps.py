@@ -1,26 +1,35 @@
-"""Tumor probability maps against the true tumor fraction (partial volume), SIMULATED data.
+"""Tumor-fraction estimates against the true tumor fraction (partial volume), SIMULATED data.
 
 All data here is SIMULATED by hsi_tumor.datasets (a physical model of NIR tissue optics and a
 pushbroom camera), not measured. The simulator knows, for every pixel, the fraction of its
-area that is tumor (0..1, partial volume at the borders). This script evaluates the SVM
-leave-one-patient-out (every specimen classified by a model that never saw its patient) and
-compares each held-out specimen's predicted tumor probability with that fraction:
+area that is tumor (0..1, partial volume at the borders). This script evaluates, leave one
+patient out (every specimen estimated by models that never saw its patient):
 
-* fuzzy Dice ``2 Σ min(p, f) / (Σ p + Σ f)`` and the tumor-area error ``(Σ p − Σ f) / Σ f``
-  per patient, over the specimen's pixels (unclassified pixels count as probability 0);
-* the joint distribution of (true fraction, predicted probability) over all specimen pixels,
-  with the mean probability per fraction bin;
-* the mean probability of the tumor pixels by the thickness of the mucosa over them.
+* the SVM's tumor probability, read as a fraction (the baseline);
+* the learned fraction estimator trained on the partial-volume truth of the training patients
+  (``ht.train_fraction(method="learned")``, the default where the truth exists);
+* the learned estimator trained on annotated pure pixels and synthetic mixtures only
+  (``fractions=None``: what a lab without a partial-volume truth can do);
+* fully constrained linear unmixing with endmembers from the annotated pure pixels
+  (``method="unmixing"``).
+
+All four come from one ``ht.compare`` run on the same folds. Per patient and pooled, over each
+specimen's pixels: fuzzy Dice ``2 Σ min(e, f) / (Σ e + Σ f)``, the tumor-area error
+``(Σ e − Σ f) / Σ f``, the mean absolute error on partial pixels (0 < f < 1), the share of
+pixels whose 90 % interval covers the true fraction, and the share flagged as outside the
+training domain.
 
 Writes (``OUT`` default ``out/examples/tumor_fraction_maps``):
 
-* ``fraction_maps.png`` — per specimen, the true fraction and the predicted tumor
-  probability side by side (outside the specimen and invalid pixels in the colours of
-  ``hsi_tumor.viz.PALETTE``);
-* ``fraction_vs_probability.png`` — 2-D histogram with binned means, per-patient fuzzy Dice and
-  area error, and probability by mucosa thickness;
-* ``fraction_metrics.md`` — the per-patient table and the thickness table;
-* ``fraction_maps.npz`` — fraction, probability and specimen mask per specimen.
+* ``fraction_maps.png`` — per specimen: true fraction, SVM probability, learned estimate (its
+  pixels outside the training domain in cyan) and its uncertainty;
+* ``fraction_vs_estimate.png`` — true fraction against the probability and against each
+  estimate (2-D histograms with binned means);
+* ``fraction_calibration.png`` — calibration curve of the learned estimate and the coverage of
+  its 90 % interval by true fraction;
+* ``fraction_metrics.md`` — the per-patient tables;
+* ``fraction_maps.npz`` — per specimen: true fraction, probability, estimate, its interval,
+  uncertainty and outlier flags, and the specimen mask.
 
 Run: ``python examples/tumor_fraction_maps.py [OUT]``.
 """
@@ -40,14 +49,29 @@ from matplotlib.patches import Patch
 
 import hsi_tumor as ht
 from hsi_tumor.datasets import CLASS_NAMES, Specimen, as_specimens, simulate_cohort
-from hsi_tumor.evaluation import area_error, fuzzy_dice
-from hsi_tumor.viz import PALETTE, probability_overlay, save_figure
+from hsi_tumor.evaluation import compare, fraction_estimate_metrics
+from hsi_tumor.viz import PALETTE, plot_fraction_calibration, probability_overlay, save_figure
+from hsi_tumor.viz._fraction import UNCERTAINTY_VMAX
 
 SIMULATED = "SIMULATED data"
-#: Fraction bins of the binned mean, and mucosa-thickness bins (mm) of the tumor pixels.
+#: Bins of the true fraction for the binned means.
 FRACTION_BINS = np.linspace(0.0, 1.0, 11)
-THICKNESS_BINS = ((0.0, 0.0), (0.0, 1.0), (1.0, 1.75), (1.75, 2.75))
 CMAP = "magma"
+#: The estimators compared: key, label, ``fraction=`` option of evaluate (max_pixels added).
+ESTIMATORS = (
+    ("learned", "learned (truth)", {"method": "learned"}),
+    ("pure", "learned (pure)", {"method": "learned", "fractions": None}),
+    ("unmixing", "unmixing", {"method": "unmixing"}),
+)
+
+
+#: Titles of the histograms.
+LONG = {
+    "probability": "SVM probability (the baseline)",
+    "learned": "learned, trained on partial-volume truth",
+    "pure": "learned, pure pixels + synthetic mixtures",
+    "unmixing": "unmixing, 3 endmembers per class",
+}
 
 
 def calibrated_specimens(cohort) -> list[Specimen]:
@@ -57,10 +81,17 @@ def calibrated_specimens(cohort) -> list[Specimen]:
         return as_specimens(cohort)
 
 
-def thickness_label(lo: float, hi: float) -> str:
-    if hi == 0:
-        return "exposed (0 mm)"
-    return f"covered, ≤ {hi:g} mm" if lo == 0 else f"{lo:g}–{hi:g} mm"
+def on_specimen(tissue: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """The values over the specimen, NaN (drawn "outside the specimen") around it."""
+    return np.where(tissue, values, np.nan)
+
+
+def percent(value: float) -> str:
+    return "–" if not np.isfinite(value) else f"{100 * value:+.1f} %"
+
+
+def share(value: float) -> str:
+    return "–" if not np.isfinite(value) else f"{100 * value:.1f} %"
 
 
 def main(
@@ -71,192 +102,280 @@ def main(
     n_bands: int = 100,
     seed: int = 0,
     classifier_params: dict | None = None,
+    fraction_max_pixels: int = 60_000,
     n_bootstrap: int = 1000,
 ) -> dict[str, Path]:
-    """Evaluate leave-one-patient-out and compare probability maps with the true fraction.
+    """Evaluate leave-one-patient-out and compare each estimate with the true fraction.
 
     ``classifier_params`` fixes SVM parameters (e.g. ``{"C": 100, "gamma": 0.05}``) instead of
-    tuning them; the tests use it to stay fast.
+    tuning them and ``fraction_max_pixels`` bounds the learned estimators' training pixels;
+    the tests use both to stay fast.
     """
     start = time.perf_counter()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     print("=" * 78)
     print(f"{SIMULATED}: {n_patients} simulated patients, not measurements.")
-    print("Predicted tumor probability vs the simulator's true tumor fraction (partial volume)")
+    print("Tumor-fraction estimates vs the simulator's true tumor fraction (partial volume)")
     print("=" * 78)
     cohort = simulate_cohort(n_patients, seed=seed, shape=shape, n_bands=n_bands)
     specimens = calibrated_specimens(cohort)
-    evaluation = ht.evaluate(
+    # the SVM and its probability come with the first configuration; the others carry only
+    # their fraction estimator (compare trains a classifier in each: a fast LDA there, which
+    # the fraction models do not depend on)
+    svm = {"classifier": "svm", "classifier_params": classifier_params}
+    configurations = [
+        {
+            **(svm if k == 0 else {"classifier": "lda"}),
+            "preprocessing": ("snv", "pca"),
+            "fraction": {**option, "max_pixels": fraction_max_pixels},
+        }
+        for k, (_, _, option) in enumerate(ESTIMATORS)
+    ]
+    evaluations = compare(
         specimens,
-        classifier="svm",
-        classifier_params=classifier_params,
-        preprocessing=("snv", "pca"),
+        configurations,
         class_names=CLASS_NAMES,
         random_state=seed,
         n_bootstrap=n_bootstrap,
         keep_maps=True,
     )
-    print(evaluation)
-    by_name = {p.specimen.name: p for p in evaluation.predictions}
+    learned = evaluations[0]
+    print(learned)
+    by_name = {
+        key: {p.specimen.name: p for p in ev.predictions}
+        for (key, _, _), ev in zip(ESTIMATORS, evaluations, strict=True)
+    }
     simulated = {s.name: s for s in cohort}
 
-    rows, all_f, all_p, thick, thick_p = [], [], [], [], []
+    rows = []
+    pooled_parts: dict[str, list] = {"f": [], "probability": []}
     for spec in specimens:
-        prob = by_name[spec.name].tumor_map.tumor_probability.astype(np.float64)
-        mask = spec.tissue
+        mask = spec.tissue | (spec.labels > 0)  # what evaluate compares
         f = spec.tumor_fraction
-        p0 = np.where(np.isfinite(prob), prob, 0.0)  # unclassified = probability 0
-        sim = simulated[spec.name]
-        tumor_px = mask & (f >= 0.5)
-        rows.append(
-            {
-                "patient": spec.patient,
-                "fuzzy_dice": fuzzy_dice(prob, f, mask),
-                "area_error": area_error(prob, f, mask),
-                "true_area": float(f[mask].sum()),
-                "predicted_area": float(p0[mask].sum()),
-                "mucosa": ", ".join(f"{t.mucosa_thickness:.2f}" for t in sim.tumors),
-            }
-        )
-        all_f.append(f[mask])
-        all_p.append(p0[mask])
-        thick.append(sim.mucosa_thickness[tumor_px])
-        thick_p.append(p0[tumor_px])
-    all_f, all_p = np.concatenate(all_f), np.concatenate(all_p)
-    thick, thick_p = np.concatenate(thick), np.concatenate(thick_p)
+        tumor_map = by_name["learned"][spec.name].tumor_map
+        prob = tumor_map.tumor_probability.astype(np.float64)
+        row = {
+            "patient": spec.patient,
+            "name": spec.name,
+            "mucosa": ", ".join(f"{t.mucosa_thickness:.2f}" for t in simulated[spec.name].tumors),
+            "true_area": float(f[mask].sum()),
+            "probability": fraction_estimate_metrics(prob, f, mask),
+        }
+        pooled_parts["f"].append(f[mask])
+        pooled_parts["probability"].append(np.nan_to_num(prob, nan=0.0)[mask])
+        for key, _, _ in ESTIMATORS:
+            fm = by_name[key][spec.name].fraction_map
+            row[key] = fraction_estimate_metrics(
+                fm.fraction, f, mask, lower=fm.lower, upper=fm.upper
+            )
+            row[key]["outlier"] = float(fm.outlier[mask].mean()) if fm.outlier is not None else 0
+            row[key]["estimated_area"] = float(np.nan_to_num(fm.fraction, nan=0.0)[mask].sum())
+            pooled_parts.setdefault(key, []).append(np.nan_to_num(fm.fraction, nan=0.0)[mask])
+        rows.append(row)
 
     # the library's per-patient numbers come from the same sums: say so if they ever differ
-    for row, lib in zip(rows, evaluation.per_patient, strict=True):
-        for key in ("fuzzy_dice", "area_error"):
-            if not np.isclose(row[key], lib[key], equal_nan=True):
-                print(f"warning: {row['patient']} {key} {row[key]:.4f} vs evaluate {lib[key]:.4f}")
+    for (key, _, _), ev in zip(ESTIMATORS, evaluations, strict=True):
+        for row, lib in zip(rows, ev.per_patient, strict=True):
+            for metric in ("fraction_fuzzy_dice", "fraction_area_error", "fraction_coverage"):
+                if not np.isclose(row[key][metric], lib[metric], equal_nan=True):
+                    print(f"warning: {row['patient']} {key} {metric} differs from evaluate's")
+        for row, lib in zip(rows, learned.per_patient, strict=True):
+            if not np.isclose(row["probability"]["fraction_fuzzy_dice"], lib["fuzzy_dice"]):
+                print(f"warning: {row['patient']} probability fuzzy Dice differs from evaluate's")
 
-    # figure 1: fraction and probability maps side by side, two specimens per row
+    # figure 1: per specimen, true fraction, probability, learned estimate, uncertainty
     n = len(specimens)
-    n_rows = -(-n // 2)
-    fig = Figure(figsize=(10.5, 2.15 * n_rows + 1.3), layout="constrained")
-    axes = fig.subplots(n_rows, 4, squeeze=False)
-    norm = mcolors.Normalize(0.0, 1.0)
+    fig = Figure(figsize=(10.0, 2.3 * n + 1.2), layout="constrained")
+    axes = fig.subplots(n, 4, squeeze=False)
     for j, spec in enumerate(specimens):
-        prob = by_name[spec.name].tumor_map.tumor_probability
-        # the map covers the specimen: NaN inside it is an invalid spectrum (glare, dead column)
-        unusable = spec.tissue & ~np.isfinite(prob)
-        for i, (image, label, invalid) in enumerate(
+        tumor_map = by_name["learned"][spec.name].tumor_map
+        fm = by_name["learned"][spec.name].fraction_map
+        unusable = spec.tissue & ~fm.valid & ~np.isfinite(tumor_map.tumor_probability)
+        r = rows[j]
+        panels = (
             (
-                (spec.tumor_fraction, "true fraction", np.zeros_like(unusable)),
-                (prob, f"probability, fuzzy Dice {rows[j]['fuzzy_dice']:.2f}", unusable),
-            )
-        ):
-            ax = axes[j // 2, 2 * (j % 2) + i]
-            shown = np.where(spec.tissue, image, np.nan)  # outside the specimen: not classified
-            image = probability_overlay(shown, cmap=CMAP, invalid=invalid)
+                probability_overlay(on_specimen(spec.tissue, spec.tumor_fraction), cmap=CMAP),
+                "true fraction",
+            ),
+            (
+                probability_overlay(
+                    on_specimen(spec.tissue, tumor_map.tumor_probability),
+                    cmap=CMAP,
+                    invalid=unusable,
+                    outlier=None if tumor_map.outlier is None else tumor_map.outlier & spec.tissue,
+                ),
+                f"SVM probability, fuzzy Dice {r['probability']['fraction_fuzzy_dice']:.2f}",
+            ),
+            (
+                probability_overlay(
+                    on_specimen(spec.tissue, fm.fraction),
+                    cmap=CMAP,
+                    invalid=unusable,
+                    outlier=None if fm.outlier is None else fm.outlier & spec.tissue,
+                ),
+                f"learned estimate, fuzzy Dice {r['learned']['fraction_fuzzy_dice']:.2f}",
+            ),
+            (
+                probability_overlay(
+                    on_specimen(spec.tissue, fm.uncertainty),
+                    cmap="viridis",
+                    vmax=UNCERTAINTY_VMAX,
+                    invalid=unusable,
+                ),
+                f"its uncertainty, 90 % coverage {share(r['learned']['fraction_coverage'])}",
+            ),
+        )
+        for i, (image, label) in enumerate(panels):
+            ax = axes[j, i]
             ax.imshow(image, interpolation="nearest")
             ax.set_xticks([])
             ax.set_yticks([])
-            ax.set_title(f"{spec.patient}: {label}", fontsize=8)
-    for ax in axes.ravel()[2 * n :]:
-        ax.set_axis_off()
+            ax.set_title(f"{spec.patient}: {label}", fontsize=7)
     fig.colorbar(
-        ScalarMappable(norm, CMAP), ax=axes, shrink=0.6, label="tumor fraction / probability"
+        ScalarMappable(mcolors.Normalize(0.0, 1.0), CMAP),
+        ax=axes[:, :3],
+        shrink=0.4,
+        location="bottom",
+        label="tumor fraction / probability",
+    )
+    fig.colorbar(
+        ScalarMappable(mcolors.Normalize(0.0, UNCERTAINTY_VMAX), "viridis"),
+        ax=axes[:, 3],
+        shrink=0.9,
+        location="bottom",
+        label="standard deviation",
     )
     fig.legend(
         handles=[
             Patch(facecolor=PALETTE["not classified"], label="outside the specimen"),
             Patch(facecolor=PALETTE["invalid"], label="invalid (glare, dead column)"),
+            Patch(facecolor=PALETTE["outside training domain"], label="outside training domain"),
         ],
         loc="outside lower center",
-        ncol=2,
+        ncol=3,
         fontsize=8,
         frameon=False,
     )
     fig.suptitle(
-        f"{SIMULATED}: true tumor fraction vs predicted tumor probability, leave-one-patient-out",
-        fontsize=10,
+        f"{SIMULATED}: true tumor fraction, SVM probability and the learned fraction estimate, "
+        "leave-one-patient-out",
+        fontsize=9,
     )
-    paths = {"maps": save_figure(fig, out / "fraction_maps.png", dpi=75, overwrite=True)}
+    paths = {"maps": save_figure(fig, out / "fraction_maps.png", dpi=70, overwrite=True)}
 
-    # figure 2: joint histogram, per-patient metrics, thickness
-    fig = Figure(figsize=(14.0, 5.4), layout="constrained")
-    ax = fig.subplots(1, 3, width_ratios=[1.1, 1.3, 1.0])
-    hist = ax[0].hist2d(
-        all_f, all_p, bins=[20, 20], range=[[0, 1], [0, 1]], norm=mcolors.LogNorm(), cmap="Blues"
-    )
-    fig.colorbar(hist[3], ax=ax[0], label="pixels")
-    index = np.clip(np.digitize(all_f, FRACTION_BINS) - 1, 0, len(FRACTION_BINS) - 2)
+    # figure 2: true fraction against the probability and each estimate
+    f_all = np.concatenate(pooled_parts["f"])
+    index = np.clip(np.digitize(f_all, FRACTION_BINS) - 1, 0, len(FRACTION_BINS) - 2)
     centres = 0.5 * (FRACTION_BINS[:-1] + FRACTION_BINS[1:])
-    binned = np.array(
-        [all_p[index == k].mean() if np.any(index == k) else np.nan for k in range(len(centres))]
-    )
-    ax[0].plot(centres, binned, "o-", color="#d62728", label="mean probability per bin")
-    ax[0].plot([0, 1], [0, 1], ls=":", color="0.3", label="probability = fraction")
-    ax[0].set(xlabel="true tumor fraction", ylabel="predicted tumor probability")
-    ax[0].set_title(f"{SIMULATED}: all specimen pixels", fontsize=9)
-    ax[0].legend(fontsize=7, loc="upper left")
-    x = np.arange(n)
-    ax[1].bar(x - 0.2, [r["fuzzy_dice"] for r in rows], 0.4, label="fuzzy Dice", color="#1f77b4")
-    ax[1].bar(x + 0.2, [r["area_error"] for r in rows], 0.4, label="area error", color="#ff7f0e")
-    ax[1].axhline(0, color="0.4", lw=0.8)
-    ax[1].set_xticks(x, [r["patient"] for r in rows], fontsize=8)
-    ax[1].set_title("per patient (area error: (Σp − Σf) / Σf)", fontsize=9)
-    ax[1].set_ylabel("fuzzy Dice; relative area error")
-    ax[1].legend(fontsize=7)
-    thickness_rows = []
-    for lo, hi in THICKNESS_BINS:
-        sel = (thick == 0) if hi == 0 else (thick > lo) & (thick <= hi)
-        thickness_rows.append(
-            (
-                thickness_label(lo, hi),
-                int(sel.sum()),
-                float(thick_p[sel].mean()) if sel.any() else np.nan,
-            )
+    shown = [("probability", "SVM probability")] + [(k, label) for k, label, _ in ESTIMATORS]
+    fig = Figure(figsize=(16.0, 4.4), layout="constrained")
+    axes = fig.subplots(1, len(shown))
+    binned_means = {}
+    for ax, (key, _) in zip(axes, shown, strict=True):
+        e_all = np.concatenate(pooled_parts[key])
+        hist = ax.hist2d(
+            f_all,
+            e_all,
+            bins=[20, 20],
+            range=[[0, 1], [0, 1]],
+            norm=mcolors.LogNorm(),
+            cmap="Blues",
         )
-    ax[2].bar(
-        [r[0] for r in thickness_rows],
-        [0 if not np.isfinite(r[2]) else r[2] for r in thickness_rows],
-        color="#2ca02c",
+        binned = np.array(
+            [e_all[index == k].mean() if np.any(index == k) else np.nan for k in range(10)]
+        )
+        binned_means[key] = binned
+        ax.plot(centres, binned, "o-", color="#d62728", label="mean per bin of true fraction")
+        ax.plot([0, 1], [0, 1], ls=":", color="0.3", label="estimate = fraction")
+        ax.set(xlabel="true tumor fraction", ylabel="estimate")
+        ax.set_title(LONG[key], fontsize=9)
+        ax.legend(fontsize=7, loc="upper left")
+    fig.colorbar(hist[3], ax=axes, label="pixels", shrink=0.8)
+    fig.suptitle(f"{SIMULATED}: all specimen pixels, leave-one-patient-out", fontsize=10)
+    paths["histogram"] = save_figure(fig, out / "fraction_vs_estimate.png", dpi=70, overwrite=True)
+
+    # figure 3: calibration and interval coverage of the learned estimate
+    fig = plot_fraction_calibration(
+        learned.fraction_calibration,
+        title=f"{SIMULATED}: learned fraction estimate (partial-volume truth), pooled test pixels",
     )
-    for k, (_, count, _) in enumerate(thickness_rows):
-        ax[2].annotate(f"n={count}", (k, 0.02), ha="center", fontsize=7)
-    ax[2].set_ylim(0, 1)
-    ax[2].set(xlabel="mucosa over the tumor", ylabel="mean tumor probability")
-    ax[2].set_title("tumor pixels (fraction ≥ 0.5) by mucosa thickness", fontsize=9)
-    ax[2].tick_params(axis="x", labelsize=7)
-    paths["histogram"] = save_figure(
-        fig, out / "fraction_vs_probability.png", dpi=75, overwrite=True
+    paths["calibration"] = save_figure(
+        fig, out / "fraction_calibration.png", dpi=80, overwrite=True
     )
 
     elapsed = time.perf_counter() - start
+    pooled = {"probability": learned.pooled}
+    pooled.update({key: ev.pooled for (key, _, _), ev in zip(ESTIMATORS, evaluations, strict=True)})
+    heads = " | ".join(f"{label}: fuzzy Dice | {label}: area error" for _, label in shown)
     table = "\n".join(
         [
-            "| patient | mucosa over tumors (mm) | true area (px) | predicted area (px) | "
-            "fuzzy Dice | area error |",
-            "|---|---|---:|---:|---:|---:|",
+            f"| patient | mucosa over tumors (mm) | true area (px) | {heads} |",
+            "|---|---|---:|" + "---:|---:|" * len(shown),
             *(
                 f"| {r['patient']} | {r['mucosa']} | {r['true_area']:.1f} | "
-                f"{r['predicted_area']:.1f} | {r['fuzzy_dice']:.3f} | "
-                f"{100 * r['area_error']:+.1f} % |"
+                + " | ".join(
+                    f"{r[key]['fraction_fuzzy_dice']:.3f} | "
+                    f"{percent(r[key]['fraction_area_error'])}"
+                    for key, _ in shown
+                )
+                + " |"
                 for r in rows
             ),
-            f"| pooled | | {all_f.sum():.1f} | {all_p.sum():.1f} | "
-            f"{evaluation.pooled['fuzzy_dice']:.3f} | "
-            f"{100 * evaluation.pooled['area_error']:+.1f} % |",
+            f"| pooled | | {f_all.sum():.1f} | "
+            + " | ".join(
+                f"{pooled[key][m]:.3f} | {percent(pooled[key][a])}"
+                for key, (m, a) in (
+                    (
+                        k,
+                        ("fuzzy_dice", "area_error")
+                        if k == "probability"
+                        else ("fraction_fuzzy_dice", "fraction_area_error"),
+                    )
+                    for k, _ in shown
+                )
+            )
+            + " |",
         ]
     )
-    thickness_table = "\n".join(
+    heads = " | ".join(
+        f"{label}: MAE partial | coverage all / partial | outliers" for _, label, _ in ESTIMATORS
+    )
+    detail = "\n".join(
         [
-            "| mucosa over the tumor | tumor pixels | mean tumor probability |",
-            "|---|---:|---:|",
-            *(f"| {label} | {count} | {mean:.3f} |" for label, count, mean in thickness_rows),
+            f"| patient | {heads} |",
+            "|---|" + "---:|---:|---:|" * len(ESTIMATORS),
+            *(
+                f"| {r['patient']} | "
+                + " | ".join(
+                    f"{r[key]['fraction_mae_partial']:.3f} | "
+                    f"{share(r[key]['fraction_coverage'])} / "
+                    f"{share(r[key]['fraction_coverage_partial'])} | {share(r[key]['outlier'])}"
+                    for key, _, _ in ESTIMATORS
+                )
+                + " |"
+                for r in rows
+            ),
+            "| pooled | "
+            + " | ".join(
+                f"{pooled[key]['fraction_mae_partial']:.3f} | "
+                f"{share(pooled[key]['fraction_coverage'])} / "
+                f"{share(pooled[key]['fraction_coverage_partial'])} | "
+                f"{share(np.mean([r[key]['outlier'] for r in rows]))} (mean)"
+                for key, _, _ in ESTIMATORS
+            )
+            + " |",
         ]
     )
     binned_table = "\n".join(
         [
-            "| true fraction | pixels | mean probability |",
-            "|---|---:|---:|",
+            "| true fraction | pixels | " + " | ".join(label for _, label in shown) + " |",
+            "|---|---:|" + "---:|" * len(shown),
             *(
                 f"| {FRACTION_BINS[k]:.1f}–{FRACTION_BINS[k + 1]:.1f} | "
-                f"{int(np.sum(index == k))} | {binned[k]:.3f} |"
+                f"{int(np.sum(index == k))} | "
+                + " | ".join(f"{binned_means[key][k]:.3f}" for key, _ in shown)
+                + " |"
                 for k in range(len(centres))
             ),
         ]
@@ -265,24 +384,25 @@ def main(
         f"{n_patients} simulated patients (seed {seed}), {shape[0]} x {shape[1]} pixels, "
         f"{n_bands} bands; SVM "
         f"({'fixed ' + str(classifier_params) if classifier_params else 'C and gamma tuned'}) "
-        f"after {', '.join(evaluation.preprocessing)}; {evaluation.scheme}"
+        f"after {', '.join(learned.preprocessing)}; learned estimators on at most "
+        f"{fraction_max_pixels} pixels per fold; {learned.scheme}"
     )
     text = "\n".join(
         [
-            f"# Tumor probability vs true tumor fraction on {SIMULATED}",
+            f"# Tumor-fraction estimates vs true tumor fraction on {SIMULATED}",
             "",
-            f"**{SIMULATED}**, not measurements. Over each specimen's pixels; unclassified "
-            "pixels count as probability 0.",
+            f"**{SIMULATED}**, not measurements. Over each specimen's pixels; pixels not "
+            "estimated count as 0.",
             "",
-            "## Per patient",
+            "## Fuzzy Dice and tumor-area error per patient",
             "",
             table,
             "",
-            "## By mucosa thickness (tumor pixels, fraction ≥ 0.5)",
+            "## Error on partial pixels, 90 % interval coverage, outside the training domain",
             "",
-            thickness_table,
+            detail,
             "",
-            "## Mean probability by true fraction",
+            "## Mean estimate by true fraction",
             "",
             binned_table,
             "",
@@ -293,23 +413,32 @@ def main(
     paths["table"] = out / "fraction_metrics.md"
     paths["table"].write_text(text, encoding="utf-8")
     paths["arrays"] = out / "fraction_maps.npz"
+    maps = [by_name["learned"][s.name].fraction_map for s in specimens]
     np.savez_compressed(
         paths["arrays"],
         patients=np.array([s.patient for s in specimens]),
         fraction=np.stack([s.tumor_fraction for s in specimens]),
-        probability=np.stack([by_name[s.name].tumor_map.tumor_probability for s in specimens]),
+        probability=np.stack(
+            [by_name["learned"][s.name].tumor_map.tumor_probability for s in specimens]
+        ),
+        estimate=np.stack([m.fraction for m in maps]),
+        lower=np.stack([m.lower for m in maps]),
+        upper=np.stack([m.upper for m in maps]),
+        uncertainty=np.stack([m.uncertainty for m in maps]),
+        outlier=np.stack([m.outlier for m in maps]),
         specimen=np.stack([s.tissue for s in specimens]),
+        compared=np.stack([s.tissue | (s.labels > 0) for s in specimens]),
     )
     print()
-    print(f"{SIMULATED} — tumor probability vs true tumor fraction, per patient:")
+    print(f"{SIMULATED} — estimates vs true tumor fraction, per patient:")
     print(table)
     print()
-    print(thickness_table)
+    print(detail)
     print()
     print(binned_table)
     print(f"Settings: {settings}.")
     print(f"run time {elapsed:.0f} s")
-    for key in ("maps", "histogram", "table"):
+    for key in ("maps", "histogram", "calibration", "table"):
         print(f"wrote ({SIMULATED}): {paths[key]}")
     return paths
 

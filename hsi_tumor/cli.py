@@ -513,6 +513,17 @@ def _evaluate(args) -> int:
     out = Path(args.out)
     _refuse_existing(out, overwrite=args.overwrite)
     options = _model_options(args)
+    fraction = None
+    if args.fraction is not None:
+        fraction = {"method": args.fraction}
+        if args.fraction_max_pixels is not None:
+            fraction["max_pixels"] = args.fraction_max_pixels
+    elif args.fraction_max_pixels is not None:
+        raise InvalidOptionError(
+            "--fraction-max-pixels without --fraction",
+            field="fraction_max_pixels",
+            fix="add --fraction learned (or unmixing), or leave --fraction-max-pixels out",
+        )
     with _blame("manifest"):
         specimens = read_manifest(args.manifest, class_names=options["class_names"])
         evaluation = evaluate(
@@ -521,6 +532,7 @@ def _evaluate(args) -> int:
             n_bootstrap=args.bootstrap,
             client=args.scheduler,
             progress=not args.quiet,
+            fraction=fraction,
             **options,
         )
     empty = out.is_dir() and not any(out.iterdir())  # a folder made for the report
@@ -1053,6 +1065,21 @@ def _add_evaluate(sub) -> None:
         metavar="ADDRESS",
         help="run the folds on this Dask scheduler (e.g. tcp://10.0.0.5:8786; needs "
         "hsi_tumor[distributed]); default: here",
+    )
+    evaluate.add_argument(
+        "--fraction",
+        choices=("learned", "unmixing"),
+        help="also train this tumor-fraction estimator in each fold (as train-fraction does) "
+        "and estimate each test specimen; where the manifest has a tumor_fraction column the "
+        "report gains fuzzy Dice, area error, error on partial pixels, interval coverage and a "
+        "calibration figure of the estimate",
+    )
+    evaluate.add_argument(
+        "--fraction-max-pixels",
+        type=_at_least(10),
+        metavar="N",
+        help="with --fraction: training pixels (or synthetic mixtures) per fold (default: "
+        "train-fraction's 60000)",
     )
     evaluate.add_argument(
         "--overwrite", action="store_true", help="replace an existing report folder"

@@ -194,3 +194,31 @@ def test_train_fraction_without_a_tumor_class(cohort, tmp_path, capsys):
         "--class-names 1=normal 2=tumor."
     )
     assert not (tmp_path / "m").exists()
+
+
+def test_evaluate_with_fraction_reports_the_estimate(cohort, tmp_path, capsys):
+    out = tmp_path / "report"
+    argv = ["--quiet", "evaluate", str(cohort["manifest"]), "-o", str(out), *NAMES]
+    argv += ["--classifier", "lda", "--bootstrap", "20", "--fraction", "unmixing"]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "Tumor fraction estimate (unmixing, trained on " in text
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["fraction"].startswith("unmixing")
+    assert 0 <= metrics["pooled"]["fraction_fuzzy_dice"] <= 1
+    assert sum(metrics["fraction_calibration"]["counts"]) > 0
+    assert (out / "fraction_calibration.png").is_file()
+    assert "![Tumor fraction: calibration and interval coverage]" in (out / "report.md").read_text(
+        encoding="utf-8"
+    )
+
+
+def test_evaluate_fraction_max_pixels_needs_fraction(cohort, tmp_path, capsys):
+    argv = ["--quiet", "evaluate", str(cohort["manifest"]), "-o", str(tmp_path / "r"), *NAMES]
+    assert main([*argv, "--fraction-max-pixels", "500"]) == 2
+    assert _error(capsys) == (
+        "hsi-tumor evaluate: error: argument --fraction-max-pixels: --fraction-max-pixels "
+        "without --fraction. Fix: add --fraction learned (or unmixing), or leave "
+        "--fraction-max-pixels out."
+    )
+    assert not (tmp_path / "r").exists()

@@ -124,12 +124,13 @@ def dask_client(
             distributed.LocalCluster(
                 n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0"
             ) as cluster,
-            distributed.Client(cluster) as own,
+            # not the default client: the global dask config (scheduler) stays the caller's
+            distributed.Client(cluster, set_as_default=False) as own,
         ):
             yield own
     elif isinstance(client, str):
         try:
-            own = distributed.Client(client)
+            own = distributed.Client(client, set_as_default=False)
         except (ValueError, OSError) as exc:  # a malformed address, no scheduler there
             raise InvalidOptionError(
                 f"cannot connect to the Dask scheduler {client!r} ({exc})",

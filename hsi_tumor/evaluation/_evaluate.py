@@ -25,6 +25,7 @@ from hsi_tumor.evaluation._folds import (
 from hsi_tumor.evaluation._results import Evaluation, Prediction, no_tumor_class_note
 from hsi_tumor.evaluation._run import _merge, _run_all, _Settings
 from hsi_tumor.evaluation._summary import _summarise
+from hsi_tumor.fraction._model import METHODS as FRACTION_METHODS
 from hsi_tumor.models._train import _valid, build_pipeline
 from hsi_tumor.specimen import class_names_of
 
@@ -59,7 +60,59 @@ def _without_invalid_training_pixels(specimens, splits: list) -> list:
     ]
 
 
-_CONFIGURATION_KEYS = {"classifier", "classifier_params", "preprocessing", "max_pixels_per_class"}
+_CONFIGURATION_KEYS = {
+    "classifier",
+    "classifier_params",
+    "preprocessing",
+    "max_pixels_per_class",
+    "fraction",
+}
+#: The arguments of :func:`hsi_tumor.train_fraction` a ``fraction`` option may set.
+_FRACTION_KEYS = {
+    "method",
+    "fractions",
+    "n_endmembers",
+    "n_components",
+    "context_sigma",
+    "max_pixels",
+}
+
+
+def _fraction_option(value, cv) -> dict[str, Any] | None:
+    """``fraction=`` as :func:`hsi_tumor.train_fraction` keyword arguments (None: no fraction)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = {"method": value}
+    if not isinstance(value, dict):
+        raise InvalidOptionError(
+            f"fraction={value!r}",
+            field="fraction",
+            fix='give None, "learned", "unmixing" or a dict of train_fraction arguments',
+        )
+    unknown = set(value) - _FRACTION_KEYS
+    if unknown:
+        raise InvalidOptionError(
+            f"fraction has unknown keys {sorted(unknown)}",
+            field="fraction",
+            fix=f"use {', '.join(sorted(_FRACTION_KEYS))}",
+        )
+    if cv == RANDOM:
+        raise InvalidOptionError(
+            'fraction estimation with cv="random": a fraction model is trained on whole '
+            "specimens, so a random pixel split would test it on the specimens it learned",
+            field="fraction",
+            fix='use a patient-wise cv ("leave-one-patient-out" or an int), or fraction=None',
+        )
+    options = dict(value)
+    method = options.setdefault("method", "learned")
+    if method not in FRACTION_METHODS:
+        raise InvalidOptionError(
+            f"fraction method {method!r}",
+            field="fraction",
+            fix=f"use one of {', '.join(FRACTION_METHODS)}",
+        )
+    return options
 
 
 def compare(
@@ -90,7 +143,8 @@ def compare(
         As in :func:`evaluate`.
     configurations : sequence of dict
         Each a dict with any of ``classifier``, ``classifier_params``, ``preprocessing`` and
-        ``max_pixels_per_class`` (the arguments of :func:`hsi_tumor.train`), e.g.
+        ``max_pixels_per_class`` (the arguments of :func:`hsi_tumor.train`), and ``fraction``
+        (as in :func:`evaluate`), e.g.
         ``[{"classifier": "svm"}, {"classifier": "random-forest", "preprocessing": ["snv"]}]``.
     n_jobs : int, optional
         Passed to training and classification (inside each task on a cluster).
@@ -133,6 +187,7 @@ def compare(
             random_state=int(random_state),
         )
     cv = _check_cv(cv)
+    fractions = [_fraction_option(config.get("fraction"), cv) for config in configurations]
     check_client(client)
     specimens = as_specimens(data, label_maps, groups)
     seed = int(random_state)
@@ -173,8 +228,9 @@ def compare(
             keep_maps=keep_maps,
             patient_wise=patient_wise,
             n_jobs=n_jobs,
+            fraction=fraction,
         )
-        for config in configurations
+        for config, fraction in zip(configurations, fractions, strict=True)
     ]
     jobs = [(k, tr, te, s) for s in settings for k, (tr, te) in enumerate(splits)]
     with dask_client(client, n_tasks=len(jobs), what="evaluate on Dask") as dask:
@@ -183,10 +239,10 @@ def compare(
     evaluations = []
     for c in range(len(configurations)):
         ran = results[c * len(splits) : (c + 1) * len(splits)]
-        _, _, described, clf_name = ran[-1]
+        _, _, described, clf_name, fraction_described = ran[-1]
         parts: dict[int, list[Prediction]] = {}
         folds = []
-        for fold, tested, _, _ in ran:
+        for fold, tested, _, _, _ in ran:
             folds.append(fold)
             for t in tested:
                 parts.setdefault(t.index, []).append(
@@ -198,6 +254,8 @@ def compare(
                         t.tumor_score,
                         t.tumor_map,
                         t.fraction_sums,
+                        t.fraction_map,
+                        t.fraction_estimate_sums,
                     )
                 )
         predictions = [_merge(parts[i]) for i in sorted(parts)]
@@ -214,6 +272,7 @@ def compare(
                 folds=folds,
                 n_bootstrap=int(n_bootstrap),
                 seed=seed,
+                fraction=fraction_described,
             )
         )
     return evaluations
@@ -230,6 +289,7 @@ def evaluate(
     class_names=None,
     cv: str | int = LEAVE_ONE_PATIENT_OUT,
     max_pixels_per_class: int | None = None,
+    fraction: str | dict[str, Any] | None = None,
     resample: bool = False,
     random_state: int = 0,
     n_bootstrap: int = 2000,
@@ -266,13 +326,25 @@ def evaluate(
         (:class:`~sklearn.model_selection.GroupKFold`, shuffled with ``random_state``).
         ``"random"``: 5 stratified folds of pixels, ignoring patients — only when asked for,
         and marked **optimistic** everywhere it is reported.
+    fraction : None, "learned", "unmixing" or dict, default=None
+        Also estimate the tumor fraction: each fold trains :func:`hsi_tumor.train_fraction`
+        on the training patients' whole specimens (a dict gives its ``method`` and any of
+        ``fractions``, ``n_endmembers``, ``n_components``, ``context_sigma``,
+        ``max_pixels``) and :func:`hsi_tumor.estimate_fraction` estimates each test specimen.
+        Where the specimens carry their true fraction, the metrics gain
+        ``fraction_fuzzy_dice``, ``fraction_area_error``, ``fraction_mae_partial`` (mean
+        absolute error over pixels with 0 < f < 1), ``fraction_coverage`` and
+        ``fraction_coverage_partial`` (the share of pixels whose 90 % interval covers the
+        true fraction), and :attr:`Evaluation.fraction_calibration` holds the calibration and
+        coverage curves. Patient-wise schemes only.
     random_state : int, default=0
         Seed of the folds, the training and the bootstrap.
     n_bootstrap : int, default=2000
         Bootstrap resamples of patients for the confidence intervals (0: none).
     keep_maps : bool, default=False
-        Keep every test specimen's whole :class:`~hsi_tumor.TumorMap` in the predictions
-        (patient-wise schemes), e.g. for figures.
+        Keep every test specimen's whole :class:`~hsi_tumor.TumorMap` (and
+        :class:`~hsi_tumor.FractionMap` with ``fraction``) in the predictions (patient-wise
+        schemes), e.g. for figures.
     n_jobs : int, optional
         Passed to training and classification.
     client : None, "local", str or distributed.Client, default=None
@@ -333,6 +405,7 @@ def evaluate(
                 "classifier_params": classifier_params,
                 "preprocessing": preprocessing,
                 "max_pixels_per_class": max_pixels_per_class,
+                "fraction": fraction,
             }
         ],
         label_maps,

@@ -42,8 +42,13 @@ def write_report(
     tables with 95 % intervals, the figures), ``metrics.json`` (:meth:`Evaluation.to_dict`),
     ``roc.png`` (per patient and pooled), ``confusion.png``, ``reliability.png`` (calibration
     of the tumor probability) and, when the evaluation kept its maps (``keep_maps=True``),
-    one ``patient_<specimen>.png`` report figure per test specimen. The folder is written
-    beside its final name and renamed when complete.
+    one ``patient_<specimen>.png`` report figure per test specimen. When it estimated tumor
+    fractions (``evaluate(..., fraction=...)``) against a known true fraction, also
+    ``fraction_calibration.png`` (calibration curve of the estimated fraction and coverage of
+    its 90 % interval by true fraction) and, with the maps kept, one
+    ``fraction_<specimen>.png`` per test specimen (true fraction, estimated fraction with its
+    outliers, uncertainty). The folder is written beside its final name and renamed when
+    complete.
 
     When the specimens are simulated (their cubes' metadata say so, see
     :func:`hsi_tumor.viz.mark_simulated`), the title of the report and of every figure says
@@ -72,6 +77,7 @@ def write_report(
     from hsi_tumor.viz import (
         mark_simulated,
         plot_confusion_matrix,
+        plot_fraction_calibration,
         plot_patient_report,
         plot_reliability,
         plot_roc,
@@ -111,6 +117,17 @@ def write_report(
             mark_simulated(ax, *specimens)
             save_figure(ax, tmp / "reliability.png")
             figures.append(("Reliability (calibration) curve", "reliability.png"))
+        if evaluation.fraction_calibration is not None:
+            fig = plot_fraction_calibration(
+                evaluation.fraction_calibration,
+                title=f"Tumor fraction estimate ({evaluation.fraction.split(',')[0]}): "
+                "pooled test pixels",
+            )
+            mark_simulated(fig, *specimens)
+            save_figure(fig, tmp / "fraction_calibration.png")
+            figures.append(
+                ("Tumor fraction: calibration and interval coverage", "fraction_calibration.png")
+            )
         rows = {r["patient"]: r for r in evaluation.per_patient}
         patient_figures = []
         for pred in evaluation.predictions:
@@ -130,6 +147,15 @@ def write_report(
             name = f"patient_{_safe(spec.name)}.png"
             save_figure(fig, tmp / name)
             patient_figures.append((spec.name, name))
+        for pred in evaluation.predictions:
+            if pred.fraction_map is None:
+                continue
+            spec = pred.specimen
+            fig = _fraction_figure(spec, pred.fraction_map, rows[spec.patient])
+            mark_simulated(fig, spec)
+            name = f"fraction_{_safe(spec.name)}.png"
+            save_figure(fig, tmp / name)
+            patient_figures.append((f"{spec.name}: tumor fraction", name))
         text = json.dumps(evaluation.to_dict(), indent=2, allow_nan=False)
         (tmp / "metrics.json").write_text(text + "\n", encoding="utf-8")
         if simulated and SIMULATED not in (notes or ""):
@@ -141,6 +167,49 @@ def write_report(
         (tmp / "report.md").write_text(report, encoding="utf-8")
     logger.info("wrote the evaluation report %s", final / "report.md")
     return final / "report.md"
+
+
+def _fraction_figure(spec, fraction_map, row):
+    """True fraction (where known), estimated fraction with its outliers, and uncertainty."""
+    from matplotlib.figure import Figure
+
+    from hsi_tumor.viz import plot_fraction, plot_fraction_uncertainty
+    from hsi_tumor.viz._common import valid_pixel_map
+    from hsi_tumor.viz._fraction import UNCERTAINTY_VMAX
+
+    invalid = ~valid_pixel_map(spec.cube) & ~fraction_map.valid  # left out as unusable
+    panels = 3 if spec.tumor_fraction is not None else 2
+    fig = Figure(figsize=(4.3 * panels, 3.9), layout="constrained")
+    axes = fig.subplots(1, panels)
+    if spec.tumor_fraction is not None:
+        shown = np.where(fraction_map.valid, spec.tumor_fraction, np.nan)
+        plot_fraction(shown, invalid=invalid, ax=axes[0], title="true tumor fraction")
+    scores = [
+        f"{label} {text(row[key])}"
+        for key, label, text in (
+            ("fraction_fuzzy_dice", "fuzzy Dice", lambda v: f"{v:.2f}"),
+            ("fraction_area_error", "area", lambda v: f"{100 * v:+.0f} %"),
+            ("fraction_coverage", "coverage", lambda v: f"{100 * v:.0f} %"),
+        )
+        if key in row and np.isfinite(row[key])
+    ]
+    plot_fraction(
+        fraction_map,
+        invalid=invalid,
+        ax=axes[-2],
+        title="estimated" + (f" ({', '.join(scores)})" if scores else " tumor fraction"),
+    )
+    plot_fraction_uncertainty(
+        fraction_map,
+        invalid=invalid,
+        ax=axes[-1],
+        vmax=UNCERTAINTY_VMAX,
+        title="uncertainty (standard deviation)",
+    )
+    for ax in axes:
+        ax.title.set_fontsize(9)
+    fig.suptitle(f"{spec.name} (patient {spec.patient}) — tested in a fold without it")
+    return fig
 
 
 def _short(value) -> str:
@@ -188,6 +257,19 @@ def _markdown(evaluation, title, notes, figures, patient_figures, version) -> st
             "so with few tumor pixels it mostly measures the lowest bin; the class-balanced "
             "ECE weights tumor and other pixels equally and shows how far the probabilities "
             "given to tumor pixels are from the observed tumor fraction.",
+            "",
+        ]
+    if evaluation.fraction_calibration is not None:
+        curve = evaluation.fraction_calibration
+        lines += [
+            f"Tumor fraction estimated by **{evaluation.fraction}**, trained in each fold on the "
+            "training patients only. Fuzzy Dice `2 Σ min(e, f) / (Σ e + Σ f)` and area error "
+            "`(Σ e − Σ f) / Σ f` compare the estimate e with the true fraction f over the whole "
+            "specimen (pixels not estimated count as 0); the fraction MAE is the mean |e − f| "
+            "over the partial pixels (0 < f < 1); coverage is the share of the estimated pixels "
+            "whose 90 % interval (`FractionMap.lower` to `.upper`) holds f, over all of them and "
+            f"over the partial ones. Calibration: mean gap between the curve and the diagonal "
+            f"{curve.mean_absolute_error:.3f} (pixel-weighted).",
             "",
         ]
     if patient_figures:

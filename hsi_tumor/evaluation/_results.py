@@ -12,8 +12,10 @@ import numpy as np
 from hsi_tumor._shared.classes import class_colors
 from hsi_tumor._shared.display import Html, facts_table, grid_table, swatch
 from hsi_tumor.datasets._specimen import Specimen
+from hsi_tumor.fraction import FractionMap
 from hsi_tumor.inference import TumorMap
 from hsi_tumor.metrics._calibration import ReliabilityCurve
+from hsi_tumor.metrics._fraction import FractionCalibration
 
 __all__ = ["METRICS", "Evaluation", "Fold", "Prediction", "no_tumor_class_note"]
 
@@ -28,6 +30,11 @@ METRICS = (
     "kappa",
     "fuzzy_dice",
     "area_error",
+    "fraction_fuzzy_dice",
+    "fraction_area_error",
+    "fraction_mae_partial",
+    "fraction_coverage",
+    "fraction_coverage_partial",
 )
 
 
@@ -58,6 +65,15 @@ class Prediction:
         Predicted tumor probability of those pixels (NaN where not classified).
     tumor_map : TumorMap or None
         The whole specimen's map, for patient-wise schemes when ``keep_maps=True``.
+    fraction_sums : ndarray or None
+        The tumor probability against the true fraction (fuzzy Dice and area sums), where the
+        specimen carries its true fraction.
+    fraction_map : FractionMap or None
+        The whole specimen's estimated tumor fraction, when the evaluation estimated fractions
+        and ``keep_maps=True``.
+    fraction_estimate_sums : ndarray or None
+        The estimated fraction against the true one
+        (:func:`~hsi_tumor.metrics._fraction.fraction_estimate_sums`).
     """
 
     specimen: Specimen
@@ -67,6 +83,8 @@ class Prediction:
     tumor_score: np.ndarray | None
     tumor_map: TumorMap | None = None
     fraction_sums: np.ndarray | None = None
+    fraction_map: FractionMap | None = None
+    fraction_estimate_sums: np.ndarray | None = None
 
 
 @dataclass(eq=False)
@@ -105,6 +123,12 @@ class Evaluation:
     predictions : list of Prediction
     n_bootstrap : int
     random_state : int
+    fraction : str or None
+        The tumor-fraction estimator evaluated beside the classifier (e.g.
+        ``"learned (partial-volume truth ...)"``), None when no fraction was estimated.
+    fraction_calibration : FractionCalibration or None
+        Pooled calibration curve of the estimated fraction and the coverage of its 90 %
+        interval by true fraction, where the specimens carry their true fraction.
     """
 
     scheme: str
@@ -125,6 +149,8 @@ class Evaluation:
     predictions: list[Prediction] = field(repr=False)
     n_bootstrap: int = 0
     random_state: int = 0
+    fraction: str | None = None
+    fraction_calibration: FractionCalibration | None = None
 
     @property
     def metric_names(self) -> list[str]:
@@ -183,14 +209,28 @@ class Evaluation:
                 for f in self.folds
             ],
             "calibration": None if self.reliability is None else self.reliability.to_dict(),
+            "fraction": self.fraction,
+            "fraction_calibration": (
+                None if self.fraction_calibration is None else self.fraction_calibration.to_dict()
+            ),
             "n_bootstrap": self.n_bootstrap,
             "random_state": self.random_state,
         }
 
-    def _tables(self) -> tuple[list[list[str]], list[list[str]]]:
-        """The cells of the two tables (first row: metric keys for the headers): pooled and
-        patient mean with their intervals, and one row per patient."""
-        names = self.metric_names
+    def _groups(self) -> list[tuple[str | None, list[str]]]:
+        """The metric tables: the classification metrics, then (when estimated) the tumor
+        fraction's, each as (heading or None, metric keys)."""
+        fraction = [m for m in self.metric_names if m.startswith("fraction_")]
+        groups: list[tuple[str | None, list[str]]] = [
+            (None, [m for m in self.metric_names if m not in fraction])
+        ]
+        if fraction:
+            groups.append((f"Tumor fraction estimate ({self.fraction})", fraction))
+        return groups
+
+    def _tables(self, names: list[str]) -> tuple[list[list[str]], list[list[str]]]:
+        """The cells of two tables of the metrics ``names`` (first row: metric keys for the
+        headers): pooled and patient mean with their intervals, and one row per patient."""
         summary = [
             ["", *names],
             ["pooled pixels", *(_cell(self.pooled[m], self.ci.get(m), m) for m in names)],
@@ -223,15 +263,22 @@ class Evaluation:
         )
 
     def to_markdown(self) -> str:
-        """The metrics as Markdown tables: pooled and patient mean with 95 % CIs, per patient."""
+        """The metrics as Markdown tables: pooled and patient mean with 95 % CIs, per patient
+        (and the same for the tumor-fraction estimate, when there is one)."""
         scheme, optimistic, intervals = self._notes()
         lines = [f"Scheme: **{scheme}**."]
         if optimistic:
             lines.append(f"**Optimistic:** {optimistic}")
         if self.tumor_class is None:
             lines.append("**No tumor class:** " + no_tumor_class_note(self.class_names) + ".")
-        summary, patients = self._tables()
-        lines += ["", *_markdown(summary), "", intervals, "", *_markdown(patients)]
+        for k, (heading, names) in enumerate(self._groups()):
+            summary, patients = self._tables(names)
+            if heading:
+                lines += ["", f"**{heading}**"]
+            lines += ["", *_markdown(summary), ""]
+            if k == 0:
+                lines += [intervals, ""]
+            lines += _markdown(patients)
         return "\n".join(lines)
 
     def to_text(self) -> str:
@@ -246,26 +293,30 @@ class Evaluation:
             lines.append(f"OPTIMISTIC: {optimistic}")
         if self.tumor_class is None:
             lines.append("NO TUMOR CLASS: " + no_tumor_class_note(self.class_names) + ".")
-        (names, pooled, mean), patients = self._tables()
-        by_metric = [["metric", "pooled pixels (95 % CI)", "mean of patients (95 % CI)"]]
-        by_metric += [
-            [_LABELS[m], p, q] for m, p, q in zip(names[1:], pooled[1:], mean[1:], strict=True)
-        ]
-        patients[0] = [_SHORT.get(h, h) for h in patients[0]]
-        lines += ["", *_aligned(by_metric, right=False), intervals, ""]
-        lines += _aligned(patients, right=True)
+        for k, (heading, names) in enumerate(self._groups()):
+            (heads, pooled, mean), patients = self._tables(names)
+            by_metric = [["metric", "pooled pixels (95 % CI)", "mean of patients (95 % CI)"]]
+            by_metric += [
+                [_LABELS[m], p, q] for m, p, q in zip(heads[1:], pooled[1:], mean[1:], strict=True)
+            ]
+            patients[0] = [_SHORT.get(h, h) for h in patients[0]]
+            lines += ["", *([f"{heading}:"] if heading else []), *_aligned(by_metric, right=False)]
+            if k == 0:
+                lines.append(intervals)
+            lines += ["", *_aligned(patients, right=True)]
         return "\n".join(lines)
 
-    def _metric_table(self) -> tuple[list[str], list[list[str]]]:
-        """(header, rows) of the pooled and patient-mean metrics, headers as labels."""
-        summary, _ = self._tables()
-        return ["", *(_LABELS[m] for m in self.metric_names)], summary[1:]
+    def _metric_table(self, names: list[str]) -> tuple[list[str], list[list[str]]]:
+        """(header, rows) of the pooled and patient-mean metrics ``names``, headers as labels."""
+        summary, _ = self._tables(names)
+        return ["", *(_LABELS[m] for m in names)], summary[1:]
 
-    def _patient_table(self) -> tuple[list[str], list[list[str]]]:
-        """(header, rows) of the per-patient table, headers as labels."""
-        _, patients = self._tables()
-        counts = patients[0][: len(patients[0]) - len(self.metric_names)]
-        return [*counts, *(_LABELS[m] for m in self.metric_names)], patients[1:]
+    def _patient_table(self, names: list[str]) -> tuple[list[str], list[list[str]]]:
+        """(header, rows) of the per-patient table of the metrics ``names``, headers as
+        labels."""
+        _, patients = self._tables(names)
+        counts = patients[0][: len(patients[0]) - len(names)]
+        return [*counts, *(_LABELS[m] for m in names)], patients[1:]
 
     def _repr_html_(self) -> str:
         """The scheme and model, the metrics table with intervals and the per-patient table."""
@@ -293,10 +344,19 @@ class Evaluation:
                 ),
             ),
             ("tumor class", tumor or "none named tumor: no tumor metrics"),
-            ("metrics", grid_table(*self._metric_table())),
-            ("intervals", f"95 %, bootstrap over patients ({self.n_bootstrap} resamples)"),
-            ("per patient", grid_table(*self._patient_table())),
         ]
+        (_, names), *fraction = self._groups()
+        rows += [
+            ("metrics", grid_table(*self._metric_table(names))),
+            ("intervals", f"95 %, bootstrap over patients ({self.n_bootstrap} resamples)"),
+            ("per patient", grid_table(*self._patient_table(names))),
+        ]
+        for heading, names in fraction:
+            rows += [
+                ("tumor fraction", heading),
+                ("fraction metrics", grid_table(*self._metric_table(names))),
+                ("fraction per patient", grid_table(*self._patient_table(names))),
+            ]
         return facts_table("hsi_tumor.Evaluation", rows)
 
     def __repr__(self) -> str:
@@ -332,6 +392,11 @@ _LABELS = {
     "kappa": "kappa",
     "fuzzy_dice": "fuzzy Dice",
     "area_error": "area error",
+    "fraction_fuzzy_dice": "fraction fuzzy Dice",
+    "fraction_area_error": "fraction area error",
+    "fraction_mae_partial": "fraction MAE, partial px",
+    "fraction_coverage": "90 % interval coverage",
+    "fraction_coverage_partial": "coverage, partial px",
 }
 #: Shorter column heads of the per-patient lines of :meth:`Evaluation.to_text`.
 _SHORT = {
@@ -345,8 +410,22 @@ _SHORT = {
     "kappa": "kappa",
     "fuzzy_dice": "fuzzy Dice",
     "area_error": "area err.",
+    "fraction_fuzzy_dice": "fr. fuzzy Dice",
+    "fraction_area_error": "fr. area err.",
+    "fraction_mae_partial": "fr. MAE part.",
+    "fraction_coverage": "fr. cov.",
+    "fraction_coverage_partial": "fr. cov. part.",
 }
-_PERCENT = {"accuracy", "sensitivity", "specificity", "balanced_accuracy", "area_error"}
+_PERCENT = {
+    "accuracy",
+    "sensitivity",
+    "specificity",
+    "balanced_accuracy",
+    "area_error",
+    "fraction_area_error",
+    "fraction_coverage",
+    "fraction_coverage_partial",
+}
 
 
 def _cell(value, interval, metric) -> str:

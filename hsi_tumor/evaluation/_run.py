@@ -14,7 +14,9 @@ import numpy as np
 from hsi_tumor._shared.progress import progress_bar
 from hsi_tumor.datasets._specimen import Specimen
 from hsi_tumor.evaluation._results import Fold, Prediction
+from hsi_tumor.fraction import FractionMap, estimate_fraction, train_fraction
 from hsi_tumor.inference import TumorMap, classify_cube
+from hsi_tumor.metrics._fraction import fraction_estimate_sums
 from hsi_tumor.metrics._scores import fraction_sums
 from hsi_tumor.models import train
 
@@ -40,6 +42,7 @@ class _Settings:
     keep_maps: bool
     patient_wise: bool
     n_jobs: int | None
+    fraction: dict[str, Any] | None = None  # train_fraction's arguments, or no fraction
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,8 @@ class _Tested:
     tumor_score: np.ndarray | None
     tumor_map: TumorMap | None
     fraction_sums: np.ndarray | None
+    fraction_map: FractionMap | None = None
+    fraction_estimate_sums: np.ndarray | None = None
 
 
 def _run_fold(
@@ -65,7 +70,9 @@ def _run_fold(
 ):
     """Train on one fold's training pixels, classify its test specimens.
 
-    Returns ``(fold, tested, preprocessing description, classifier name)``. A plain function
+    Returns ``(fold, tested, preprocessing description, classifier name, fraction estimator
+    description or None)``; with ``settings.fraction``, a fraction model is trained on the
+    training patients' whole specimens and estimates each test specimen. A plain function
     of its arguments, so it runs the same in this process and as a Dask task. ``progress``
     shows the training's bar (an inner bar, under the folds'); never in a Dask task.
     """
@@ -91,6 +98,16 @@ def _run_fold(
         progress=progress,
     )
     tested = [i for i, f in enumerate(test_flat) if f is not None and f.size]
+    fraction_model = None
+    if settings.fraction is not None:  # patient-wise schemes only: whole specimens held out
+        fraction_model = train_fraction(
+            [specimens[i] for i in used],
+            **settings.fraction,
+            class_names=settings.names,
+            resample=settings.resample,
+            random_state=settings.seed + k,
+            progress=False,
+        )
     out = []
     for i in tested:
         spec, flat = specimens[i], test_flat[i]
@@ -114,6 +131,24 @@ def _run_fold(
             score = result.tumor_probability.reshape(-1)[flat].astype(np.float64)
             if settings.patient_wise and spec.tumor_fraction is not None:
                 sums = fraction_sums(result.tumor_probability, spec.tumor_fraction, mask)
+        estimated = estimate_sums = None
+        if fraction_model is not None:  # over the whole specimen: its median is the reference
+            whole_mask = None if spec.tissue is None else spec.tissue | (spec.labels > 0)
+            estimated = estimate_fraction(
+                spec.cube,
+                fraction_model,
+                mask="tissue" if whole_mask is None else whole_mask,
+                resample=settings.resample,
+                progress=False,
+            )
+            if spec.tumor_fraction is not None:
+                estimate_sums = fraction_estimate_sums(
+                    estimated.fraction,
+                    spec.tumor_fraction,
+                    whole_mask,
+                    lower=estimated.lower,
+                    upper=estimated.upper,
+                )
         out.append(
             _Tested(
                 i,
@@ -123,6 +158,8 @@ def _run_fold(
                 score,
                 result if (settings.keep_maps and whole) else None,
                 sums,
+                estimated if settings.keep_maps else None,
+                estimate_sums,
             )
         )
     fold = Fold(
@@ -133,7 +170,10 @@ def _run_fold(
         int(sum(t.flat.size for t in out)),
         model.training.get("tuning", {}).get("best_params"),
     )
-    return fold, out, model.preprocessing, model.classifier
+    described = None
+    if fraction_model is not None:
+        described = f"{fraction_model.method}, trained on {fraction_model.training['targets']}"
+    return fold, out, model.preprocessing, model.classifier, described
 
 
 def _run_all(jobs: list[tuple], specimens: list[Specimen], client, progress: bool) -> list:
@@ -163,7 +203,7 @@ def _merge(parts: list[Prediction]) -> Prediction:
     if len(parts) == 1:
         return parts[0]
     scores = [p.tumor_score for p in parts]
-    return Prediction(
+    return Prediction(  # random pixel folds: no whole-specimen maps or fractions
         parts[0].specimen,
         np.concatenate([p.flat for p in parts]),
         np.concatenate([p.y_true for p in parts]),

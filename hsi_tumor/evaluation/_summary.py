@@ -9,6 +9,7 @@ import numpy as np
 
 from hsi_tumor.evaluation._results import METRICS, Evaluation, Prediction
 from hsi_tumor.metrics._calibration import reliability_curve
+from hsi_tumor.metrics._fraction import calibration_from_sums, metrics_from_fraction_estimate_sums
 from hsi_tumor.metrics._scores import (
     auc_from_histograms,
     confusion_counts,
@@ -31,6 +32,7 @@ def _summarise(
     folds,
     n_bootstrap,
     seed,
+    fraction=None,
 ) -> Evaluation:
     from sklearn.metrics import roc_auc_score
 
@@ -41,8 +43,9 @@ def _summarise(
     patients = sorted(by_patient)
     has_scores = tumor_class is not None and all(p.tumor_score is not None for p in predictions)
     has_fractions = all(p.fraction_sums is not None for p in predictions)
+    has_estimates = all(p.fraction_estimate_sums is not None for p in predictions)
 
-    rows, cms, hists, fracs = [], [], [], []
+    rows, cms, hists, fracs, estimates = [], [], [], [], []
     all_y, all_s = [], []
     for patient in patients:
         preds = by_patient[patient]
@@ -71,6 +74,10 @@ def _summarise(
             sums = np.sum([p.fraction_sums for p in preds], axis=0)
             fracs.append(sums)
             row.update({k: float(v) for k, v in metrics_from_fraction_sums(sums).items()})
+        if has_estimates:
+            sums = np.sum([p.fraction_estimate_sums for p in preds], axis=0)
+            estimates.append(sums)
+            row.update({k: float(v) for k, v in metrics_from_fraction_estimate_sums(sums).items()})
         rows.append(row)
 
     confusion = np.sum(cms, axis=0)
@@ -87,6 +94,12 @@ def _summarise(
         sums = np.sum(fracs, axis=0)
         pooled.update({k: float(v) for k, v in metrics_from_fraction_sums(sums).items()})
         stats["fractions"] = np.array(fracs)
+    calibration = None
+    if has_estimates:
+        sums = np.sum(estimates, axis=0)
+        pooled.update({k: float(v) for k, v in metrics_from_fraction_estimate_sums(sums).items()})
+        stats["estimates"] = np.array(estimates)
+        calibration = calibration_from_sums(sums)
     metric_names = [m for m in METRICS if m in pooled]
     per_patient_values = {m: np.array([r[m] for r in rows], dtype=np.float64) for m in metric_names}
     patient_mean = {
@@ -114,6 +127,8 @@ def _summarise(
         predictions=predictions,
         n_bootstrap=n_bootstrap,
         random_state=seed,
+        fraction=fraction,
+        fraction_calibration=calibration,
     )
 
 
@@ -134,6 +149,8 @@ def _bootstrap(
         values["roc_auc"] = auc_from_histograms(np.tensordot(weights, stats["histograms"], axes=1))
     if "fractions" in stats:
         values.update(metrics_from_fraction_sums(weights @ stats["fractions"]))
+    if "estimates" in stats:
+        values.update(metrics_from_fraction_estimate_sums(weights @ stats["estimates"]))
     pooled = {k: _interval(v) for k, v in values.items()}
     means = {}
     for k, v in per_patient.items():

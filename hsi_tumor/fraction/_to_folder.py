@@ -19,7 +19,7 @@ from hsi_tumor._shared.version import __version__
 from hsi_tumor.calibration._inputs import as_cube
 from hsi_tumor.cube import Cube
 from hsi_tumor.fraction._estimate import _as_fraction_model, estimate_fraction
-from hsi_tumor.fraction._model import INTERVAL, Z90, FractionMap
+from hsi_tumor.fraction._model import INTERVAL, FractionMap
 from hsi_tumor.io._labels import write_labels
 from hsi_tumor.io._registry import write_cube
 from hsi_tumor.viz import (
@@ -29,6 +29,7 @@ from hsi_tumor.viz import (
     plot_rgb,
     save_figure,
 )
+from hsi_tumor.viz._fraction import UNCERTAINTY_VMAX
 from hsi_tumor.viz._rgb import map_background
 
 logger = logging.getLogger("hsi_tumor.fraction")
@@ -197,7 +198,7 @@ def write_fraction_map(
         ax = plot_fraction(result, background=background)
         mark_simulated(ax, source)
         relative["fraction_png"] = save_figure(ax, tmp / "fraction.png", dpi=100).name
-        ax = plot_fraction_uncertainty(result, background=background, vmax=0.5 / Z90)
+        ax = plot_fraction_uncertainty(result, background=background, vmax=UNCERTAINTY_VMAX)
         mark_simulated(ax, source)
         relative["uncertainty_png"] = save_figure(ax, tmp / "uncertainty.png", dpi=100).name
         if background is not None:

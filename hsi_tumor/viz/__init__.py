@@ -28,7 +28,11 @@ from hsi_tumor.viz._evaluation import (
     plot_reliability,
     plot_roc,
 )
-from hsi_tumor.viz._fraction import plot_fraction, plot_fraction_uncertainty
+from hsi_tumor.viz._fraction import (
+    plot_fraction,
+    plot_fraction_calibration,
+    plot_fraction_uncertainty,
+)
 from hsi_tumor.viz._maps import plot_class_map, plot_probability, plot_rgb
 from hsi_tumor.viz._overlay import class_colors, class_overlay, probability_overlay
 from hsi_tumor.viz._rgb import default_rgb_wavelengths, pseudo_rgb, save_rgb_png
@@ -44,6 +48,7 @@ __all__ = [
     "plot_class_map",
     "plot_confusion_matrix",
     "plot_fraction",
+    "plot_fraction_calibration",
     "plot_fraction_uncertainty",
     "plot_mean_spectra",
     "plot_patient_report",

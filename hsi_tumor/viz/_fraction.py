@@ -1,21 +1,33 @@
 """Tumor-fraction figures: the fraction (with the pixels outside the training domain) and its
-uncertainty, as heat maps with a colour bar over the not-estimated and invalid pixels."""
+uncertainty, as heat maps with a colour bar over the not-estimated and invalid pixels, and the
+calibration of an estimate against the true fraction with the coverage of its interval."""
 
 from __future__ import annotations
 
 import matplotlib.colors as mcolors
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from hsi_tumor._shared.errors import InvalidOptionError
+from hsi_tumor._shared.errors import InvalidOptionError, InvalidTypeError
+from hsi_tumor.metrics import FractionCalibration
 from hsi_tumor.viz._maps import plot_probability
 
-__all__ = ["OUTLIER_COLOR", "plot_fraction", "plot_fraction_uncertainty"]
+__all__ = [
+    "OUTLIER_COLOR",
+    "UNCERTAINTY_VMAX",
+    "plot_fraction",
+    "plot_fraction_calibration",
+    "plot_fraction_uncertainty",
+]
 
 #: Colour of the pixels outside the training domain (cyan: neither in ``inferno`` nor in
 #: :data:`hsi_tumor.viz.PALETTE`).
 OUTLIER_COLOR = "#00ffff"
+#: Top of the colour bar of :func:`plot_fraction_uncertainty` to compare maps: the standard
+#: deviation of the widest 90 % interval, [0, 1] (half its width over the normal 95 % quantile).
+UNCERTAINTY_VMAX = 0.5 / 1.6448536269514722
 _OUTLIER_LABEL = "outside the training domain"
 _NOT_ESTIMATED = "not estimated"
 
@@ -178,3 +190,135 @@ def plot_fraction_uncertainty(
     )
     _relegend(ax, [])
     return ax
+
+
+def plot_fraction_calibration(
+    calibration: FractionCalibration,
+    *,
+    nominal: float = 0.90,
+    target: tuple[float, float] | None = (0.80, 0.95),
+    title: str | None = None,
+) -> Figure:
+    """Calibration curve of a tumor-fraction estimate and the coverage of its interval.
+
+    Parameters
+    ----------
+    calibration : FractionCalibration
+        From :func:`hsi_tumor.metrics.fraction_calibration` (or
+        :attr:`hsi_tumor.evaluation.Evaluation.fraction_calibration`).
+    nominal : float, default=0.90
+        The interval's nominal coverage, drawn as a line on the coverage panel.
+    target : (float, float) or None, default=(0.80, 0.95)
+        A band of acceptable coverage, shaded; None for no band.
+    title : str, optional
+        The figure's title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Two Axes. Left: mean true fraction against mean estimated fraction per bin of the
+        estimate (first line the diagonal, second the curve over the non-empty bins, labelled
+        with the pixel-weighted mean gap), pixels per bin as bars on a twin Axes (log scale).
+        Right: per bin of the *true* fraction (pure normal, the partial bins, pure tumor), the
+        share of pixels whose interval covers it, one bar each (its pixel count under its
+        tick label), or a note when the estimate has no interval.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hsi_tumor.metrics import fraction_calibration
+    >>> from hsi_tumor.viz import plot_fraction_calibration
+    >>> f = np.array([0.0, 0.3, 0.6, 1.0])
+    >>> c = fraction_calibration(f + 0.05, f, lower=f - 0.1, upper=f + 0.1)
+    >>> fig = plot_fraction_calibration(c)
+    >>> curve, coverage = fig.axes[:2]
+    >>> curve.lines[1].get_ydata().tolist()
+    [0.0, 0.3, 0.6, 1.0]
+    """
+    if not isinstance(calibration, FractionCalibration):
+        raise InvalidTypeError(
+            f"calibration is a {type(calibration).__name__}, not a FractionCalibration",
+            field="calibration",
+            fix="pass hsi_tumor.metrics.fraction_calibration(estimate, fraction, ...) or "
+            "Evaluation.fraction_calibration",
+        )
+    fig = Figure(figsize=(11.0, 4.6), layout="constrained")
+    ax, cov_ax = fig.subplots(1, 2)
+    c = calibration
+    filled = c.counts > 0
+    ax.plot([0, 1], [0, 1], linestyle="--", color="0.6", lw=1.0, label="estimate = truth")
+    gap = c.mean_absolute_error
+    ax.plot(
+        c.mean_estimated[filled],
+        c.mean_true[filled],
+        "o-",
+        color="black",
+        lw=1.5,
+        label=f"mean per bin of the estimate (mean gap {gap:.3f})",
+    )
+    counts_ax = ax.twinx()
+    counts_ax.bar(
+        c.bin_edges[:-1],
+        c.counts,
+        width=np.diff(c.bin_edges),
+        align="edge",
+        color="0.55",
+        alpha=0.35,
+        label="pixels per bin",
+    )
+    counts_ax.set_yscale("log")
+    decades = int(np.ceil(np.log10(max(int(c.counts.max(initial=0)), 10))))
+    counts_ax.set_ylim(1, 10.0 ** (3 * decades))  # the bars in the lower third
+    counts_ax.set_yticks([10.0**k for k in range(decades + 1)])
+    counts_ax.set_ylabel("pixels per bin (log scale)", loc="bottom")
+    ax.set_zorder(counts_ax.get_zorder() + 1)
+    ax.patch.set_visible(False)
+    ax.set(xlim=(0, 1), ylim=(0, 1.01))
+    ax.set_xlabel("mean estimated tumor fraction")
+    ax.set_ylabel("mean true tumor fraction")
+    bars, bar_labels = counts_ax.get_legend_handles_labels()
+    handles, labels = ax.get_legend_handles_labels()
+    ax.legend([*handles, *bars], [*labels, *bar_labels], loc="upper left", fontsize="small")
+    ax.set_title("calibration of the fraction", fontsize=10)
+
+    x = np.arange(len(c.coverage_labels))
+    ticks = list(c.coverage_labels)
+    if np.isfinite(c.coverage).any():
+        cov_ax.bar(
+            x,
+            np.nan_to_num(c.coverage, nan=0.0),
+            color="#1f77b4",
+            alpha=0.8,
+            label="pixels whose interval covers f",
+        )
+        ticks = [f"{t}\nn={n}" for t, n in zip(ticks, c.coverage_counts, strict=True)]
+        if target is not None:
+            cov_ax.axhspan(
+                *target,
+                color="#2ca02c",
+                alpha=0.15,
+                label=f"target {100 * target[0]:g}–{100 * target[1]:g} %",
+            )
+        cov_ax.axhline(
+            nominal, color="#d62728", lw=1.2, ls="--", label=f"nominal {100 * nominal:g} %"
+        )
+        cov_ax.legend(loc="upper center", ncol=3, fontsize="small")
+    else:
+        cov_ax.text(
+            0.5,
+            0.5,
+            "the estimate has no interval",
+            ha="center",
+            va="center",
+            transform=cov_ax.transAxes,
+            color="0.4",
+        )
+    cov_ax.set_xticks(x, ticks, fontsize="small")
+    cov_ax.set_ylim(0, 1.2)
+    cov_ax.set_yticks(np.linspace(0, 1, 6))
+    cov_ax.set_xlabel("true tumor fraction")
+    cov_ax.set_ylabel("coverage of the interval")
+    cov_ax.set_title("coverage of the interval by true fraction", fontsize=10)
+    if title is not None:
+        fig.suptitle(title)
+    return fig

@@ -67,7 +67,16 @@ def test_local_cluster_size():
 
 def test_local_starts_and_closes_a_cluster():
     pytest.importorskip("distributed")
+    import dask
+    import distributed
+
+    before = dask.config.get("scheduler", None)
     with dask_client("local", n_tasks=1) as client:
         assert client.submit(sum, [1, 2]).result() == 3
         cluster = client.cluster
+        # not made the default client: the caller's dask collections compute as before
+        assert dask.config.get("scheduler", None) == before
+        with pytest.raises(ValueError):
+            distributed.default_client()
     assert client.status == "closed" and cluster.status.name == "closed"
+    assert dask.config.get("scheduler", None) == before

@@ -86,3 +86,19 @@ def test_report_gives_the_class_balanced_ece_and_says_why(simulated_evaluation):
         curve.ece_balanced
     )
     assert np.isfinite(curve.ece_balanced)
+
+
+def test_fraction_estimates_add_the_calibration_figure_and_maps(
+    fraction_evaluation, tmp_path, monkeypatch
+):
+    ev = fraction_evaluation
+    text, titles = _written(ev, tmp_path / "report", monkeypatch)
+    names = {f"fraction_{_report._safe(p.specimen.name)}.png" for p in ev.predictions}
+    assert {"fraction_calibration.png", *names} <= set(titles)
+    for name in ("fraction_calibration.png", *names):
+        assert titles[name].startswith("SIMULATED data: "), name
+        assert f"]({name})" in text
+    assert f"Tumor fraction estimated by **{ev.fraction}**" in text
+    gap = ev.fraction_calibration.mean_absolute_error
+    assert f"mean gap between the curve and the diagonal {gap:.3f}" in text
+    assert f"**Tumor fraction estimate ({ev.fraction})**" in text  # the metrics table

@@ -380,6 +380,28 @@ def main(
             ),
         ]
     )
+    curves = {
+        key: ev.fraction_calibration
+        for (key, _, _), ev in zip(ESTIMATORS, evaluations, strict=True)
+    }
+    edges = curves["learned"].bin_edges
+    coverage_table = "\n".join(
+        [
+            "| estimate | "
+            + " | ".join(f"{label}: pixels | {label}: coverage" for _, label, _ in ESTIMATORS)
+            + " |",
+            "|---|" + "---:|---:|" * len(ESTIMATORS),
+            *(
+                f"| {edges[k]:.1f}–{edges[k + 1]:.1f} | "
+                + " | ".join(
+                    f"{curves[key].counts[k]} | {share(curves[key].coverage_by_estimate[k])}"
+                    for key, _, _ in ESTIMATORS
+                )
+                + " |"
+                for k in range(len(edges) - 1)
+            ),
+        ]
+    )
     settings = (
         f"{n_patients} simulated patients (seed {seed}), {shape[0]} x {shape[1]} pixels, "
         f"{n_bands} bands; SVM "
@@ -401,6 +423,10 @@ def main(
             "## Error on partial pixels, 90 % interval coverage, outside the training domain",
             "",
             detail,
+            "",
+            "## 90 % interval coverage by bin of the estimate",
+            "",
+            coverage_table,
             "",
             "## Mean estimate by true fraction",
             "",
@@ -434,6 +460,8 @@ def main(
     print(table)
     print()
     print(detail)
+    print()
+    print(coverage_table)
     print()
     print(binned_table)
     print(f"Settings: {settings}.")

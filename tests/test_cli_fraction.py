@@ -67,6 +67,13 @@ def test_train_fraction_learned_uses_the_manifests_truth(cohort, tmp_path, capsy
         assert main([*argv, "--max-pixels", "300", "--seed", "1"]) == 0
         model = ht.load_model(out)
         assert model.method == "learned" and "partial-volume truth" in model.training["targets"]
+        assert model.interval_calibration is not None  # 3 patients: calibrated on held-out ones
+        capsys.readouterr()
+        assert main(["info", str(out)]) == 0
+        assert (
+            "  interval: 90 %, conformal per bin of the estimate (held-out training patients)"
+            in capsys.readouterr().out.splitlines()
+        )
         assert main([*argv, "--max-pixels", "300", "--pure-only", "--overwrite"]) == 0
     assert "synthetic linear mixtures" in ht.load_model(out).training["targets"]
     assert capsys.readouterr().err == ""

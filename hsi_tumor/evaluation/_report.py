@@ -45,7 +45,7 @@ def write_report(
     one ``patient_<specimen>.png`` report figure per test specimen. When it estimated tumor
     fractions (``evaluate(..., fraction=...)``) against a known true fraction, also
     ``fraction_calibration.png`` (calibration curve of the estimated fraction and coverage of
-    its 90 % interval by true fraction) and, with the maps kept, one
+    its 90 % interval by true fraction and by estimate) and, with the maps kept, one
     ``fraction_<specimen>.png`` per test specimen (true fraction, estimated fraction with its
     outliers, uncertainty). The folder is written beside its final name and renamed when
     complete.

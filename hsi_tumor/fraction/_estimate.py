@@ -250,6 +250,8 @@ def estimate_fraction(
                 f = np.clip(model.estimators["fraction"].predict(F), 0, 1)
                 lo = np.clip(model.estimators["lower"].predict(F), 0, 1)
                 hi = np.clip(model.estimators["upper"].predict(F), 0, 1)
+                if model.interval_calibration is not None:
+                    lo, hi = model.interval_calibration.apply(f, lo, hi)
                 fraction.reshape(-1)[idx] = f
                 lower.reshape(-1)[idx] = np.minimum(lo, f)
                 upper.reshape(-1)[idx] = np.maximum(hi, f)

@@ -9,6 +9,7 @@ import numpy as np
 
 from hsi_tumor._shared.display import facts_table
 from hsi_tumor._shared.wavelengths import describe_grid
+from hsi_tumor.fraction._conformal import IntervalCalibration
 
 __all__ = ["INTERVAL", "METHODS", "Z90", "FractionMap", "FractionModel"]
 
@@ -51,6 +52,11 @@ class FractionModel:
     domain : object or None
         The training domain (:class:`~hsi_tumor.models.TrainingDomain`) of the spectra the
         estimator sees, for the outlier flag; None when unknown.
+    interval_calibration : IntervalCalibration or None
+        Learned: the conformal corrections of the 90 % interval per bin of the estimate,
+        from regressors fitted without each training patient
+        (:mod:`hsi_tumor.fraction._conformal`); None for unmixing and for a model trained on
+        one patient.
     training : dict
         Training summary (JSON-compatible): targets, pixels, parameters, seeds.
     patients : tuple of str
@@ -68,6 +74,7 @@ class FractionModel:
     estimators: dict[str, Any] = field(default_factory=dict)
     context_sigma: float | None = None
     domain: Any = None
+    interval_calibration: IntervalCalibration | None = None
     training: dict[str, Any] = field(default_factory=dict)
     patients: tuple[str, ...] = ()
     version: str = ""
@@ -92,6 +99,15 @@ class FractionModel:
             facts.append(("endmembers", ", ".join(f"{n} {k}" for k, n in counts.items())))
         if self.context_sigma:
             facts.append(("context", f"Gaussian σ {self.context_sigma:g} px"))
+        if self.method == "learned":
+            facts.append(
+                (
+                    "interval",
+                    "90 %, conformal per bin of the estimate (held-out training patients)"
+                    if self.interval_calibration is not None
+                    else "90 %, the quantile regressors' own (one training patient)",
+                )
+            )
         facts.append(("outlier flag", "yes" if self.domain is not None else "no"))
         return facts
 
@@ -117,8 +133,10 @@ class FractionMap:
         NaN where not estimated.
     lower, upper : ndarray of shape (rows, cols), float32
         The 90 % interval (:data:`INTERVAL`) around ``fraction``, clipped to [0, 1]: for the
-        learned estimator the 5 % and 95 % quantile regressions, for unmixing
-        ``fraction ∓ 1.645 ×`` the residual-based standard deviation.
+        learned estimator the 5 % and 95 % quantile regressions, widened or narrowed per bin
+        of the estimate by the model's conformal ``interval_calibration`` (set on patients
+        held out in training); for unmixing ``fraction ∓ 1.645 ×`` the residual-based
+        standard deviation.
     outlier : ndarray of shape (rows, cols), bool, or None
         True where the spectrum lies outside the training domain (Hotelling's T² or the Q
         residual over its limit); None when the model has no domain.

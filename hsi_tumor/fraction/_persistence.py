@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from hsi_tumor._shared.errors import ModelFileError
+from hsi_tumor.fraction._conformal import IntervalCalibration
 from hsi_tumor.fraction._model import METHODS, FractionModel
 from hsi_tumor.models._archive import META, PIPELINE
 from hsi_tumor.models._domain import domain_record
@@ -56,6 +57,9 @@ def _write(model: FractionModel, path: Path) -> dict[str, bytes]:
         else [int(c) for c in model.endmember_classes],
         "context_sigma": model.context_sigma,
         "domain": None if model.domain is None else domain_record(model.domain),
+        "interval_calibration": None
+        if model.interval_calibration is None
+        else model.interval_calibration.to_dict(),
         "training": jsonable(model.training),
         "patients": list(model.patients),
     }
@@ -142,6 +146,16 @@ def _read(path: Path, members: dict[str, bytes], trusted: Sequence[str]) -> Frac
         domain = check_domain(path, meta["domain"])
         if domain.n_features_in_ != n_bands:
             raise _error(path, "domain", f"the training domain does not take {n_bands} bands")
+    calibration = None
+    if meta.get("interval_calibration") is not None:
+        if method != "learned":
+            raise _error(path, "interval_calibration", "only a learned model has one")
+        try:
+            calibration = IntervalCalibration.from_dict(meta["interval_calibration"])
+        except (KeyError, TypeError, ValueError):
+            raise _error(
+                path, "interval_calibration", "not bin edges, offsets in [-1, 1] and counts"
+            ) from None
     patients = meta.get("patients") or []
     return FractionModel(
         method=method,
@@ -153,6 +167,7 @@ def _read(path: Path, members: dict[str, bytes], trusted: Sequence[str]) -> Frac
         estimators=estimators,
         context_sigma=None if sigma is None else float(sigma),
         domain=domain,
+        interval_calibration=calibration,
         training=meta.get("training") if isinstance(meta.get("training"), dict) else {},
         patients=tuple(str(p) for p in patients),
         version=str(meta.get("hsi_tumor_version", "")),

@@ -42,7 +42,8 @@ _ABS_PARTIAL, _N_PARTIAL = 3, 4
 _COVERED, _N_INTERVAL, _COVERED_PARTIAL, _N_INTERVAL_PARTIAL = 5, 6, 7, 8
 _CAL = slice(9, 9 + 3 * _N_CAL)  # per bin of e: n, Σ e, Σ f
 _COV = slice(_CAL.stop, _CAL.stop + 2 * _N_COV)  # per bin of f: n, n covered
-N_SUMS = _COV.stop
+_COV_E = slice(_COV.stop, _COV.stop + 2 * _N_CAL)  # per bin of e: n with an interval, covered
+N_SUMS = _COV_E.stop
 
 
 def _coverage_bin(f: np.ndarray) -> np.ndarray:
@@ -117,6 +118,11 @@ def fraction_estimate_sums(estimate, fraction, mask=None, *, lower=None, upper=N
             axis=1,
         )
         out[_COV] = cov.ravel()
+        b = b[has]
+        out[_COV_E] = np.stack(
+            [np.bincount(b, minlength=_N_CAL), np.bincount(b, weights=covered, minlength=_N_CAL)],
+            axis=1,
+        ).ravel()
     return out
 
 
@@ -167,6 +173,10 @@ class FractionCalibration:
         Share of each bin's pixels whose interval covers the true fraction (NaN when the bin
         is empty or the estimate has no interval).
     coverage_counts : ndarray of int, shape (len(coverage_labels),)
+    coverage_by_estimate : ndarray of shape (n_bins,)
+        Share of the pixels with an interval in each bin of the *estimated* fraction whose
+        interval covers the true fraction (NaN when empty or without intervals): what a
+        calibrated interval holds near its nominal level in every bin.
     mean_absolute_error : float
         ``Σ counts |mean_true − mean_estimated| / Σ counts``: the pixel-weighted gap of the
         curve from the diagonal (an expected calibration error of the fraction).
@@ -179,6 +189,7 @@ class FractionCalibration:
     coverage_labels: tuple[str, ...]
     coverage: np.ndarray
     coverage_counts: np.ndarray
+    coverage_by_estimate: np.ndarray
     mean_absolute_error: float
 
     def to_dict(self) -> dict:
@@ -195,6 +206,7 @@ class FractionCalibration:
             "coverage_labels": list(self.coverage_labels),
             "coverage": listed(self.coverage),
             "coverage_counts": [int(c) for c in self.coverage_counts],
+            "coverage_by_estimate": listed(self.coverage_by_estimate),
             "mean_absolute_error": (
                 float(self.mean_absolute_error) if np.isfinite(self.mean_absolute_error) else None
             ),
@@ -233,10 +245,13 @@ def calibration_from_sums(sums: np.ndarray) -> FractionCalibration:
         mean_f = np.where(n > 0, sf / n, np.nan)
         cov = s[_COV].reshape(_N_COV, 2)
         coverage = np.where(cov[:, 0] > 0, cov[:, 1] / cov[:, 0], np.nan)
+        by_e = s[_COV_E].reshape(_N_CAL, 2)
+        coverage_by_estimate = np.where(by_e[:, 0] > 0, by_e[:, 1] / by_e[:, 0], np.nan)
     ok = n > 0
     gap = float(np.sum(n[ok] * np.abs(mean_f[ok] - mean_e[ok])) / n.sum()) if n.sum() else np.nan
     if s[_N_INTERVAL] == 0:
         coverage = np.full(_N_COV, np.nan)
+        coverage_by_estimate = np.full(_N_CAL, np.nan)
     return FractionCalibration(
         bin_edges=CALIBRATION_BINS.copy(),
         mean_estimated=mean_e,
@@ -245,6 +260,7 @@ def calibration_from_sums(sums: np.ndarray) -> FractionCalibration:
         coverage_labels=_coverage_labels(),
         coverage=coverage,
         coverage_counts=cov[:, 0].astype(np.int64),
+        coverage_by_estimate=coverage_by_estimate,
         mean_absolute_error=gap,
     )
 

@@ -216,12 +216,13 @@ def plot_fraction_calibration(
     Returns
     -------
     matplotlib.figure.Figure
-        Two Axes. Left: mean true fraction against mean estimated fraction per bin of the
+        Three Axes. Left: mean true fraction against mean estimated fraction per bin of the
         estimate (first line the diagonal, second the curve over the non-empty bins, labelled
         with the pixel-weighted mean gap), pixels per bin as bars on a twin Axes (log scale).
-        Right: per bin of the *true* fraction (pure normal, the partial bins, pure tumor), the
+        Middle: per bin of the *true* fraction (pure normal, the partial bins, pure tumor), the
         share of pixels whose interval covers it, one bar each (its pixel count under its
-        tick label), or a note when the estimate has no interval.
+        tick label). Right: the same per bin of the *estimate* (what a calibrated interval
+        holds near ``nominal`` in every bin). Coverage panels without intervals carry a note.
 
     Examples
     --------
@@ -242,8 +243,8 @@ def plot_fraction_calibration(
             fix="pass hsi_tumor.metrics.fraction_calibration(estimate, fraction, ...) or "
             "Evaluation.fraction_calibration",
         )
-    fig = Figure(figsize=(11.0, 4.6), layout="constrained")
-    ax, cov_ax = fig.subplots(1, 2)
+    fig = Figure(figsize=(15.5, 4.6), layout="constrained")
+    ax, cov_ax, est_ax = fig.subplots(1, 3, width_ratios=[1.0, 1.0, 1.0])
     c = calibration
     filled = c.counts > 0
     ax.plot([0, 1], [0, 1], linestyle="--", color="0.6", lw=1.0, label="estimate = truth")
@@ -319,6 +320,34 @@ def plot_fraction_calibration(
     cov_ax.set_xlabel("true tumor fraction")
     cov_ax.set_ylabel("coverage of the interval")
     cov_ax.set_title("coverage of the interval by true fraction", fontsize=10)
+    if np.isfinite(c.coverage_by_estimate).any():
+        est_ax.bar(
+            c.bin_edges[:-1],
+            np.nan_to_num(c.coverage_by_estimate, nan=0.0),
+            width=np.diff(c.bin_edges) * 0.9,
+            align="edge",
+            color="#9467bd",
+            alpha=0.8,
+            label="pixels whose interval covers f",
+        )
+        if target is not None:
+            est_ax.axhspan(*target, color="#2ca02c", alpha=0.15)
+        est_ax.axhline(nominal, color="#d62728", lw=1.2, ls="--")
+    else:
+        est_ax.text(
+            0.5,
+            0.5,
+            "the estimate has no interval",
+            ha="center",
+            va="center",
+            transform=est_ax.transAxes,
+            color="0.4",
+        )
+    est_ax.set(xlim=(0, 1), ylim=(0, 1.2))
+    est_ax.set_yticks(np.linspace(0, 1, 6))
+    est_ax.set_xlabel("estimated tumor fraction")
+    est_ax.set_ylabel("coverage of the interval")
+    est_ax.set_title("coverage by bin of the estimate", fontsize=10)
     if title is not None:
         fig.suptitle(title)
     return fig

@@ -75,6 +75,10 @@ def test_calibration_curve_and_coverage_by_true_fraction():
     assert c.coverage_counts.tolist() == [1, 0, 1, 1, 1, 0, 2]
     np.testing.assert_allclose(c.coverage[[0, 2, 3, 4, 6]], [1.0, 0.0, 1.0, 1.0, 1.0])
     assert np.isnan(c.coverage[1]) and np.isnan(c.coverage[5])
+    # by bin of the estimate: 0.1 (covered), 0.45 (not), 0.5 and 0.55 (both), 0.9 and 1.0
+    # (both); the NaN estimate has no interval
+    np.testing.assert_allclose(c.coverage_by_estimate[[1, 4, 5, 9]], [1.0, 0.0, 1.0, 1.0])
+    assert np.isnan(c.coverage_by_estimate[[0, 2, 3, 6, 7, 8]]).all()
     d = c.to_dict()
     json.dumps(d, allow_nan=False)
     assert d["counts"] == c.counts.tolist() and d["coverage"][1] is None
@@ -89,7 +93,7 @@ def test_bin_edges_of_the_partial_coverage_bins():
 
 def test_calibration_without_interval_has_no_coverage():
     c = fraction_calibration(ESTIMATE, TRUE)
-    assert np.isnan(c.coverage).all()
+    assert np.isnan(c.coverage).all() and np.isnan(c.coverage_by_estimate).all()
     assert c.coverage_counts.sum() == 0
 
 

@@ -34,14 +34,18 @@ def test_curve_and_coverage_are_the_calibration(calibration):
     ]
     assert "nominal 90 %" in legend_texts(coverage_ax)
     assert "target 80–95 %" in legend_texts(coverage_ax)
+    by_estimate = fig.axes[2]
+    heights = [p.get_height() for p in by_estimate.patches if p.get_width() < 0.5]
+    np.testing.assert_allclose(heights, np.nan_to_num(calibration.coverage_by_estimate))
     assert fig.get_suptitle() == "held-out pixels"
 
 
 def test_without_interval_the_coverage_panel_says_so():
     f = np.linspace(0, 1, 50)
     fig = plot_fraction_calibration(fraction_calibration(f, f))
-    assert fig.axes[1].texts[0].get_text() == "the estimate has no interval"
-    assert not fig.axes[1].patches
+    for ax in fig.axes[1:3]:
+        assert ax.texts[0].get_text() == "the estimate has no interval"
+        assert not ax.patches
 
 
 def test_wrong_input_is_named():

@@ -72,16 +72,20 @@ def score_image(
     n_jobs=None,
 ):
     """PCA scores of the specimen-referenced SNV spectra, (rows, cols, k) float32 (0 where
-    not valid); with ``domain``, its flag of those spectra written into ``outlier`` in the
+    not valid); with ``domain``, its flag of those scores written into ``outlier`` in the
     same pass."""
     k = int(pca.n_components_)
     scores = np.zeros((*cube.shape[:2], k), dtype=np.float32)
 
+    # the domain of the scores (model files of earlier versions hold one of the spectra)
+    on_scores = domain is not None and domain.n_features_in_ == k
+
     def work(rows: slice, pixels: np.ndarray, ok: np.ndarray) -> None:
         z = snv(_spectra(pixels[ok], resampler)) - reference
-        scores[rows].reshape(-1, k)[ok] = pca.transform(z)
+        s = pca.transform(z)
+        scores[rows].reshape(-1, k)[ok] = s
         if domain is not None:
-            outlier[rows].reshape(-1)[ok] = domain.predict(z)
+            outlier[rows].reshape(-1)[ok] = domain.predict(s if on_scores else z)
 
     for_each_tile(cube, work, mask=valid, tile_rows=tile_rows, n_jobs=n_jobs)
     return scores

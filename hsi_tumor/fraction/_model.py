@@ -50,8 +50,10 @@ class FractionModel:
         Learned: σ (pixels) of the neighbourhood mean added to each pixel's scores; None when
         the model uses no context.
     domain : object or None
-        The training domain (:class:`~hsi_tumor.models.TrainingDomain`) of the spectra the
-        estimator sees, for the outlier flag; None when unknown.
+        The training domain (:class:`~hsi_tumor.models.TrainingDomain`) for the outlier flag:
+        unmixing, of the annotated reflectance spectra; learned, of the PCA scores of its real
+        training pixels (those with partial-volume truth, or the annotated pure ones; not the
+        synthetic mixtures). None when unknown.
     interval_calibration : IntervalCalibration or None
         Learned: the conformal corrections of the 90 % interval per bin of the estimate,
         from regressors fitted without each training patient

@@ -144,8 +144,14 @@ def _read(path: Path, members: dict[str, bytes], trusted: Sequence[str]) -> Frac
     domain = None
     if meta.get("domain") is not None:
         domain = check_domain(path, meta["domain"])
-        if domain.n_features_in_ != n_bands:
-            raise _error(path, "domain", f"the training domain does not take {n_bands} bands")
+        # unmixing: reflectance bands; learned: the PCA scores (earlier files: the bands)
+        takes = (
+            {n_bands} if method == "unmixing" else {n_bands, int(estimators["pca"].n_components_)}
+        )
+        if domain.n_features_in_ not in takes:
+            raise _error(
+                path, "domain", f"the training domain does not take {sorted(takes)} features"
+            )
     calibration = None
     if meta.get("interval_calibration") is not None:
         if method != "learned":

@@ -163,3 +163,25 @@ def test_tiles_do_not_change_the_result(specimens):
     a = ht.estimate_fraction(s.cube, model, mask=s.tissue, progress=False)
     b = ht.estimate_fraction(s.cube, model, mask=s.tissue, tile_rows=7, progress=False)
     np.testing.assert_array_equal(a.fraction, b.fraction)
+
+
+def test_learned_outlier_flag_is_the_domain_of_the_scores(specimens):
+    import dataclasses
+
+    from hsi_tumor.fraction._estimate import reference_and_valid
+    from hsi_tumor.fraction._features import snv
+    from hsi_tumor.models import TrainingDomain
+
+    model = _train(specimens[:2])
+    pca = model.estimators["pca"]
+    assert model.domain.n_features_in_ == pca.n_components_
+    test = specimens[2]
+    result = ht.estimate_fraction(test.cube, model, mask=test.tissue, progress=False)
+    valid, reference = reference_and_valid(test.cube, test.tissue, None)
+    z = snv(test.cube.pixels()[valid.reshape(-1)].astype(np.float64)) - reference
+    np.testing.assert_array_equal(result.outlier[valid], model.domain.predict(pca.transform(z)))
+    assert not result.outlier[~valid].any()
+    # a model whose domain is of the referenced spectra (files of earlier versions) still works
+    old = dataclasses.replace(model, domain=TrainingDomain().fit(z[::3]))
+    flags = ht.estimate_fraction(test.cube, old, mask=test.tissue, progress=False).outlier
+    np.testing.assert_array_equal(flags[valid], old.domain.predict(z))

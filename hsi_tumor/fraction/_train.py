@@ -456,23 +456,8 @@ def _train_learned(
         F = np.vstack(features)
     else:  # synthetic mixtures: no neighbourhood, no context (sigma is None)
         F = pca.transform(X).astype(np.float32)
-    tail = (1.0 - INTERVAL) / 2
-
-    def fit(F_train, y_train) -> dict:
-        return {
-            "fraction": _regressor("squared_error", None, seed).fit(F_train, y_train),
-            "lower": _regressor("quantile", tail, seed).fit(F_train, y_train),
-            "upper": _regressor("quantile", 1.0 - tail, seed).fit(F_train, y_train),
-        }
-
-    def fit_predict(F_train, y_train, F_test) -> tuple:
-        fitted = fit(F_train, y_train)
-        return tuple(
-            np.clip(fitted[name].predict(F_test), 0, 1) for name in ("fraction", "lower", "upper")
-        )
-
-    estimators = {"pca": pca, **fit(F, y)}
-    calibration = calibrate_interval(F, y, row_patients, fit_predict, level=INTERVAL)
+    regressors, calibration = _fit_regressors(F, y, row_patients, seed)
+    estimators = {"pca": pca, **regressors}
     facts = {
         "targets": _TRUTH if truth else _PURE,
         "n_pixels": int(y.size),
@@ -492,6 +477,27 @@ def _train_learned(
         "interval_calibration": calibration,
     }
     return fields, facts
+
+
+def _fit_regressors(F, y, row_patients, seed) -> tuple[dict, object]:
+    """The fraction and its 5 % and 95 % quantile regressors, and the conformal calibration
+    of their interval on patients held out (:func:`calibrate_interval`)."""
+    tail = (1.0 - INTERVAL) / 2
+
+    def fit(F_train, y_train) -> dict:
+        return {
+            "fraction": _regressor("squared_error", None, seed).fit(F_train, y_train),
+            "lower": _regressor("quantile", tail, seed).fit(F_train, y_train),
+            "upper": _regressor("quantile", 1.0 - tail, seed).fit(F_train, y_train),
+        }
+
+    def fit_predict(F_train, y_train, F_test) -> tuple:
+        fitted = fit(F_train, y_train)
+        return tuple(
+            np.clip(fitted[name].predict(F_test), 0, 1) for name in ("fraction", "lower", "upper")
+        )
+
+    return fit(F, y), calibrate_interval(F, y, row_patients, fit_predict, level=INTERVAL)
 
 
 def _check_pure(pooled: dict[int, np.ndarray], target: int, names: dict[int, str]) -> None:

@@ -204,6 +204,12 @@ def estimate_fraction(
         classes = np.asarray(model.endmember_classes)
         models = mesma_models(classes)
         tumor = np.flatnonzero(classes == model.tumor_class)
+        # the domain of the reflectance's PCA scores (model files of earlier versions: the bands)
+        domain_pca = model.estimators.get("pca")
+        if model.domain is not None and model.domain.n_features_in_ != getattr(
+            domain_pca, "n_components_", None
+        ):
+            domain_pca = None
 
         def work(rows: slice, pixels: np.ndarray, ok: np.ndarray) -> None:
             x = _spectra(pixels[ok], resampler)
@@ -217,7 +223,9 @@ def estimate_fraction(
             ):
                 image[rows].reshape(-1)[ok] = values
             if outlier is not None:
-                outlier[rows].reshape(-1)[ok] = model.domain.predict(x)
+                outlier[rows].reshape(-1)[ok] = model.domain.predict(
+                    x if domain_pca is None else domain_pca.transform(x)
+                )
 
         valid = for_each_tile(
             cube,

@@ -45,15 +45,17 @@ class FractionModel:
         Unmixing: the class of each endmember.
     estimators : dict
         Learned: ``"pca"`` (the scores of specimen-referenced SNV spectra) and the regressors
-        ``"fraction"``, ``"lower"`` and ``"upper"`` (scikit-learn estimators).
+        ``"fraction"``, ``"lower"`` and ``"upper"`` (scikit-learn estimators). Unmixing:
+        ``"pca"`` of the annotated reflectance spectra, for the training domain.
     context_sigma : float or None
         Learned: σ (pixels) of the neighbourhood mean added to each pixel's scores; None when
         the model uses no context.
     domain : object or None
-        The training domain (:class:`~hsi_tumor.models.TrainingDomain`) for the outlier flag:
-        unmixing, of the annotated reflectance spectra; learned, of the PCA scores of its real
-        training pixels (those with partial-volume truth, or the annotated pure ones; not the
-        synthetic mixtures). None when unknown.
+        The training domain (:class:`~hsi_tumor.models.TrainingDomain`) for the outlier flag,
+        of the scores on ``estimators["pca"]`` of the real training pixels: for unmixing the
+        annotated reflectance spectra, for the learned estimator the pixels with
+        partial-volume truth or the annotated pure ones (not the synthetic mixtures). None when
+        unknown.
     interval_calibration : IntervalCalibration or None
         Learned: the conformal corrections of the 90 % interval per bin of the estimate,
         from regressors fitted without each training patient

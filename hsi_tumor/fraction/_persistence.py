@@ -3,10 +3,11 @@
 ``model.json`` holds ``"format": "hsi_tumor-fraction-model"``, the method, wavelengths, class
 names, the tumor class, the unmixing endmembers (as JSON numbers: a float64 written by Python's
 ``json`` reads back to the same bits), the training domain's arrays, the training summary and
-patients; ``pipeline.skops`` holds the learned estimator's PCA and regressors (an empty dict
-for unmixing), rebuilt by skops from a declared schema and checked like a classifier
-pipeline's trees; ``integrity.json`` the checksums (and the signature, with a key). Saved and
-read by :func:`hsi_tumor.save_model` and :func:`hsi_tumor.load_model`.
+patients; ``pipeline.skops`` holds the learned estimator's PCA and regressors (for unmixing
+the PCA of its training domain; an empty dict in files of earlier versions), rebuilt by skops
+from a declared schema and checked like a classifier pipeline's trees; ``integrity.json`` the
+checksums (and the signature, with a key). Saved and read by :func:`hsi_tumor.save_model` and
+:func:`hsi_tumor.load_model`.
 """
 
 from __future__ import annotations
@@ -127,8 +128,13 @@ def _read(path: Path, members: dict[str, bytes], trusted: Sequence[str]) -> Frac
             raise _error(path, "endmember_classes", "not one named class per endmember")
         if tumor not in classes or len(set(classes.tolist())) < 2:
             raise _error(path, "endmember_classes", "no tumor endmember, or one class only")
+        if sorted(estimators) not in ([], ["pca"]):  # the domain's PCA (none before)
+            raise _error(path, PIPELINE, "an unmixing model holds at most its domain's PCA")
         if estimators:
-            raise _error(path, PIPELINE, "an unmixing model holds no estimators")
+            pca = estimators["pca"]
+            if getattr(pca, "n_features_in_", None) != n_bands:
+                raise _error(path, PIPELINE, f"the PCA does not take the model's {n_bands} bands")
+            check_fitted_parts({"pca": pca}, path=path, n_features=n_bands)
     else:
         if sorted(estimators) != sorted(_LEARNED_PARTS):
             raise _error(path, PIPELINE, f"expected the estimators {_LEARNED_PARTS}")
@@ -144,10 +150,10 @@ def _read(path: Path, members: dict[str, bytes], trusted: Sequence[str]) -> Frac
     domain = None
     if meta.get("domain") is not None:
         domain = check_domain(path, meta["domain"])
-        # unmixing: reflectance bands; learned: the PCA scores (earlier files: the bands)
-        takes = (
-            {n_bands} if method == "unmixing" else {n_bands, int(estimators["pca"].n_components_)}
-        )
+        # the PCA scores (model files of earlier versions: the bands)
+        takes = {n_bands}
+        if "pca" in estimators:
+            takes.add(int(estimators["pca"].n_components_))
         if domain.n_features_in_ not in takes:
             raise _error(
                 path, "domain", f"the training domain does not take {sorted(takes)} features"

@@ -185,3 +185,23 @@ def test_learned_outlier_flag_is_the_domain_of_the_scores(specimens):
     old = dataclasses.replace(model, domain=TrainingDomain().fit(z[::3]))
     flags = ht.estimate_fraction(test.cube, old, mask=test.tissue, progress=False).outlier
     np.testing.assert_array_equal(flags[valid], old.domain.predict(z))
+
+
+def test_unmixing_outlier_flag_is_the_domain_of_the_reflectance_scores(specimens):
+    import dataclasses
+
+    from hsi_tumor.models import TrainingDomain
+
+    model = _train(specimens[:2], method="unmixing", n_components=8)
+    pca = model.estimators["pca"]
+    assert pca.n_components_ == 8 and model.domain.n_features_in_ == 8
+    test = specimens[2]
+    result = ht.estimate_fraction(test.cube, model, mask=test.tissue, progress=False)
+    x = test.cube.pixels()[result.valid.reshape(-1)].astype(np.float64)
+    np.testing.assert_array_equal(
+        result.outlier[result.valid], model.domain.predict(pca.transform(x))
+    )
+    # a model file of an earlier version: no PCA, a domain of the bands
+    old = dataclasses.replace(model, estimators={}, domain=TrainingDomain().fit(x[::3]))
+    flags = ht.estimate_fraction(test.cube, old, mask=test.tissue, progress=False).outlier
+    np.testing.assert_array_equal(flags[result.valid], old.domain.predict(x))

@@ -92,10 +92,9 @@ def pct(flags: np.ndarray) -> str:
     return f"{100 * flags.mean():5.1f}" if flags.size else "    –"
 
 
-def indian_pines(settings) -> None:
-    if not DATA.exists():
-        print(f"Indian Pines skipped: {DATA} is absent")
-        return
+def pines_split():
+    """Indian Pines (reflectance 0..1), its truth, the training labels (the trained classes in
+    the top half), the held-out pixels (their bottom half) and the classes never trained."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         cube = ht.read_cube(
@@ -108,6 +107,23 @@ def indian_pines(settings) -> None:
     train_labels = np.where(np.isin(truth, TRAINED) & (rows < 72), truth, 0)
     held = np.isin(truth, TRAINED) & (rows > 72)
     unseen = [c for c in PINES_NAMES if c not in TRAINED]
+    return cube, truth, train_labels, held, unseen
+
+
+def simulated_cohort():
+    """The default simulated cohort and its calibrated specimens."""
+    cohort = simulate_cohort(8, seed=0, shape=(96, 120), n_bands=100)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ht.CalibrationWarning)
+        specimens = as_specimens(cohort)
+    return cohort, specimens
+
+
+def indian_pines(settings) -> None:
+    if not DATA.exists():
+        print(f"Indian Pines skipped: {DATA} is absent")
+        return
+    cube, truth, train_labels, held, unseen = pines_split()
     spectra = cube.pixels()[train_labels.reshape(-1) > 0].astype(np.float64)
 
     print(
@@ -142,10 +158,7 @@ def indian_pines(settings) -> None:
 
 
 def simulated(settings, n_held: int) -> None:
-    cohort = simulate_cohort(8, seed=0, shape=(96, 120), n_bands=100)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ht.CalibrationWarning)
-        specimens = as_specimens(cohort)
+    cohort, specimens = simulated_cohort()
     print(
         "\nSimulated cohort (8 patients, 96 x 120, 100 bands), leave one patient out, "
         "SNV → PCA(20) → SVM; % of the held-out patient's pixels flagged"
@@ -200,18 +213,7 @@ def fraction_pines() -> None:
     if not DATA.exists():
         print(f"Indian Pines (fraction models) skipped: {DATA} is absent")
         return
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        cube = ht.read_cube(
-            DATA / "Indian_pines_corrected.npy",
-            wavelengths=DATA / "Indian_pines_corrected_bands.csv",
-        ).load()
-    cube = ht.Cube(np.ascontiguousarray(cube.data, dtype=np.float32) / 10_000, cube.wavelengths)
-    truth = np.load(DATA / "Indian_pines_gt.npy").astype(int)
-    rows = np.broadcast_to(np.arange(truth.shape[0])[:, None], truth.shape)
-    train_labels = np.where(np.isin(truth, TRAINED) & (rows < 72), truth, 0)
-    held = np.isin(truth, TRAINED) & (rows > 72)
-    unseen = [c for c in PINES_NAMES if c not in TRAINED]
+    cube, truth, train_labels, held, unseen = pines_split()
     names = {6: "grass-trees", 11: "soybean-mintill", 14: "tumor"}  # Woods as the "tumor"
     print(
         "\nIndian Pines, fraction models (Woods named tumor): % of pixels flagged outside the "
@@ -233,10 +235,7 @@ def fraction_pines() -> None:
 
 
 def fraction_simulated(n_held: int) -> None:
-    cohort = simulate_cohort(8, seed=0, shape=(96, 120), n_bands=100)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ht.CalibrationWarning)
-        specimens = as_specimens(cohort)
+    cohort, specimens = simulated_cohort()
     print(
         "\nSimulated cohort, fraction model (learned, partial-volume truth of 7 patients), "
         "leave one patient out; % of the held-out patient's pixels flagged"

@@ -50,8 +50,8 @@ from matplotlib.patches import Patch
 import hsi_tumor as ht
 from hsi_tumor.datasets import CLASS_NAMES, Specimen, as_specimens, simulate_cohort
 from hsi_tumor.evaluation import compare, fraction_estimate_metrics
+from hsi_tumor.fraction._model import UNCERTAINTY_VMAX
 from hsi_tumor.viz import PALETTE, plot_fraction_calibration, probability_overlay, save_figure
-from hsi_tumor.viz._fraction import UNCERTAINTY_VMAX
 
 SIMULATED = "SIMULATED data"
 #: Bins of the true fraction for the binned means.

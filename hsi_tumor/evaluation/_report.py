@@ -173,9 +173,9 @@ def _fraction_figure(spec, fraction_map, row):
     """True fraction (where known), estimated fraction with its outliers, and uncertainty."""
     from matplotlib.figure import Figure
 
+    from hsi_tumor.fraction._model import UNCERTAINTY_VMAX
     from hsi_tumor.viz import plot_fraction, plot_fraction_uncertainty
     from hsi_tumor.viz._common import valid_pixel_map
-    from hsi_tumor.viz._fraction import UNCERTAINTY_VMAX
 
     invalid = ~valid_pixel_map(spec.cube) & ~fraction_map.valid  # left out as unusable
     panels = 3 if spec.tumor_fraction is not None else 2

@@ -11,7 +11,7 @@ from hsi_tumor._shared.display import facts_table
 from hsi_tumor._shared.wavelengths import describe_grid
 from hsi_tumor.fraction._conformal import IntervalCalibration
 
-__all__ = ["INTERVAL", "METHODS", "Z90", "FractionMap", "FractionModel"]
+__all__ = ["INTERVAL", "METHODS", "UNCERTAINTY_VMAX", "Z90", "FractionMap", "FractionModel"]
 
 #: The estimators :func:`~hsi_tumor.fraction.train_fraction` builds.
 METHODS = ("learned", "unmixing")
@@ -20,6 +20,9 @@ INTERVAL = 0.90
 #: The standard normal quantile of ``(1 + INTERVAL) / 2``: ``uncertainty`` is the half-width of
 #: the interval over this (a Gaussian-equivalent standard deviation).
 Z90 = 1.6448536269514722
+#: The largest ``uncertainty``, that of the widest interval [0, 1]: the top of a colour bar
+#: that compares maps.
+UNCERTAINTY_VMAX = 0.5 / Z90
 
 
 @dataclass(eq=False)

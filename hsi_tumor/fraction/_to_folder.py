@@ -19,7 +19,7 @@ from hsi_tumor._shared.version import __version__
 from hsi_tumor.calibration._inputs import as_cube
 from hsi_tumor.cube import Cube
 from hsi_tumor.fraction._estimate import _as_fraction_model, estimate_fraction
-from hsi_tumor.fraction._model import INTERVAL, FractionMap
+from hsi_tumor.fraction._model import INTERVAL, UNCERTAINTY_VMAX, FractionMap
 from hsi_tumor.io._labels import write_labels
 from hsi_tumor.io._registry import write_cube
 from hsi_tumor.viz import (
@@ -29,7 +29,6 @@ from hsi_tumor.viz import (
     plot_rgb,
     save_figure,
 )
-from hsi_tumor.viz._fraction import UNCERTAINTY_VMAX
 from hsi_tumor.viz._rgb import map_background
 
 logger = logging.getLogger("hsi_tumor.fraction")

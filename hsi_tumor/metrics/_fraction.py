@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hsi_tumor._shared.errors import InvalidOptionError
-from hsi_tumor.metrics._scores import _ratio, metrics_from_fraction_sums
+from hsi_tumor.metrics._scores import _ratio, fraction_inputs, metrics_from_fraction_sums
 
 __all__ = [
     "CALIBRATION_BINS",
@@ -76,17 +76,7 @@ def fraction_estimate_sums(estimate, fraction, mask=None, *, lower=None, upper=N
         Read with :func:`metrics_from_fraction_estimate_sums` and
         :func:`calibration_from_sums`; add the sums of several specimens to pool them.
     """
-    e = np.asarray(estimate, dtype=np.float64)
-    f = np.asarray(fraction, dtype=np.float64)
-    if e.shape != f.shape:
-        raise InvalidOptionError(
-            f"estimated fraction {e.shape} and true fraction {f.shape} differ in shape",
-            field="estimate",
-            fix="give maps of the same (rows, cols)",
-        )
-    keep = np.isfinite(f) if mask is None else np.asarray(mask, dtype=bool) & np.isfinite(f)
-    f = f[keep]
-    e = np.nan_to_num(e[keep], nan=0.0)
+    e, f, keep = fraction_inputs(estimate, fraction, mask)
     out = np.zeros(N_SUMS)
     out[_DICE] = [np.minimum(e, f).sum(), e.sum(), f.sum()]
     partial = (f > 0) & (f < 1)

@@ -18,6 +18,7 @@ __all__ = [
     "area_error",
     "auc_from_histograms",
     "confusion_counts",
+    "fraction_inputs",
     "fraction_sums",
     "fuzzy_dice",
     "metrics_from_confusion",
@@ -118,7 +119,9 @@ def auc_from_histograms(hist: np.ndarray) -> np.ndarray:
     return _ratio(wins, pos.sum(axis=-1) * neg.sum(axis=-1))
 
 
-def _fraction_inputs(probability, fraction, mask):
+def fraction_inputs(probability, fraction, mask):
+    """``(p, f, keep)``: the probability (or estimated fraction) and true fraction of the
+    compared pixels ``keep`` (in the mask, with a finite true fraction), NaN ``p`` as 0."""
     p = np.asarray(probability, dtype=np.float64)
     f = np.asarray(fraction, dtype=np.float64)
     if p.shape != f.shape:
@@ -128,7 +131,7 @@ def _fraction_inputs(probability, fraction, mask):
             fix="give maps of the same (rows, cols)",
         )
     keep = np.isfinite(f) if mask is None else np.asarray(mask, dtype=bool) & np.isfinite(f)
-    return np.nan_to_num(p[keep], nan=0.0), f[keep]
+    return np.nan_to_num(p[keep], nan=0.0), f[keep], keep
 
 
 def fraction_sums(probability, fraction, mask=None) -> np.ndarray:
@@ -137,7 +140,7 @@ def fraction_sums(probability, fraction, mask=None) -> np.ndarray:
     Pixels with no probability (NaN: not classified) count as probability 0, so unclassified
     tumor is missed tumor.
     """
-    p, f = _fraction_inputs(probability, fraction, mask)
+    p, f, _ = fraction_inputs(probability, fraction, mask)
     return np.array([np.minimum(p, f).sum(), p.sum(), f.sum()])
 
 

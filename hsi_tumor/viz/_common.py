@@ -17,6 +17,7 @@ __all__ = [
     "add_colorbar",
     "check_label_map",
     "check_unit_interval",
+    "counts_beneath",
     "mark_simulated",
     "names_of",
     "new_axes",
@@ -44,6 +45,21 @@ def new_axes(ax: Axes | None, figsize: tuple[float, float] = (6.0, 4.5)) -> Axes
         return ax
     fig = Figure(figsize=figsize, layout="constrained")
     return fig.add_subplot()
+
+
+def counts_beneath(ax: Axes, counts_ax: Axes, largest: int) -> None:
+    """Finish a curve ``ax`` whose pixels per bin are bars on its twin ``counts_ax``: a log
+    scale that keeps the bars in the lower third, the curve drawn above them, one legend."""
+    counts_ax.set_yscale("log")
+    decades = int(np.ceil(np.log10(max(int(largest), 10))))
+    counts_ax.set_ylim(1, 10.0 ** (3 * decades))
+    counts_ax.set_yticks([10.0**k for k in range(decades + 1)])
+    counts_ax.set_ylabel("pixels per bin (log scale)", loc="bottom")
+    ax.set_zorder(counts_ax.get_zorder() + 1)
+    ax.patch.set_visible(False)
+    handles, labels = ax.get_legend_handles_labels()
+    bars, bar_labels = counts_ax.get_legend_handles_labels()
+    ax.legend([*handles, *bars], [*labels, *bar_labels], loc="upper left", fontsize="small")
 
 
 def root_figure(artist) -> Figure:

@@ -15,6 +15,7 @@ from hsi_tumor.cube import Cube
 from hsi_tumor.metrics import reliability_curve
 from hsi_tumor.viz._common import (
     check_label_map,
+    counts_beneath,
     mark_simulated,
     names_of,
     new_axes,
@@ -338,24 +339,11 @@ def plot_reliability(
         (curve.positives, curve.bin_edges[:-1] + half, PALETTE["tumor"], "tumor pixels per bin"),
     ):
         counts_ax.bar(left, height, width=half, align="edge", color=color, alpha=0.35, label=label)
-    counts_ax.set_yscale("log")
-    decades = int(np.ceil(np.log10(max(int(curve.counts.max(initial=0)), 10))))
-    counts_ax.set_ylim(1, 10.0 ** (3 * decades))  # log scale: the bars in the lower third
-    counts_ax.set_yticks([10.0**k for k in range(decades + 1)])
-    counts_ax.set_ylabel("pixels per bin (log scale)", loc="bottom")
-    ax.set_zorder(counts_ax.get_zorder() + 1)  # the curve above the bars
-    ax.patch.set_visible(False)
+    counts_beneath(ax, counts_ax, curve.counts.max(initial=0))
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.01)
     ax.set_xlabel("mean predicted tumor probability")
     ax.set_ylabel("observed tumor fraction")
-    bars, bar_labels = counts_ax.get_legend_handles_labels()
-    ax.legend(
-        [*ax.get_legend_handles_labels()[0], *bars],
-        [*ax.get_legend_handles_labels()[1], *bar_labels],
-        loc="upper left",
-        fontsize="small",
-    )
     ax.set_title("reliability diagram" if title is None else title)
     return ax
 

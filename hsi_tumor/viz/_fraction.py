@@ -12,11 +12,11 @@ from matplotlib.patches import Patch
 
 from hsi_tumor._shared.errors import InvalidOptionError, InvalidTypeError
 from hsi_tumor.metrics import FractionCalibration
+from hsi_tumor.viz._common import counts_beneath
 from hsi_tumor.viz._maps import plot_probability
 
 __all__ = [
     "OUTLIER_COLOR",
-    "UNCERTAINTY_VMAX",
     "plot_fraction",
     "plot_fraction_calibration",
     "plot_fraction_uncertainty",
@@ -25,9 +25,6 @@ __all__ = [
 #: Colour of the pixels outside the training domain (cyan: neither in ``inferno`` nor in
 #: :data:`hsi_tumor.viz.PALETTE`).
 OUTLIER_COLOR = "#00ffff"
-#: Top of the colour bar of :func:`plot_fraction_uncertainty` to compare maps: the standard
-#: deviation of the widest 90 % interval, [0, 1] (half its width over the normal 95 % quantile).
-UNCERTAINTY_VMAX = 0.5 / 1.6448536269514722
 _OUTLIER_LABEL = "outside the training domain"
 _NOT_ESTIMATED = "not estimated"
 
@@ -192,6 +189,41 @@ def plot_fraction_uncertainty(
     return ax
 
 
+def _coverage_bars(ax: Axes, x, coverage, nominal, target, **bar) -> bool:
+    """Coverage per bin as bars against the nominal level and the target band, or a note when
+    there is no interval (returns False then)."""
+    ax.set_ylim(0, 1.2)
+    ax.set_yticks(np.linspace(0, 1, 6))
+    ax.set_ylabel("coverage of the interval")
+    if not np.isfinite(coverage).any():
+        ax.text(
+            0.5,
+            0.5,
+            "the estimate has no interval",
+            ha="center",
+            va="center",
+            transform=ax.transAxes,
+            color="0.4",
+        )
+        return False
+    ax.bar(
+        x,
+        np.nan_to_num(coverage, nan=0.0),
+        alpha=0.8,
+        label="pixels whose interval covers f",
+        **bar,
+    )
+    if target is not None:
+        ax.axhspan(
+            *target,
+            color="#2ca02c",
+            alpha=0.15,
+            label=f"target {100 * target[0]:g}–{100 * target[1]:g} %",
+        )
+    ax.axhline(nominal, color="#d62728", lw=1.2, ls="--", label=f"nominal {100 * nominal:g} %")
+    return True
+
+
 def plot_fraction_calibration(
     calibration: FractionCalibration,
     *,
@@ -244,7 +276,7 @@ def plot_fraction_calibration(
             "Evaluation.fraction_calibration",
         )
     fig = Figure(figsize=(15.5, 4.6), layout="constrained")
-    ax, cov_ax, est_ax = fig.subplots(1, 3, width_ratios=[1.0, 1.0, 1.0])
+    ax, cov_ax, est_ax = fig.subplots(1, 3)
     c = calibration
     filled = c.counts > 0
     ax.plot([0, 1], [0, 1], linestyle="--", color="0.6", lw=1.0, label="estimate = truth")
@@ -267,86 +299,32 @@ def plot_fraction_calibration(
         alpha=0.35,
         label="pixels per bin",
     )
-    counts_ax.set_yscale("log")
-    decades = int(np.ceil(np.log10(max(int(c.counts.max(initial=0)), 10))))
-    counts_ax.set_ylim(1, 10.0 ** (3 * decades))  # the bars in the lower third
-    counts_ax.set_yticks([10.0**k for k in range(decades + 1)])
-    counts_ax.set_ylabel("pixels per bin (log scale)", loc="bottom")
-    ax.set_zorder(counts_ax.get_zorder() + 1)
-    ax.patch.set_visible(False)
+    counts_beneath(ax, counts_ax, c.counts.max(initial=0))
     ax.set(xlim=(0, 1), ylim=(0, 1.01))
     ax.set_xlabel("mean estimated tumor fraction")
     ax.set_ylabel("mean true tumor fraction")
-    bars, bar_labels = counts_ax.get_legend_handles_labels()
-    handles, labels = ax.get_legend_handles_labels()
-    ax.legend([*handles, *bars], [*labels, *bar_labels], loc="upper left", fontsize="small")
     ax.set_title("calibration of the fraction", fontsize=10)
 
     x = np.arange(len(c.coverage_labels))
     ticks = list(c.coverage_labels)
-    if np.isfinite(c.coverage).any():
-        cov_ax.bar(
-            x,
-            np.nan_to_num(c.coverage, nan=0.0),
-            color="#1f77b4",
-            alpha=0.8,
-            label="pixels whose interval covers f",
-        )
+    if _coverage_bars(cov_ax, x, c.coverage, nominal, target, color="#1f77b4"):
         ticks = [f"{t}\nn={n}" for t, n in zip(ticks, c.coverage_counts, strict=True)]
-        if target is not None:
-            cov_ax.axhspan(
-                *target,
-                color="#2ca02c",
-                alpha=0.15,
-                label=f"target {100 * target[0]:g}–{100 * target[1]:g} %",
-            )
-        cov_ax.axhline(
-            nominal, color="#d62728", lw=1.2, ls="--", label=f"nominal {100 * nominal:g} %"
-        )
         cov_ax.legend(loc="upper center", ncol=3, fontsize="small")
-    else:
-        cov_ax.text(
-            0.5,
-            0.5,
-            "the estimate has no interval",
-            ha="center",
-            va="center",
-            transform=cov_ax.transAxes,
-            color="0.4",
-        )
     cov_ax.set_xticks(x, ticks, fontsize="small")
-    cov_ax.set_ylim(0, 1.2)
-    cov_ax.set_yticks(np.linspace(0, 1, 6))
     cov_ax.set_xlabel("true tumor fraction")
-    cov_ax.set_ylabel("coverage of the interval")
     cov_ax.set_title("coverage of the interval by true fraction", fontsize=10)
-    if np.isfinite(c.coverage_by_estimate).any():
-        est_ax.bar(
-            c.bin_edges[:-1],
-            np.nan_to_num(c.coverage_by_estimate, nan=0.0),
-            width=np.diff(c.bin_edges) * 0.9,
-            align="edge",
-            color="#9467bd",
-            alpha=0.8,
-            label="pixels whose interval covers f",
-        )
-        if target is not None:
-            est_ax.axhspan(*target, color="#2ca02c", alpha=0.15)
-        est_ax.axhline(nominal, color="#d62728", lw=1.2, ls="--")
-    else:
-        est_ax.text(
-            0.5,
-            0.5,
-            "the estimate has no interval",
-            ha="center",
-            va="center",
-            transform=est_ax.transAxes,
-            color="0.4",
-        )
-    est_ax.set(xlim=(0, 1), ylim=(0, 1.2))
-    est_ax.set_yticks(np.linspace(0, 1, 6))
+    _coverage_bars(
+        est_ax,
+        c.bin_edges[:-1],
+        c.coverage_by_estimate,
+        nominal,
+        target,
+        color="#9467bd",
+        width=np.diff(c.bin_edges) * 0.9,
+        align="edge",
+    )
+    est_ax.set_xlim(0, 1)
     est_ax.set_xlabel("estimated tumor fraction")
-    est_ax.set_ylabel("coverage of the interval")
     est_ax.set_title("coverage by bin of the estimate", fontsize=10)
     if title is not None:
         fig.suptitle(title)

@@ -3,9 +3,7 @@ against closed-form cases, and in a trained model and its file."""
 
 from __future__ import annotations
 
-import json
 import warnings
-import zipfile
 
 import numpy as np
 import pytest
@@ -20,6 +18,7 @@ from hsi_tumor.fraction._conformal import (
     conformity_scores,
 )
 from hsi_tumor.fraction._estimate import learned_features, reference_and_valid, score_image
+from tests.models.files import with_meta
 
 
 def test_scores_are_the_distance_outside_the_interval():
@@ -121,20 +120,9 @@ def test_a_learned_model_carries_its_calibration_into_its_file(specimens, tmp_pa
     lower, upper = c.apply(f, lo, hi)
     np.testing.assert_allclose(result.lower[ok], lower, atol=1e-6)
     np.testing.assert_allclose(result.upper[ok], upper, atol=1e-6)
-    # a damaged calibration in the file is refused
-    with zipfile.ZipFile(path) as z:
-        members = {n: z.read(n) for n in z.namelist()}
-    meta = json.loads(members["model.json"])
-    meta["interval_calibration"]["offsets"][0] = 5.0
-    members["model.json"] = json.dumps(meta).encode()
-    from hsi_tumor.models._archive import integrity_record
-
-    del members["integrity.json"]
-    members["integrity.json"] = integrity_record(members, None)
-    bad = tmp_path / "bad.htmodel"
-    with zipfile.ZipFile(bad, "w") as z:
-        for n, d in members.items():
-            z.writestr(n, d)
+    # a damaged calibration in the file is refused (the file resealed, as anyone can)
+    damaged = {**c.to_dict(), "offsets": [5.0, *c.offsets[1:]]}
+    bad = with_meta(path, tmp_path / "bad.htmodel", interval_calibration=damaged)
     with pytest.raises(ht.ModelFileError, match="interval_calibration"):
         ht.load_model(bad)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import warnings
 
 import numpy as np
@@ -102,24 +103,13 @@ def test_model_file_round_trip(specimens, tmp_path, method):
 
 
 def test_a_damaged_fraction_model_file_is_refused(specimens, tmp_path):
-    import json
-    import zipfile
+    from tests.models.files import members, with_meta
 
     model = _train(specimens[:2], method="unmixing")
     path = ht.save_model(model, tmp_path / "f.htmodel")
-    with zipfile.ZipFile(path) as z:
-        members = {n: z.read(n) for n in z.namelist()}
-    meta = json.loads(members["model.json"])
-    meta["endmembers"][0][0] = float("nan")
-    members["model.json"] = json.dumps(meta).encode()
-    from hsi_tumor.models._archive import integrity_record
-
-    del members["integrity.json"]
-    members["integrity.json"] = integrity_record(members, None)  # resealed: the schema refuses
-    bad = tmp_path / "bad.htmodel"
-    with zipfile.ZipFile(bad, "w") as z:
-        for n, d in members.items():
-            z.writestr(n, d)
+    endmembers = json.loads(members(path)["model.json"])["endmembers"]
+    endmembers[0][0] = float("nan")
+    bad = with_meta(path, tmp_path / "bad.htmodel", endmembers=endmembers)  # resealed
     with pytest.raises(ht.ModelFileError, match="endmembers"):
         ht.load_model(bad)
 

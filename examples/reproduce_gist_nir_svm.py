@@ -6,7 +6,8 @@ pushbroom camera), not measured. The script runs the design of
     D. Sato et al., "Distinction of surgically resected gastrointestinal stromal tumor by
     near-infrared hyperspectral imaging", Sci. Rep. 10, 21852 (2020):
 
-12 patients, one resected specimen each, imaged from the mucosal side; pathologist-annotated
+12 patients (12 resected gastric GIST lesions), imaged ex vivo from the mucosal surface; here
+one simulated specimen per patient; pathologist-annotated
 normal and tumor regions (here the simulator's sparse ``annotation``); a support vector machine
 (here the library's tuned RBF SVM after SNV and PCA); colour-coded prediction maps; accuracy,
 sensitivity and specificity. The paper's validation scheme (how its training and test pixels
@@ -124,6 +125,10 @@ def _prediction_grid(specimens, evaluation, n_cols: int) -> Figure:
         Patch(facecolor=PALETTE["tumor"], label="predicted tumor"),
         Patch(facecolor=PALETTE["not classified"], label="not classified (outside the specimen)"),
         Patch(facecolor=PALETTE["invalid"], label="invalid (glare, dead column)"),
+        Patch(
+            facecolor=PALETTE["outside training domain"],
+            label="outside the training domain (flagged)",
+        ),
         Line2D([], [], color="white", lw=1.2, label="annotated tumor"),
         Line2D([], [], color="navy", lw=1.0, ls="--", label="annotated normal"),
     ]

@@ -10,7 +10,10 @@ calibration, and saves the figures of docs/simulator.md:
 * ``simulator_rgb.png`` — a pseudo-colour image (1550, 1300, 1070 nm) of one specimen (invalid
   pixels, glare and dead camera columns, in magenta);
 * ``simulator_truth.png`` — that specimen's ground truth: tumor fraction, hard labels, the
-  sparse annotation and the mucosa thickness over the tumors.
+  sparse annotation and the normal wall over the tumors;
+* ``simulator_anatomy.png`` — what makes its normal tissue vary: mucosa thickness (with the
+  folds), fat (lobules in the wall, serosal fat on the margin), blood (vessels, bruises) and
+  shading.
 
 Run: ``python examples/simulated_cohort.py [OUT]`` (default ``out/examples``).
 """
@@ -25,7 +28,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from hsi_tumor.datasets import CLASS_NAMES, chromophore_absorption, simulate_cohort
+from hsi_tumor.datasets import CLASS_NAMES, absorption, chromophore_absorption, simulate_cohort
 from hsi_tumor.viz import (
     PALETTE,
     mark_simulated,
@@ -71,7 +74,7 @@ def main(
         label = f"{CLASS_NAMES[c]} (annotated, n={len(rows)})"
         axes[0].plot(wl, mean, color=colour, label=label)
         axes[0].fill_between(wl, mean - sd, mean + sd, color=colour, alpha=0.25, lw=0)
-    for nm in (970, 1190, 1450):
+    for nm in (970, 1200, 1450):
         axes[0].axvline(nm, color="0.6", lw=0.8, ls=":")
     axes[0].set(
         title=f"mean reflectance ± SD, {n_patients} patients",
@@ -80,8 +83,15 @@ def main(
     )
     axes[0].legend(fontsize=8)
     fine = np.arange(900.0, 2501.0, 2.0)
-    for name, colour in (("water", "#1f77b4"), ("lipid", "#ff7f0e"), ("collagen", "#8c564b")):
-        axes[1].semilogy(fine, chromophore_absorption(name, fine), color=colour, label=name)
+    for name, colour, style, label in (
+        ("water", "#1f77b4", "-", "water (Segelstein 1981)"),
+        ("lipid", "#ff7f0e", "-", "lipid (measured < 1100, 1210, 1730 nm)"),
+        ("collagen", "#8c564b", "--", "collagen (assumed shape)"),
+    ):
+        mua = chromophore_absorption(name, fine)
+        axes[1].semilogy(fine, mua, color=colour, ls=style, label=label)
+    blood = absorption(fine, water=0, lipid=0, collagen=0, blood=1, saturation=0.5, baseline=0)
+    axes[1].semilogy(fine, blood, color="#d62728", label="whole blood, SO2 50 %")
     axes[1].axvspan(wl[0], wl[-1], color="0.9", zorder=0, label="camera range")
     axes[1].set(
         title="chromophore absorption (pure, model)",
@@ -120,12 +130,35 @@ def main(
         frameon=False,
         fontsize="small",
     )
-    axes[3].set(xticks=[], yticks=[], title="mucosa over the tumors")
+    axes[3].set(xticks=[], yticks=[], title="normal wall over the tumors")
     fig.suptitle(f"ground truth, patient {spec.patient}")
     mark_simulated(fig, spec)
     paths["truth"] = save_figure(fig, out / "simulator_truth.png", dpi=70, overwrite=True)
+
+    # figure 4: the anatomy behind the normal tissue
+    fig = Figure(figsize=(9.5, 7.2), layout="constrained")
+    axes = fig.subplots(2, 2).ravel()
+    anatomy = spec.anatomy
+    outside = ~spec.tissue
+    fat = np.maximum(anatomy.lobules, anatomy.surface_fat)
+    for ax, values, title, unit, cmap in (
+        (axes[0], anatomy.mucosa, "mucosa thickness (folds thicker)", "mm", "viridis"),
+        (axes[1], fat, "fat: lobules in the wall, serosal fat at the margin", "share", "YlOrBr"),
+        (axes[2], anatomy.blood, "added blood: vessels and bruises", "volume fraction", "Reds"),
+        (axes[3], anatomy.shading, "shading: rounded edge, tilt of the folds", "", "gray"),
+    ):
+        shown = ax.imshow(
+            np.ma.masked_array(values, outside),
+            cmap=matplotlib.colormaps[cmap].with_extremes(bad="0.85"),
+            interpolation="nearest",
+        )
+        fig.colorbar(shown, cax=ax.inset_axes([1.03, 0.0, 0.045, 1.0]), label=unit)
+        ax.set(xticks=[], yticks=[], title=title)
+    fig.suptitle(f"anatomy of the normal tissue, patient {spec.patient}")
+    mark_simulated(fig, spec)
+    paths["anatomy"] = save_figure(fig, out / "simulator_anatomy.png", dpi=70, overwrite=True)
     paths["capture"] = folder
-    for key in ("spectra", "rgb", "truth"):
+    for key in ("spectra", "rgb", "truth", "anatomy"):
         print("figure (simulated data):", paths[key])
     return paths
 

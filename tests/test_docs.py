@@ -24,6 +24,12 @@ def test_api_reference_is_generated_from_the_current_docstrings():
     assert current == _make_api().render(), "docs/api.md is stale: run `make docs`"
 
 
+def test_simulator_parameter_table_is_generated_from_the_code():
+    """issue 16: the page's table of constants is the simulator's own (no second copy)."""
+    current = (ROOT / "docs" / "simulator.md").read_text(encoding="utf-8")
+    assert current == _make_api().simulator_page(), "docs/simulator.md is stale: run `make docs`"
+
+
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_relative_links_resolve(page):
     text = page.read_text(encoding="utf-8")

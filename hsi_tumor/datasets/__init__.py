@@ -13,14 +13,15 @@ physical stand-in::
     spec.write_capture("out/sim_000")            # Specim-style folder via hsi_tumor.write_capture
     cohort = simulate_cohort(n_patients=10, seed=0)
 
-Everything it returns is simulated, not measured; docs/simulator.md states the model, its
-parameters and their sources.
+Everything it returns is simulated, not measured; docs/simulator.md states the model and a
+table, generated from the code, of every constant with its source or marked as an assumption.
 
 Building blocks (closed forms, usable on their own): :func:`chromophore_absorption`,
 :func:`absorption`, :func:`reduced_scattering`, :func:`diffuse_reflectance`,
 :func:`penetration_depth`, :func:`layered_reflectance`.
 """
 
+from hsi_tumor.datasets._anatomy import Anatomy
 from hsi_tumor.datasets._camera import Camera
 from hsi_tumor.datasets._chromophores import (
     BANDS,
@@ -48,12 +49,15 @@ from hsi_tumor.datasets._simulate import (
     simulate_specimen,
 )
 from hsi_tumor.datasets._specimen import Specimen, as_specimens
+from hsi_tumor.datasets._tissue import TISSUES
 
 __all__ = [
     "BANDS",
     "CHROMOPHORES",
     "CLASS_NAMES",
     "MANIFEST_COLUMNS",
+    "TISSUES",
+    "Anatomy",
     "Camera",
     "SimulatedCohort",
     "SimulatedSpecimen",

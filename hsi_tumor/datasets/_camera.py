@@ -9,7 +9,9 @@ into a whole NaN line in one band.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import inspect
+import re
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -148,3 +150,18 @@ class Camera:
         white = self.expose(rng, white_r, sensor)
         dark = self.expose(rng, np.zeros(shape, dtype=np.float32), sensor)
         return white, dark
+
+
+def camera_table() -> str:
+    """Markdown table of :class:`Camera`'s defaults, each with its docstring description.
+
+    ``docs/simulator.md`` holds it beside the parameter table; every value is an assumption
+    (a typical InGaAs pushbroom camera), none a measurement of a particular one.
+    """
+    doc = inspect.cleandoc(Camera.__doc__ or "")
+    described = dict(re.findall(r"^(\w+) : [^\n]+\n((?:    [^\n]+\n?)+)", doc, flags=re.MULTILINE))
+    lines = ["| `Camera` field | default | what |", "| --- | --- | --- |"]
+    for f in fields(Camera):
+        text = " ".join(described[f.name].split())
+        lines.append(f"| `{f.name}` | {f.default!r} | {text} |")
+    return "\n".join(lines) + "\n"

@@ -1,155 +1,196 @@
-"""Absorption spectra of the NIR tissue chromophores: water, lipid and collagen.
+"""Absorption spectra of the NIR tissue chromophores: water, lipid, collagen and hemoglobin.
 
-Each spectrum is built from a short table of published values at the band maxima and the minima
-between them ("anchors", absorption coefficient μa of the pure substance in mm⁻¹), interpolated
-smoothly in log(μa) with a shape-preserving cubic (PCHIP), so every band maximum sits exactly at
-its published position and the curve never overshoots between anchors. A tissue's absorption is
-the volume-fraction-weighted sum of its chromophores (Jacques 2013, eq. 12).
-
-The anchor values are rounded readings of the cited tables and figures; they are good to about
-±20 % for water and ±30–50 % for lipid and collagen (whose published spectra differ that much
-between samples and methods), which is ample for a simulator and not a reference standard.
+Water is the measured table of Segelstein (1981), shipped with the package. Lipid, collagen
+and the hemoglobin of whole blood are short tables of values ("anchors", absorption
+coefficient μa of the pure substance in mm⁻¹) at band maxima and the minima between them,
+interpolated smoothly in log(μa) with a shape-preserving cubic (PCHIP), so the curve never
+overshoots between anchors. Every anchor names its source; ``"assumption"`` marks a value no
+source gave us (see ``docs/simulator.md`` for the table and how far each is known). A tissue's
+absorption is the volume-fraction-weighted sum of its chromophores, the form of Jacques (2013,
+eq. 12) with a collagen term added here (eq. 12 has none).
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 from scipy.interpolate import PchipInterpolator
 
 from hsi_tumor._shared.errors import InvalidOptionError, WavelengthError
+from hsi_tumor.datasets._parameters import SOURCES, parameter
 
 __all__ = [
     "BANDS",
+    "BLOOD_WATER",
     "CHROMOPHORES",
     "COLLAGEN_ANCHORS",
     "LIPID_ANCHORS",
-    "WATER_ANCHORS",
+    "WHOLE_BLOOD_ANCHORS",
     "absorption",
     "band_averaged_absorption",
+    "blood_absorption",
     "chromophore_absorption",
+    "water_table",
 ]
 
-#: Pure water at ~25 °C, μa in mm⁻¹ (λ in nm). Hale & Querry (1973) and Kou, Labrie & Chylek
-#: (1993), rounded; maxima at 970, 1190, 1450 and 1930 nm (O–H overtone and combination bands).
-WATER_ANCHORS: tuple[tuple[float, float], ...] = (
-    (880.0, 0.0055),
-    (900.0, 0.0068),
-    (940.0, 0.025),
-    (970.0, 0.046),
-    (1000.0, 0.036),
-    (1040.0, 0.017),
-    (1075.0, 0.013),
-    (1110.0, 0.019),
-    (1150.0, 0.075),
-    (1190.0, 0.105),
-    (1240.0, 0.090),
-    (1280.0, 0.100),
-    (1320.0, 0.15),
-    (1360.0, 0.45),
-    (1400.0, 1.25),
-    (1450.0, 3.0),
-    (1500.0, 2.0),
-    (1550.0, 0.98),
-    (1600.0, 0.66),
-    (1650.0, 0.53),
-    (1690.0, 0.52),
-    (1730.0, 0.70),
-    (1790.0, 0.82),
-    (1850.0, 1.4),
-    (1900.0, 7.5),
-    (1930.0, 11.8),
-    (1960.0, 10.5),
-    (2000.0, 6.8),
-    (2100.0, 2.6),
-    (2200.0, 1.65),
-    (2300.0, 2.6),
-    (2400.0, 5.0),
-    (2500.0, 8.5),
-    (2520.0, 9.5),
+_DATA = Path(__file__).with_name("data")
+
+#: Mammalian fat, μa in mm⁻¹, with the source of each value. van Veen et al. (2005): purified
+#: lard, the omlc "fat" spectrum (published in m⁻¹, 429–1098 nm), read at its maxima (930,
+#: 1040 nm), minima and flanks. Anderson et al. (2006) via Hui et al. (2016, Table 1): fat
+#: at 1210 and 1730 nm (1.65 and 10.5 cm⁻¹; Anderson places the band "near 1720 nm", meat
+#: spectra at 1726 nm, so the maximum is known to 1720–1730 nm). Every other value is an
+#: assumption shaped after the band positions of Wilson et al. (2015) and of meat spectra
+#: (1208, 1726, 2306, 2346 nm); the strengths of the 1390, 1760, 2310 and 2350 nm bands have no
+#: numeric source we could read.
+LIPID_ANCHORS: tuple[tuple[float, float, str], ...] = (
+    (880.0, 0.001636, "vanveen2005"),
+    (900.0, 0.004633, "vanveen2005"),
+    (910.0, 0.007046, "vanveen2005"),
+    (930.0, 0.01310, "vanveen2005"),
+    (950.0, 0.003799, "vanveen2005"),
+    (976.0, 0.001408, "vanveen2005"),
+    (1000.0, 0.002654, "vanveen2005"),
+    (1040.0, 0.007029, "vanveen2005"),
+    (1070.0, 0.005065, "vanveen2005"),
+    (1098.0, 0.004911, "vanveen2005"),
+    (1150.0, 0.012, "assumption"),
+    (1210.0, 0.165, "anderson2006"),
+    (1260.0, 0.018, "assumption"),
+    (1320.0, 0.020, "assumption"),
+    (1390.0, 0.085, "assumption"),
+    (1450.0, 0.040, "assumption"),
+    (1550.0, 0.020, "assumption"),
+    (1640.0, 0.060, "assumption"),
+    (1700.0, 0.45, "assumption"),
+    (1730.0, 1.05, "anderson2006"),
+    (1745.0, 0.80, "assumption"),
+    (1760.0, 0.90, "assumption"),
+    (1800.0, 0.30, "assumption"),
+    (1860.0, 0.06, "assumption"),
+    (2000.0, 0.05, "assumption"),
+    (2150.0, 0.15, "assumption"),
+    (2250.0, 0.70, "assumption"),
+    (2310.0, 2.40, "assumption"),
+    (2330.0, 1.70, "assumption"),
+    (2350.0, 2.10, "assumption"),
+    (2420.0, 0.90, "assumption"),
+    (2520.0, 0.70, "assumption"),
 )
 
-#: Mammalian fat (lard / adipose lipid), μa in mm⁻¹. van Veen et al. (2005) below 1100 nm,
-#: Nachabé et al. (2010) to 1600 nm and Wilson et al. (2015) beyond, rounded; maxima at 930,
-#: 1040, 1210, 1390 (C–H combination), 1730 and 1760 (C–H first overtones), 2310 and 2350 nm.
-LIPID_ANCHORS: tuple[tuple[float, float], ...] = (
-    (880.0, 0.0030),
-    (900.0, 0.0035),
-    (930.0, 0.012),
-    (970.0, 0.004),
-    (1040.0, 0.0065),
-    (1090.0, 0.004),
-    (1150.0, 0.012),
-    (1210.0, 0.11),
-    (1260.0, 0.018),
-    (1320.0, 0.020),
-    (1390.0, 0.085),
-    (1450.0, 0.040),
-    (1550.0, 0.020),
-    (1640.0, 0.060),
-    (1700.0, 0.45),
-    (1730.0, 1.10),
-    (1745.0, 0.80),
-    (1760.0, 0.90),
-    (1800.0, 0.30),
-    (1860.0, 0.06),
-    (2000.0, 0.05),
-    (2150.0, 0.15),
-    (2250.0, 0.70),
-    (2310.0, 2.40),
-    (2330.0, 1.70),
-    (2350.0, 2.10),
-    (2420.0, 0.90),
-    (2520.0, 0.70),
+#: Collagen (hydrated-tissue equivalent), μa in mm⁻¹. No numeric collagen spectrum was
+#: accessible to us (Sekar et al. 2017 measured 500–1700 nm, in figures only): every value is an
+#: assumption, placed at the band positions of Wilson et al. (2015, ~1200 and ~1500 nm) and of
+#: the C–H overtones and amide combinations (1690, 1730, 2050, 2170, 2290 nm). An illustrative
+#: shape, not a measurement.
+COLLAGEN_ANCHORS: tuple[tuple[float, float, str], ...] = (
+    (880.0, 0.010, "assumption"),
+    (1000.0, 0.010, "assumption"),
+    (1100.0, 0.012, "assumption"),
+    (1200.0, 0.050, "assumption"),
+    (1260.0, 0.035, "assumption"),
+    (1340.0, 0.045, "assumption"),
+    (1420.0, 0.15, "assumption"),
+    (1500.0, 0.30, "assumption"),
+    (1580.0, 0.18, "assumption"),
+    (1620.0, 0.20, "assumption"),
+    (1690.0, 0.45, "assumption"),
+    (1710.0, 0.40, "assumption"),
+    (1730.0, 0.42, "assumption"),
+    (1800.0, 0.22, "assumption"),
+    (1900.0, 0.35, "assumption"),
+    (2000.0, 0.40, "assumption"),
+    (2050.0, 0.70, "assumption"),
+    (2110.0, 0.50, "assumption"),
+    (2170.0, 1.00, "assumption"),
+    (2230.0, 0.60, "assumption"),
+    (2290.0, 0.90, "assumption"),
+    (2360.0, 0.70, "assumption"),
+    (2520.0, 0.60, "assumption"),
 )
 
-#: Collagen (type I, hydrated-tissue equivalent), μa in mm⁻¹. Sekar et al. (2017) to 1700 nm and
-#: Wilson et al. (2015) beyond, rounded; maxima at 1200 (C–H), 1500 (N–H), 1690 and 1730 (C–H
-#: first overtones), 2050, 2170 (amide combinations) and 2290 nm.
-COLLAGEN_ANCHORS: tuple[tuple[float, float], ...] = (
-    (880.0, 0.010),
-    (1000.0, 0.010),
-    (1100.0, 0.012),
-    (1200.0, 0.050),
-    (1260.0, 0.035),
-    (1340.0, 0.045),
-    (1420.0, 0.15),
-    (1500.0, 0.30),
-    (1580.0, 0.18),
-    (1620.0, 0.20),
-    (1690.0, 0.45),
-    (1710.0, 0.40),
-    (1730.0, 0.42),
-    (1800.0, 0.22),
-    (1900.0, 0.35),
-    (2000.0, 0.40),
-    (2050.0, 0.70),
-    (2110.0, 0.50),
-    (2170.0, 1.00),
-    (2230.0, 0.60),
-    (2290.0, 0.90),
-    (2360.0, 0.70),
-    (2520.0, 0.60),
+#: Whole blood (hematocrit 45 %), μa in mm⁻¹ at SO2 > 98 % and 0 %, as tabulated by Bosschaart
+#: et al. (2014, appendix; a compilation of published measurements), 900–1300 nm. The
+#: hemoglobin part is this minus :data:`BLOOD_WATER` times water; beyond 1300 nm water
+#: dominates and the rest cannot be separated, so the hemoglobin part is held at 0.08 mm⁻¹
+#: (the rest at 1225–1350 nm and 1600–1800 nm is 0.06–0.14 mm⁻¹). 1200–1205 nm is left out:
+#: a seam between compiled sources (0.37 to 0.20 mm⁻¹ in 5 nm).
+WHOLE_BLOOD_ANCHORS: tuple[tuple[float, float, float], ...] = (
+    (900.0, 0.56, 0.46),
+    (925.0, 0.65, 0.46),
+    (950.0, 0.65, 0.39),
+    (975.0, 0.69, 0.31),
+    (1000.0, 0.64, 0.22),
+    (1025.0, 0.60, 0.27),
+    (1050.0, 0.49, 0.22),
+    (1075.0, 0.40, 0.19),
+    (1100.0, 0.35, 0.15),
+    (1125.0, 0.32, 0.14),
+    (1150.0, 0.30, 0.19),
+    (1175.0, 0.32, 0.21),
+    (1225.0, 0.19, 0.19),
+    (1250.0, 0.17, 0.17),
+    (1275.0, 0.16, 0.15),
+    (1300.0, 0.19, 0.20),
 )
+_HEMOGLOBIN_REST = 0.08  # mm⁻¹ beyond 1300 nm (see WHOLE_BLOOD_ANCHORS)
 
-#: Published band maxima (nm) within 900–2500 nm, by chromophore.
+#: Volume fraction of water in whole blood of hematocrit 45 % (``blood.water`` of the parameter
+#: table: an assumption).
+BLOOD_WATER: float = parameter("blood.water").value
+
+#: Band maxima (nm) within 900–2500 nm, by chromophore: water from the Segelstein table;
+#: lipid from van Veen (930, 1040 nm), Anderson (1210, ~1720–1730 nm) and meat spectra
+#: (2306 nm); collagen at the positions its anchors assume.
 BANDS: dict[str, tuple[float, ...]] = {
-    "water": (970.0, 1190.0, 1450.0, 1930.0),
-    "lipid": (1210.0, 1390.0, 1730.0, 1760.0, 2310.0),
+    "water": (970.0, 1200.0, 1450.0, 1930.0),
+    "lipid": (930.0, 1040.0, 1210.0, 1730.0, 2310.0),
     "collagen": (1200.0, 1500.0, 1690.0, 2170.0),
 }
 
-_ANCHORS = {"water": WATER_ANCHORS, "lipid": LIPID_ANCHORS, "collagen": COLLAGEN_ANCHORS}
-#: The chromophores known to :func:`chromophore_absorption`, in the order of :func:`absorption`.
-CHROMOPHORES: tuple[str, ...] = ("water", "lipid", "collagen")
+#: The chromophores known to :func:`chromophore_absorption`. ``oxyhemoglobin`` and
+#: ``deoxyhemoglobin`` are the hemoglobin of whole blood (hematocrit 45 %), without its water.
+CHROMOPHORES: tuple[str, ...] = ("water", "lipid", "collagen", "oxyhemoglobin", "deoxyhemoglobin")
 _INTERPOLATORS: dict[str, PchipInterpolator] = {}
 
 WAVELENGTH_LIMITS = (900.0, 2500.0)
 
 
+def water_table() -> tuple[np.ndarray, np.ndarray]:
+    """Absorption of pure water at 25 °C, 855–2594 nm: Segelstein (1981), as published.
+
+    Returns
+    -------
+    wavelengths : ndarray of float64
+        nm (the table's 191 points).
+    mua : ndarray of float64
+        μa = 4πk/λ in mm⁻¹, from the imaginary refractive index k of the public-domain table
+        of refractiveindex.info (vendored as ``hsi_tumor/datasets/data/water_segelstein1981.csv``).
+    """
+    table = np.loadtxt(_DATA / "water_segelstein1981.csv", delimiter=",", comments="#", skiprows=7)
+    wl_um, k = table[:, 0], table[:, 1]
+    return wl_um * 1000.0, 4.0 * np.pi * k / (wl_um * 1e-3)
+
+
+def _table(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """(wavelengths nm, μa mm⁻¹) through which ``name`` is interpolated."""
+    if name == "water":
+        return water_table()
+    if name in ("lipid", "collagen"):
+        rows = LIPID_ANCHORS if name == "lipid" else COLLAGEN_ANCHORS
+        return np.array([r[0] for r in rows]), np.array([r[1] for r in rows])
+    blood = np.asarray(WHOLE_BLOOD_ANCHORS, dtype=np.float64)
+    wl = blood[:, 0]
+    whole = blood[:, 1] if name == "oxyhemoglobin" else blood[:, 2]
+    rest = whole - BLOOD_WATER * chromophore_absorption("water", wl)
+    return np.r_[wl, 1350.0, 2520.0], np.r_[rest, _HEMOGLOBIN_REST, _HEMOGLOBIN_REST]
+
+
 def _interpolator(name: str) -> PchipInterpolator:
     if name not in _INTERPOLATORS:
-        table = np.asarray(_ANCHORS[name], dtype=np.float64)
-        _INTERPOLATORS[name] = PchipInterpolator(table[:, 0], np.log(table[:, 1]))
+        wl, mua = _table(name)
+        _INTERPOLATORS[name] = PchipInterpolator(wl, np.log(mua))
     return _INTERPOLATORS[name]
 
 
@@ -177,7 +218,9 @@ def chromophore_absorption(name: str, wavelengths) -> np.ndarray:
 
     Parameters
     ----------
-    name : {'water', 'lipid', 'collagen'}
+    name : {'water', 'lipid', 'collagen', 'oxyhemoglobin', 'deoxyhemoglobin'}
+        The hemoglobins are those of whole blood (hematocrit 45 %) without its water: use
+        :func:`blood_absorption` for whole blood.
     wavelengths : array-like of float, shape (bands,)
         In nm, within 900–2500 nm.
 
@@ -195,40 +238,38 @@ def chromophore_absorption(name: str, wavelengths) -> np.ndarray:
 
     Notes
     -----
-    ``log μa`` is interpolated with a PCHIP (monotone piecewise-cubic Hermite) through the anchor
-    table of the chromophore (:data:`WATER_ANCHORS`, :data:`LIPID_ANCHORS`,
-    :data:`COLLAGEN_ANCHORS`), which holds each published band maximum and the minima between
-    them. PCHIP keeps the local extrema of the data, so the band maxima are exactly at the
-    tabulated positions, and interpolating the logarithm keeps μa positive.
+    Water: the Segelstein (1981) table itself (:func:`water_table`), interpolated between its
+    points (4–10 nm apart). The others: the anchor tables :data:`LIPID_ANCHORS`,
+    :data:`COLLAGEN_ANCHORS` and :data:`WHOLE_BLOOD_ANCHORS`, each value with its source. In
+    both cases ``log μa`` is interpolated with a PCHIP (monotone piecewise-cubic Hermite), which
+    keeps the local extrema of the table (band maxima stay at tabulated points) and keeps μa
+    positive.
 
     References
     ----------
-    .. [1] G. M. Hale and M. R. Querry, "Optical constants of water in the 200-nm to 200-µm
-       wavelength region," Appl. Opt. 12, 555–563 (1973).
-    .. [2] L. Kou, D. Labrie and P. Chylek, "Refractive indices of water and ice in the 0.65- to
-       2.5-µm spectral range," Appl. Opt. 32, 3531–3540 (1993).
-    .. [3] R. L. P. van Veen, H. J. C. M. Sterenborg, A. Pifferi, A. Torricelli, E. Chikoidze and
+    .. [1] D. J. Segelstein, "The complex refractive index of water," M.S. thesis, University
+       of Missouri–Kansas City (1981); table from refractiveindex.info (public domain).
+    .. [2] R. L. P. van Veen, H. J. C. M. Sterenborg, A. Pifferi, A. Torricelli, E. Chikoidze and
        R. Cubeddu, "Determination of visible near-IR absorption coefficients of mammalian fat
        using time- and spatially resolved diffuse reflectance and transmission spectroscopy,"
        J. Biomed. Opt. 10, 054004 (2005).
-    .. [4] R. Nachabé, B. H. W. Hendriks, A. E. Desjardins, M. van der Voort, M. B. van der Mark
-       and H. J. C. M. Sterenborg, "Estimation of lipid and water concentrations in scattering
-       media with diffuse optical spectroscopy from 900 to 1600 nm," J. Biomed. Opt. 15,
-       037015 (2010).
-    .. [5] S. K. V. Sekar, I. Bargigia, A. Dalla Mora, P. Taroni, A. Ruggeri, A. Tosi, A. Pifferi
-       and A. Farina, "Diffuse optical characterization of collagen absorption from 500 to
-       1700 nm," J. Biomed. Opt. 22, 015006 (2017).
-    .. [6] R. H. Wilson, K. P. Nadeau, F. B. Jaworski, B. J. Tromberg and A. J. Durkin, "Review of
+    .. [3] R. R. Anderson et al., "Selective photothermolysis of lipid-rich tissues: a free
+       electron laser study," Lasers Surg. Med. 38, 913–919 (2006); values as tabulated by
+       J. Hui et al., Photoacoustics 4, 11–21 (2016), Table 1.
+    .. [4] N. Bosschaart, G. J. Edelman, M. C. G. Aalders, T. G. van Leeuwen and D. J. Faber, "A
+       literature review and novel theoretical approach on the optical properties of whole
+       blood," Lasers Med. Sci. 29, 453–479 (2014).
+    .. [5] R. H. Wilson, K. P. Nadeau, F. B. Jaworski, B. J. Tromberg and A. J. Durkin, "Review of
        short-wave infrared spectroscopy and imaging methods for biological tissue
-       characterization," J. Biomed. Opt. 20, 030901 (2015).
+       characterization," J. Biomed. Opt. 20, 030901 (2015) (band positions).
 
     Examples
     --------
     >>> from hsi_tumor.datasets import chromophore_absorption
     >>> chromophore_absorption("water", [970, 1450, 1930]).round(3)
-    array([ 0.046,  3.   , 11.8  ])
+    array([ 0.045,  3.152, 12.486])
     """
-    if name not in _ANCHORS:
+    if name not in CHROMOPHORES:
         raise InvalidOptionError(
             f"unknown chromophore {name!r}",
             field="name",
@@ -238,12 +279,33 @@ def chromophore_absorption(name: str, wavelengths) -> np.ndarray:
     return np.exp(_interpolator(name)(wl))
 
 
+def blood_absorption(saturation, oxy, deoxy, water) -> np.ndarray:
+    """Absorption of whole blood (hematocrit 45 %) from its parts, in mm⁻¹.
+
+    Parameters
+    ----------
+    saturation : float or array-like
+        Oxygen saturation SO2 (0..1); broadcasts against the spectra.
+    oxy, deoxy, water : array-like
+        :func:`chromophore_absorption` (or :func:`band_averaged_absorption`) of
+        ``oxyhemoglobin``, ``deoxyhemoglobin`` and ``water``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``S μa,oxy + (1 − S) μa,deoxy + BLOOD_WATER μa,water``.
+    """
+    s = np.asarray(saturation)
+    return s * oxy + (1.0 - s) * deoxy + BLOOD_WATER * water
+
+
 def band_averaged_absorption(name: str, wavelengths, fwhm=None) -> np.ndarray:
     """Absorption of one chromophore averaged over each camera band's spectral response.
 
     Parameters
     ----------
-    name : {'water', 'lipid', 'collagen'}
+    name : str
+        One of :data:`CHROMOPHORES`.
     wavelengths : array-like of float, shape (bands,)
         Band centres in nm, within 900–2500 nm.
     fwhm : float or array-like, optional
@@ -257,10 +319,13 @@ def band_averaged_absorption(name: str, wavelengths, fwhm=None) -> np.ndarray:
 
     Notes
     -----
-    μa is averaged over a Gaussian spectral response function sampled at 1 nm; averaging μa
-    before the (nonlinear) reflectance model is an approximation that is exact for thin bands.
+    μa is averaged over a Gaussian spectral response function sampled at 1 nm (within the
+    chromophore's table); averaging μa before the (nonlinear) reflectance model is an
+    approximation that is exact for thin bands.
     """
     wl = _check_wavelengths(wavelengths)
+    if name not in CHROMOPHORES:
+        chromophore_absorption(name, wl)  # raises the error
     if fwhm is None:
         step = np.median(np.diff(wl)) if wl.size > 1 else 5.0
         fwhm = 1.2 * step
@@ -269,38 +334,50 @@ def band_averaged_absorption(name: str, wavelengths, fwhm=None) -> np.ndarray:
     half = float(np.max(3.0 * sigma))
     lo, hi = WAVELENGTH_LIMITS
     grid = np.arange(max(wl.min() - half, lo - 20), min(wl.max() + half, hi + 20) + 1.0, 1.0)
-    table = np.asarray(_ANCHORS[name], dtype=np.float64)
-    grid = grid[(grid >= table[0, 0]) & (grid <= table[-1, 0])]
+    table_wl, _ = _table(name)
+    grid = grid[(grid >= table_wl[0]) & (grid <= table_wl[-1])]
     fine = np.exp(_interpolator(name)(grid))
     weights = np.exp(-0.5 * ((grid[None, :] - wl[:, None]) / sigma[:, None]) ** 2)
     weights /= weights.sum(axis=1, keepdims=True)
     return weights @ fine
 
 
-def absorption(wavelengths, *, water, lipid, collagen, baseline: float = 0.002) -> np.ndarray:
+def absorption(
+    wavelengths,
+    *,
+    water,
+    lipid,
+    collagen,
+    blood=0.0,
+    saturation=0.7,
+    baseline: float = 0.002,
+) -> np.ndarray:
     """Absorption coefficient of a tissue from its chromophore volume fractions, in mm⁻¹.
 
     Parameters
     ----------
     wavelengths : array-like of float, shape (bands,)
         In nm, within 900–2500 nm.
-    water, lipid, collagen : float or array-like
-        Volume fractions (0..1). Arrays broadcast against each other; the band axis is added
-        last.
+    water, lipid, collagen, blood : float or array-like
+        Volume fractions (0..1); ``blood`` is whole blood (its own water included, not part of
+        ``water``). Arrays broadcast against each other; the band axis is added last.
+    saturation : float or array-like, default=0.7
+        Oxygen saturation of the blood.
     baseline : float, default=0.002
-        Wavelength-independent background absorption (other proteins, residual blood), mm⁻¹.
+        Wavelength-independent background absorption (other proteins), mm⁻¹: an assumption.
 
     Returns
     -------
     numpy.ndarray
-        Shape ``broadcast(water, lipid, collagen).shape + (bands,)``.
+        Shape ``broadcast(water, lipid, collagen, blood, saturation).shape + (bands,)``.
 
     Notes
     -----
-    .. math:: \\mu_a(\\lambda) = f_w\\,\\mu_{a,w}(\\lambda) + f_l\\,\\mu_{a,l}(\\lambda)
-              + f_c\\,\\mu_{a,c}(\\lambda) + \\mu_{a,0}
+    .. math:: \\mu_a(\\lambda) = f_w\\,\\mu_{a,w} + f_l\\,\\mu_{a,l} + f_c\\,\\mu_{a,c}
+              + f_b\\,[S\\,\\mu_{a,oxy} + (1-S)\\,\\mu_{a,deoxy} + 0.8\\,\\mu_{a,w}] + \\mu_{a,0}
 
-    (Jacques 2013, eq. 12, without blood and melanin, which absorb little above 900 nm.)
+    The form of Jacques (2013, eq. 12) with a collagen term added here (eq. 12 has none) and
+    melanin left out (the stomach has none).
 
     References
     ----------
@@ -311,16 +388,72 @@ def absorption(wavelengths, *, water, lipid, collagen, baseline: float = 0.002) 
     --------
     >>> from hsi_tumor.datasets import absorption
     >>> absorption([970, 1210], water=0.7, lipid=0.1, collagen=0.1).round(4)
-    array([0.0356, 0.0875])
+    array([0.0349, 0.11  ])
     """
     wl = np.asarray(wavelengths, dtype=np.float64)
-    fw, fl, fc = np.broadcast_arrays(
-        *(np.asarray(v, dtype=np.float64) for v in (water, lipid, collagen))
+    fw, fl, fc, fb, s = np.broadcast_arrays(
+        *(np.asarray(v, dtype=np.float64) for v in (water, lipid, collagen, blood, saturation))
     )
-    spectra = [chromophore_absorption(n, wl) for n in CHROMOPHORES]
+    mu = {n: chromophore_absorption(n, wl) for n in CHROMOPHORES}
+    blood_mu = blood_absorption(
+        s[..., None], mu["oxyhemoglobin"], mu["deoxyhemoglobin"], mu["water"]
+    )
     return (
-        fw[..., None] * spectra[0]
-        + fl[..., None] * spectra[1]
-        + fc[..., None] * spectra[2]
+        fw[..., None] * mu["water"]
+        + fl[..., None] * mu["lipid"]
+        + fc[..., None] * mu["collagen"]
+        + fb[..., None] * blood_mu
         + baseline
     )
+
+
+_KNOWN = {
+    ("water", "segelstein1981"): (
+        "a measured table (25 °C; the bands of tissue at 20–37 °C shift by a few nm, not "
+        "modelled); tested within 5 % of the reference copy over 900–2500 nm"
+    ),
+    ("lipid", "vanveen2005"): (
+        "one sample of purified lard; values under 0.002 mm⁻¹ (880, 976 nm) uncertain to tens "
+        "of per cent"
+    ),
+    ("lipid", "anderson2006"): (
+        "two values; sources place the first-overtone maximum at 1720–1730 nm"
+    ),
+    ("lipid", "assumption"): (
+        "shape only: band positions from Wilson et al. 2015 and meat spectra (1208, 1726, "
+        "2306, 2346 nm); no numeric source for these strengths"
+    ),
+    ("collagen", "assumption"): (
+        "illustrative: no numeric collagen spectrum was accessible (Sekar et al. 2017 show "
+        "500–1700 nm in figures only); band positions after Wilson et al. 2015"
+    ),
+    ("whole blood (oxy / deoxy)", "bosschaart2014"): (
+        "a compilation; the hemoglobin part (minus 0.8 x water, an assumption) is held at "
+        "0.08 mm⁻¹ beyond 1300 nm, where water dominates (assumption)"
+    ),
+}
+
+
+def chromophore_table() -> str:
+    """Markdown table of the chromophore values: for each chromophore and source, the values
+    (nm: mm⁻¹) and how far they are known. ``docs/simulator.md`` holds it beside the
+    parameter table."""
+    lines = [
+        "| chromophore | source | values (nm: μa in mm⁻¹) | how far known |",
+        "| --- | --- | --- | --- |",
+    ]
+    wl, _ = water_table()
+    lines.append(
+        f"| water | {SOURCES['segelstein1981'][0]} | the table: {wl.size} points, "
+        f"{wl[0]:.0f}–{wl[-1]:.0f} nm "
+        f"| {_KNOWN['water', 'segelstein1981']} |"
+    )
+    for name, rows in (("lipid", LIPID_ANCHORS), ("collagen", COLLAGEN_ANCHORS)):
+        for source in dict.fromkeys(r[2] for r in rows):
+            values = ", ".join(f"{w:g}: {v:.3g}" for w, v, s in rows if s == source)
+            lines.append(f"| {name} | {SOURCES[source][0]} | {values} | {_KNOWN[name, source]} |")
+    blood = "whole blood (oxy / deoxy)"
+    values = ", ".join(f"{w:g}: {o:g} / {d:g}" for w, o, d in WHOLE_BLOOD_ANCHORS)
+    known = _KNOWN[blood, "bosschaart2014"]
+    lines.append(f"| {blood} | {SOURCES['bosschaart2014'][0]} | {values} | {known} |")
+    return "\n".join(lines) + "\n"

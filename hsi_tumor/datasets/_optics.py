@@ -40,8 +40,11 @@ def reduced_scattering(wavelengths, a, b, *, reference_nm: float = 500.0) -> np.
     -----
     .. math:: \\mu_s'(\\lambda) = a \\left(\\frac{\\lambda}{\\lambda_0}\\right)^{-b}
 
-    Jacques (2013, Table 2) gives for generic soft tissue a ≈ 1.87 mm⁻¹ (18.7 cm⁻¹) and
-    b ≈ 1.27, fibrous tissue a ≈ 2.71 mm⁻¹ and b ≈ 1.63, fatty tissue a ≈ 1.84 mm⁻¹ and b ≈ 0.67.
+    Jacques (2013, Table 2, means over studies) gives for 'other soft tissues'
+    a ≈ 1.89 mm⁻¹ (18.9 ± 10.2 cm⁻¹) and b ≈ 1.29, 'other fibrous tissues' a ≈ 2.71 mm⁻¹ and
+    b ≈ 1.63, 'fatty tissue' a ≈ 1.84 mm⁻¹ and b ≈ 0.67, and (Table 1) for the stomach wall
+    a = 1.91 mm⁻¹, b = 0.97. Jacques states the fits are good for 400–1300 nm and that more
+    data are needed at longer wavelengths: beyond ~1300 nm the power law is an extrapolation.
 
     References
     ----------
@@ -124,8 +127,7 @@ def diffuse_reflectance(mua, musp, *, n: float = 1.4) -> np.ndarray:
     with the boundary parameter ``A`` of :func:`internal_reflection_parameter`. ``R_d`` rises
     monotonically from 0 at ``a' = 0`` to 1 at ``a' = 1`` (no absorption) and falls as μa
     grows. The diffusion approximation needs μs' ≫ μa; where μa is comparable to μs' (water
-    bands at 1450 and 1930 nm) the formula still gives the right order of magnitude but
-    underestimates the single-scattering contribution (Jacques 2013).
+    bands at 1450 and 1930 nm) it is inaccurate and gives only the order of magnitude.
 
     References
     ----------

@@ -20,8 +20,13 @@ from scipy import ndimage
 from hsi_tumor._shared.errors import CalibrationWarning, InvalidOptionError, InvalidTypeError
 from hsi_tumor.calibration import calibrate
 from hsi_tumor.cube import Cube
+from hsi_tumor.datasets._anatomy import Anatomy, draw_anatomy
 from hsi_tumor.datasets._camera import Camera
-from hsi_tumor.datasets._chromophores import _check_wavelengths, band_averaged_absorption
+from hsi_tumor.datasets._chromophores import (
+    CHROMOPHORES,
+    _check_wavelengths,
+    band_averaged_absorption,
+)
 from hsi_tumor.datasets._geometry import (
     Tumor,
     annotation_map,
@@ -30,7 +35,19 @@ from hsi_tumor.datasets._geometry import (
     label_map,
     smooth_field,
 )
-from hsi_tumor.datasets._optics import diffuse_reflectance, penetration_depth, reduced_scattering
+from hsi_tumor.datasets._optics import (
+    diffuse_reflectance,
+    layered_reflectance,
+    penetration_depth,
+)
+from hsi_tumor.datasets._parameters import parameter
+from hsi_tumor.datasets._tissue import (
+    TISSUES,
+    TissueComposition,
+    complete,
+    draw_patient,
+    tissue_optics,
+)
 from hsi_tumor.specimen import Specimen
 
 logger = logging.getLogger("hsi_tumor.datasets")
@@ -49,87 +66,6 @@ __all__ = [
 CLASS_NAMES: dict[int, str] = {1: "normal", 2: "tumor"}
 
 _SIMULATED = "SIMULATED specimen (hsi_tumor.datasets) - not a measurement"
-
-
-@dataclass(frozen=True)
-class TissueComposition:
-    """Optical composition of one tissue type of one patient.
-
-    Attributes
-    ----------
-    water, lipid, collagen : float
-        Volume fractions (0..1).
-    scattering_a : float
-        Reduced scattering coefficient at 500 nm, mm⁻¹ (the ``a`` of ``a (λ/500 nm)^−b``).
-    scattering_b : float
-        Scattering power ``b``.
-    """
-
-    water: float
-    lipid: float
-    collagen: float
-    scattering_a: float
-    scattering_b: float
-
-
-# Population model (see docs/simulator.md for the sources). Normal tissue: the gastric wall seen
-# from the mucosa (mucosa over a collagen- and fat-rich submucosa). Tumor: a cellular, watery,
-# fat-poor stromal tumor. Patient-to-patient standard deviations are of the order of the
-# tumor/normal differences, as in real cohorts.
-_NORMAL_MEAN = {"water": 0.72, "lipid": 0.08, "collagen": 0.12, "a": 2.0, "b": 1.30}
-_NORMAL_SD = {"water": 0.02, "lipid": 0.03, "collagen": 0.02, "a": 0.15, "b": 0.06}
-_TUMOR_SHIFT = {"water": 0.08, "lipid": -0.05, "collagen": -0.02, "a": -0.40, "b": -0.05}
-_TUMOR_SHIFT_SD = {"water": 0.015, "lipid": 0.015, "collagen": 0.01, "a": 0.10, "b": 0.03}
-# Within-specimen spatial texture (standard deviations of smooth random fields).
-_TEXTURE = {"water": 0.02, "lipid": 0.35, "collagen": 0.015, "a": 0.06}
-
-
-def draw_patient(rng: np.random.Generator) -> dict[str, TissueComposition]:
-    """Draw one patient's normal and tumor tissue from the population model.
-
-    Parameters
-    ----------
-    rng : numpy.random.Generator
-
-    Returns
-    -------
-    dict
-        ``{"normal": TissueComposition, "tumor": TissueComposition}``.
-
-    Notes
-    -----
-    Normal tissue: water 0.72 ± 0.035, lipid 0.08 ± 0.035, collagen 0.12 ± 0.03, μs'(500 nm)
-    2.0 ± 0.25 mm⁻¹, b 1.30 ± 0.12 (mean ± patient SD). Tumor = the patient's normal tissue
-    shifted by water +0.05 ± 0.025, lipid −0.05 ± 0.02, collagen −0.04 ± 0.02, a −0.25 ± 0.15,
-    b −0.10 ± 0.06. Fractions are clipped to plausible ranges and their sum to ≤ 0.97.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from hsi_tumor.datasets import draw_patient
-    >>> tissue = draw_patient(np.random.default_rng(0))
-    >>> tissue["tumor"].water > tissue["normal"].water
-    True
-    """
-    n = {k: _NORMAL_MEAN[k] + _NORMAL_SD[k] * rng.standard_normal() for k in _NORMAL_MEAN}
-    t = {k: n[k] + _TUMOR_SHIFT[k] + _TUMOR_SHIFT_SD[k] * rng.standard_normal() for k in n}
-
-    def make(d):
-        water = float(np.clip(d["water"], 0.55, 0.88))
-        lipid = float(np.clip(d["lipid"], 0.005, 0.30))
-        collagen = float(np.clip(d["collagen"], 0.02, 0.25))
-        total = water + lipid + collagen
-        if total > 0.97:
-            water, lipid, collagen = (v * 0.97 / total for v in (water, lipid, collagen))
-        return TissueComposition(
-            water=water,
-            lipid=lipid,
-            collagen=collagen,
-            scattering_a=float(np.clip(d["a"], 1.0, 3.5)),
-            scattering_b=float(np.clip(d["b"], 0.7, 1.8)),
-        )
-
-    return {"normal": make(n), "tumor": make(t)}
 
 
 @dataclass(eq=False, kw_only=True, repr=False)
@@ -180,8 +116,13 @@ class SimulatedSpecimen(Specimen):
     tumors : tuple of Tumor
         Geometry and mucosa thickness of each tumor.
     composition : dict
-        ``{"normal": TissueComposition, "tumor": TissueComposition}`` of this patient
+        ``{"mucosa", "wall", "fat", "tumor"}`` → :class:`TissueComposition` of this patient
         (formerly ``tissue``).
+    anatomy : Anatomy
+        The per-pixel anatomy of the normal tissue: ``mucosa`` thickness (mm), fat
+        ``lobules`` in the wall and ``surface_fat`` on the margin (shares 0..1), ``blood``
+        added by vessels and bruises (volume fraction; ``bruise`` its bruised part), fold
+        ``height`` (mm), ``shading`` and ``glare``.
     pixel_size : float
         mm per pixel.
     camera : Camera
@@ -202,6 +143,7 @@ class SimulatedSpecimen(Specimen):
     pixel_size: float
     camera: Camera
     seed: int
+    anatomy: Anatomy
     metadata: dict[str, Any] = field(default_factory=dict)
 
     simulated: ClassVar[bool] = True
@@ -394,10 +336,26 @@ def _default_wavelengths(wavelengths, n_bands, wavelength_range) -> np.ndarray:
     return _check_wavelengths(np.linspace(lo, hi, int(n_bands)))
 
 
+def _checked_composition(composition) -> dict[str, TissueComposition]:
+    keys = set(composition) if isinstance(composition, dict) else set()
+    if keys not in ({"normal", "tumor"}, set(TISSUES)) or not all(
+        isinstance(v, TissueComposition) for v in composition.values()
+    ):
+        raise InvalidOptionError(
+            f"composition must map {', '.join(TISSUES)} (or normal and tumor) to "
+            f"TissueComposition, got {sorted(keys) or type(composition).__name__}",
+            field="composition",
+            fix="pass e.g. draw_patient(rng), or {'normal': TissueComposition(...), "
+            "'tumor': TissueComposition(...)} for one normal tissue everywhere",
+        )
+    return complete(composition)
+
+
 def _thicknesses(rng, n_tumors, mucosa_thickness) -> list[float]:
     drawn_n = int(rng.integers(1, 4))
-    exposed = rng.random(3) < 0.25
-    drawn = np.where(exposed, 0.0, rng.uniform(0.4, 2.5, 3))
+    low, high = parameter("tumors.mucosa").value
+    exposed = rng.random(3) < parameter("tumors.exposed").value
+    drawn = np.where(exposed, 0.0, rng.uniform(low, high, 3))
     if mucosa_thickness is not None and np.ndim(mucosa_thickness) > 0:
         values = [float(v) for v in mucosa_thickness]
     else:
@@ -407,7 +365,7 @@ def _thicknesses(rng, n_tumors, mucosa_thickness) -> list[float]:
                 f"n_tumors must be ≥ 0, got {n_tumors}", field="n_tumors", fix="e.g. n_tumors=2"
             )
         if mucosa_thickness is None:
-            extra = rng.uniform(0.4, 2.5, max(0, n - 3))
+            extra = rng.uniform(low, high, max(0, n - 3))
             values = [float(v) for v in np.concatenate([drawn, extra])[:n]]
         else:
             values = [float(mucosa_thickness)] * n
@@ -430,7 +388,7 @@ def simulate_specimen(
     n_tumors: int | None = None,
     mucosa_thickness: float | Sequence[float] | None = None,
     field_of_view: float = 80.0,
-    lateral_spread: float = 0.5,
+    lateral_spread: float = parameter("tumors.lateral_spread").value,
     camera: Camera | None = None,
     patient_id: str | None = None,
     composition: dict[str, TissueComposition] | None = None,
@@ -439,9 +397,10 @@ def simulate_specimen(
     """Simulate a raw NIR pushbroom capture of a tissue specimen with submucosal tumors.
 
     SIMULATED DATA: computed from a physical model, not measured. The specimen is normal
-    gastric-wall tissue with one or more stromal tumors, some exposed and some under a mucosal
-    layer, on a dark background; it is "recorded" by a 12-bit pushbroom camera with white and
-    dark references. The ground truth is exact.
+    gastric wall (mucosa over submucosa and muscularis with fat lobules, serosal fat on the
+    margin, vessels, bruises, folds, glare) with one or more stromal tumors, some exposed and
+    some under normal wall, on a dark background; it is "recorded" by a 12-bit pushbroom
+    camera with white and dark references. The ground truth is exact.
 
     Parameters
     ----------
@@ -459,22 +418,24 @@ def simulate_specimen(
     n_tumors : int, optional
         Number of tumors; default 1–3 at random. A crowded specimen may hold fewer (logged).
     mucosa_thickness : float or sequence of float, optional
-        Thickness of the normal mucosa over the tumors, mm: one value for all, or one per tumor
+        Thickness of the normal wall over the tumors, mm: one value for all, or one per tumor
         (which sets the number of tumors). Default: per tumor, exposed (0 mm) with probability
-        0.25 (an assumption: no source), else uniform in 0.4–2.5 mm, the range Sato et al.
-        (2020) give for the 7 of their 12 resected gastric GISTs that had a mucosal layer.
+        5/12 (the abstract of Sato et al. 2020: 7 of 12 specimens had a mucosal layer), else
+        uniform in 0.4–2.5 mm (the range that abstract gives for those 7; the uniform draw is
+        an assumption).
     field_of_view : float, default=80
         Width of the image, mm (sets the pixel size, 0.25 mm for 320 columns).
     lateral_spread : float, default=0.5
-        Lateral blur of a covered tumor's signal, as a Gaussian σ per mm of mucosa (diffuse light
+        Lateral blur of a covered tumor's signal, as a Gaussian σ per mm of cover (diffuse light
         spreads sideways about as far as it travels down).
     camera : Camera, optional
         Sensor parameters; default :class:`Camera` (12-bit InGaAs-like).
     patient_id : str, optional
         Default ``"sim-<seed>"``.
     composition : dict, optional
-        ``{"normal": TissueComposition, "tumor": TissueComposition}``; default drawn with
-        :func:`draw_patient` from the seed.
+        ``{"mucosa", "wall", "fat", "tumor"}`` → :class:`TissueComposition`, as
+        :func:`draw_patient` draws them (the default, from the seed); or
+        ``{"normal": ..., "tumor": ...}`` for one uniform normal tissue everywhere.
     tissue : dict, optional
         Deprecated name of ``composition`` (a Specimen's ``tissue`` is its mask).
 
@@ -498,18 +459,23 @@ def simulate_specimen(
     -----
     Per pixel and band (all lengths in mm):
 
-    1. absorption ``μa = f_w μa,w + f_l μa,l + f_c μa,c + 0.002`` from the volume fractions of
-       water, lipid and collagen (:func:`absorption`), reduced scattering
-       ``μs' = a (λ/500 nm)^−b`` (:func:`reduced_scattering`); fractions and ``a`` vary
-       smoothly across the specimen around the patient's values;
-    2. semi-infinite diffuse reflectance ``R_n`` (normal) and ``R_t`` (tumor) from the
-       diffusion approximation of Farrell et al. (:func:`diffuse_reflectance`);
-    3. a tumor under mucosa of thickness d: ``R = (1 − w) R_n + w R_t`` with
-       ``w = exp(−2d/δ_n(λ))`` and δ the penetration depth (:func:`layered_reflectance`),
-       blurred sideways by σ = ``lateral_spread``·d;
+    1. absorption of each tissue (mucosa, wall, fat, tumor) from its volume fractions of
+       water, lipid, collagen and blood (:func:`absorption`), reduced scattering
+       ``μs' = a (λ/500 nm)^−b`` (:func:`reduced_scattering`); fractions, blood and ``a`` vary
+       smoothly across the specimen around the patient's values, vessels and bruises add blood
+       to the mucosa;
+    2. semi-infinite diffuse reflectance of each from the diffusion approximation of Farrell
+       et al. (:func:`diffuse_reflectance`); the deep wall mixes wall and fat lobules by volume;
+    3. normal tissue: the mucosa (local thickness t) over the deep wall,
+       ``R = (1 − w) R_mucosa + w R_wall`` with ``w = exp(−2t/δ(λ))`` and δ the mucosa's
+       penetration depth (:func:`layered_reflectance`); serosal fat covers part of the margin;
+       a tumor under d mm of normal wall: the mucosa (t, or d if thinner) over the wall (the
+       rest of d) over the tumor, nested the same way and blurred sideways by
+       σ = ``lateral_spread``·d;
     4. partial volume: ``R = S·g·[(1 − Σf_k) R_n + Σ f_k R_k] + (1 − S) R_bg + glare`` with
-       the specimen (S) and tumor (f_k) area fractions from 4×4 supersampling, a surface
-       shading factor g (0.75 at the edge to 1 inside) and a dark background (R ≈ 0.04);
+       the specimen (S) and tumor (f_k) area fractions from 4×4 supersampling, a shading factor
+       g (0.75 at the rounded edge to 1 inside, times the cosine of the folds' tilt), glints on
+       fold crests and a dark background (R ≈ 0.04);
     5. the camera (:class:`Camera`): halogen lamp x InGaAs response x per-column/element gain,
        line flicker, dark level, shot and read noise, 12-bit clipping, dead and hot elements.
 
@@ -563,15 +529,19 @@ def simulate_specimen(
         )
         composition = tissue if composition is None else composition
     drawn = draw_patient(rng_patient)
-    tissue = drawn if composition is None else composition
+    p = parameter("mucosa.thickness")
+    mucosa = float(max(0.2, p.value + p.patient_sd * rng_patient.standard_normal()))
+    tissue = drawn if composition is None else _checked_composition(composition)
     pixel_size = float(field_of_view) / cols
     seed_value = int(ss.entropy) if isinstance(ss.entropy, int) else 0
     if patient_id is None:
         patient_id = f"sim-{seed_value}"
 
     geometry = _draw_geometry(rng_geo, (rows, cols), n_tumors, mucosa_thickness, pixel_size)
-    texture = _draw_texture(rng_tex, geometry.specimen_fraction, pixel_size)
-    reflectance = _reflectance(wl, tissue, geometry, texture, lateral_spread, pixel_size)
+    anatomy = draw_anatomy(rng_tex, geometry.specimen_fraction, pixel_size, mucosa)
+    reflectance, cover = _reflectance(
+        wl, tissue, geometry, anatomy, rng_tex, lateral_spread, pixel_size
+    )
 
     # --- camera ---------------------------------------------------------------------------
     sensor = camera.sensor(rng_cam, cols, wl)
@@ -618,8 +588,9 @@ def simulate_specimen(
         reflectance=Cube(reflectance, wl, {"description": "true reflectance (simulated)"}),
         specimen_fraction=geometry.specimen_fraction.astype(np.float32),
         true_labels=geometry.labels,
-        mucosa_thickness=_depth_map(geometry, texture.thickness),
-        glare=texture.glare > 0.05,
+        mucosa_thickness=_depth_map(geometry, cover),
+        glare=anatomy.glare > 0.05,
+        anatomy=anatomy,
         tumors=tuple(geometry.tumors),
         composition=dict(tissue),
         pixel_size=pixel_size,
@@ -727,100 +698,86 @@ def _draw_geometry(rng, shape, n_tumors, mucosa_thickness, pixel_size: float) ->
     return _Geometry(specimen_fraction, tumors, fractions, tumor_fraction, labels, annotation)
 
 
-@dataclass
-class _Texture:
-    """Smooth random fields across the specimen: composition, thickness, shading and glare."""
-
-    normal: dict
-    tumor: dict
-    thickness: np.ndarray
-    shading: np.ndarray
-    glare: np.ndarray
+def _fields(rng, shape, corr: float) -> dict[str, np.ndarray]:
+    """Zero-mean unit-SD texture fields of one tissue's composition across the specimen."""
+    return {k: smooth_field(rng, shape, corr) for k in ("water", "collagen", "scattering", "blood")}
 
 
-def _draw_texture(rng, specimen_fraction: np.ndarray, pixel_size: float) -> _Texture:
-    rows, cols = specimen_fraction.shape
-    corr = max(2.0, 2.0 / pixel_size)  # 2 mm correlation length
-    fields = {k: smooth_field(rng, (rows, cols), corr) for k in _TEXTURE}
-    tumor_fields = {k: smooth_field(rng, (rows, cols), corr) for k in _TEXTURE}
-    thickness_field = smooth_field(rng, (rows, cols), corr * 2)
-    shading_field = smooth_field(rng, (rows, cols), corr * 4)
-    inside = ndimage.distance_transform_edt(specimen_fraction >= 0.5) * pixel_size
-    shading = 0.75 + 0.25 * (1.0 - np.exp(-inside / 3.0)) + 0.03 * shading_field
-    n_glare = int(rng.integers(2, 7))
-    glare_map = np.zeros((rows, cols))
-    candidates = np.argwhere(inside > 2.0)
-    for _ in range(n_glare):
-        if candidates.size == 0:
-            break
-        cy, cx = candidates[rng.integers(len(candidates))]
-        sigma = rng.uniform(0.6, 2.0)
-        peak = rng.uniform(0.4, 2.0)
-        yy, xx = np.ogrid[:rows, :cols]
-        glare_map += peak * np.exp(-0.5 * ((yy - cy) ** 2 + (xx - cx) ** 2) / sigma**2)
-    glare_map[glare_map < 0.02] = 0.0
-    return _Texture(fields, tumor_fields, thickness_field, shading, glare_map)
+def _at(fields: dict[str, np.ndarray], where) -> dict[str, np.ndarray]:
+    return {k: v[where] for k, v in fields.items()}
 
 
-def _optics(comp: TissueComposition, flds: dict, where, wl: np.ndarray, mu: dict):
-    """Absorption and reduced scattering (n, bands) of ``comp`` at the pixels ``where``."""
-    water = comp.water + _TEXTURE["water"] * flds["water"][where]
-    lipid = comp.lipid * np.exp(_TEXTURE["lipid"] * flds["lipid"][where] - 0.5 * 0.35**2)
-    collagen = comp.collagen + _TEXTURE["collagen"] * flds["collagen"][where]
-    water = np.clip(water, 0.3, 0.95).astype(np.float32)
-    lipid = np.clip(lipid, 0.0, 0.6).astype(np.float32)
-    collagen = np.clip(collagen, 0.0, 0.5).astype(np.float32)
-    a = (comp.scattering_a * (1.0 + _TEXTURE["a"] * flds["a"][where])).astype(np.float32)
-    mua = (
-        water[:, None] * mu["water"]
-        + lipid[:, None] * mu["lipid"]
-        + collagen[:, None] * mu["collagen"]
-        + np.float32(0.002)
-    )
-    musp = reduced_scattering(wl, a, comp.scattering_b).astype(np.float32)
-    return mua, musp
-
-
-def _reflectance(wl, tissue, geometry: _Geometry, texture: _Texture, lateral_spread, pixel_size):
-    """The true (rows, cols, bands) reflectance: tissue optics, tumors under mucosa, partial
-    volume with the background, shading and glare (steps 1–4 of ``simulate_specimen``)."""
-    mu = {
-        name: band_averaged_absorption(name, wl).astype(np.float32)
-        for name in ("water", "lipid", "collagen")
-    }
+def _reflectance(
+    wl, tissue, geometry: _Geometry, anatomy: Anatomy, rng, lateral_spread, pixel_size
+):
+    """The true (rows, cols, bands) reflectance and the tumors' cover thickness field: tissue
+    optics of the stomach wall, tumors under mucosa, partial volume with the background,
+    shading and glare (steps 1–5 of ``simulate_specimen``)."""
+    mu = {name: band_averaged_absorption(name, wl).astype(np.float32) for name in CHROMOPHORES}
     specimen_fraction = geometry.specimen_fraction
     rows, cols = specimen_fraction.shape
+    corr = max(2.0, parameter("texture.correlation").value / pixel_size)
+    texture = {t: _fields(rng, (rows, cols), corr) for t in TISSUES}
+    cover = smooth_field(rng, (rows, cols), corr * 2)
     idx = np.nonzero(specimen_fraction > 0)
-    mua_n, musp_n = _optics(tissue["normal"], texture.normal, idx, wl, mu)
-    r_tissue = diffuse_reflectance(mua_n, musp_n)
+
+    def optics(name, where, **extra):
+        return tissue_optics(tissue[name], _at(texture[name], where), wl, mu, **extra)
+
+    n = parameter("refractive_index").value
+    bruise_saturation = parameter("bruises.saturation").value
+    blood = anatomy.blood[idx]
+    bruise_share = np.where(blood > 0, anatomy.bruise[idx] / np.maximum(blood, 1e-12), 0.0)
+    saturation = tissue["mucosa"].saturation
+    extra_saturation = bruise_share * bruise_saturation + (1 - bruise_share) * saturation
+    mua_m, musp_m = optics("mucosa", idx, extra_blood=blood, extra_saturation=extra_saturation)
+    r_mucosa = diffuse_reflectance(mua_m, musp_m, n=n)
+    delta = penetration_depth(mua_m, musp_m)
+    # the deep layer: the wall with fat lobules (absorption and scattering mix by volume)
+    share = anatomy.lobules[idx][:, None].astype(np.float32)
+    mua_w, musp_w = optics("wall", idx)
+    mua_f, musp_f = optics("fat", idx)
+    mua_deep = mua_w + share * (mua_f - mua_w)
+    musp_deep = musp_w + share * (musp_f - musp_w)
+    r_deep = diffuse_reflectance(mua_deep, musp_deep, n=n)
+    r_tissue = layered_reflectance(r_mucosa, r_deep, anatomy.mucosa[idx][:, None], delta)
+    fat = anatomy.surface_fat[idx][:, None].astype(np.float32)
+    r_tissue = (1.0 - fat) * r_tissue + fat * diffuse_reflectance(mua_f, musp_f, n=n)
+    r_tissue = r_tissue.astype(np.float32)
+
     if len(geometry.tumors):
         weights = []
         for t, f in zip(geometry.tumors, geometry.fractions, strict=True):
             sigma = lateral_spread * t.mucosa_thickness / pixel_size
             weights.append(ndimage.gaussian_filter(f, sigma) if sigma > 0.3 else f)
         weights = np.stack(weights)  # (n_tumors, rows, cols), visible tumor weight
-        visible = weights.sum(axis=0)[idx] > 1e-3
+        total = weights.sum(axis=0)[idx]
+        visible = total > 1e-3
         sub = tuple(i[visible] for i in idx)
-        mua_t, musp_t = _optics(tissue["tumor"], texture.tumor, sub, wl, mu)
-        r_tumor = diffuse_reflectance(mua_t, musp_t)
-        delta = penetration_depth(mua_n[visible], musp_n[visible])
-        r_normal_sub = r_tissue[visible]
-        mixed = r_normal_sub * (1.0 - weights.sum(axis=0)[sub][:, None]).astype(np.float32)
+        mua_t, musp_t = optics("tumor", sub)
+        r_tumor = diffuse_reflectance(mua_t, musp_t, n=n)
+        # a tumor under d mm of normal wall: the mucosa (its own thickness, or d if thinner)
+        # over the deeper wall (the rest of d) over the tumor
+        r_top, delta_top = r_mucosa[visible], delta[visible]
+        r_wall = r_deep[visible]
+        delta_wall = penetration_depth(mua_deep[visible], musp_deep[visible])
+        own = anatomy.mucosa[sub][:, None]
+        mixed = r_tissue[visible] * (1.0 - total[visible][:, None]).astype(np.float32)
         for t, w_k in zip(geometry.tumors, weights, strict=True):
-            d = np.maximum(t.mucosa_thickness * (1.0 + 0.1 * texture.thickness[sub]), 0.0)
-            through = np.exp(-2.0 * d[:, None].astype(np.float32) / delta)
-            r_k = (1.0 - through) * r_normal_sub + through * r_tumor
-            mixed += w_k[sub][:, None].astype(np.float32) * r_k
+            d = np.maximum(t.mucosa_thickness * (1.0 + 0.1 * cover[sub]), 0.0)[:, None]
+            under = layered_reflectance(r_wall, r_tumor, np.maximum(d - own, 0.0), delta_wall)
+            r_k = layered_reflectance(r_top, under, np.minimum(own, d), delta_top)
+            mixed += w_k[sub][:, None].astype(np.float32) * r_k.astype(np.float32)
         r_tissue[visible] = mixed
 
     background = (0.035 + 0.01 * (wl - 900.0) / 1600.0).astype(np.float32)
     reflectance = np.empty((rows, cols, wl.size), dtype=np.float32)
     reflectance[...] = background
     s = specimen_fraction[idx][:, None].astype(np.float32)
-    g = texture.shading[idx][:, None].astype(np.float32)
+    g = anatomy.shading[idx][:, None].astype(np.float32)
     reflectance[idx] = s * g * r_tissue + (1.0 - s) * background
-    reflectance += texture.glare[..., None].astype(np.float32)
-    return reflectance
+    reflectance += anatomy.glare[..., None].astype(np.float32)
+    return reflectance, cover
 
 
 def _depth_map(geometry: _Geometry, thickness_field: np.ndarray) -> np.ndarray:

@@ -15,7 +15,7 @@ CLASS_NAMES = {1: "normal", 2: "tumor"}
 
 @pytest.fixture(scope="module")
 def specimen():
-    return ht.simulate_specimen(seed=3, shape=(24, 30), n_bands=20)
+    return ht.simulate_specimen(seed=3, shape=(32, 40), n_bands=20)
 
 
 @pytest.fixture(scope="module")

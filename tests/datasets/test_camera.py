@@ -42,3 +42,14 @@ def test_references_and_defects():
     peak = white.mean(0)[good].max()
     assert 0.7 * cam.saturation < peak < cam.saturation  # exposure set like an operator would
     assert sensor["dead"].sum() == 4 and sensor["hot"].sum() == 3
+
+
+def test_camera_table_has_every_field_with_its_default_and_description():
+    """docs/simulator.md's camera rows come from the dataclass: no field can go undocumented."""
+    from dataclasses import fields
+
+    from hsi_tumor.datasets._camera import camera_table
+
+    rows = [r for r in camera_table().splitlines() if r.startswith("| `") and "field" not in r]
+    assert len(rows) == len(fields(Camera))
+    assert "| `bit_depth` | 12 | 12 or 16;" in camera_table()

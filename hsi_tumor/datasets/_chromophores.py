@@ -188,6 +188,14 @@ def _table(name: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _interpolator(name: str) -> PchipInterpolator:
+    """The cached interpolant of ``log μa`` of a known chromophore (its ``x``: the table's
+    wavelengths)."""
+    if name not in CHROMOPHORES:
+        raise InvalidOptionError(
+            f"unknown chromophore {name!r}",
+            field="name",
+            fix=f"use one of {', '.join(CHROMOPHORES)}",
+        )
     if name not in _INTERPOLATORS:
         wl, mua = _table(name)
         _INTERPOLATORS[name] = PchipInterpolator(wl, np.log(mua))
@@ -269,14 +277,8 @@ def chromophore_absorption(name: str, wavelengths) -> np.ndarray:
     >>> chromophore_absorption("water", [970, 1450, 1930]).round(3)
     array([ 0.045,  3.152, 12.486])
     """
-    if name not in CHROMOPHORES:
-        raise InvalidOptionError(
-            f"unknown chromophore {name!r}",
-            field="name",
-            fix=f"use one of {', '.join(CHROMOPHORES)}",
-        )
-    wl = _check_wavelengths(wavelengths)
-    return np.exp(_interpolator(name)(wl))
+    interpolator = _interpolator(name)
+    return np.exp(interpolator(_check_wavelengths(wavelengths)))
 
 
 def blood_absorption(saturation, oxy, deoxy, water) -> np.ndarray:
@@ -323,9 +325,8 @@ def band_averaged_absorption(name: str, wavelengths, fwhm=None) -> np.ndarray:
     chromophore's table); averaging μa before the (nonlinear) reflectance model is an
     approximation that is exact for thin bands.
     """
+    interpolator = _interpolator(name)
     wl = _check_wavelengths(wavelengths)
-    if name not in CHROMOPHORES:
-        chromophore_absorption(name, wl)  # raises the error
     if fwhm is None:
         step = np.median(np.diff(wl)) if wl.size > 1 else 5.0
         fwhm = 1.2 * step
@@ -334,9 +335,8 @@ def band_averaged_absorption(name: str, wavelengths, fwhm=None) -> np.ndarray:
     half = float(np.max(3.0 * sigma))
     lo, hi = WAVELENGTH_LIMITS
     grid = np.arange(max(wl.min() - half, lo - 20), min(wl.max() + half, hi + 20) + 1.0, 1.0)
-    table_wl, _ = _table(name)
-    grid = grid[(grid >= table_wl[0]) & (grid <= table_wl[-1])]
-    fine = np.exp(_interpolator(name)(grid))
+    grid = grid[(grid >= interpolator.x[0]) & (grid <= interpolator.x[-1])]
+    fine = np.exp(interpolator(grid))
     weights = np.exp(-0.5 * ((grid[None, :] - wl[:, None]) / sigma[:, None]) ** 2)
     weights /= weights.sum(axis=1, keepdims=True)
     return weights @ fine

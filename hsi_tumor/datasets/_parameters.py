@@ -209,6 +209,15 @@ PARAMETERS: tuple[Parameter, ...] = (
         "hematocrit 45 %: 0.55 x 0.93 plasma + 0.45 x 0.66 red-cell water, typical values",
         "volume fraction of water in whole blood",
     ),
+    Parameter(
+        "patient.water_offset",
+        0.0,
+        "",
+        0.015,
+        _A,
+        "how wet a specimen is; shared by all tissues of a patient",
+        "water offset of a patient",
+    ),
     # --- texture within a specimen --------------------------------------------------------
     Parameter(
         "texture.correlation",

@@ -22,10 +22,6 @@ __all__ = ["TISSUES", "TissueComposition", "draw_patient", "tissue_optics"]
 #: The tissues of a patient, in the order :func:`draw_patient` draws them.
 TISSUES: tuple[str, ...] = ("mucosa", "wall", "fat", "tumor")
 
-#: SD of the water offset shared by all tissues of one patient (specimen hydration): an
-#: assumption.
-PATIENT_WATER_SD = 0.015
-
 
 @dataclass(frozen=True)
 class TissueComposition:
@@ -96,7 +92,7 @@ def draw_patient(rng: np.random.Generator) -> dict[str, TissueComposition]:
     -----
     Each value is the population mean ± its patient-to-patient SD of the parameter table
     (``docs/simulator.md``, ``mucosa.water``, ``tumor.scattering_a``, ...), with one water
-    offset (SD 0.015, an assumption) shared by the patient's tissues. Fractions are clipped
+    offset (``patient.water_offset``) shared by the patient's tissues. Fractions are clipped
     to [0, 0.95] and scaled to sum to at most 0.97.
 
     Examples
@@ -109,7 +105,7 @@ def draw_patient(rng: np.random.Generator) -> dict[str, TissueComposition]:
     >>> tissue["fat"].lipid > tissue["mucosa"].lipid
     True
     """
-    offset = PATIENT_WATER_SD * rng.standard_normal()
+    offset = parameter("patient.water_offset").patient_sd * rng.standard_normal()
     return {tissue: _draw(rng, tissue, offset) for tissue in TISSUES}
 
 

@@ -556,20 +556,7 @@ def _read_napari_csv(path: Path):
     regions = []
     for key, (kind, name, points) in shapes.items():
         field = f"shape {key}"
-        points = np.asarray(points)
-        if kind == "ellipse" and len(points) == 4:
-            points = _ellipse(points)
-        elif kind not in ("polygon", "rectangle"):
-            raise CubeFormatError(
-                f"shape type {shorten(repr(kind))} is not a region",
-                file=path,
-                field=field,
-                fix="draw polygons, rectangles or ellipses; paths and lines label no pixel",
-            )
-        if not np.isfinite(points).all() or len(points) < 3:
-            raise CubeFormatError(
-                "the shape is empty", file=path, field=field, fix="delete the empty shape"
-            )
+        points = _napari_polygon(kind, np.asarray(points), path, field)
         if not name:
             raise CubeFormatError(
                 "the shape has no class",
@@ -579,6 +566,56 @@ def _read_napari_csv(path: Path):
             )
         regions.append((name, [[points]], field))
     return regions
+
+
+def _napari_polygon(kind: str, points: np.ndarray, path: Path | None, field: str) -> np.ndarray:
+    """The polygon (x/y, corner origin) of one napari shape of ``kind`` with these vertices."""
+    if kind == "ellipse" and len(points) == 4:
+        points = _ellipse(points)
+    elif kind not in ("polygon", "rectangle"):
+        raise CubeFormatError(
+            f"shape type {shorten(repr(kind))} is not a region",
+            file=path,
+            field=field,
+            fix="draw polygons, rectangles or ellipses; paths and lines label no pixel",
+        )
+    if not np.isfinite(points).all() or len(points) < 3:
+        raise CubeFormatError(
+            "the shape is empty", file=path, field=field, fix="delete the empty shape"
+        )
+    return points
+
+
+def napari_shape_mask(kind: str, vertices, shape: tuple[int, int]) -> np.ndarray:
+    """The pixels inside one shape of a napari Shapes layer, by :func:`read_annotations`' rule.
+
+    Parameters
+    ----------
+    kind : str
+        napari's shape type: ``polygon``, ``rectangle`` or ``ellipse``.
+    vertices : array of shape (n, D)
+        The shape's vertices in data coordinates; the last two columns are (row, col), pixel
+        centres at whole numbers (a 3-D layer's leading axes, such as a band, are ignored).
+    shape : (rows, cols)
+
+    Returns
+    -------
+    ndarray of bool, shape ``shape``
+        True where the pixel centre lies inside the shape (all False when none does).
+
+    Raises
+    ------
+    CubeFormatError
+        If the shape is a line or path, or has fewer than 3 finite vertices.
+    """
+    rows, cols = _check_shape(shape)
+    corner_xy = np.asarray(vertices, dtype=np.float64)[:, -2:][:, ::-1] + 0.5
+    polygon = _napari_polygon(kind.lower(), corner_xy, None, "shape")
+    mask = np.zeros((rows, cols), dtype=bool)
+    row_slice, col_slice, inside = _rasterise([polygon], rows, cols)
+    if inside is not None:
+        mask[row_slice, col_slice] = inside
+    return mask
 
 
 def _ellipse(corners: np.ndarray, n: int = 256) -> np.ndarray:

@@ -47,7 +47,9 @@ class TumorModel:
         ``input_range``, the 0.1–99.9 percentile range of the training spectra's values, which
         :func:`hsi_tumor.classify_cube` checks a cube against (raw counts given to a
         reflectance model are refused; models without it, e.g. from older files or
-        :meth:`from_pipeline`, are not checked).
+        :meth:`from_pipeline`, are not checked), and ``class_spectra``, the mean and SD of
+        each class's training spectra (``{name: {"n", "mean", "sd"}}``, on ``wavelengths``;
+        absent from older model files).
     patients : tuple of str
         Patient ids (``groups``) of the training data, for honest evaluation later: a cube of
         one of these patients is not an independent test.

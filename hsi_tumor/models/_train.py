@@ -373,6 +373,26 @@ def build_pipeline(
     return pipeline, recipe, clf_name, described
 
 
+def class_spectra(X: np.ndarray, y: np.ndarray, names: dict[int, str]) -> dict[str, dict]:
+    """Mean and standard deviation of each class's training spectra (the pipeline's input, on
+    the model's wavelengths), recorded as ``training["class_spectra"]``: ``{name: {"n": pixels,
+    "mean": [...], "sd": [...]}}``, so that a model file can show what its classes look like
+    (the napari spectrum panel draws them beside a pixel's spectrum).
+
+    Of the pixels actually used (after ``max_pixels_per_class``); non-finite values are left
+    out of the statistics (there are none after the training set's validity check).
+    """
+    out: dict[str, dict] = {}
+    for cid, name in names.items():
+        spectra = X[y == cid]
+        if spectra.shape[0] == 0:
+            continue
+        mean = np.nanmean(spectra, axis=0, dtype=np.float64)
+        sd = np.nanstd(spectra, axis=0, ddof=1 if spectra.shape[0] > 1 else 0, dtype=np.float64)
+        out[name] = {"n": int(spectra.shape[0]), "mean": mean.tolist(), "sd": sd.tolist()}
+    return out
+
+
 def input_range(X: np.ndarray) -> list[float]:
     """The range of the values a model was trained on: the 0.1 and 99.9 percentiles of the
     training spectra (at most about 20,000 of them), recorded as ``training["input_range"]``.
@@ -680,6 +700,7 @@ def train(
         "groups": "patients" if patients is not None else "none (pixels balanced per cube)",
         "resampled_cubes": [i for i, m in enumerate(resamplers) if m is not None],
         "input_range": input_range(X),
+        "class_spectra": class_spectra(X, y, names),
     }
     _check_components(pipeline, int(y.size), "the training set")
     # BLAS on one thread: the search fits the preprocessing (SNV, PCA) dozens of times on a few

@@ -495,3 +495,24 @@ def test_the_training_value_range_is_recorded(cohort):
     expected = np.percentile(values[np.isfinite(values)], [0.1, 99.9])
     np.testing.assert_allclose(input_range(values), expected)
     assert input_range(np.full((3, 2), np.nan)) == []
+
+
+def test_the_class_spectra_are_the_training_pixels_mean_and_sd(tmp_path):
+    rng = np.random.default_rng(3)
+    data = rng.random((6, 5, 4)) + 0.1
+    labels = np.zeros((6, 5), dtype=np.uint8)
+    labels[:3, :2] = 1
+    labels[4:, 3:] = 2
+    cube = ht.Cube(data, [900, 1000, 1100, 1200])
+    model = ht.train(
+        cube, labels, classifier="lda", class_names={1: "normal", 2: "tumor"}, random_state=0
+    )
+    spectra = model.training["class_spectra"]
+    assert list(spectra) == ["normal", "tumor"]
+    for cid, name in ((1, "normal"), (2, "tumor")):
+        pixels = data[labels == cid]  # every labelled pixel: fewer than the default budget
+        assert spectra[name]["n"] == len(pixels)
+        np.testing.assert_allclose(spectra[name]["mean"], pixels.mean(axis=0), rtol=1e-12)
+        np.testing.assert_allclose(spectra[name]["sd"], pixels.std(axis=0, ddof=1), rtol=1e-12)
+    path = ht.save_model(model, tmp_path / "m.htmodel")
+    assert ht.load_model(path).training["class_spectra"] == spectra

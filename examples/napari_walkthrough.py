@@ -1,12 +1,13 @@
 """The napari walk-through of docs/napari.md, run headless: annotate → train → classify → look.
 
 On the demo's simulated cohort (``simulate_cohort(7, seed=0, shape=(96, 120), n_bands=100)``,
-the cohort ``make demo`` makes): patient 1's calibrated cube is written as ENVI and opened
-with the plugin's reader; a pathologist's annotation is painted on it as a Labels layer (here:
-each class's true region shrunk by 3 pixels, as one paints inside the borders one is sure of)
-and saved with the plugin's writer; the Tumor classifier widget trains an SVM (SNV → PCA) from
-it; a model trained on the six training patients (as ``make demo`` trains it) is loaded; the
-held-out patient 7 is opened and classified; the Spectra panel shows a tumor pixel's spectrum
+the cohort ``make demo`` makes): patient 1's calibrated cube is written as ENVI and opened with
+the plugin's reader; a pathologist's annotation is painted on it as a Labels layer (here: the
+simulator's pathologist-style annotation, sure-tumor and sure-normal regions with the
+uncertain margins left unlabelled) and saved with the plugin's writer; the Tumor classifier
+widget trains an SVM (SNV → PCA) from it, and the script prints what that model makes of
+held-out patient 7; a model trained on the six training patients (as ``make demo`` trains it)
+is loaded; patient 7 is opened and classified; the Spectra panel shows a tumor pixel's spectrum
 beside the class means. Two screenshots of the whole window are written.
 
 Run: ``xvfb-run -a python examples/napari_walkthrough.py [OUT]`` (napari needs a display;
@@ -26,7 +27,6 @@ import hsi_tumor as ht
 from hsi_tumor.napari import label_layer
 
 PLUGIN = "hsi_tumor"
-SHRINK = 3  # pixels the painted annotation stays inside each true region
 
 
 def _settle(app, seconds: float = 0.3) -> None:
@@ -41,14 +41,6 @@ def _wait(app, widget) -> None:
         _settle(app, 0.05)
     if "failed" in widget.status.text():
         raise RuntimeError(widget.status.text())
-
-
-def annotation(labels: np.ndarray) -> np.ndarray:
-    """Each class's region shrunk by SHRINK pixels (background left unlabelled)."""
-    painted = np.zeros_like(labels)
-    for cid in (1, 2):  # normal, tumor
-        painted[ndimage.binary_erosion(labels == cid, iterations=SHRINK)] = cid
-    return painted
 
 
 def main(out_dir: str = "out/examples", viewer=None) -> list[Path]:
@@ -71,8 +63,7 @@ def main(out_dir: str = "out/examples", viewer=None) -> list[Path]:
 
     # 1. open patient 1 and paint the annotation, save it with the class names
     viewer.open(out / "P01.hdr", plugin=PLUGIN)
-    painted = annotation(train_sim.labels)
-    data, kwargs, _ = label_layer(painted, {1: "normal", 2: "tumor"}, "P01 annotation")
+    data, kwargs, _ = label_layer(train_sim.labels, {1: "normal", 2: "tumor"}, "P01 annotation")
     viewer.add_labels(data, **kwargs)  # the figures' colours; napari's own would do as well
     saved = out / "P01_annotation.h5"
     saved.unlink(missing_ok=True)
@@ -93,9 +84,16 @@ def main(out_dir: str = "out/examples", viewer=None) -> list[Path]:
     shots = [out / "napari_annotate_train.png"]
     viewer.screenshot(str(shots[0]), canvas_only=False)
 
-    # 3. one annotated specimen is too little to generalise (try classifying P07 with it: most
-    # of the map is outside the training domain): load a model trained on the six patients'
-    # annotations, as `make demo` and `hsi-tumor train` make it
+    # 3. one annotated specimen is too little to generalise: P07 classified with it
+    held = ht.read_cube(out / "P07.hdr")
+    alone = ht.classify_cube(held, classifier.model, mask=ht.tissue_mask(held), progress=False)
+    print(
+        f"P07 with the model of P01 alone: {alone.counts()['tumor']} of "
+        f"{int(alone.valid.sum())} tissue pixels called tumor, {alone.n_outlier} outside the "
+        "training domain"
+    )
+    # so load a model trained on the six patients' annotations, as `make demo` and
+    # `hsi-tumor train` make it
     cohort_model = ht.train(
         list(cohort)[:-1],
         classifier="svm",

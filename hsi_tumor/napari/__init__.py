@@ -14,14 +14,13 @@ the ``napari.manifest`` entry point (``napari.yaml`` here, npe2). It contributes
   region's mean ± SD in nm, beside the model's class means;
 - **sample data**: a simulated specimen (``File > Open Sample > hsi_tumor``).
 
-Importing this package imports napari and Qt; the rest of hsi_tumor never does. See
+The reader, the writer and the layer helpers need neither napari nor Qt to import; the widgets
+import Qt (``qtpy``) on first use. The rest of hsi_tumor never imports this package. See
 ``docs/napari.md``.
 """
 
-from hsi_tumor.napari._classify_widget import ClassifyWidget
 from hsi_tumor.napari._layers import cube_layers, label_layer, tumor_map_layers
 from hsi_tumor.napari._reader import get_reader
-from hsi_tumor.napari._spectrum_widget import SpectrumWidget
 from hsi_tumor.napari._writer import write_labels
 
 __all__ = [
@@ -33,3 +32,17 @@ __all__ = [
     "tumor_map_layers",
     "write_labels",
 ]
+
+
+def __getattr__(name: str):
+    # the widgets import Qt: loaded on first use, so that the reader and the writer work where
+    # napari runs without a Qt binding (napari's headless reading, npe2's tools)
+    if name == "ClassifyWidget":
+        from hsi_tumor.napari._classify_widget import ClassifyWidget
+
+        return ClassifyWidget
+    if name == "SpectrumWidget":
+        from hsi_tumor.napari._spectrum_widget import SpectrumWidget
+
+        return SpectrumWidget
+    raise AttributeError(f"module 'hsi_tumor.napari' has no attribute {name!r}")

@@ -145,6 +145,7 @@ class ClassifyWidget(QWidget):
         self.mask_combo = QComboBox()
         self.mask_combo.addItems(["tissue", "every pixel"])
         self.region_check = QCheckBox("only the region in view")
+        self.resample_check = QCheckBox("resample onto the model's wavelengths")
         self.status = QLabel("")
         self.status.setWordWrap(True)
 
@@ -184,6 +185,7 @@ class ClassifyWidget(QWidget):
         classify_form = QFormLayout(classify_box)
         classify_form.addRow("pixels", self.mask_combo)
         classify_form.addRow(self.region_check)
+        classify_form.addRow(self.resample_check)
         classify_form.addRow(self.classify_button)
         layout.addWidget(classify_box)
         layout.addWidget(self.status)
@@ -323,7 +325,7 @@ class ClassifyWidget(QWidget):
         if self.busy:
             self._say("busy: wait for the running task")
             return None
-        worker = create_worker(work, _start_thread=False)
+        worker = create_worker(work, _start_thread=False, _ignore_errors=True)  # errors: below
         worker.returned.connect(done)
         worker.errored.connect(lambda error: self._say(f"{what} failed: {error}", error=True))
         worker.finished.connect(self._finished)
@@ -399,7 +401,12 @@ class ClassifyWidget(QWidget):
 
     def classify(self):
         """Classify the chosen cube (or the region in view) with the model in use, on a worker
-        thread, and add the maps as layers (replacing the layers of an earlier run)."""
+        thread, and add the maps as layers (replacing the layers of an earlier run).
+
+        A cube whose wavelengths differ from the model's is refused (the status names both
+        ranges) unless *resample onto the model's wavelengths* is ticked (``resample=True`` of
+        :func:`hsi_tumor.classify_cube`: linear interpolation of each spectrum).
+        """
         try:
             layer = self._cube_layer()
             cube = cube_of(layer)
@@ -414,15 +421,18 @@ class ClassifyWidget(QWidget):
             return None
         region = cube[rows, cols]
         use_tissue = self.mask_combo.currentText() == "tissue"
+        resample = self.resample_check.isChecked()
         name = layer.name + (" region" if self.region_check.isChecked() else "")
         translate = (rows.start, cols.start)
 
         def work():
             mask = tissue_mask(region) if use_tissue else None
             if isinstance(model, FractionModel):
-                result = estimate_fraction(region, model, mask=mask, progress=False)
+                result = estimate_fraction(
+                    region, model, mask=mask, resample=resample, progress=False
+                )
                 return result, fraction_layers(result, name, mask=mask, translate=translate)
-            result = classify_cube(region, model, mask=mask, progress=False)
+            result = classify_cube(region, model, mask=mask, resample=resample, progress=False)
             return result, tumor_map_layers(result, name, mask=mask, translate=translate)
 
         def done(value) -> None:

@@ -10,11 +10,13 @@ __all__ = ["simulated_specimen"]
 
 def simulated_specimen() -> list[LayerData]:
     """A simulated stomach-wall specimen with a GIST (96 x 120 pixels, 100 bands, 900-1700 nm;
-    :func:`hsi_tumor.simulate_specimen` with seed 0): its calibrated reflectance and the true
-    class of each pixel as a Labels layer (``background``, ``normal``, ``tumor``), standing in
-    for a pathologist's annotation. The data is SIMULATED (docs/simulator.md)."""
+    :func:`hsi_tumor.simulate_specimen` with seed 0): its calibrated reflectance and its
+    pathologist-style annotation as a Labels layer (sure ``normal`` and ``tumor`` regions, the
+    uncertain margins unlabelled). The data is SIMULATED (docs/simulator.md)."""
     specimen = simulate_specimen(seed=0, shape=(96, 120), n_bands=100)
     name = f"{specimen.patient} (SIMULATED)"
     layers = cube_layers(specimen.cube, name)
-    layers.append(label_layer(specimen.labels, specimen.class_names, f"{specimen.patient} truth"))
+    layers.append(
+        label_layer(specimen.labels, specimen.class_names, f"{specimen.patient} annotation")
+    )
     return layers

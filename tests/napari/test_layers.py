@@ -115,3 +115,15 @@ def test_tumor_map_layers_flag_invalid_pixels_inside_the_mask_only(rng):
     np.testing.assert_array_equal(layers["m invalid"][0].astype(bool), invalid)
     assert result.n_outlier
     np.testing.assert_array_equal(layers["m outliers"][0].astype(bool), result.outlier)
+
+
+def test_the_reader_and_writer_import_without_qt():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, hsi_tumor.napari as p; p.get_reader, p.write_labels; "
+        "print(sorted(m for m in ('qtpy', 'PyQt6', 'napari') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

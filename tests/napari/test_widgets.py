@@ -41,7 +41,7 @@ def test_train_from_labels_then_classify_matches_the_library(viewer, qtbot):
     assert isinstance(widget, ClassifyWidget)
     layer = _cube_layer(viewer)
     assert widget.cube_combo.currentText() == layer.name
-    truth = next(layer for layer in viewer.layers if layer.name.endswith("truth"))
+    truth = next(layer for layer in viewer.layers if layer.name.endswith("annotation"))
     widget.labels_combo.setCurrentText(truth.name)
     assert parse_class_names(widget.class_names_edit.text()) == {1: "normal", 2: "tumor"}
     widget.classifier_combo.setCurrentText("lda")
@@ -125,12 +125,18 @@ def test_spectra_of_a_pixel_and_a_region_beside_the_class_means(viewer, qtbot):
     assert isinstance(panel, SpectrumWidget)
     cube = _cube_layer(viewer).metadata[CUBE_KEY]
 
-    class Click:  # what napari's canvas passes to viewer.mouse_drag_callbacks on a press
-        type = "mouse_press"
-        position = (float(viewer.dims.point[0]), 40.2, 61.7)
+    # a real click on the canvas, on the centre of pixel (40, 62)
+    from qtpy.QtCore import QPoint, Qt
 
-    assert panel._on_click in viewer.mouse_drag_callbacks
-    panel._on_click(viewer, Click)
+    canvas = viewer.window._qt_viewer.canvas.native
+    qtbot.waitUntil(lambda: canvas.width() > 100)
+    zoom = viewer.camera.zoom  # screen pixels per cube pixel
+    centre = np.asarray(viewer.camera.center)[-2:]
+    x = canvas.width() / 2 + (62 - centre[1]) * zoom
+    y = canvas.height() / 2 + (40 - centre[0]) * zoom
+    assert zoom > 2 and panel._on_click in viewer.mouse_drag_callbacks
+    qtbot.mouseClick(canvas, Qt.MouseButton.LeftButton, pos=QPoint(round(x), round(y)))
+    qtbot.waitUntil(lambda: panel.curve is not None)
     label, wl, values, sd = panel.curve
     assert label == "pixel (row 40, col 62)" and sd is None
     np.testing.assert_array_equal(values, cube.data[40, 62, :])
@@ -144,7 +150,7 @@ def test_spectra_of_a_pixel_and_a_region_beside_the_class_means(viewer, qtbot):
     np.testing.assert_allclose(mean, np.nanmean(block, axis=0), rtol=1e-12)
     np.testing.assert_allclose(sd, np.nanstd(block, axis=0, ddof=1), rtol=1e-12)
 
-    truth = next(layer for layer in viewer.layers if layer.name.endswith("truth"))
+    truth = next(layer for layer in viewer.layers if layer.name.endswith("annotation"))
     classifier.labels_combo.setCurrentText(truth.name)
     classifier.classifier_combo.setCurrentText("lda")
     _wait(qtbot, classifier, classifier.train())
@@ -168,3 +174,28 @@ def test_the_walkthrough_of_the_docs_runs(make_napari_viewer, tmp_path):
         2: "tumor",
     }
     assert ht.load_model(tmp_path / "P01_model.htmodel").class_names == {1: "normal", 2: "tumor"}
+
+
+def test_a_wavelength_mismatch_is_refused_unless_resampling_is_asked(viewer, qtbot):
+    widget = _dock(viewer, "Tumor classifier")
+    other = ht.simulate_specimen(seed=6, shape=(32, 40), n_bands=80)  # 900-1700 nm in 80 bands
+    model = ht.train(
+        other.cube,
+        other.labels,
+        classifier="lda",
+        class_names=other.class_names,
+        random_state=0,
+        progress=False,
+    )
+    widget.slot.set(model)
+    worker = widget.classify()
+    _wait(qtbot, widget, worker)
+    assert "classifying failed" in widget.status.text() and "nm" in widget.status.text()
+    widget.resample_check.setChecked(True)
+    _wait(qtbot, widget, widget.classify())
+    assert widget.status.text().startswith("classified")
+    cube = _cube_layer(viewer).metadata[CUBE_KEY]
+    expected = ht.classify_cube(
+        cube, model, mask=ht.tissue_mask(cube), resample=True, progress=False
+    )
+    np.testing.assert_array_equal(widget.last_result.labels, expected.labels)

@@ -88,6 +88,10 @@ class _DomainFlag:
 
     def __call__(self, pixels: np.ndarray) -> np.ndarray:
         features = pixels if self.stage is None else self.stage.features(pixels)
+        return self.of_features(features)
+
+    def of_features(self, features: np.ndarray) -> np.ndarray:
+        """The flag from the classifier's features (a kernel predictor hands them back)."""
         return self.domain.flag(*self.domain._statistics(features))
 
 
@@ -305,6 +309,7 @@ def classify_cube(
     work_dtype = np.float32 if cube.dtype != np.float64 else np.float64
     flag = None if model.domain is None else _DomainFlag(model.pipeline, model.domain)
     outlier = None if flag is None else np.zeros(shape, dtype=bool)
+    share = flag is not None and getattr(predictor, "feature_width", None) is not None
 
     def run(rows: slice, pixels: np.ndarray, ok: np.ndarray) -> None:
         if on_first_tile and rows.start == 0:
@@ -313,8 +318,13 @@ def classify_cube(
         x = np.ascontiguousarray(pixels if every else pixels[ok], dtype=work_dtype)
         if resampler is not None:
             x = x @ resampler.astype(work_dtype)
-        tile_labels, tile_proba = predictor(x)
-        tile_outlier = None if flag is None else flag(x)
+        if share:  # the kernel's features serve the domain flag too (not computed twice)
+            features = np.empty((x.shape[0], predictor.feature_width))
+            tile_labels, tile_proba = predictor(x, features)
+            tile_outlier = flag.of_features(features)
+        else:
+            tile_labels, tile_proba = predictor(x)
+            tile_outlier = None if flag is None else flag(x)
         if every:  # plain copies, no boolean scatter
             labels[rows] = tile_labels.reshape(labels[rows].shape)
             if probabilities is not None:

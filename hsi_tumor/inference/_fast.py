@@ -134,14 +134,16 @@ class SVCMember:
         self.shape = svc.decision_function_shape
         self.break_ties = bool(svc.break_ties) and self.shape == "ovr" and self.n_classes > 2
 
-    def pair_decisions(self, x):
-        dec, err = self.scorer(x)
+    def pair_decisions(self, x, features=None):
+        # only a KernelScorer fills features (FastPredictor.feature_width is None otherwise)
+        dec, err = self.scorer(x) if features is None else self.scorer(x, features)
         unsure = np.any(np.abs(dec) <= err, axis=1)
         return dec, err, unsure
 
-    def response(self, x):
-        """``decision_function`` (n, k), its bound (n, k) and the pixels whose votes may flip."""
-        dec, err, unsure = self.pair_decisions(x)
+    def response(self, x, features=None):
+        """``decision_function`` (n, k), its bound (n, k) and the pixels whose votes may flip;
+        ``features``, when given, receives the kernel's features (:class:`KernelScorer`)."""
+        dec, err, unsure = self.pair_decisions(x, features)
         if self.n_classes == 2:
             return -dec, err, unsure
         if self.shape == "ovo":
@@ -152,12 +154,12 @@ class SVCMember:
         ovr = ovr_decision(dec, self.n_classes)
         return ovr, np.broadcast_to(total, ovr.shape), unsure
 
-    def labels(self, x):
+    def labels(self, x, features=None):
         """Class indices as ``SVC.predict`` and the unsure pixels."""
         if self.break_ties:
-            ovr, err, unsure = self.response(x)
+            ovr, err, unsure = self.response(x, features)
             return _argmax_unsure(ovr, err, unsure)
-        dec, _, unsure = self.pair_decisions(x)
+        dec, _, unsure = self.pair_decisions(x, features)
         return vote(dec, self.n_classes), unsure
 
 
@@ -175,11 +177,13 @@ class LinearMember:
         self.scorer = scorer
         self.n_classes = n_classes
 
-    def response(self, x):
+    def response(self, x, features=None):
+        """Decisions, bounds, no unsure pixel yet; ``features`` is not filled (the decision
+        is fused with the preprocessing: :attr:`FastPredictor.feature_width` is None)."""
         dec, err = self.scorer(x)
         return dec, err, np.zeros(dec.shape[0], dtype=bool)
 
-    def labels(self, x):
+    def labels(self, x, features=None):
         return self.labels_of(*self.response(x))
 
     @staticmethod
@@ -340,8 +344,8 @@ class CalibratedPart:
         self.isotonic = any(isinstance(c, Isotonic) for c in calibrators)
         self.kernel = isinstance(getattr(member, "scorer", None), KernelScorer)
 
-    def proba(self, x):
-        t, err, unsure = self.member.response(x)
+    def proba(self, x, features=None):
+        t, err, unsure = self.member.response(x, features)
         q, dq = self._calibrate(t, err)
         if self.kernel:  # float64 kernels: a wide bound is an outlier, not the rule
             unsure = unsure | (dq.max(axis=1) > KERNEL_PROBA_LIMIT)
@@ -395,6 +399,9 @@ class Analysis:
     kind: str
     parts: tuple
     proba: str | None = None
+    #: Whether the first member's preprocessing is the pipeline's head (``pipeline[:-1]``):
+    #: False when a calibrated estimator is itself a pipeline with steps of its own.
+    shares_features: bool = True
 
     @property
     def has_proba(self) -> bool:
@@ -431,6 +438,11 @@ class FastPredictor:
         Whether the final estimator has ``predict_proba`` (then calls return probabilities).
     n_reevaluated : int
         Pixels handed back to scikit-learn so far (near ties); a statistic, not thread-exact.
+    feature_width : int or None
+        The number of the classifier's features when a call can hand them back (``features=``):
+        kernel SVMs, whose kernels are evaluated on ``pipeline[:-1].transform`` of the pixels;
+        None for linear models (their decision is fused with the preprocessing) and when the
+        calibrated estimator holds preprocessing of its own.
     """
 
     def __init__(self, pipeline, analysis: Analysis) -> None:
@@ -440,6 +452,10 @@ class FastPredictor:
         self.has_proba = analysis.has_proba
         self._proba_fn = None if analysis.proba is None else PROBA_FUNCTIONS[analysis.proba]
         self.n_reevaluated = 0
+        scorer = getattr(analysis.first_member, "scorer", None)
+        self.feature_width = (
+            scorer._p if isinstance(scorer, KernelScorer) and analysis.shares_features else None
+        )
 
     def _input(self, pixels) -> np.ndarray:
         x = np.asarray(pixels)
@@ -447,13 +463,18 @@ class FastPredictor:
             x = x.astype(np.float64)
         return np.ascontiguousarray(x)
 
-    def __call__(self, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    def __call__(
+        self, pixels: np.ndarray, features: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray | None]:
         """Labels and probabilities of each pixel.
 
         Parameters
         ----------
         pixels : ndarray of shape (n, n_bands)
             float32 or float64, finite.
+        features : ndarray of shape (n, feature_width), float64, optional
+            Filled with the classifier's features (``pipeline[:-1].transform(pixels)`` up to
+            float64 rounding) as a by-product; only when :attr:`feature_width` is not None.
 
         Returns
         -------
@@ -471,8 +492,8 @@ class FastPredictor:
         parts = self.analysis.parts
         if calibrated:
             total_p, total_err, unsure = None, None, None
-            for part in parts:
-                p, perr, u = part.proba(x)
+            for i, part in enumerate(parts):
+                p, perr, u = part.proba(x, features if i == 0 else None)
                 if total_p is None:
                     total_p, total_err, unsure = p, perr, u
                 else:
@@ -485,9 +506,9 @@ class FastPredictor:
         else:
             member = parts[0]
             if self._proba_fn is None:
-                idx, unsure = member.labels(x)
+                idx, unsure = member.labels(x, features)
             else:
-                dec, err, unsure = member.response(x)
+                dec, err, unsure = member.response(x, features)
                 idx, unsure = member.labels_of(dec, err, unsure)
                 proba, perr = self._proba_fn(dec, err)
                 unsure |= perr > LINEAR_PROBA_LIMIT
@@ -548,10 +569,12 @@ def analyse(pipeline) -> Analysis | None:
             return None
         classes = np.asarray(final.classes_)
         parts = []
+        own_steps = False
         for cc in final.calibrated_classifiers_:
             if cc.method not in ("sigmoid", "isotonic"):
                 return None
             inner = [_unwrap(s) for s in flatten_steps(_unwrap(cc.estimator))]
+            own_steps = own_steps or len(inner) > 1
             member = _member(pre + inner[:-1], inner[-1])
             if member is None:
                 return None
@@ -560,7 +583,7 @@ def analyse(pipeline) -> Analysis | None:
                 return None
             positions = LabelEncoder().fit(cc.classes).transform(inner[-1].classes_)
             parts.append(CalibratedPart(member, calibrators, list(positions), len(classes)))
-        return Analysis("calibrated", tuple(parts))
+        return Analysis("calibrated", tuple(parts), shares_features=not own_steps)
     member = _member(pre, final)
     if member is None:
         return None

@@ -64,7 +64,7 @@ from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
 
 from hsi_tumor._shared.errors import InvalidOptionError, ModelFileError
 from hsi_tumor.models._fitted import _check_forest, _check_tree
-from hsi_tumor.preprocessing._affine import flatten_steps
+from hsi_tumor.preprocessing._affine import flatten_steps, split_chain
 
 logger = logging.getLogger("hsi_tumor.inference")
 
@@ -351,6 +351,10 @@ class ForestPredictor:
         Always True.
     tile_parallel : bool
         Always True: the kernel runs on the caller's thread, whatever the forest's ``n_jobs``.
+    feature_width : int or None
+        The forest's number of features when a call can hand them back (``features=``): the
+        preprocessing's output is then :class:`~hsi_tumor.inference._classify._DomainFlag`'s
+        features; None when an affine tail runs in float64 (the domain fuses it).
     """
 
     has_proba = True
@@ -362,9 +366,14 @@ class ForestPredictor:
         self.preprocessing = list(preprocessing)
         self.classes_ = np.asarray(forest.classes_)
         self.packed = _packed(forest)
+        # the preprocessing's output is the training domain's features (exact_stage) unless
+        # scikit-learn evaluates an affine tail in float64, which the domain fuses
+        chain = split_chain(self.preprocessing) if self.preprocessing else None
+        shares = chain is None or not chain.float64
+        self.feature_width = self.packed.n_features if shares else None
 
-    def _features(self, pixels: np.ndarray) -> np.ndarray:
-        """The forest's float32 input: the preprocessing, then scikit-learn's cast."""
+    def _preprocess(self, pixels: np.ndarray) -> np.ndarray:
+        """The preprocessing's output (before the forest's float32 cast)."""
         x = pixels
         with sklearn.config_context(assume_finite=True):
             for step in self.preprocessing:
@@ -376,7 +385,7 @@ class ForestPredictor:
                 field="pixels",
                 fix="give pixels with the bands the model was trained on",
             )
-        return np.ascontiguousarray(x, dtype=np.float32)
+        return x
 
     def predict_proba(self, pixels: np.ndarray) -> np.ndarray:
         """``pipeline.predict_proba(pixels)`` (float64) as scikit-learn computes it at ``n_jobs=1``.
@@ -389,7 +398,10 @@ class ForestPredictor:
         -------
         ndarray of shape (n, n_classes), float64
         """
-        x = self._features(pixels)
+        return self._proba(self._preprocess(pixels))
+
+    def _proba(self, features: np.ndarray) -> np.ndarray:
+        x = np.ascontiguousarray(features, dtype=np.float32)  # scikit-learn's cast
         kernel = _kernel()
         p = self.packed
         if kernel is not None:
@@ -401,12 +413,17 @@ class ForestPredictor:
         out /= len(self.forest.estimators_)
         return out
 
-    def __call__(self, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def __call__(
+        self, pixels: np.ndarray, features: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Labels (as ``pipeline.predict``) and probabilities (float32) of each pixel.
 
         Parameters
         ----------
         pixels : ndarray of shape (n, n_bands)
+        features : ndarray of shape (n, feature_width), optional
+            Filled with the preprocessing's output (the training domain's features), when
+            :attr:`feature_width` is not None.
 
         Returns
         -------
@@ -415,7 +432,10 @@ class ForestPredictor:
         probabilities : ndarray of shape (n, n_classes), float32
             :meth:`predict_proba` cast to float32.
         """
-        proba = self.predict_proba(pixels)
+        preprocessed = self._preprocess(pixels)
+        if features is not None:
+            features[:] = preprocessed
+        proba = self._proba(preprocessed)
         labels = self.classes_.take(np.argmax(proba, axis=1))
         return labels, proba.astype(np.float32)
 

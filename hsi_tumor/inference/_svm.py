@@ -232,9 +232,17 @@ class KernelScorer:
                 blocks.append(_Block(cls, self.sv_t64[:, lo:hi], dual[:, lo:hi].T))
         return blocks
 
-    def __call__(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def __call__(
+        self, x: np.ndarray, features: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Pair decisions and their bounds of pixels ``x``; ``features`` (n, n_features),
+        when given, receives the features the kernels were evaluated on (scikit-learn's
+        ``pipeline[:-1].transform`` up to float64 rounding), so that a caller needing them
+        (the training-domain flag) does not compute them again."""
         if self.kernel != "rbf":
             z, _ = self.stage(x)
+            if features is not None:
+                features[:] = z
             return self._dot_kernel(z.astype(np.float64, copy=False))
         n = x.shape[0]
         dec = np.empty((n, self.b.size))
@@ -248,6 +256,8 @@ class KernelScorer:
         for first in range(0, n, rows):
             last = min(n, first + rows)
             z, scale = self.stage(x[first:last])
+            if features is not None:
+                features[first:last] = z
             zz = np.empty(last - first)
             for start in range(0, last - first, step):
                 stop = min(last - first, start + step)

@@ -457,3 +457,29 @@ def test_gpu_path_reads_only_public_names_of_the_fast_path():
         for alias in node.names
     ]
     assert imported and not [name for name in imported if name.startswith("_")]
+
+
+@pytest.mark.parametrize("kernel", ["rbf", "poly"])
+def test_kernel_predictors_hand_back_the_classifiers_features(rng, kernel):
+    X, y = _spectra(rng, 600, 3)
+    pipe = make_pipeline(
+        StandardNormalVariate(), PCA(6, random_state=0), StandardScaler(), SVC(kernel=kernel)
+    ).fit(X, y)
+    fast = fast_predictor(pipe)
+    assert fast.feature_width == 6
+    features = np.full((X.shape[0], 6), np.nan)
+    labels, _ = fast(X, features)
+    np.testing.assert_array_equal(labels, pipe.predict(X))
+    np.testing.assert_allclose(features, pipe[:-1].transform(X), rtol=0, atol=1e-12)
+    calibrated = make_pipeline(
+        StandardNormalVariate(), PCA(6, random_state=0), CalibratedClassifierCV(SVC(), cv=3)
+    ).fit(X, y)
+    assert fast_predictor(calibrated).feature_width == 6
+    # a calibrated estimator with steps of its own: its features are not the pipeline head's
+    own = make_pipeline(
+        StandardNormalVariate(),
+        CalibratedClassifierCV(make_pipeline(PCA(6, random_state=0), SVC()), cv=3),
+    ).fit(X, y)
+    assert fast_predictor(own).feature_width is None
+    linear = make_pipeline(StandardNormalVariate(), LinearDiscriminantAnalysis()).fit(X, y)
+    assert fast_predictor(linear).feature_width is None  # fused with the decision

@@ -300,3 +300,25 @@ def test_packed_once_per_fitted_forest(rng):
     again = forest_predictor(forest)
     assert again.packed is not first
     _assert_same(again, forest, x)
+
+
+def test_the_forest_hands_back_its_features_when_they_are_the_domains(rng):
+    from sklearn.decomposition import PCA
+    from sklearn.pipeline import make_pipeline
+
+    from hsi_tumor.inference._forest import forest_predictor
+    from hsi_tumor.preprocessing import StandardNormalVariate
+
+    X = rng.random((300, 12)).astype(np.float32)
+    y = (X[:, 3] > 0.5).astype(int)
+    forest = RandomForestClassifier(n_estimators=5, random_state=0)
+    snv = make_pipeline(StandardNormalVariate(), forest).fit(X, y)
+    predictor = forest_predictor(snv)
+    assert predictor.feature_width == 12
+    features = np.full((300, 12), np.nan)
+    labels, _ = predictor(X, features)
+    np.testing.assert_array_equal(features, snv[:-1].transform(X))  # float32 values, exactly
+    np.testing.assert_array_equal(labels, snv.predict(X))
+    # a PCA that scikit-learn evaluates in float64: the flag fuses it, so nothing is shared
+    pca = make_pipeline(StandardNormalVariate(), PCA(4), forest).fit(X.astype(np.float64), y)
+    assert forest_predictor(pca).feature_width is None

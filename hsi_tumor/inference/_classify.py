@@ -292,9 +292,13 @@ def classify_cube(
 
     with blas_single_thread():  # set-up products must not leave BLAS threads spinning
         fast = fast_predictor(model.pipeline)
+        forest = None if fast is not None else forest_predictor(model.pipeline)
+        # the flag's stage probes its steps too (outside this block, the spinning threads
+        # had cost the mayonnaise SVM 40 % of its time)
+        flag = None if model.domain is None else _DomainFlag(model.pipeline, model.domain)
     if fast is not None:
         predictor, path = fast, "fast"
-    elif (forest := forest_predictor(model.pipeline)) is not None:
+    elif forest is not None:
         predictor, path = forest, "forest"
     else:
         predictor, path = _SklearnPredictor(model.pipeline), "scikit-learn"
@@ -307,7 +311,6 @@ def classify_cube(
         np.full((*shape, classes.size), np.nan, dtype=np.float32) if predictor.has_proba else None
     )
     work_dtype = np.float32 if cube.dtype != np.float64 else np.float64
-    flag = None if model.domain is None else _DomainFlag(model.pipeline, model.domain)
     outlier = None if flag is None else np.zeros(shape, dtype=bool)
     share = flag is not None and getattr(predictor, "feature_width", None) is not None
 
@@ -357,7 +360,8 @@ def classify_cube(
 
 def _outlier_on_host(cube, model, valid, resampler, tile_rows, n_jobs, progress) -> np.ndarray:
     """``TumorMap.outlier`` of the pixels classified on a device (``valid``), on the CPU."""
-    flag = _DomainFlag(model.pipeline, model.domain)
+    with blas_single_thread():  # the stage's probe products: no BLAS threads left spinning
+        flag = _DomainFlag(model.pipeline, model.domain)
     work_dtype = np.float32 if cube.dtype != np.float64 else np.float64
     outlier = np.zeros(valid.shape, dtype=bool)
 

@@ -13,9 +13,10 @@ reader, or any 3-D image with its bands first) and:
   outside-the-training-domain pixels as layers in the colours of the figures
   (:mod:`hsi_tumor.napari._layers`).
 
-Training and classification run on a worker thread (napari stays responsive); errors are
-shown in the widget and as napari notifications, with the library's message (file, field,
-fix). The model in use is shared with the spectrum panel (:func:`model_slot`).
+Training and classification run on a worker thread (napari stays responsive, its activity
+dock shows the running task with a busy bar); errors are shown in the widget and as napari
+notifications, with the library's message (file, field, fix). The model in use is shared
+with the spectrum panel (:func:`model_slot`).
 """
 
 from __future__ import annotations
@@ -325,7 +326,9 @@ class ClassifyWidget(QWidget):
         if self.busy:
             self._say("busy: wait for the running task")
             return None
-        worker = create_worker(work, _start_thread=False, _ignore_errors=True)  # errors: below
+        worker = create_worker(  # errors: handled below; napari's activity dock shows it
+            work, _start_thread=False, _ignore_errors=True, _progress={"desc": what}
+        )
         worker.returned.connect(done)
         worker.errored.connect(lambda error: self._say(f"{what} failed: {error}", error=True))
         worker.finished.connect(self._finished)

@@ -185,3 +185,21 @@ def test_statistics_checks_the_feature_count(toy):
     domain = TrainingDomain().fit(toy)
     with pytest.raises(ValueError, match="features"):
         domain.statistics(np.zeros((2, 4)))
+
+
+@pytest.mark.parametrize("n_off_plane", [0, 3, 97])  # Q all rounding; a few; most large
+def test_q_is_the_residual_norm_where_it_is_large_and_where_it_is_rounding(n_off_plane):
+    rng = np.random.default_rng(5)
+    plane = rng.normal(size=(300, 2)) @ rng.normal(size=(2, 6))  # rank 2 in 6-D
+    domain = TrainingDomain(n_components=2).fit(plane)
+    points = domain.mean_ + rng.normal(size=(100, 2)) @ domain.components_  # Q: rounding only
+    normal = np.linalg.svd(plane - plane.mean(0))[2][-1]
+    distances = np.logspace(-3, 3, n_off_plane)
+    points[:n_off_plane] += distances[:, None] * normal
+    t2, q = domain.statistics(points)
+    centred = points - domain.mean_
+    residual = centred - (centred @ domain.components_.T) @ domain.components_
+    expected = np.einsum("ij,ij->i", residual, residual)
+    np.testing.assert_allclose(q[:n_off_plane], distances**2, rtol=1e-9)
+    np.testing.assert_allclose(q, expected, rtol=1e-9, atol=1e-24)
+    assert (q[n_off_plane:] < 1e-20).all()  # in the plane: rounding, not a difference of norms

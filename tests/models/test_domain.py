@@ -196,7 +196,7 @@ def test_q_is_the_residual_norm_where_it_is_large_and_where_it_is_rounding(n_off
     normal = np.linalg.svd(plane - plane.mean(0))[2][-1]
     distances = np.logspace(-3, 3, n_off_plane)
     points[:n_off_plane] += distances[:, None] * normal
-    t2, q = domain.statistics(points)
+    _, q = domain.statistics(points)
     centred = points - domain.mean_
     residual = centred - (centred @ domain.components_.T) @ domain.components_
     expected = np.einsum("ij,ij->i", residual, residual)

@@ -199,11 +199,12 @@ def classify_cube(
     get Hotelling's T² and the Q residual of the PCA model of the training features, and
     ``TumorMap.outlier`` is True where either exceeds its limit: a spectrum unlike any the
     model was trained on (another tissue, a glove, metal, glare), whose label should not be
-    trusted. Labels and probabilities are not changed. The features are computed apart from
-    the classifier (the fast paths fuse them into the decision), which adds about 0.6–1.6 µs
-    per pixel on one core (SNV again, the affine tail, T² and Q; 20–90 % of the fast path's
-    time, docs/classification.md); on a GPU (``device="cuda"``) the flag
-    is computed on the host in a second pass over the cube.
+    trusted. Labels and probabilities are not changed. Kernel SVMs and forests hand the
+    features they compute to the flag; for linear models (whose fast path fuses them into
+    the decision) they are computed once more. T² and Q cost about 0.1–0.4 µs a pixel on one
+    core (20–200 features); measured overheads are 1–16 % for SVMs and forests and about
+    50 % for an LDA, a model that costs little else (docs/classification.md). On a GPU
+    (``device="cuda"``) the flag is computed on the host in a second pass over the cube.
 
     **Memory.** Only a few tiles of the cube are in memory at a time: with ``n_jobs`` threads,
     about ``n_jobs × 8 MB`` of input plus the predictor's working arrays (the tile's

@@ -291,23 +291,7 @@ def classify_cube(
             outlier = _outlier_on_host(cube, model, valid, resampler, tile_rows, n_jobs, progress)
         return _tumor_map(model, labels, probabilities, valid, mask, outlier)
 
-    with blas_single_thread():  # set-up products must not leave BLAS threads spinning
-        fast = fast_predictor(model.pipeline)
-        forest = None if fast is not None else forest_predictor(model.pipeline)
-        # the flag's stage probes its steps too (outside this block, the spinning threads
-        # had cost the mayonnaise SVM 40 % of its time)
-        flag = None if model.domain is None else _DomainFlag(model.pipeline, model.domain)
-    if fast is not None:
-        predictor, path = fast, "fast"
-    elif forest is not None:
-        predictor, path = forest, "forest"
-    else:
-        predictor, path = _SklearnPredictor(model.pipeline), "scikit-learn"
-    logger.info(
-        "classify_cube: %s path for %s",
-        path,
-        type(model.pipeline[-1] if hasattr(model.pipeline, "steps") else model.pipeline).__name__,
-    )
+    predictor, fast, flag = _predictor_and_flag(model)
     probabilities = (
         np.full((*shape, classes.size), np.nan, dtype=np.float32) if predictor.has_proba else None
     )
@@ -357,6 +341,29 @@ def classify_cube(
         desc="classify",
     )
     return _tumor_map(model, labels, probabilities, valid, mask, outlier)
+
+
+def _predictor_and_flag(model):
+    """``(predictor, the fast predictor or None, the domain flag or None)`` of a model: the
+    fast path, else the compiled forest, else scikit-learn tile by tile."""
+    with blas_single_thread():  # set-up products must not leave BLAS threads spinning
+        fast = fast_predictor(model.pipeline)
+        forest = None if fast is not None else forest_predictor(model.pipeline)
+        # the flag's stage probes its steps too (outside this block, the spinning threads
+        # had cost the mayonnaise SVM 40 % of its time)
+        flag = None if model.domain is None else _DomainFlag(model.pipeline, model.domain)
+    if fast is not None:
+        predictor, path = fast, "fast"
+    elif forest is not None:
+        predictor, path = forest, "forest"
+    else:
+        predictor, path = _SklearnPredictor(model.pipeline), "scikit-learn"
+    logger.info(
+        "classify_cube: %s path for %s",
+        path,
+        type(model.pipeline[-1] if hasattr(model.pipeline, "steps") else model.pipeline).__name__,
+    )
+    return predictor, fast, flag
 
 
 def _outlier_on_host(cube, model, valid, resampler, tile_rows, n_jobs, progress) -> np.ndarray:

@@ -5,7 +5,7 @@ the ``napari.manifest`` entry point (``napari.yaml`` here, npe2). It contributes
 
 - a **reader** (:mod:`._reader`) for every cube format :func:`hsi_tumor.read_cube` reads and
   the label maps :func:`hsi_tumor.io.write_labels` writes: a pseudo-RGB plus the cube, lazily,
-  with a wavelength slider in nm;
+  with its band axis in nm;
 - a **writer** (:mod:`._writer`) saving Labels layers as ENVI classification images or HDF5
   with their class names;
 - the **Tumor classifier** dock widget (:class:`ClassifyWidget`): load, train (from a Labels

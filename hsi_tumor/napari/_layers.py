@@ -3,10 +3,10 @@
 Everything here returns napari's *layer data tuples* ``(data, kwargs, layer_type)``, which a
 reader returns and :meth:`napari.Viewer._add_layer_from_data` (or ``viewer.add_<type>``) turns
 into layers, so that the reader, the widgets and the tests draw the same thing. Only
-:func:`labels_class_names` reads a napari layer; nothing here imports napari.
+:func:`cube_of` reads a napari layer; nothing here imports napari.
 
 A cube is shown twice: as a pseudo-RGB image (:func:`hsi_tumor.pseudo_rgb`) and as the cube
-itself with its band axis first, a slider in nm (``scale`` and ``translate`` of the band axis
+itself with its band axis first, in nm (``scale`` and ``translate`` of the band axis
 are the mean band spacing and the first wavelength). The cube is never read whole: napari
 asks for one band at a time, which a memory map or a lazy HDF5 cube reads on demand.
 """
@@ -121,7 +121,7 @@ def _band_axis(cube: Cube) -> dict[str, Any]:
 
 
 def cube_layers(cube: Cube, name: str, *, path: str | None = None) -> list[LayerData]:
-    """A pseudo-RGB image and the cube (band slider in nm) as napari layer data.
+    """A pseudo-RGB image and the cube (band axis in nm) as napari layer data.
 
     Parameters
     ----------

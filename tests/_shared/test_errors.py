@@ -29,6 +29,10 @@ ALLOWED = {
         "__getattr__ must raise AttributeError for any other name (hasattr(), getattr(..., "
         "default) and `from hsi_tumor.io import name` rely on exactly that)"
     ),
+    ("hsi_tumor/napari/__init__.py", "__getattr__", "AttributeError"): (
+        "the module __getattr__ that imports the Qt widgets of the napari plugin on first use: "
+        "it must raise AttributeError for any other name, like hsi_tumor.io's"
+    ),
     ("hsi_tumor/_shared/classes.py", "check_label_map", "error"): (
         "the caller's kind of error, a parameter typed type[HsiTumorError] (CubeFormatError for "
         "a file's content, TrainingDataError for training data, InvalidOptionError by default); "

@@ -80,3 +80,28 @@ def test_local_starts_and_closes_a_cluster():
             distributed.default_client()
     assert client.status == "closed" and cluster.status.name == "closed"
     assert dask.config.get("scheduler", None) == before
+
+
+def test_a_local_cluster_whose_event_loop_is_late_is_started_again(monkeypatch, caplog):
+    distributed = pytest.importorskip("distributed")
+    real, calls = distributed.LocalCluster, []
+
+    def late_once(*args, **kwargs):  # distributed's LoopRunner when its thread is late
+        calls.append(1)
+        if len(calls) == 1:
+            raise AssertionError
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(distributed, "LocalCluster", late_once)
+    with dask_client("local", n_tasks=1) as client:
+        assert client.submit(sum, [1, 2]).result() == 3
+    assert len(calls) == 2 and "did not start (attempt 1)" in caplog.text
+
+    def always_late(*args, **kwargs):
+        raise AssertionError
+
+    monkeypatch.setattr(distributed, "LocalCluster", always_late)
+    with pytest.raises(ht.InvalidOptionError, match="event loop did not start") as info:
+        with dask_client("local", n_tasks=1):
+            raise AssertionError("never reached")
+    assert info.value.field == "client"

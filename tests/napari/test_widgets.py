@@ -32,6 +32,18 @@ def _wait(qtbot, widget, worker):
     qtbot.waitUntil(lambda: not widget.busy, timeout=120_000)
 
 
+def _lda(specimen):
+    """An LDA model of a simulated specimen's annotation (quick to train)."""
+    return ht.train(
+        specimen.cube,
+        specimen.labels,
+        classifier="lda",
+        class_names=specimen.class_names,
+        random_state=0,
+        progress=False,
+    )
+
+
 def _cube_layer(viewer):
     return next(layer for layer in viewer.layers if CUBE_KEY in layer.metadata and not layer.rgb)
 
@@ -87,15 +99,7 @@ def test_models_load_save_and_errors_are_shown(viewer, qtbot, tmp_path):
     assert widget.classify() is None and "no model" in widget.status.text()
     widget.load(tmp_path / "missing.htmodel")
     assert "missing.htmodel" in widget.status.text()  # the library's message names the file
-    specimen = ht.simulate_specimen(seed=5, shape=(32, 40), n_bands=100)
-    model = ht.train(
-        specimen.cube,
-        specimen.labels,
-        classifier="lda",
-        class_names=specimen.class_names,
-        random_state=0,
-        progress=False,
-    )
+    model = _lda(ht.simulate_specimen(seed=5, shape=(32, 40), n_bands=100))
     path = ht.save_model(model, tmp_path / "m.htmodel")
     widget.load(path)
     assert widget.model.class_names == model.class_names and "lda" in widget.model_label.text()
@@ -178,15 +182,7 @@ def test_the_walkthrough_of_the_docs_runs(make_napari_viewer, tmp_path):
 
 def test_a_wavelength_mismatch_is_refused_unless_resampling_is_asked(viewer, qtbot):
     widget = _dock(viewer, "Tumor classifier")
-    other = ht.simulate_specimen(seed=6, shape=(32, 40), n_bands=80)  # 900-1700 nm in 80 bands
-    model = ht.train(
-        other.cube,
-        other.labels,
-        classifier="lda",
-        class_names=other.class_names,
-        random_state=0,
-        progress=False,
-    )
+    model = _lda(ht.simulate_specimen(seed=6, shape=(32, 40), n_bands=80))  # 80 bands
     widget.slot.set(model)
     worker = widget.classify()
     _wait(qtbot, widget, worker)

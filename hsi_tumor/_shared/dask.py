@@ -71,35 +71,52 @@ def check_client(client, n_workers: int | None = None) -> None:
         )
 
 
-#: Attempts at starting a local cluster: distributed waits 10 s (fixed) for its event-loop
-#: thread and fails with a bare AssertionError when that thread is late, which happened to
-#: this project's tests on a 2-core machine in about one CI run in four (cause not found).
+#: Attempts at starting a local cluster. A start can fail for reasons outside our code, seen
+#: in this project's tests on a 2-core machine: distributed waits a fixed 10 s for its
+#: event-loop thread (a bare AssertionError when it is late, about one CI run in four), and a
+#: first start once never finished (a worker process that never reported, cause not found).
 LOCAL_CLUSTER_ATTEMPTS = 2
+#: Seconds a worker process of the local cluster may take to start and reach the scheduler
+#: (distributed's ``death_timeout``; without it a worker that never reports is waited for
+#: forever). Starting one takes about 2.5 s on an idle 2-core machine, about 10 s under load.
+LOCAL_WORKER_START_S = 60.0
 
 
 def _local_cluster(distributed, n_workers: int):
     """A started ``LocalCluster`` of ``n_workers`` one-thread processes (see
-    :data:`LOCAL_CLUSTER_ATTEMPTS`)."""
+    :data:`LOCAL_CLUSTER_ATTEMPTS` and :data:`LOCAL_WORKER_START_S`)."""
 
     def start():
         return distributed.LocalCluster(
-            n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=":0"
+            n_workers=n_workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            death_timeout=LOCAL_WORKER_START_S,
         )
 
+    # AssertionError: the event loop was late, or (distributed's own close path) a worker
+    # timed out while starting; RuntimeError/TimeoutError: a worker failed or timed out.
+    failures = (AssertionError, RuntimeError, TimeoutError)
     for attempt in range(1, LOCAL_CLUSTER_ATTEMPTS):
         try:
             return start()
-        except AssertionError:  # distributed's LoopRunner: its event loop did not start
-            logger.warning("the local Dask cluster did not start (attempt %d); again", attempt)
+        except failures as exc:
+            logger.warning(
+                "the local Dask cluster did not start (attempt %d: %s); again",
+                attempt,
+                type(exc).__name__,
+            )
     try:
         return start()
-    except AssertionError:
+    except failures as exc:
         raise InvalidOptionError(
-            f"the local Dask cluster's event loop did not start ({LOCAL_CLUSTER_ATTEMPTS} "
-            "attempts; distributed waits 10 s for it)",
+            f"the local Dask cluster did not start ({LOCAL_CLUSTER_ATTEMPTS} attempts; last: "
+            f"{type(exc).__name__} {exc}; its event loop gets 10 s, each worker process "
+            f"{LOCAL_WORKER_START_S:g} s)",
             field="client",
             fix="retry when the machine is less busy, or leave client out to work in this process",
-        ) from None
+        ) from exc
 
 
 @contextlib.contextmanager

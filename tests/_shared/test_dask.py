@@ -72,7 +72,7 @@ def test_local_starts_and_closes_a_cluster():
 
     before = dask.config.get("scheduler", None)
     with dask_client("local", n_tasks=1) as client:
-        assert client.submit(sum, [1, 2]).result() == 3
+        assert client.submit(sum, [1, 2]).result(timeout=60) == 3
         cluster = client.cluster
         # not made the default client: the caller's dask collections compute as before
         assert dask.config.get("scheduler", None) == before
@@ -95,13 +95,26 @@ def test_a_local_cluster_whose_event_loop_is_late_is_started_again(monkeypatch, 
     monkeypatch.setattr(distributed, "LocalCluster", late_once)
     with dask_client("local", n_tasks=1) as client:
         assert client.submit(sum, [1, 2]).result() == 3
-    assert len(calls) == 2 and "did not start (attempt 1)" in caplog.text
+    assert len(calls) == 2 and "did not start (attempt 1: AssertionError)" in caplog.text
 
     def always_late(*args, **kwargs):
         raise AssertionError
 
     monkeypatch.setattr(distributed, "LocalCluster", always_late)
-    with pytest.raises(ht.InvalidOptionError, match="event loop did not start") as info:
+    with pytest.raises(ht.InvalidOptionError, match=r"did not start \(2 attempts") as info:
         with dask_client("local", n_tasks=1):
             raise AssertionError("never reached")
     assert info.value.field == "client"
+
+
+def test_a_worker_that_does_not_start_in_time_is_not_waited_for_forever(monkeypatch, caplog):
+    """The real LocalCluster, its workers given 0.2 s (they take seconds): two attempts, then
+    an error, instead of distributed waiting for a worker that never reports."""
+    pytest.importorskip("distributed")
+    from hsi_tumor._shared import dask as shared_dask
+
+    monkeypatch.setattr(shared_dask, "LOCAL_WORKER_START_S", 0.2)
+    with pytest.raises(ht.InvalidOptionError, match=r"each worker process 0\.2 s") as info:
+        with dask_client("local", n_tasks=1):
+            raise AssertionError("never reached")
+    assert info.value.field == "client" and "did not start (attempt 1" in caplog.text

@@ -21,8 +21,13 @@ lint: $(STAMP)
 	$(PY) -m ruff format --check hsi_tumor tests bench examples docs/make_api.py
 	$(VENV)/bin/lint-imports  # the layers of pyproject.toml's [tool.importlinter]
 
+# Two runs: the napari plugin's tests (real viewer, Qt, Xvfb) in their own process; the rest
+# without the pytest plugins of napari, npe2, pytest-qt and pytest-xvfb (napari's imports Qt into
+# every test), so that no Qt or X state is shared with the Dask and multiprocessing tests.
+NO_QT := -p no:napari -p no:npe2 -p no:napari-plugin-engine -p no:pytest-qt -p no:xvfb
 test: lint
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q $(NO_QT) --ignore=tests/napari
+	$(PY) -m pytest -q tests/napari
 
 format: $(STAMP)
 	$(PY) -m ruff format hsi_tumor tests bench examples docs/make_api.py

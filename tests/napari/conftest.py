@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 from functools import cache
+from pathlib import Path
 
 import pytest
 
@@ -36,15 +37,20 @@ def _why_not() -> str | None:
         return (
             "Qt cannot open a display (DISPLAY="
             f"{os.environ.get('DISPLAY')!r}): install Xvfb and Qt's xcb libraries "
-            f"(.ci/run lists the Debian packages); Qt said: {probe.stderr.strip()[-300:]}"
+            f"(.ci/run lists the Debian packages); Qt said: {probe.stderr.strip()[:300]}"
         )
     return None
 
 
-@pytest.fixture(autouse=True)
-def _napari_available():
-    reason = _why_not()
-    if reason is not None:
-        if REQUIRED:
-            pytest.fail(f"HSI_TUMOR_NAPARI_TESTS=required, but {reason}")
-        pytest.skip(reason)
+def pytest_collection_modifyitems(config, items):
+    """Skip (or, when required, refuse) the tests here before any fixture runs: pytest-qt's
+    session-wide ``qapp`` starts first and Qt aborts the process without a display."""
+    here = Path(__file__).parent
+    ours = [item for item in items if here in Path(item.fspath).parents]
+    reason = _why_not() if ours else None
+    if reason is None:
+        return
+    if REQUIRED:
+        raise pytest.UsageError(f"HSI_TUMOR_NAPARI_TESTS=required, but {reason}")
+    for item in ours:
+        item.add_marker(pytest.mark.skip(reason=reason))

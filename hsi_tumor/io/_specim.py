@@ -103,11 +103,13 @@ class Capture:
 
 
 def _capture_dir(folder: Path) -> Path:
-    if folder.name.lower() == "capture":
-        return folder
+    """The folder holding ``NAME.hdr``: ``folder/capture``, else ``folder`` itself when it is
+    that ``capture`` folder (a capture *named* ``capture`` has both: its sub-folder wins)."""
     for name in ("capture", "Capture", "CAPTURE"):
         if (folder / name).is_dir():
             return folder / name
+    if folder.name.lower() == "capture":
+        return folder
     raise MissingFileError(
         "not a Specim capture folder (no 'capture' sub-folder)",
         file=folder,

@@ -43,6 +43,17 @@ def test_round_trip(tmp_path, parts):
     assert "Capture('specimen_07', raw=(20, 16, 12)" in repr(cap)
 
 
+def test_a_capture_named_capture(tmp_path, parts):
+    """``capture/capture/capture.hdr``: the folder and its sub-folder share the name."""
+    raw, white, dark = parts
+    folder = ht.write_capture(raw, tmp_path / "capture", white, dark)
+    for given in (folder, folder / "capture"):
+        cap = ht.read_capture(given)
+        assert cap.name == "capture" and cap.folder == folder
+        np.testing.assert_array_equal(cap.white.load().data, white.data)
+        np.testing.assert_array_equal(ht.read_cube(given).load().data, raw.data)
+
+
 def test_missing_reference_is_none_with_a_warning(tmp_path, parts, caplog):
     folder = ht.write_capture(parts[0], tmp_path / "s", *parts[1:])
     for p in (folder / "capture").glob("WHITEREF_*"):

@@ -11,7 +11,8 @@ the bench measures classification, not the search):
 Real section (``--real``, or ``--real-only``; skipped with a message when ``../shared/data`` is
 absent): Indian Pines (AVIRIS, 200 bands, reflectance x 10,000 scaled to [0, 1], tiled 2 x 2 to
 290 x 290 pixels) with RBF SVMs for classes 2 vs 11, 4 classes (2, 10, 11, 14) and all 16, each
-with SNV and SNV+PCA, and a random forest on all 16 classes; the mayonnaise NIR spectra (R package
+with SNV and SNV+PCA, a random forest on all 16 classes, and LDA (2 and 16 classes, SNV and
+SNV+PCA: a linear model, far cheaper than a kernel); the mayonnaise NIR spectra (R package
 ``pls``, 351 bands 1100–2500 nm; soybean vs sunflower oil) tiled to a 256 x 256 cube, SVM with
 SNV+PCA and a random forest with SNV. These models train on real spectra, so their support
 vectors, error bounds and decision margins are those real data give, not the simulator's.
@@ -23,13 +24,17 @@ a process costs about 0.6 s more). Prints throughput (pixels/s) of both (``class
 best of 3; the obvious way too when it takes under 3 s), their ratio, peak extra memory
 (tracemalloc, in a separate run: numpy buffers, not the input), the agreement of labels and
 probabilities, and how many pixels the fast path handed back to scikit-learn; the load
-average is printed before and after (timings need a quiet machine).
+average is printed before and after (timings need a quiet machine). For a model with a
+training domain (every model ``ht.train`` makes), ``classify_cube`` also computes the outlier
+flag (``TumorMap.outlier``), which the obvious way does not: a second line times it without
+(``model.domain`` set to None) and gives the flag's share.
 Run: ``python bench/bench_classify.py [--size ROWS COLS BANDS] [--real | --real-only]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import time
 import tracemalloc
@@ -101,6 +106,18 @@ def compare(name: str, cube: ht.Cube, model: ht.TumorModel) -> float:
         f"{m_lib / 2**20:7.1f} MiB  ratio {t_obvious / t_lib:.1f}x ({path} path); labels "
         f"differing: {differ} of {n}; max |Δp| {np.abs(lib_proba - ref_proba).max():.1e}{handed}"
     )
+    if model.domain is not None:  # what the outlier flag (TumorMap.outlier) costs
+        bare = dataclasses.replace(model, domain=None)
+        ht.classify_cube(cube[:8], bare, progress=False)
+        t_bare = np.inf
+        for _ in range(3):
+            t0 = time.perf_counter()
+            ht.classify_cube(cube, bare, progress=False)
+            t_bare = min(t_bare, time.perf_counter() - t0)
+        print(
+            f"  without the flag     {n / t_bare:12,.0f} px/s  ({t_bare:6.2f} s)  ratio "
+            f"{t_obvious / t_bare:.1f}x; the flag adds {100 * (t_lib / t_bare - 1):.0f} %"
+        )
     return t_obvious / t_lib
 
 
@@ -192,6 +209,19 @@ def real() -> None:
         cube, truth, preprocessing=("snv",), random_state=0, progress=False, **forest()
     )
     compare("16 classes, SNV, random forest (200 trees)", big, model)
+    for title, classes in (cases[0], cases[2]):
+        labels = np.where(np.isin(truth, classes), truth, 0)
+        for steps in (("snv",), ("snv", "pca")):
+            model = ht.train(
+                cube,
+                labels,
+                preprocessing=steps,
+                classifier="lda",
+                max_pixels_per_class=1000,
+                random_state=0,
+                progress=False,
+            )
+            compare(f"{title}, {'+'.join(steps).upper()}, LDA", big, model)
 
     spectra, oil, wavelengths = mayonnaise()
     keep = np.isin(oil, (1, 2))  # soybean vs sunflower

@@ -48,14 +48,20 @@ from hsi_tumor.datasets import CLASS_NAMES
 from hsi_tumor.inference._fast import fast_predictor
 
 
-def measure(fn, repeat: int = 1):
-    """``(result, best time, peak extra memory)``: timed ``repeat`` times, then run once more
-    under tracemalloc for the peak (tracing slows allocation-heavy code by a quarter)."""
+def best_time(fn, repeat: int) -> float:
+    """The shortest of ``repeat`` timed calls of ``fn``, in seconds."""
     seconds = np.inf
     for _ in range(repeat):
         t0 = time.perf_counter()
         fn()
         seconds = min(seconds, time.perf_counter() - t0)
+    return seconds
+
+
+def measure(fn, repeat: int = 1):
+    """``(result, best time, peak extra memory)``: timed ``repeat`` times, then run once more
+    under tracemalloc for the peak (tracing slows allocation-heavy code by a quarter)."""
+    seconds = best_time(fn, repeat)
     tracemalloc.start()
     result = fn()
     peak = tracemalloc.get_traced_memory()[1]
@@ -109,11 +115,7 @@ def compare(name: str, cube: ht.Cube, model: ht.TumorModel) -> float:
     if model.domain is not None:  # what the outlier flag (TumorMap.outlier) costs
         bare = dataclasses.replace(model, domain=None)
         ht.classify_cube(cube[:8], bare, progress=False)
-        t_bare = np.inf
-        for _ in range(3):
-            t0 = time.perf_counter()
-            ht.classify_cube(cube, bare, progress=False)
-            t_bare = min(t_bare, time.perf_counter() - t0)
+        t_bare = best_time(lambda: ht.classify_cube(cube, bare, progress=False), 3)
         print(
             f"  without the flag     {n / t_bare:12,.0f} px/s  ({t_bare:6.2f} s)  ratio "
             f"{t_obvious / t_bare:.1f}x; the flag adds {100 * (t_lib / t_bare - 1):.0f} %"
@@ -192,36 +194,28 @@ def real() -> None:
         ("4 classes (2, 10, 11, 14)", (2, 10, 11, 14)),
         ("16 classes", tuple(range(1, 17))),
     ]
-    for title, classes in cases:
-        labels = np.where(np.isin(truth, classes), truth, 0)
-        for steps in (("snv",), ("snv", "pca")):
-            model = ht.train(
-                cube,
-                labels,
-                preprocessing=steps,
-                max_pixels_per_class=1000,
-                random_state=0,
-                progress=False,
-                **SVM,
-            )
-            compare(f"{title}, {'+'.join(steps).upper()}, RBF SVM", big, model)
+
+    def each_case(cases, kind: str, options: dict) -> None:
+        for title, classes in cases:
+            labels = np.where(np.isin(truth, classes), truth, 0)
+            for steps in (("snv",), ("snv", "pca")):
+                model = ht.train(
+                    cube,
+                    labels,
+                    preprocessing=steps,
+                    max_pixels_per_class=1000,
+                    random_state=0,
+                    progress=False,
+                    **options,
+                )
+                compare(f"{title}, {'+'.join(steps).upper()}, {kind}", big, model)
+
+    each_case(cases, "RBF SVM", SVM)
     model = ht.train(
         cube, truth, preprocessing=("snv",), random_state=0, progress=False, **forest()
     )
     compare("16 classes, SNV, random forest (200 trees)", big, model)
-    for title, classes in (cases[0], cases[2]):
-        labels = np.where(np.isin(truth, classes), truth, 0)
-        for steps in (("snv",), ("snv", "pca")):
-            model = ht.train(
-                cube,
-                labels,
-                preprocessing=steps,
-                classifier="lda",
-                max_pixels_per_class=1000,
-                random_state=0,
-                progress=False,
-            )
-            compare(f"{title}, {'+'.join(steps).upper()}, LDA", big, model)
+    each_case((cases[0], cases[2]), "LDA", {"classifier": "lda"})
 
     spectra, oil, wavelengths = mayonnaise()
     keep = np.isin(oil, (1, 2))  # soybean vs sunflower

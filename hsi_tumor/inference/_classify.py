@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 
 import numpy as np
 import sklearn
@@ -74,10 +75,11 @@ class _SklearnPredictor:
 class _DomainFlag:
     """``pixels -> bool``: whether each pixel lies outside the model's training domain.
 
-    The features the classifier sees are computed once more, apart from the predictor (whose
-    fast paths fuse them into the decision): the preprocessing steps' own ``transform`` up to
-    the last non-affine step (SNV), then the affine tail fused into one float64 product
-    (:meth:`~hsi_tumor.preprocessing._affine.AffineChain.exact_stage`); then Hotelling's T²
+    The features the classifier sees — handed back by a fast or compiled predictor that
+    computes them anyway (:attr:`~hsi_tumor.inference._fast.FastPredictor.feature_width`),
+    else computed here: the preprocessing steps' own ``transform`` up to the last non-affine
+    step (SNV), then the affine tail fused into one float64 product
+    (:meth:`~hsi_tumor.preprocessing._affine.AffineChain.exact_stage`) — then Hotelling's T²
     and Q against the domain's limits (:class:`~hsi_tumor.models.TrainingDomain`).
     """
 
@@ -199,12 +201,14 @@ def classify_cube(
     get Hotelling's T² and the Q residual of the PCA model of the training features, and
     ``TumorMap.outlier`` is True where either exceeds its limit: a spectrum unlike any the
     model was trained on (another tissue, a glove, metal, glare), whose label should not be
-    trusted. Labels and probabilities are not changed. Kernel SVMs and forests hand the
-    features they compute to the flag; for linear models (whose fast path fuses them into
-    the decision) they are computed once more. T² and Q cost about 0.1–0.4 µs a pixel on one
-    core (20–200 features); measured overheads are 1–16 % for SVMs and forests and about
-    50 % for an LDA, a model that costs little else (docs/classification.md). On a GPU
-    (``device="cuda"``) the flag is computed on the host in a second pass over the cube.
+    trusted. Labels and probabilities are not changed. The fast path (SVMs, linear models)
+    and the compiled forests hand the features they compute to the flag (a linear model's
+    decision is then evaluated on them rather than fused with the preprocessing); other
+    estimators' features are computed once more. T² and Q cost about 0.1 µs a pixel on one
+    core for 20 features and 1 µs for 200 features and 50 components: a few to 30 % more
+    for SVMs and forests, up to twice the time of an LDA, which costs little else
+    (docs/classification.md). On a GPU (``device="cuda"``) the flag is computed on the host
+    in a second pass over the cube.
 
     **Memory.** Only a few tiles of the cube are in memory at a time: with ``n_jobs`` threads,
     about ``n_jobs × 8 MB`` of input plus the predictor's working arrays (the tile's
@@ -298,6 +302,9 @@ def classify_cube(
     work_dtype = np.float32 if cube.dtype != np.float64 else np.float64
     outlier = None if flag is None else np.zeros(shape, dtype=bool)
     share = flag is not None and getattr(predictor, "feature_width", None) is not None
+    # each tile thread fills one features buffer, tile after tile (a fresh one per tile had
+    # cost the LDA below as much in page faults as T² and Q)
+    buffers = threading.local()
 
     def run(rows: slice, pixels: np.ndarray, ok: np.ndarray) -> None:
         if on_first_tile and rows.start == 0:
@@ -306,10 +313,8 @@ def classify_cube(
         x = np.ascontiguousarray(pixels if every else pixels[ok], dtype=work_dtype)
         if resampler is not None:
             x = x @ resampler.astype(work_dtype)
-        if share:  # the kernel's features serve the domain flag too (not computed twice)
-            features = np.empty((x.shape[0], predictor.feature_width))
-            tile_labels, tile_proba = predictor(x, features)
-            tile_outlier = flag.of_features(features)
+        if share:  # the classifier's features serve the domain flag too (not computed twice)
+            tile_labels, tile_proba, tile_outlier = _with_flag(predictor, flag, x, buffers)
         else:
             tile_labels, tile_proba = predictor(x)
             tile_outlier = None if flag is None else flag(x)
@@ -341,6 +346,37 @@ def classify_cube(
         desc="classify",
     )
     return _tumor_map(model, labels, probabilities, valid, mask, outlier)
+
+
+#: With the outlier flag on shared features, a tile is classified in chunks of at most this
+#: many bytes of float64 features (each thread's one buffer, reused): on Indian Pines (200
+#: features) an LDA with its flag took 10–15 % less time than with whole tiles (15 MB of
+#: features), while chunks of 4 MB or less slowed the kernel SVMs by 5 % and smaller ones
+#: everything (two tile threads contending for the interpreter between short numpy calls).
+SHARED_FEATURE_BYTES = 2**23
+
+
+def _with_flag(predictor, flag, x: np.ndarray, buffers: threading.local):
+    """``(labels, probabilities or None, outlier)`` of pixels ``x``, chunk by chunk: the
+    predictor hands its features to the flag through the calling thread's buffer."""
+    n, width = x.shape[0], predictor.feature_width
+    step = max(256, SHARED_FEATURE_BYTES // (8 * width))
+    held = getattr(buffers, "features", None)
+    if held is None or held.shape[0] < min(n, step):
+        held = buffers.features = np.empty((min(n, step), width))
+    parts = []
+    for start in range(0, n, step):
+        features = held[: min(n, start + step) - start]
+        chunk_labels, chunk_proba = predictor(x[start : start + step], features)
+        parts.append((chunk_labels, chunk_proba, flag.of_features(features)))
+    if len(parts) == 1:
+        return parts[0]
+    labels, proba, outlier = zip(*parts, strict=True)
+    return (
+        np.concatenate(labels),
+        None if proba[0] is None else np.concatenate(proba),
+        np.concatenate(outlier),
+    )
 
 
 def _predictor_and_flag(model):

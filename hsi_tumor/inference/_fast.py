@@ -135,14 +135,13 @@ class SVCMember:
         self.break_ties = bool(svc.break_ties) and self.shape == "ovr" and self.n_classes > 2
 
     def pair_decisions(self, x, features=None):
-        # only a KernelScorer fills features (FastPredictor.feature_width is None otherwise)
-        dec, err = self.scorer(x) if features is None else self.scorer(x, features)
+        dec, err = self.scorer(x, features)
         unsure = np.any(np.abs(dec) <= err, axis=1)
         return dec, err, unsure
 
     def response(self, x, features=None):
         """``decision_function`` (n, k), its bound (n, k) and the pixels whose votes may flip;
-        ``features``, when given, receives the kernel's features (:class:`KernelScorer`)."""
+        ``features``, when given, receives the classifier's features."""
         dec, err, unsure = self.pair_decisions(x, features)
         if self.n_classes == 2:
             return -dec, err, unsure
@@ -178,13 +177,13 @@ class LinearMember:
         self.n_classes = n_classes
 
     def response(self, x, features=None):
-        """Decisions, bounds, no unsure pixel yet; ``features`` is not filled (the decision
-        is fused with the preprocessing: :attr:`FastPredictor.feature_width` is None)."""
-        dec, err = self.scorer(x)
+        """Decisions, bounds, no unsure pixel yet; ``features``, when given, receives the
+        classifier's features (the decision is then evaluated on them, not fused)."""
+        dec, err = self.scorer(x, features)
         return dec, err, np.zeros(dec.shape[0], dtype=bool)
 
     def labels(self, x, features=None):
-        return self.labels_of(*self.response(x))
+        return self.labels_of(*self.response(x, features))
 
     @staticmethod
     def labels_of(dec, err, unsure):
@@ -440,9 +439,9 @@ class FastPredictor:
         Pixels handed back to scikit-learn so far (near ties); a statistic, not thread-exact.
     feature_width : int or None
         The number of the classifier's features when a call can hand them back (``features=``):
-        kernel SVMs, whose kernels are evaluated on ``pipeline[:-1].transform`` of the pixels;
-        None for linear models (their decision is fused with the preprocessing) and when the
-        calibrated estimator holds preprocessing of its own.
+        the features of ``pipeline[:-1].transform`` of the pixels, which kernel SVMs evaluate
+        their kernels on and linear models their decision (unfused when asked for them); None
+        when the calibrated estimator holds preprocessing of its own.
     """
 
     def __init__(self, pipeline, analysis: Analysis) -> None:
@@ -453,8 +452,9 @@ class FastPredictor:
         self._proba_fn = None if analysis.proba is None else PROBA_FUNCTIONS[analysis.proba]
         self.n_reevaluated = 0
         scorer = getattr(analysis.first_member, "scorer", None)
+        width = {KernelScorer: "_p", LinearScorer: "n_features"}.get(type(scorer))
         self.feature_width = (
-            scorer._p if isinstance(scorer, KernelScorer) and analysis.shares_features else None
+            getattr(scorer, width) if width is not None and analysis.shares_features else None
         )
 
     def _input(self, pixels) -> np.ndarray:

@@ -24,6 +24,19 @@ first term is zero there too. Fusing it saved one pass over the features but cos
 on Indian Pines (real AVIRIS, 4 classes, SNV → StandardScaler → LogisticRegression) the first
 term's bound sent 51 % of the pixels back to scikit-learn, and the fast path was 3.4x slower
 than ``predict_proba``.
+
+Handing back the features (``features=``, for the training-domain flag of
+:class:`~hsi_tumor.inference._classify._DomainFlag`): the decision is then not fused. The
+features are :meth:`~hsi_tumor.preprocessing._affine.AffineChain.exact_stage`'s (scikit-learn's
+``pipeline[:-1].transform``, up to float64 rounding where the tail is fused in float64), and the
+decision is ``z W + w₀`` on them, in float64, with the bound::
+
+    e_c = 2 · [ c_own ε₆₄ (‖z‖ ‖W‖ + ‖w₀‖)                 our product
+              + c_tail ε₆₄ (ν κ + β) ‖W_c‖ ]                the fused tail's rounding, if any
+
+(``ν κ + β`` the tail's feature scale, ``c_tail`` its rounding factor.) Computing the features
+once for both costs about what the fused product saved: on Indian Pines (LDA, SNV, 200 bands)
+the flag had computed SNV a second time, as much as the whole classification.
 """
 
 from __future__ import annotations
@@ -79,9 +92,26 @@ class LinearScorer:
         self._sk_gain = np.linalg.norm(weights, axis=0)
         self._own_factor = 8 * rounding_factor(2, n_in)  # our arithmetic: the plain count
         self.n_outputs = weights.shape[1]
+        # features= : scikit-learn's features, then the decision alone (see the module)
+        self._exact = chain.exact_stage()
+        self._decide = Stage([], alone)
+        exact_tail = self._exact.affine
+        self._feature_factor = (
+            0.0
+            if exact_tail is None
+            else rounding_factor(exact_tail.n_steps + 1, max(exact_tail.width, exact_tail.n_in))
+        )
+        self.n_features = n_features
 
-    def __call__(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def __call__(
+        self, x: np.ndarray, features: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Decisions (n, k) and their bounds (n, k) of pixels ``x``; ``features`` (n,
+        n_features), when given, receives scikit-learn's features of ``x`` (then the decision
+        is evaluated on them, not fused: see the module)."""
         eps = float(np.finfo(np.float64).eps)
+        if features is not None:
+            return self._on_features(x, features, eps)
         if x.dtype == np.float32 and self._stage32 is not None:
             dec, scale = self._stage32(x)
             err = np.repeat((self._own_factor32 * eps * scale)[:, np.newaxis], dec.shape[1], 1)
@@ -93,5 +123,17 @@ class LinearScorer:
         err = np.repeat((self._own_factor * eps * scale)[:, np.newaxis], dec.shape[1], axis=1)
         if self._pre_factor:  # scikit-learn's preprocessing, in the input's precision
             err += (self._pre_factor * eps_tail * scale / self._gain)[:, np.newaxis] * self._sk_gain
+        err *= SAFETY
+        return dec, err
+
+    def _on_features(
+        self, x: np.ndarray, features: np.ndarray, eps: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        z, feature_scale = self._exact(x)
+        features[:] = z
+        dec, scale = self._decide(features)  # float64 already
+        err = np.repeat((self._own_factor32 * eps * scale)[:, np.newaxis], dec.shape[1], 1)
+        if feature_scale is not None:  # the fused tail's rounding, through each W_c
+            err += (self._feature_factor * eps * feature_scale)[:, np.newaxis] * self._sk_gain
         err *= SAFETY
         return dec, err

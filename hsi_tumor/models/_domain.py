@@ -316,11 +316,13 @@ class TrainingDomain(BaseEstimator):
         t2, q = np.empty(n), np.empty(n)
         scale = 1.0 / self.explained_variance_
         axes = np.ascontiguousarray(self.components_.T)
-        rows = max(CHUNK_ROWS, CHUNK_VALUES // max(1, p))
+        rows = min(n, max(CHUNK_ROWS, CHUNK_VALUES // max(1, p)))
+        # working arrays reused chunk after chunk; the centring converts as it subtracts
+        centred_buf, scores_buf = np.empty((rows, p)), np.empty((rows, axes.shape[1]))
         for start in range(0, n, rows):
             stop = min(n, start + rows)
-            centred = np.asarray(X[start:stop], dtype=np.float64) - self.mean_
-            scores = centred @ axes
+            centred = np.subtract(X[start:stop], self.mean_, out=centred_buf[: stop - start])
+            scores = np.matmul(centred, axes, out=scores_buf[: stop - start])
             t2[start:stop] = np.einsum("ij,ij,j->i", scores, scores, scale)
             norm2 = np.einsum("ij,ij->i", centred, centred)
             chunk_q = norm2 - np.einsum("ij,ij->i", scores, scores)

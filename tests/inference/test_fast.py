@@ -481,5 +481,38 @@ def test_kernel_predictors_hand_back_the_classifiers_features(rng, kernel):
         CalibratedClassifierCV(make_pipeline(PCA(6, random_state=0), SVC()), cv=3),
     ).fit(X, y)
     assert fast_predictor(own).feature_width is None
-    linear = make_pipeline(StandardNormalVariate(), LinearDiscriminantAnalysis()).fit(X, y)
-    assert fast_predictor(linear).feature_width is None  # fused with the decision
+
+
+@pytest.mark.parametrize(
+    ("steps", "classifier", "dtype"),
+    [
+        ((StandardNormalVariate,), LinearDiscriminantAnalysis, np.float32),  # no affine tail
+        ((StandardNormalVariate, "pca"), LinearDiscriminantAnalysis, np.float32),  # float64 tail
+        ((StandardNormalVariate, "pca"), LogisticRegression, np.float64),
+        ((StandardNormalVariate, StandardScaler), LogisticRegression, np.float32),  # float32 tail
+        ((StandardNormalVariate, "pca"), LinearSVC, np.float32),
+        ((StandardNormalVariate, "pca"), "linear-svc-kernel", np.float32),
+    ],
+)
+def test_linear_predictors_hand_back_the_classifiers_features(rng, steps, classifier, dtype):
+    X, y = _spectra(rng, 900, 3)
+    made = [PCA(6, random_state=0) if s == "pca" else s() for s in steps]
+    final = SVC(kernel="linear") if classifier == "linear-svc-kernel" else classifier()
+    pipe = make_pipeline(*made, final).fit(X, y)
+    x = X.astype(dtype)
+    fast = fast_predictor(pipe)
+    width = pipe[:-1].transform(X[:1]).shape[1]
+    assert fast.feature_width == width
+    features = np.full((x.shape[0], width), np.nan)
+    labels, proba = fast(x, features)
+    # unfused: the decision evaluated on the features, which are scikit-learn's
+    np.testing.assert_allclose(features, pipe[:-1].transform(x), rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(labels, pipe.predict(x))
+    if proba is not None:
+        np.testing.assert_allclose(proba, pipe.predict_proba(x), rtol=0, atol=1e-6)
+    member = fast.analysis.first_member
+    fused, fused_err = member.scorer(x)
+    shared, shared_err = member.scorer(x, np.empty((x.shape[0], width)))
+    # both forms agree within their bounds, which stay far below the probability tolerance
+    assert np.all(np.abs(fused - shared) <= fused_err + shared_err)
+    assert shared_err.max() < 1e-9 * max(1.0, np.abs(shared).max())

@@ -25,7 +25,8 @@ def specimen():
     ("classifier", "params", "preprocessing"),
     [
         ("svm", {"C": 10.0, "gamma": "scale"}, ("snv", "pca")),  # the fast kernel path
-        ("lda", None, ("snv",)),  # the fast linear path, 40 features
+        ("lda", None, ("snv",)),  # the fast linear path, its 40 features shared with the flag
+        ("logistic", None, ("snv", "pca")),  # linear, after a float64 affine tail
         ("random-forest", {"n_estimators": 10}, ("snv", "pca")),  # the compiled forest
         ("random-forest", {"n_estimators": 10}, ("snv",)),  # its features shared with the flag
         ("random-forest", {"n_estimators": 10}, ()),  # the bands themselves
@@ -64,6 +65,37 @@ def test_outlier_is_the_domain_on_the_classifier_features(
     np.testing.assert_array_equal(bare.labels, result.labels)
     if bare.probabilities is not None:
         np.testing.assert_array_equal(bare.probabilities, result.probabilities)
+
+
+@pytest.mark.parametrize("classifier", ["lda", "svm", "random-forest"])
+def test_shared_features_are_flagged_chunk_by_chunk(specimen, monkeypatch, classifier):
+    """A tile larger than SHARED_FEATURE_BYTES is classified and flagged in chunks (one
+    reused buffer per thread): the same labels, probabilities and flags as in one piece."""
+    from hsi_tumor.inference import _classify
+
+    cube, labels = specimen
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ht.CalibrationWarning)
+        model = ht.train(
+            cube,
+            labels,
+            classifier=classifier,
+            classifier_params={"n_estimators": 10} if classifier == "random-forest" else None,
+            preprocessing=("snv",),
+            random_state=0,
+            progress=False,
+        )
+    whole = ht.classify_cube(cube, model, tile_rows=40, progress=False)
+    monkeypatch.setattr(_classify, "SHARED_FEATURE_BYTES", 8 * 40 * 300)  # 300 rows a chunk
+    chunked = ht.classify_cube(cube, model, tile_rows=40, progress=False)
+    np.testing.assert_array_equal(chunked.labels, whole.labels)
+    np.testing.assert_array_equal(chunked.outlier, whole.outlier)
+    if whole.probabilities is not None:
+        np.testing.assert_array_equal(chunked.probabilities, whole.probabilities)
+    pixels = cube.pixels()[whole.valid.reshape(-1)]
+    expected = model.domain.predict(model.pipeline[:-1].transform(pixels))
+    np.testing.assert_array_equal(chunked.outlier[whole.valid], expected)
+    assert 0 < chunked.n_outlier
 
 
 def test_smoothing_keeps_the_outlier_map(specimen):

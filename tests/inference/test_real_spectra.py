@@ -41,14 +41,14 @@ def pines():
     return ht.Cube(data, cube.wavelengths), truth
 
 
-def _train(pines, classes, preprocessing, per_class=300):
+def _train(pines, classes, preprocessing, per_class=300, classifier="svm"):
     cube, truth = pines
     labels = np.where(np.isin(truth, classes), truth, 0)
     return ht.train(
         cube,
         labels,
-        classifier="svm",
-        classifier_params={"C": 10.0, "gamma": "scale"},
+        classifier=classifier,
+        classifier_params={"C": 10.0, "gamma": "scale"} if classifier == "svm" else None,
         preprocessing=preprocessing,
         max_pixels_per_class=per_class,
         random_state=0,
@@ -109,6 +109,30 @@ def test_calibrated_rbf_svms_from_train(pines, classes, preprocessing):
 def test_calibrated_rbf_svm_on_float64_cubes(pines):
     model = _train(pines, (2, 10, 11, 14), ("snv",), per_class=150)
     assert _check(pines[0], model, dtype=np.float64, max_handed=0) == 0
+
+
+@pytest.mark.parametrize(
+    ("classifier", "classes", "preprocessing"),
+    [
+        ("lda", (2, 11), ("snv",)),
+        ("lda", tuple(range(1, 17)), ("snv", "pca")),
+        ("logistic", (2, 10, 11, 14), ("snv",)),
+    ],
+    ids=["lda-2-snv", "lda-16-snv-pca", "logistic-4-snv"],
+)
+def test_linear_models_with_their_training_domain(pines, classifier, classes, preprocessing):
+    """Linear models from ``ht.train`` carry a training domain: their features are handed to
+    the outlier flag and the decision is evaluated on them, unfused; the guarantees hold."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a LogisticRegression convergence note
+        model = _train(pines, classes, preprocessing, per_class=150, classifier=classifier)
+    assert model.domain is not None
+    assert fast_predictor(model.pipeline).feature_width == model.domain.n_features_in_
+    _check(pines[0], model, max_handed=0.001)
+    result = ht.classify_cube(pines[0], model, progress=False)
+    pixels = pines[0].data.reshape(-1, pines[0].n_bands)
+    expected = model.domain.predict(model.pipeline[:-1].transform(pixels))
+    np.testing.assert_array_equal(result.outlier.reshape(-1), expected)
 
 
 def _model(pines, estimator, classes):

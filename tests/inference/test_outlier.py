@@ -21,6 +21,21 @@ def specimen():
         return spec.calibrate().load(), spec.labels
 
 
+def _train(specimen, classifier, params, preprocessing) -> ht.TumorModel:
+    cube, labels = specimen
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ht.CalibrationWarning)
+        return ht.train(
+            cube,
+            labels,
+            classifier=classifier,
+            classifier_params=params,
+            preprocessing=preprocessing,
+            random_state=0,
+            progress=False,
+        )
+
+
 @pytest.mark.parametrize(
     ("classifier", "params", "preprocessing"),
     [
@@ -36,18 +51,8 @@ def specimen():
 def test_outlier_is_the_domain_on_the_classifier_features(
     specimen, classifier, params, preprocessing
 ):
-    cube, labels = specimen
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ht.CalibrationWarning)
-        model = ht.train(
-            cube,
-            labels,
-            classifier=classifier,
-            classifier_params=params,
-            preprocessing=preprocessing,
-            random_state=0,
-            progress=False,
-        )
+    cube, _ = specimen
+    model = _train(specimen, classifier, params, preprocessing)
     mask = np.ones(cube.shape[:2], bool)
     mask[:5] = False
     result = ht.classify_cube(cube, model, mask=mask, tile_rows=7, progress=False)
@@ -73,18 +78,9 @@ def test_shared_features_are_flagged_chunk_by_chunk(specimen, monkeypatch, class
     reused buffer per thread): the same labels, probabilities and flags as in one piece."""
     from hsi_tumor.inference import _classify
 
-    cube, labels = specimen
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ht.CalibrationWarning)
-        model = ht.train(
-            cube,
-            labels,
-            classifier=classifier,
-            classifier_params={"n_estimators": 10} if classifier == "random-forest" else None,
-            preprocessing=("snv",),
-            random_state=0,
-            progress=False,
-        )
+    cube, _ = specimen
+    params = {"n_estimators": 10} if classifier == "random-forest" else None
+    model = _train(specimen, classifier, params, ("snv",))
     whole = ht.classify_cube(cube, model, tile_rows=40, progress=False)
     monkeypatch.setattr(_classify, "SHARED_FEATURE_BYTES", 8 * 40 * 300)  # 300 rows a chunk
     chunked = ht.classify_cube(cube, model, tile_rows=40, progress=False)

@@ -267,7 +267,7 @@ def _fraction_model(path: Path, model) -> list[str]:
     training = model.training
     if training.get("n_pixels") is not None:
         lines.append(f"  training pixels: {training['n_pixels']}")
-    for key in ("endmembers", "context", "interval", "outlier flag"):
+    for key in ("endmembers", "context", "specimen reference over", "interval", "outlier flag"):
         if key in facts:
             lines.append(f"  {key}: {facts[key]}")
     if model.patients:

@@ -40,6 +40,7 @@ __all__ = [
     "CubeIndexError",
     "DeviceError",
     "HsiTumorError",
+    "HsiTumorWarning",
     "InvalidOptionError",
     "InvalidParameterError",
     "InvalidTypeError",
@@ -48,6 +49,7 @@ __all__ = [
     "ModelFileError",
     "NoValidPixelsError",
     "OutputExistsError",
+    "ReferenceWarning",
     "TrainingDataError",
     "UnknownClassError",
     "WavelengthError",
@@ -180,6 +182,16 @@ class BatchError(HsiTumorError, RuntimeError):
     """Some inputs of a batch could not be processed (:meth:`BatchResult.raise_on_failure`)."""
 
 
-class CalibrationWarning(UserWarning):
+class HsiTumorWarning(UserWarning):
+    """Base class of the library's warnings: a result that may not be what was meant."""
+
+
+class CalibrationWarning(HsiTumorWarning):
     """Pixel-bands flagged invalid (bad references, saturation): by calibration, and where
     training and evaluation leave labelled pixels out for them."""
+
+
+class ReferenceWarning(HsiTumorWarning):
+    """A learned tumor-fraction model, whose training specimens' references were taken over
+    their masks, estimates a cube over every pixel (``estimate_fraction(mask=None)``): the
+    cube's reference then includes its background."""

@@ -18,10 +18,32 @@ from scipy import ndimage
 
 from hsi_tumor.preprocessing._standard_normal_variate import StandardNormalVariate
 
-__all__ = ["REFERENCE_PIXELS", "context_features", "snv", "specimen_reference"]
+__all__ = [
+    "MASKED_REFERENCE",
+    "REFERENCE_PIXELS",
+    "context_features",
+    "reference_pixels",
+    "snv",
+    "specimen_reference",
+]
 
 #: Pixels sampled (evenly over the mask) for the specimen's median spectrum.
 REFERENCE_PIXELS = 65_536
+
+#: ``FractionModel.training["reference_pixels"]`` of a learned model whose every training
+#: specimen's reference was taken over its mask (:func:`estimate_fraction` warns when such a
+#: model estimates a cube over every pixel).
+MASKED_REFERENCE = "each specimen's mask"
+
+
+def reference_pixels(masks: list) -> str:
+    """What the learned estimator's specimen references were taken over, in words."""
+    masked = sum(m is not None for m in masks)
+    if masked == len(masks):
+        return MASKED_REFERENCE
+    if masked == 0:
+        return "every pixel"
+    return f"{MASKED_REFERENCE} for {masked} of {len(masks)} cubes, every pixel for the others"
 
 
 def snv(X: np.ndarray) -> np.ndarray:

@@ -106,6 +106,8 @@ class FractionModel:
             facts.append(("endmembers", ", ".join(f"{n} {k}" for k, n in counts.items())))
         if self.context_sigma:
             facts.append(("context", f"Gaussian σ {self.context_sigma:g} px"))
+        if "reference_pixels" in self.training:
+            facts.append(("specimen reference over", str(self.training["reference_pixels"])))
         if self.method == "learned":
             facts.append(
                 (

@@ -21,7 +21,7 @@ from hsi_tumor._shared.version import __version__
 from hsi_tumor.cube import Cube
 from hsi_tumor.fraction._conformal import calibrate_interval
 from hsi_tumor.fraction._estimate import learned_features, reference_and_valid, score_image
-from hsi_tumor.fraction._features import snv
+from hsi_tumor.fraction._features import reference_pixels, snv
 from hsi_tumor.fraction._model import INTERVAL, METHODS, FractionModel
 from hsi_tumor.models._domain import TrainingDomain
 from hsi_tumor.models._persistence import jsonable
@@ -489,6 +489,7 @@ def _train_learned(
     estimators = {"pca": pca, **regressors}
     facts = {
         "targets": _TRUTH if truth else _PURE,
+        "reference_pixels": reference_pixels(masks),
         "n_pixels": int(y.size),
         "n_components": int(k),
         "context_sigma": sigma,

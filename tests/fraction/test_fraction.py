@@ -95,6 +95,36 @@ def test_learned_with_partial_volume_truth_separates_tumor_from_normal(specimens
     )
 
 
+def test_a_masked_model_warns_when_it_estimates_every_pixel(specimens, tmp_path):
+    """Trained on specimens (their tissue masks give each specimen's reference), a learned
+    model estimating a cube over every pixel takes the cube's reference over its background
+    too: a ReferenceWarning names the fix; with the mask there is none."""
+    from hsi_tumor.fraction._features import MASKED_REFERENCE, reference_pixels
+
+    model = _train(specimens[:2])
+    assert model.training["reference_pixels"] == MASKED_REFERENCE
+    assert ("specimen reference over", MASKED_REFERENCE) in model._facts()
+    test = specimens[3]
+    with pytest.warns(ht.ReferenceWarning, match="mask='tissue'") as caught:
+        unmasked = ht.estimate_fraction(test.cube, model, progress=False)
+    assert issubclass(caught[0].category, ht.HsiTumorWarning)
+    assert caught[0].filename == __file__  # the caller's line
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ht.ReferenceWarning)
+        masked = ht.estimate_fraction(test.cube, model, mask=test.tissue, progress=False)
+    # why it warns: the background in the reference moves the tissue's estimates
+    tissue = test.tissue & masked.valid
+    assert np.nanmean(unmasked.fraction[tissue]) > 2 * np.nanmean(masked.fraction[tissue])
+    # saved and loaded, the model still knows
+    ht.save_model(model, tmp_path / "f.htmodel")
+    loaded = ht.load_model(tmp_path / "f.htmodel")
+    with pytest.warns(ht.ReferenceWarning):
+        ht.estimate_fraction(test.cube, loaded, progress=False)
+    assert reference_pixels([None, None]) == "every pixel"
+    assert reference_pixels([test.tissue, None]).startswith(f"{MASKED_REFERENCE} for 1 of 2")
+    assert issubclass(ht.CalibrationWarning, ht.HsiTumorWarning)
+
+
 @pytest.mark.parametrize("method", ["learned", "unmixing"])
 def test_model_file_round_trip(specimens, tmp_path, method):
     model = _train(specimens[:2], method=method)

@@ -25,8 +25,9 @@ lint: $(STAMP)
 # without the pytest plugins of napari, npe2, pytest-qt and pytest-xvfb (napari's imports Qt into
 # every test), so that no Qt or X state is shared with the Dask and multiprocessing tests.
 NO_QT := -p no:napari -p no:npe2 -p no:napari-plugin-engine -p no:pytest-qt -p no:xvfb
+# --durations=15: the slowest tests, to keep make test under about ten minutes on 2 cores
 test: lint
-	$(PY) -m pytest -q $(NO_QT) --ignore=tests/napari
+	$(PY) -m pytest -q --durations=15 $(NO_QT) --ignore=tests/napari
 	$(PY) -m pytest -q tests/napari
 
 format: $(STAMP)

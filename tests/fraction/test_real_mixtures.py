@@ -95,7 +95,12 @@ def mayonnaise_mixture_cube(a: int, b: int, *, shape=(40, 60), border=20, seed=0
     ("method", "params"), [("unmixing", {"n_endmembers": 3}), ("learned", {"max_pixels": 6000})]
 )
 def test_border_fraction_of_exact_mixtures(a, b, bound, method, params):
-    cube, labels, f = mixture_cube(a, b)
+    error = _border_error(*mixture_cube(a, b), method, params)
+    assert error <= bound, f"{method}: mean error {error:.3f} on the border"
+
+
+def _border_error(cube, labels, f, method: str, params: dict) -> float:
+    """Mean absolute fraction error on the border of a model trained on the pure parts."""
     model = ht.train_fraction(
         [cube],
         [labels],
@@ -108,32 +113,21 @@ def test_border_fraction_of_exact_mixtures(a, b, bound, method, params):
     )
     result = ht.estimate_fraction(cube, model, progress=False)
     border = (f > 0) & (f < 1)
-    error = np.abs(result.fraction - f)[border]
-    assert error.mean() <= bound, f"{method}: mean error {error.mean():.3f} on the border"
+    return float(np.abs(result.fraction - f)[border].mean())
 
 
 # Measured (docs/fraction.md has all six pairs tried): sunflower (2) | olive (4): unmixing with
 # 3 endmembers 0.150, learned 0.074; soybean (1) | grapeseed (6): 0.197 / 0.082.
 @pytest.mark.parametrize(("a", "b"), [(2, 4), (1, 6)], ids=["sunflower-olive", "soybean-grapeseed"])
 def test_border_fraction_of_exact_mixtures_of_nir_spectra(a, b):
-    """Real NIR lab spectra whose replicates differ in level and slope: the learned estimator
-    (SNV features) stays within 0.10 on the border, linear unmixing of the raw spectra (which
-    cannot absorb a replicate's scale) is off by twice as much or more."""
-    cube, labels, f = mayonnaise_mixture_cube(a, b)
-    border = (f > 0) & (f < 1)
-    errors = {}
-    for method, params in (("unmixing", {"n_endmembers": 3}), ("learned", {"max_pixels": 6000})):
-        model = ht.train_fraction(
-            [cube],
-            [labels],
-            class_names=NAMES,
-            method=method,
-            fractions=None,
-            random_state=0,
-            progress=False,
-            **params,
-        )
-        result = ht.estimate_fraction(cube, model, progress=False)
-        errors[method] = float(np.abs(result.fraction - f)[border].mean())
+    """Real NIR lab spectra whose replicates differ in level, baseline and slope: the learned
+    estimator (SNV features) stays within 0.10 on the border, linear unmixing of the raw
+    spectra (which takes such differences for a mix) is off by 1.5 times as much or more
+    (measured 2.0x and 2.4x)."""
+    mixture = mayonnaise_mixture_cube(a, b)
+    errors = {
+        "unmixing": _border_error(*mixture, "unmixing", {"n_endmembers": 3}),
+        "learned": _border_error(*mixture, "learned", {"max_pixels": 6000}),
+    }
     assert errors["learned"] <= 0.10, errors
     assert errors["unmixing"] > 1.5 * errors["learned"], errors

@@ -127,6 +127,21 @@ def simulated_cohort():
     return cohort, specimens
 
 
+def pines_models(cube, train_labels):
+    """``(name, model)`` of the four Indian Pines models: SVM and LDA, on SNV and SNV → PCA."""
+    for preprocessing in (("snv",), ("snv", "pca")):
+        for options in (SVM, {"classifier": "lda"}):
+            model = ht.train(
+                cube,
+                train_labels,
+                preprocessing=preprocessing,
+                random_state=0,
+                progress=False,
+                **options,
+            )
+            yield f"{' → '.join(preprocessing)} → {options['classifier']}", model
+
+
 def indian_pines(settings) -> None:
     if not DATA.exists():
         print(f"Indian Pines skipped: {DATA} is absent")
@@ -142,26 +157,16 @@ def indian_pines(settings) -> None:
     header = f"{'model':24s} {'n_comp/conf':>12s} {'k':>3s} {'train':>6s} {'held':>6s}"
     header += "".join(f" {c:>5d}" for c in unseen)
     print(header)
-    for preprocessing in (("snv",), ("snv", "pca")):
-        for options in (SVM, {"classifier": "lda"}):
-            model = ht.train(
-                cube,
-                train_labels,
-                preprocessing=preprocessing,
-                random_state=0,
-                progress=False,
-                **options,
+    for name, model in pines_models(cube, train_labels):
+        for n_components, confidence in settings:
+            m = refit(model, spectra, n_components, confidence)
+            flags = ht.classify_cube(cube, m, progress=False).outlier
+            line = (
+                f"{name:24s} {n_components:>5g}/{confidence:<6g} {m.domain.n_components_:3d}"
+                f" {pct(flags[train_labels > 0])} {pct(flags[held])}"
             )
-            for n_components, confidence in settings:
-                m = refit(model, spectra, n_components, confidence)
-                flags = ht.classify_cube(cube, m, progress=False).outlier
-                name = f"{' → '.join(preprocessing)} → {options['classifier']}"
-                line = (
-                    f"{name:24s} {n_components:>5g}/{confidence:<6g} {m.domain.n_components_:3d}"
-                    f" {pct(flags[train_labels > 0])} {pct(flags[held])}"
-                )
-                line += "".join(f" {pct(flags[truth == c])}" for c in unseen)
-                print(line, flush=True)
+            line += "".join(f" {pct(flags[truth == c])}" for c in unseen)
+            print(line, flush=True)
     print("unseen classes: " + "; ".join(f"{c} {PINES_NAMES[c]}" for c in unseen))
 
 
@@ -311,34 +316,24 @@ def empirical_limits() -> None:
     )
     header = f"{'model':24s} {'limits':>15s} {'k':>3s} {'train':>6s} {'held':>6s}"
     print(header + "".join(f" {c:>5d}" for c in unseen))
-    for preprocessing in (("snv",), ("snv", "pca")):
-        for options in (SVM, {"classifier": "lda"}):
-            model = ht.train(
-                cube,
-                train_labels,
-                preprocessing=preprocessing,
-                random_state=0,
-                progress=False,
-                **options,
+    for name, model in pines_models(cube, train_labels):
+        domain = model.domain
+        features = np.asarray(model.pipeline[:-1].transform(pixels), dtype=np.float64)
+        t2, q = domain.statistics(features)
+        oof_t2, oof_q = out_of_fold_statistics(features[trained], domain.n_components_)
+        c = domain.statistic_confidence_
+        limits = {
+            "parametric": (domain.t2_limit_, domain.q_limit_),
+            "moment-matched": (moment_matched_limit(oof_t2, c), moment_matched_limit(oof_q, c)),
+            "quantile": (np.quantile(oof_t2, c), np.quantile(oof_q, c)),
+        }
+        for label, (t2_limit, q_limit) in limits.items():
+            flags = ((t2 > t2_limit) | (q > q_limit)).reshape(truth.shape)
+            line = (
+                f"{name:24s} {label:>15s} {domain.n_components_:3d}"
+                f" {pct(flags[train_labels > 0])} {pct(flags[held])}"
             )
-            domain = model.domain
-            features = np.asarray(model.pipeline[:-1].transform(pixels), dtype=np.float64)
-            t2, q = domain.statistics(features)
-            oof_t2, oof_q = out_of_fold_statistics(features[trained], domain.n_components_)
-            c = domain.statistic_confidence_
-            limits = {
-                "parametric": (domain.t2_limit_, domain.q_limit_),
-                "moment-matched": (moment_matched_limit(oof_t2, c), moment_matched_limit(oof_q, c)),
-                "quantile": (np.quantile(oof_t2, c), np.quantile(oof_q, c)),
-            }
-            name = f"{' → '.join(preprocessing)} → {options['classifier']}"
-            for label, (t2_limit, q_limit) in limits.items():
-                flags = ((t2 > t2_limit) | (q > q_limit)).reshape(truth.shape)
-                line = (
-                    f"{name:24s} {label:>15s} {domain.n_components_:3d}"
-                    f" {pct(flags[train_labels > 0])} {pct(flags[held])}"
-                )
-                print(line + "".join(f" {pct(flags[truth == u])}" for u in unseen), flush=True)
+            print(line + "".join(f" {pct(flags[truth == u])}" for u in unseen), flush=True)
 
 
 def main() -> None:

@@ -452,10 +452,8 @@ class FastPredictor:
         self._proba_fn = None if analysis.proba is None else PROBA_FUNCTIONS[analysis.proba]
         self.n_reevaluated = 0
         scorer = getattr(analysis.first_member, "scorer", None)
-        width = {KernelScorer: "_p", LinearScorer: "n_features"}.get(type(scorer))
-        self.feature_width = (
-            getattr(scorer, width) if width is not None and analysis.shares_features else None
-        )
+        width = getattr(scorer, "n_features", None)  # KernelScorer and LinearScorer
+        self.feature_width = width if analysis.shares_features else None
 
     def _input(self, pixels) -> np.ndarray:
         x = np.asarray(pixels)

@@ -43,7 +43,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from hsi_tumor.preprocessing._affine import Affine, AffineChain, Stage, rounding_factor
+from hsi_tumor.preprocessing._affine import (
+    Affine,
+    AffineChain,
+    Stage,
+    rounding_factor,
+    tail_rounding_factor,
+)
 
 __all__ = ["SAFETY", "LinearScorer"]
 
@@ -81,10 +87,7 @@ class LinearScorer:
         self._stage32 = None if affine is None or chain.float64 else Stage(chain.steps, alone)
         self._own_factor32 = 8 * rounding_factor(2, n_features)
         n_in = total.n_in
-        if affine is None:
-            self._pre_factor = 0.0
-        else:
-            self._pre_factor = rounding_factor(pre.n_steps + 1, max(pre.width, pre.n_in))
+        self._pre_factor = tail_rounding_factor(affine)
         # scikit-learn's feature error ~ ε (ν κ_pre + β_pre), times ‖W_c‖ on decision c; our
         # scale is ν κ_tot + β_tot: ours / gain · sk_gain converts it (κ_tot ≤ κ_pre ‖W‖)
         w_norm = float(np.linalg.norm(weights, 2)) if weights.size else 0.0
@@ -95,12 +98,7 @@ class LinearScorer:
         # features= : scikit-learn's features, then the decision alone (see the module)
         self._exact = chain.exact_stage()
         self._decide = Stage([], alone)
-        exact_tail = self._exact.affine
-        self._feature_factor = (
-            0.0
-            if exact_tail is None
-            else rounding_factor(exact_tail.n_steps + 1, max(exact_tail.width, exact_tail.n_in))
-        )
+        self._feature_factor = tail_rounding_factor(self._exact.affine)
         self.n_features = n_features
 
     def __call__(

@@ -78,7 +78,12 @@ from __future__ import annotations
 import numpy as np
 
 from hsi_tumor.inference._linear import SAFETY, LinearScorer
-from hsi_tumor.preprocessing._affine import CHUNK_BYTES, rounding_factor, split_chain
+from hsi_tumor.preprocessing._affine import (
+    CHUNK_BYTES,
+    rounding_factor,
+    split_chain,
+    tail_rounding_factor,
+)
 
 __all__ = ["KernelScorer", "ovr_decision", "pair_matrix", "svc_scorer", "vote"]
 
@@ -214,12 +219,12 @@ class KernelScorer:
         pair_list = pairs(self.n_classes)
         self._first = np.array([i for i, _ in pair_list], dtype=np.intp)
         self._second = np.array([j for _, j in pair_list], dtype=np.intp)
-        affine = chain.affine if chain.float64 else None
-        self._feature_factor = (
-            0.0
-            if affine is None
-            else rounding_factor(affine.n_steps + 1, max(affine.width, affine.n_in))
-        )
+        self._feature_factor = tail_rounding_factor(self.stage.affine)  # float64 tails only
+
+    @property
+    def n_features(self) -> int:
+        """The features the kernels are evaluated on (``pipeline[:-1].transform``'s width)."""
+        return self._p
 
     def _make_blocks(self, svc) -> list[_Block]:
         dual = np.asarray(svc._dual_coef_, dtype=np.float64)

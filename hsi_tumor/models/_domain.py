@@ -316,7 +316,7 @@ class TrainingDomain(BaseEstimator):
         t2, q = np.empty(n), np.empty(n)
         scale = 1.0 / self.explained_variance_
         axes = np.ascontiguousarray(self.components_.T)
-        rows = min(n, max(CHUNK_ROWS, CHUNK_VALUES // max(1, p)))
+        rows = max(1, min(n, max(CHUNK_ROWS, CHUNK_VALUES // max(1, p))))  # 1: no rows
         # working arrays reused chunk after chunk; the centring converts as it subtracts
         centred_buf, scores_buf = np.empty((rows, p)), np.empty((rows, axes.shape[1]))
         for start in range(0, n, rows):

@@ -83,6 +83,7 @@ __all__ = [
     "flatten_steps",
     "rounding_factor",
     "split_chain",
+    "tail_rounding_factor",
 ]
 
 FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -550,6 +551,15 @@ def rounding_factor(n_steps: int, width: int) -> float:
     not a proof.
     """
     return n_steps * (1.0 + float(np.log2(max(width, 1))) / 8) / 8
+
+
+def tail_rounding_factor(affine: Affine | None) -> float:
+    """:func:`rounding_factor` of the features of a fused tail (its steps and the fused
+    product, its longest sum); 0 without one. Times ``ε (ν κ + β)``, it bounds how far the
+    fused features may lie from those of the steps evaluated one by one."""
+    if affine is None:
+        return 0.0
+    return rounding_factor(affine.n_steps + 1, max(affine.width, affine.n_in))
 
 
 def _row_norms(x: np.ndarray) -> np.ndarray:

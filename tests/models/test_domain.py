@@ -127,6 +127,8 @@ def test_predict_inside_and_outside(toy):
     t2, q = domain.statistics(np.vstack([far_along, off_plane]))
     assert t2[0] > domain.t2_limit_ and q[0] <= domain.q_limit_
     assert t2[1] <= domain.t2_limit_ and q[1] > domain.q_limit_
+    t2, q = domain.statistics(np.empty((0, toy.shape[1])))  # no pixel (a masked-out tile)
+    assert t2.shape == q.shape == (0,)
 
 
 def test_fraction_of_variance_picks_the_fewest_components(toy):

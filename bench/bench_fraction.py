@@ -55,11 +55,14 @@ import hsi_tumor as ht
 from hsi_tumor.datasets import as_specimens, simulate_cohort
 from hsi_tumor.fraction._estimate import reference_and_valid, score_image
 from hsi_tumor.fraction._features import context_features, snv
+from hsi_tumor.metrics import area_error, fuzzy_dice
 
 #: Training pixels in all (``train_fraction``'s ``max_pixels`` default).
 MAX_PIXELS = 60_000
 #: The features of ``train_fraction`` (``n_components``, ``context_sigma``).
 DEFAULT = {"k": 20, "sigmas": (1.0,), "scale": False, "regressor": {}}
+#: The options that make the features (the others are the regressor's).
+FEATURES = ("k", "sigmas", "scale")
 LEVERS = (
     ("train_fraction's features (20 components, σ 1)", {}),
     ("5 components", {"k": 5}),
@@ -139,10 +142,10 @@ def scores(pairs) -> dict:
     area range."""
     e, f, covered = (np.concatenate([p[j] for p in pairs]) for j in range(3))
     partial = (f > 0) & (f < 1)
-    areas = [(p[0].sum() - p[1].sum()) / p[1].sum() for p in pairs]
+    areas = [area_error(p[0], p[1]) for p in pairs]
     return {
-        "dice": 2 * np.minimum(e, f).sum() / (e.sum() + f.sum()),
-        "area": (e.sum() - f.sum()) / f.sum(),
+        "dice": fuzzy_dice(e, f),
+        "area": area_error(e, f),
         "mae": np.abs(e - f)[partial].mean(),
         "mae_exposed": np.abs(e - f)[partial & ~covered].mean(),
         "mae_covered": np.abs(e - f)[partial & covered].mean(),
@@ -180,9 +183,7 @@ def leave_one_out(data, held, pool, options, seed=0) -> dict:
             for i in train
         }
         pca, regressor = fit(data, train, picks, seed=seed, **options)
-        e = estimate(
-            data[h], pca, regressor, **{key: options[key] for key in ("k", "sigmas", "scale")}
-        )
+        e = estimate(data[h], pca, regressor, **{key: options[key] for key in FEATURES})
         tissue = data[h][0].tissue
         pairs.append((e[tissue], data[h][0].tumor_fraction[tissue], data[h][3][tissue]))
     return scores(pairs)
@@ -199,7 +200,7 @@ def within_patients(data, seed=0) -> dict:
     pca, regressor = fit(data, train, picks, **DEFAULT, seed=seed)
     pairs = []
     for entry in data:
-        e = estimate(entry, pca, regressor, k=20, sigmas=(1.0,), scale=False)
+        e = estimate(entry, pca, regressor, **{key: DEFAULT[key] for key in FEATURES})
         test = entry[0].tissue & entry[1] & ~white
         pairs.append((e[test], entry[0].tumor_fraction[test], entry[3][test]))
     return scores(pairs)
@@ -246,7 +247,7 @@ def small_cohort() -> None:
     for label, scale in (("train_fraction's features", False), ("standardised per specimen", True)):
         options = {**DEFAULT, "scale": scale}
         pca, regressor = fit(data, range(3), picks, **options)
-        e = estimate(data[3], pca, regressor, k=20, sigmas=(1.0,), scale=scale)
+        e = estimate(data[3], pca, regressor, **{key: options[key] for key in FEATURES})
         f = s.tumor_fraction
         tumor, normal = e[s.tissue & (f > 0.9)].mean(), e[s.tissue & (f == 0)].mean()
         print(f"  {label:28s} tumor {tumor:.3f}  normal {normal:.3f}  ratio {tumor / normal:.1f}")
